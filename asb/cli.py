@@ -1,0 +1,159 @@
+"""`asb`: one command for people and scripts.
+
+Every refusal is one line on stderr and exit code 2, never a traceback: the people using this are
+officers and operations staff, and scripts check the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from asb.errors import UsageError
+from policy.calendar import NaiveTimeError, WorkingCalendar
+from policy.profiles import ProfileError, load, parse, resolve, shipped_names
+from policy.triage import TriageInput, UnknownCategoryError, triage
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _emit(data: Any) -> None:
+    print(json.dumps(data, indent=None, default=str))
+
+
+def _parse_time(text: str, what: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {text!r} is not an ISO 8601 time") from exc
+    if when.tzinfo is None:
+        raise UsageError(f"{what}: {text!r} has no time zone; add an offset such as +00:00 or Z")
+    return when
+
+
+def cmd_deadline(args: argparse.Namespace) -> int:
+    profile = load(args.profile)
+    received = _parse_time(args.received, "--received")
+    calendar = WorkingCalendar.from_rules(profile.calendar, args.nation)
+    days = profile.first_response.for_risk(args.category)
+    due_at = calendar.working_day_deadline(received, days)
+    _emit(
+        {
+            "profile": profile.name,
+            "category": args.category,
+            "received": received.isoformat(),
+            "counted_from": calendar.receipt_day(received).isoformat(),
+            "working_days": days,
+            "nation": calendar.nation,
+            "due": due_at.date().isoformat(),
+            "due_at": due_at.isoformat(),
+        }
+    )
+    return 0
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such file") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    profile = load(args.profile)
+    data = _read_json(args.report)
+    if not isinstance(data, dict):
+        raise UsageError(f"{args.report}: a report must be a JSON object")
+    try:
+        report = TriageInput.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{args.report}: {field}: {first['msg']}") from exc
+    _emit(triage(report, profile).model_dump(mode="json"))
+    return 0
+
+
+def cmd_profiles_list(args: argparse.Namespace) -> int:
+    for name in shipped_names():
+        print(f"{name}\t{load(name).title}")
+    return 0
+
+
+def cmd_profiles_show(args: argparse.Namespace) -> int:
+    _emit(load(args.name).model_dump(mode="json"))
+    return 0
+
+
+def cmd_profiles_check(args: argparse.Namespace) -> int:
+    path = resolve(args.file)
+    profile = parse(path.read_text(encoding="utf-8"), str(path))
+    print(f"{path}: ok ({profile.name}: {profile.title})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="asb", description="ASB and hate incident casework.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("deadline", help="first-response deadline for a report")
+    p.add_argument("--profile", required=True, help="shipped profile name or a profile file")
+    p.add_argument("--category", required=True, choices=["high", "medium", "low"], help="risk category")
+    p.add_argument("--received", required=True, help="ISO 8601 time with offset")
+    p.add_argument("--nation", choices=["eng", "wls", "sct", "nir"], help="override the profile's nation")
+    p.set_defaults(func=cmd_deadline)
+
+    p = sub.add_parser("triage", help="triage a report given as a JSON file")
+    p.add_argument("--profile", required=True)
+    p.add_argument("report", help="REPORT.json")
+    p.set_defaults(func=cmd_triage)
+
+    profiles = sub.add_parser("profiles", help="shipped policy profiles").add_subparsers(
+        dest="profiles_command", required=True, parser_class=_Parser
+    )
+    profiles.add_parser("list", help="list shipped profiles").set_defaults(func=cmd_profiles_list)
+    p = profiles.add_parser("show", help="show a profile with every value")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_profiles_show)
+    p = profiles.add_parser("check", help="validate a landlord's own profile file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_profiles_check)
+
+    for register in EXTENSIONS:
+        register(sub)
+    return parser
+
+
+#: Later modules (worker, up, simulate, lifecycle) add their subcommands here, keeping this file small.
+EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from asb import commands  # noqa: F401  (registers the run-time subcommands)
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, ProfileError, NaiveTimeError, UnknownCategoryError) as exc:
+        print(f"asb: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

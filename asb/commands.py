@@ -1,0 +1,1 @@
+"""Run-time subcommands (worker, up, simulate, lifecycle), registered into the CLI on import."""

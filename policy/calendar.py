@@ -1,0 +1,102 @@
+"""Working-day arithmetic with the bank holidays of the landlord's nation.
+
+Convention (one place, used by every deadline): a report received on a non-working day, or at or
+after the end of the working day in the profile's time zone, counts as received on the next working
+day; a deadline of N working days is the end of the Nth working day after the day of receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from policy.model import CalendarRules
+from policy.periods import Period
+
+# holidays needs an explicit subdivision: plain "GB" silently omits Easter Monday and the August holiday.
+SUBDIVISION = {"eng": "ENG", "wls": "WLS", "sct": "SCT", "nir": "NIR"}
+
+
+class NaiveTimeError(ValueError):
+    """A time without a zone offset: refused, because "09:00" means nothing without one."""
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(nation: str, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv=SUBDIVISION[nation], years=year).keys())
+
+
+def bank_holidays(nation: str, year: int) -> frozenset[date]:
+    if nation not in SUBDIVISION:
+        raise ValueError(f"unknown nation {nation!r}: use one of {', '.join(SUBDIVISION)}")
+    return _bank_holidays(nation, year)
+
+
+def require_aware(when: datetime, what: str = "time") -> datetime:
+    if when.tzinfo is None or when.tzinfo.utcoffset(when) is None:
+        raise NaiveTimeError(f"{what} {when.isoformat()} has no time zone; give an offset such as +00:00")
+    return when
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    nation: str = "eng"
+    end_of_day: time = time(17, 0)
+    zone: str = "Europe/London"
+    _tz: ZoneInfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.nation not in SUBDIVISION:
+            raise ValueError(f"unknown nation {self.nation!r}: use one of {', '.join(SUBDIVISION)}")
+        object.__setattr__(self, "_tz", ZoneInfo(self.zone))
+
+    @classmethod
+    def from_rules(cls, rules: CalendarRules, nation: str | None = None) -> WorkingCalendar:
+        return cls(nation or rules.nation, rules.end_of_working_day, rules.timezone)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in bank_holidays(self.nation, day.year)
+
+    def next_working_day(self, day: date) -> date:
+        day += timedelta(days=1)
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def receipt_day(self, received: datetime) -> date:
+        """The working day a report counts as received on."""
+        local = require_aware(received, "received").astimezone(self._tz)
+        day = local.date()
+        if not self.is_working_day(day) or local.time() >= self.end_of_day:
+            return self.next_working_day(day)
+        return day
+
+    def add_working_days(self, day: date, count: int) -> date:
+        for _ in range(count):
+            day = self.next_working_day(day)
+        return day
+
+    def end_of(self, day: date) -> datetime:
+        return datetime.combine(day, self.end_of_day, tzinfo=self._tz)
+
+    def working_day_deadline(self, received: datetime, working_days: int) -> datetime:
+        """The end of the Nth working day after the day of receipt."""
+        return self.end_of(self.add_working_days(self.receipt_day(received), working_days))
+
+    def add_period(self, start: datetime, period: Period) -> datetime:
+        """Calendar periods run from the moment itself; working days follow the receipt convention."""
+        require_aware(start, "start")
+        if period.unit == "working_days":
+            return self.working_day_deadline(start, period.count)
+        local = start.astimezone(self._tz)
+        moved: datetime = period.add_calendar(local)
+        # Re-attach the zone so a period across the clock change keeps the wall-clock time.
+        return moved.replace(tzinfo=self._tz)

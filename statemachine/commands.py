@@ -1,0 +1,177 @@
+"""The case commands and their arguments: the names the workflow, API, CLI and scenarios share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from policy.model import Risk, Role
+
+Stage = Literal["enquiry", "investigation", "review", "interventions", "legal", "closed"]
+STAGES: tuple[Stage, ...] = ("enquiry", "investigation", "review", "interventions", "legal", "closed")
+OPEN_STAGES: tuple[Stage, ...] = STAGES[:-1]
+CASE_STAGES: tuple[Stage, ...] = ("investigation", "review", "interventions", "legal")
+
+ClosureReason = Literal[
+    "no_cooperation", "did_not_happen", "not_asb", "insufficient_evidence", "asb_stopped",
+    "no_reports", "declined_mediation", "no_breach", "interventions_succeeded",
+]
+InterventionKind = Literal[
+    "verbal_warning", "warning_letter", "mediation", "acceptable_behaviour_contract",
+    "good_neighbour_agreement", "community_protection_warning", "community_protection_notice",
+    "support_referral",
+]
+LegalKind = Literal[
+    "legal_warning", "injunction", "closure_order", "community_protection_notice",
+    "criminal_behaviour_order", "undertaking", "demotion", "notice_seeking_possession",
+    "possession_order", "absolute_ground",
+]
+#: Legal remedies that go to court, so need solicitors instructed (004 §3.1, §3.12).
+COURT_KINDS: frozenset[str] = frozenset(
+    {"injunction", "closure_order", "criminal_behaviour_order", "demotion", "possession_order", "absolute_ground"}
+)
+#: Legal remedies that can end in eviction (004 §3.1: senior authority to evict).
+EVICTION_KINDS: frozenset[str] = frozenset({"possession_order", "absolute_ground"})
+
+ROLE_RANK: dict[str, int] = {
+    "intake": 0, "officer": 1, "manager": 2, "senior_manager": 3, "ops": -1, "auditor": -1,
+}
+
+
+class CommandError(ValueError):
+    """A command's arguments are malformed; the message names the field."""
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role = "officer"
+    id: str = Field(min_length=1)
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoArgs(_Args):
+    pass
+
+
+class ContactPref(_Args):
+    method: str | None = None
+
+
+class PartyArgs(_Args):
+    id: str | None = None
+    anonymous: bool = False
+    contact: ContactPref = ContactPref()
+
+
+class ReportArgs(_Args):
+    category: str
+    hate: bool = False
+    hate_strand: str | None = None
+    violence_or_threats: bool = False
+    risk_of_harm: bool = False
+    tried_to_resolve: bool = False
+    incidents_last_month: int = Field(1, ge=0)
+    time_of_day: str | None = None
+    channel: str = "phone"
+    reporter: PartyArgs = PartyArgs()
+    reported_person: PartyArgs | None = None
+    officer: str | None = None
+
+
+class AssignOfficer(_Args):
+    officer: str = Field(min_length=1)
+
+
+class RecordIncident(_Args):
+    occurred_at: datetime | None = None
+    category: str | None = None
+    hate: bool = False
+
+
+class RecordContact(_Args):
+    outcome: Literal["made", "failed"]
+    method: str = "phone"
+
+
+class RecordRiskAssessment(_Args):
+    level: Risk
+
+
+class AgreeActionPlan(_Args):
+    contact_every_days: int = Field(ge=1)
+    contact_method: str = "phone"
+
+
+class CloseWithReason(_Args):
+    reason: ClosureReason
+
+
+class EscalateRisk(_Args):
+    risk: Risk
+
+
+class RecordCaseReview(_Args):
+    decision: Literal["continue", "consider_closure"]
+
+
+class StartIntervention(_Args):
+    kind: InterventionKind
+
+
+class Note(_Args):
+    note: str | None = None
+
+
+class ProposeLegalAction(_Args):
+    kind: LegalKind
+    emergency: bool = False
+
+
+class ConcludeLegalAction(_Args):
+    outcome: str = Field(min_length=1)
+
+
+ARGS: dict[str, type[_Args]] = {
+    "report": ReportArgs,
+    "assign_officer": AssignOfficer,
+    "record_incident": RecordIncident,
+    "record_contact": RecordContact,
+    "record_risk_assessment": RecordRiskAssessment,
+    "agree_action_plan": AgreeActionPlan,
+    "convert_to_case": NoArgs,
+    "close_enquiry": CloseWithReason,
+    "escalate_risk": EscalateRisk,
+    "record_case_review": RecordCaseReview,
+    "start_intervention": StartIntervention,
+    "record_equality_assessment": Note,
+    "propose_legal_action": ProposeLegalAction,
+    "approve_legal_action": Note,
+    "reject_legal_action": Note,
+    "conclude_legal_action": ConcludeLegalAction,
+    "request_closure": CloseWithReason,
+    "approve_closure": Note,
+    "reject_closure": Note,
+}
+
+#: Commands an officer (or a manager acting as one) sends; `report` starts a case instead.
+CASE_COMMANDS: tuple[str, ...] = tuple(name for name in ARGS if name != "report")
+
+
+def parse_args(command: str, args: dict[str, Any] | None) -> _Args:
+    """Validate a command's arguments, naming the first bad field."""
+    model = ARGS.get(command)
+    if model is None:
+        raise CommandError(f"unknown command {command!r}; commands: {', '.join(ARGS)}")
+    try:
+        return model.model_validate(args or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(arguments)"
+        message = "unknown argument" if first["type"] == "extra_forbidden" else first["msg"]
+        raise CommandError(f"{command}: {field}: {message}") from exc

@@ -1,0 +1,109 @@
+"""What the workflow knows about a case: ids, categories, moments and counters; never names or text.
+
+Small on purpose: it is the workflow's whole state, carried across continue-as-new, and kept in
+Temporal history, which must hold no personal data (the case file in the database holds that).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from policy.model import Risk, Role
+from statemachine.commands import Stage
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    anonymous: bool = False
+    contact_method: str | None = None
+
+
+class LegalAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: str
+    emergency: bool = False
+    status: Literal["proposed", "approved", "rejected", "concluded"] = "proposed"
+    outcome: str | None = None
+    stage_before: Stage = "interventions"
+
+
+class PendingApproval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: Literal["closure_approval", "legal_approval"]
+    role: Role
+    requested_by: str
+    requested_at: datetime
+    escalated_to: Role | None = None
+    escalated_at: datetime | None = None
+    reason: str | None = None
+    legal_action_id: str | None = None
+
+
+class CaseFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    reference: str
+    profile: str
+    stage: Stage = "enquiry"
+    outcome: Literal["not_asb", "early_support", "enquiry"] = "enquiry"
+    risk: Risk | None = None
+    category: str
+    hate: bool = False
+    channel: str = "phone"
+    officer: str | None = None
+    reporter: Party = Party()
+    reported_person: Party | None = None
+
+    received_at: datetime
+    converted_at: datetime | None = None
+    closed_at: datetime | None = None
+    closure_reason: str | None = None
+
+    first_response_at: datetime | None = None
+    failed_contacts: int = 0
+    unable_letter_at: datetime | None = None
+    last_contact_at: datetime | None = None
+    contact_every_days: int | None = None
+    contact_method: str | None = None
+
+    incidents: int = 1
+    last_incident_at: datetime
+    risk_assessed_at: datetime | None = None
+    risk_assessment: Risk | None = None
+    equality_assessed_at: datetime | None = None
+    incidents_at_equality: int = 0
+    last_review_at: datetime | None = None
+    monitoring_since: datetime | None = None
+
+    interventions: list[str] = []
+    legal_actions: list[LegalAction] = []
+    pending: list[PendingApproval] = []
+
+    #: Deadlines already acted on, as "kind@due": a fired timer never fires twice.
+    handled: list[str] = []
+    #: Counter for ids of approvals and legal actions.
+    counter: int = 0
+
+    @property
+    def is_closed(self) -> bool:
+        return self.stage == "closed"
+
+    @property
+    def open_legal_actions(self) -> list[LegalAction]:
+        return [a for a in self.legal_actions if a.status in ("proposed", "approved")]
+
+    def pending_of(self, kind: str) -> PendingApproval | None:
+        return next((p for p in self.pending if p.kind == kind), None)
+
+    def next_id(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}"

@@ -1,0 +1,95 @@
+"""Every shipped profile loads; every kind of bad profile is refused with the file and field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policy.periods import Period
+from policy.profiles import SHIPPED_DIR, ProfileError, load, parse, shipped_names
+
+EXPECTED = {"default", "reading", "livewest", "whg", "homes-in-somerset", "place-called-home"}
+
+
+def test_all_six_profiles_are_shipped() -> None:
+    assert set(shipped_names()) >= EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_profile_loads_and_names_itself(name: str) -> None:
+    profile = load(name)
+    assert profile.name == name
+    assert profile.first_response.high <= profile.first_response.low
+
+
+def test_shipped_profiles_differ_where_the_standards_differ() -> None:
+    assert load("homes-in-somerset").contact.least_frequent == Period(1, "weeks")
+    assert load("reading").contact.least_frequent == Period(1, "months")
+    assert load("whg").first_response.low == 5
+    assert load("place-called-home").first_response.high == 1
+    assert load("livewest").triage.early_support_if_not_tried is True
+
+
+def test_a_landlords_own_file_is_used_by_path(tmp_path: Path) -> None:
+    text = (SHIPPED_DIR / "default.toml").read_text().replace('name = "default"', 'name = "our-homes"')
+    own = tmp_path / "our-homes.toml"
+    own.write_text(text.replace('nation = "eng"', 'nation = "wls"'))
+    profile = load(str(own))
+    assert (profile.name, profile.calendar.nation) == ("our-homes", "wls")
+
+
+BASE = (SHIPPED_DIR / "default.toml").read_text()
+
+
+def _mutate(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+BAD = {
+    "malformed TOML": ("[calendar\nnation = 'eng'", "malformed TOML"),
+    "unknown top-level key": (BASE + '\ncolour = "blue"\n', "colour: unknown key"),
+    "unknown nested key": (_mutate("[enquiry]", "[enquiry]\nlenght = '4 weeks'"), "enquiry.lenght: unknown key"),
+    "bad nation": (_mutate('nation = "eng"', 'nation = "england"'), "calendar.nation"),
+    "bad time zone": (_mutate('timezone = "Europe/London"', 'timezone = "Europe/Londres"'), "calendar.timezone"),
+    "bad period": (_mutate('length = "4 weeks"', 'length = "four weeks"'), "enquiry.length"),
+    "wrong type": (_mutate("persistence_threshold = 8", 'persistence_threshold = "eight"'),
+                   "triage.persistence_threshold"),
+    "negative count": (_mutate("persistence_threshold = 8", "persistence_threshold = 0"),
+                       "triage.persistence_threshold"),
+    "response out of order": (_mutate("high = 1 ", "high = 9 "), "first_response"),
+    "bad role": (_mutate('closure = "manager"', 'closure = "caretaker"'), "approvals.closure"),
+    "missing categories": (BASE.replace("[categories]", "[ignored_categories]"),
+                           "categories.in_scope: required but missing"),
+    "category in two groups": (_mutate('early_support = ["one_off_noise"', 'early_support = ["noise"'),
+                               "categories: category 'noise' is in both"),
+    "high risk not in scope": (_mutate('high_risk = ["violence"', 'high_risk = ["parking"'), "triage.high_risk"),
+    "contact default too rare": (_mutate('default_every = "1 month"', 'default_every = "6 weeks"'), "contact"),
+    "bad end of day": (_mutate("end_of_working_day = 17:00:00", 'end_of_working_day = "teatime"'),
+                       "calendar.end_of_working_day"),
+    "time-dependent category not routed": (_mutate('time_dependent = { diy = "noise" }',
+                                                   'time_dependent = { karaoke = "noise" }'), "karaoke"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_bad_profile_is_refused_naming_the_file_and_field(kind: str) -> None:
+    text, field = BAD[kind]
+    with pytest.raises(ProfileError) as refused:
+        parse(text, "our-homes.toml")
+    message = str(refused.value)
+    assert message.startswith("our-homes.toml: ")
+    assert field in message
+
+
+def test_every_bad_field_is_named_not_just_the_first() -> None:
+    text = _mutate('nation = "eng"', 'nation = "england"').replace('closure = "manager"', 'closure = "caretaker"')
+    with pytest.raises(ProfileError) as refused:
+        parse(text, "x.toml")
+    assert "calendar.nation" in str(refused.value) and "approvals.closure" in str(refused.value)
+
+
+def test_unknown_profile_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ProfileError, match="unknown profile 'nowhere'.*reading"):
+        load("nowhere")
