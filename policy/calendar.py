@@ -21,6 +21,14 @@ from policy.periods import Period
 SUBDIVISION = {"eng": "ENG", "wls": "WLS", "sct": "SCT", "nir": "NIR"}
 
 
+class HolidaysNotLoaded(LookupError):
+    """A calendar built from supplied holidays was asked about a year it was not given."""
+
+    def __init__(self, year: int) -> None:
+        super().__init__(f"bank holidays for {year} were not loaded into this calendar")
+        self.year = year
+
+
 class NaiveTimeError(ValueError):
     """A time without a zone offset: refused, because "09:00" means nothing without one."""
 
@@ -47,6 +55,9 @@ class WorkingCalendar:
     nation: str = "eng"
     end_of_day: time = time(17, 0)
     zone: str = "Europe/London"
+    #: Bank holidays by year, when given as data (inside workflows, where the holidays package's
+    #: file reads are not allowed); None means "ask the holidays package".
+    holidays_by_year: dict[int, frozenset[date]] | None = field(default=None, compare=False, hash=False)
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,15 +66,26 @@ class WorkingCalendar:
         object.__setattr__(self, "_tz", ZoneInfo(self.zone))
 
     @classmethod
-    def from_rules(cls, rules: CalendarRules, nation: str | None = None) -> WorkingCalendar:
-        return cls(nation or rules.nation, rules.end_of_working_day, rules.timezone)
+    def from_rules(
+        cls, rules: CalendarRules, nation: str | None = None,
+        holidays_by_year: dict[int, frozenset[date]] | None = None,
+    ) -> WorkingCalendar:
+        return cls(nation or rules.nation, rules.end_of_working_day, rules.timezone, holidays_by_year)
 
     @property
     def tz(self) -> ZoneInfo:
         return self._tz
 
+    def holidays_in(self, year: int) -> frozenset[date]:
+        if self.holidays_by_year is None:
+            return bank_holidays(self.nation, year)
+        try:
+            return self.holidays_by_year[year]
+        except KeyError:
+            raise HolidaysNotLoaded(year) from None
+
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in bank_holidays(self.nation, day.year)
+        return day.weekday() < 5 and day not in self.holidays_in(day.year)
 
     def next_working_day(self, day: date) -> date:
         day += timedelta(days=1)

@@ -1,0 +1,103 @@
+"""The worker: runs case workflows and their activities against a Temporal server.
+
+`asb worker` runs this against TEMPORAL_ADDRESS (a cluster or Temporal Cloud in production);
+`asb up` runs it beside the embedded dev server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.calendar import fetch_bank_holidays
+from activities.case_file import CaseFileActivities
+from activities.messages import MessageActivities
+from activities.store import Store, default_state_dir
+from workflows.case import TASK_QUEUE, CaseWorkflow
+
+WORKFLOWS: Sequence[type] = (CaseWorkflow,)
+#: Pure modules shared with activities and the API: imported once, not re-imported per workflow run.
+PASSTHROUGH = ("policy", "statemachine", "activities", "holidays", "transitions", "pydantic", "zoneinfo")
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    api_key: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def from_env(cls) -> TemporalSettings:
+        env = os.environ
+        return cls(
+            address=env.get("TEMPORAL_ADDRESS", cls.address),
+            namespace=env.get("TEMPORAL_NAMESPACE", cls.namespace),
+            api_key=env.get("TEMPORAL_API_KEY") or None,
+            tls_cert=env.get("TEMPORAL_TLS_CLIENT_CERT_PATH") or None,
+            tls_key=env.get("TEMPORAL_TLS_CLIENT_KEY_PATH") or None,
+            tls=env.get("TEMPORAL_TLS", "").lower() in ("1", "true", "yes"),
+        )
+
+    async def connect(self) -> Client:
+        tls: bool | TLSConfig = self.tls or bool(self.api_key)
+        if self.tls_cert and self.tls_key:
+            tls = TLSConfig(
+                client_cert=Path(self.tls_cert).read_bytes(), client_private_key=Path(self.tls_key).read_bytes()
+            )
+        return await Client.connect(
+            self.address, namespace=self.namespace, api_key=self.api_key, tls=tls,
+            data_converter=pydantic_data_converter,
+        )
+
+
+def activities_for(store: Store, outbox: Path) -> list[Any]:
+    case_file = CaseFileActivities(store)
+    messages = MessageActivities(store, outbox)
+    return [case_file.record_events, messages.send_letter, messages.send_notification, fetch_bank_holidays]
+
+
+def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = TASK_QUEUE) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(store, outbox),
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )
+
+
+async def run_worker(settings: TemporalSettings | None = None) -> None:
+    client = await (settings or TemporalSettings.from_env()).connect()
+    store = Store.from_env()
+    store.create_all()
+    outbox = default_state_dir() / "outbox"
+    async with build_worker(client, store, outbox):
+        await asyncio.Event().wait()
+
+
+def main() -> None:
+    try:
+        asyncio.run(run_worker())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""CaseWorkflow: one durable workflow per report, from triage to closure.
+
+Officer commands arrive as Temporal Updates named after the command (`record_contact`, ...), with a
+validator that asks the lifecycle, so a refused command never enters history and the caller gets
+the reason. Deadlines are timers recomputed from the facts after every change. Side effects go
+through activities keyed by case reference and event number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RawValue, SearchAttributeKey, SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from activities.calendar import HolidayRequest
+    from activities.contracts import EventBatch, MessageRequest, Projection, TimelineEvent
+    from policy.model import Profile
+    from statemachine.commands import Actor, ReportArgs
+    from statemachine.facts import CaseFacts
+    from statemachine.lifecycle import Event, Lifecycle
+    from workflows.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
+
+TASK_QUEUE = "asb-cases"
+
+STAGE_KEY = SearchAttributeKey.for_keyword("CaseStage")
+RISK_KEY = SearchAttributeKey.for_keyword("CaseRisk")
+OFFICER_KEY = SearchAttributeKey.for_keyword("CaseOfficer")
+DEADLINE_KEY = SearchAttributeKey.for_datetime("NextDeadline")
+OVERDUE_KEY = SearchAttributeKey.for_bool("Overdue")
+SEARCH_ATTRIBUTES = (STAGE_KEY, RISK_KEY, OFFICER_KEY, DEADLINE_KEY, OVERDUE_KEY)
+
+ACTIVITY_TIMEOUT = timedelta(minutes=2)
+
+
+class Carried(BaseModel):
+    """Everything a continued run needs: the facts and what the timeline has been told."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facts: CaseFacts
+    announced: dict[str, str] = {}
+    seq: int = 0
+    holidays: dict[int, list[date]] = {}
+
+
+class CaseInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str
+    #: The landlord's standard as it was when the case opened: later edits never rewrite a running case.
+    profile: Profile
+    report: ReportArgs | None = None
+    carried: Carried | None = None
+    #: Added to workflow time; only `asb simulate` sets it, to play a scenario at its own dates.
+    clock_shift_seconds: float = 0.0
+    search_attributes: bool = True
+
+
+class CommandRequest(BaseModel):
+    """An Update's payload: the command's arguments and who issues it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    args: dict[str, Any] = {}
+    actor: Actor
+
+
+class CaseStatus(BaseModel):
+    reference: str
+    profile: str
+    stage: str
+    outcome: str
+    risk: str | None
+    category: str
+    officer: str | None
+    deadlines: dict[str, datetime]
+    overdue: list[str]
+    pending_approvals: list[dict[str, Any]]
+    allowed: list[str]
+    closure_reason: str | None
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    def __init__(self) -> None:
+        self._lifecycle: Lifecycle | None = None
+        self._announced: dict[str, str] = {}
+        self._seq = 0
+        self._shift = timedelta(0)
+        self._changed = False
+        self._lock = asyncio.Lock()
+        self._input: CaseInput | None = None
+        self._attributes: dict[str, Any] = {}
+        self._holidays: dict[int, frozenset[date]] = {}
+
+    # ------------------------------------------------------------------ clock and state
+
+    def _now(self) -> datetime:
+        return workflow.now() + self._shift
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        assert self._lifecycle is not None, "case not started"
+        return self._lifecycle
+
+    def _deadlines(self) -> dict[str, datetime]:
+        lc = self.lifecycle
+        return open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile, self._holidays))
+
+    async def _ensure_holidays(self, around: datetime) -> None:
+        """Keep the bank holidays of the years a deadline can reach (last year to two years ahead)."""
+        wanted = [year for year in range(around.year - 1, around.year + 3) if year not in self._holidays]
+        if not wanted:
+            return
+        assert self._input is not None
+        fetched: dict[int, list[date]] = await workflow.execute_activity(
+            "bank_holidays", HolidayRequest(nation=self._input.profile.calendar.nation, years=wanted),
+            result_type=dict[int, list[date]], start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        for year, days in fetched.items():
+            self._holidays[int(year)] = frozenset(days)
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, data: CaseInput) -> str:
+        self._input = data
+        self._shift = timedelta(seconds=data.clock_shift_seconds)
+        if data.carried is not None:
+            self._lifecycle = Lifecycle(data.carried.facts, data.profile)
+            self._announced = dict(data.carried.announced)
+            self._seq = data.carried.seq
+            self._holidays = {year: frozenset(days) for year, days in data.carried.holidays.items()}
+        else:
+            if data.report is None:
+                raise workflow.ApplicationError("a case starts with a report", non_retryable=True)
+            received = self._now()
+            await self._ensure_holidays(received)
+            self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, received)
+            await self._step(decision.events, at=received)
+
+        while not self.lifecycle.facts.is_closed:
+            await self._ensure_holidays(self._now())
+            pending = unhandled(self.lifecycle.facts, self._deadlines())
+            self._changed = False
+            if pending:
+                wait = (pending[0][0] - self._now()).total_seconds()
+                if wait > 0:
+                    try:
+                        await workflow.wait_condition(lambda: self._changed, timeout=wait)
+                    except TimeoutError:
+                        pass
+            else:
+                await workflow.wait_condition(lambda: self._changed)
+            await self._fire_due()
+            if workflow.info().is_continue_as_new_suggested() and not self.lifecycle.facts.is_closed:
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+                workflow.continue_as_new(self._carry())
+
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+        return self.lifecycle.facts.closure_reason or "closed"
+
+    def _carry(self) -> CaseInput:
+        assert self._input is not None
+        return CaseInput(
+            reference=self._input.reference, profile=self._input.profile,
+            carried=Carried(
+                facts=self.lifecycle.facts, announced=self._announced, seq=self._seq,
+                holidays={year: sorted(days) for year, days in self._holidays.items()},
+            ),
+            clock_shift_seconds=self._input.clock_shift_seconds,
+            search_attributes=self._input.search_attributes,
+        )
+
+    async def _fire_due(self) -> None:
+        now = self._now()
+        facts = self.lifecycle.facts
+        for due, kind in unhandled(facts, self._deadlines()):
+            if due > now or facts.is_closed:
+                break
+            facts.handled.append(handled_key(kind, due))
+            await self._step(self.lifecycle.on_deadline(kind, now).events)
+
+    # ------------------------------------------------------------------ commands
+
+    @workflow.update(dynamic=True)
+    async def command(self, name: str, args: Sequence[RawValue]) -> CaseStatus:
+        request = self._request(args)
+        decision = self.lifecycle.apply(name, request.args, request.actor, self._now())
+        await self._step(decision.events)
+        return self.status()
+
+    @command.validator
+    def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
+        if self._lifecycle is None:
+            raise ValueError("the case is still opening; try again")
+        request = self._request(args)
+        reason = self._lifecycle.check(name, request.args, request.actor)
+        if reason:
+            raise ValueError(reason)
+
+    @staticmethod
+    def _request(args: Sequence[RawValue]) -> CommandRequest:
+        if len(args) != 1:
+            raise ValueError("a command takes one payload: {args, actor}")
+        return workflow.payload_converter().from_payload(args[0].payload, CommandRequest)
+
+    @workflow.query(name="status")
+    def status(self) -> CaseStatus:
+        lc = self.lifecycle
+        facts = lc.facts
+        deadlines = self._deadlines()
+        return CaseStatus(
+            reference=facts.reference, profile=facts.profile, stage=facts.stage, outcome=facts.outcome,
+            risk=facts.risk, category=facts.category, officer=facts.officer, deadlines=deadlines,
+            overdue=overdue(facts, deadlines, self._now()),
+            pending_approvals=[p.model_dump(mode="json") for p in facts.pending],
+            allowed=lc.allowed(), closure_reason=facts.closure_reason,
+        )
+
+    # ------------------------------------------------------------------ effects
+
+    def _deadline_events(self) -> list[Event]:
+        current = {kind: due.isoformat() for kind, due in self._deadlines().items()}
+        events: list[Event] = []
+        for kind, due in sorted(current.items(), key=lambda item: item[1]):
+            if self._announced.get(kind) != due:
+                label = "task" if kind.startswith("approval:") else TIMELINE_KIND.get(kind, kind)
+                event: Event = {"event": "deadline", "kind": label, "due": due}
+                if label == "task":
+                    event["approval"] = kind.removeprefix("approval:")
+                events.append(event)
+        self._announced = current
+        return events
+
+    async def _step(self, events: list[Event], at: datetime | None = None) -> None:
+        """Number the events, then perform them in order: messages first, then the case file."""
+        events = [*events, *self._deadline_events()]
+        now = at or self._now()
+        numbered: list[TimelineEvent] = []
+        for data in events:
+            self._seq += 1
+            numbered.append(TimelineEvent(seq=self._seq, at=now, data=data))
+        projection = self._projection()
+        self._changed = True
+        async with self._lock:
+            for item in numbered:
+                if item.data["event"] in ("letter", "notification"):
+                    await self._send(item)
+            await workflow.execute_activity(
+                "record_events",
+                EventBatch(case_ref=self.lifecycle.facts.reference, events=numbered, projection=projection),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+            )
+            self._upsert_attributes(projection)
+
+    async def _send(self, item: TimelineEvent) -> None:
+        facts = self.lifecycle.facts
+        to = str(item.data.get("to", "reporter"))
+        party = facts.reporter if to == "reporter" else facts.reported_person
+        channel = "letter" if item.data["event"] == "letter" else str(item.data["channel"])
+        request = MessageRequest(
+            key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
+            template=str(item.data["template"]), to=to, recipient_id=party.id if party else None, at=item.at,
+        )
+        activity = "send_letter" if channel == "letter" else "send_notification"
+        await workflow.execute_activity(activity, request, start_to_close_timeout=ACTIVITY_TIMEOUT)
+
+    def _projection(self) -> Projection:
+        facts = self.lifecycle.facts
+        deadlines = self._deadlines()
+        pending = unhandled(facts, deadlines)
+        return Projection(
+            seq=self._seq, profile=facts.profile, stage=facts.stage, outcome=facts.outcome, risk=facts.risk,
+            category=facts.category, officer=facts.officer, opened_at=facts.received_at,
+            closed_at=facts.closed_at, closure_reason=facts.closure_reason,
+            next_deadline=pending[0][0] if pending else None,
+            overdue=bool(overdue(facts, deadlines, self._now())),
+        )
+
+    def _upsert_attributes(self, projection: Projection) -> None:
+        assert self._input is not None
+        if not self._input.search_attributes:
+            return
+        wanted: dict[str, Any] = {
+            "CaseStage": projection.stage, "CaseRisk": projection.risk or "", "CaseOfficer": projection.officer or "",
+            "NextDeadline": projection.next_deadline, "Overdue": projection.overdue,
+        }
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key in SEARCH_ATTRIBUTES:
+            value = wanted[key.name]
+            if self._attributes.get(key.name, object()) != value:
+                updates.append(key.value_unset() if value is None else key.value_set(value))
+                self._attributes[key.name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
