@@ -102,7 +102,8 @@ class CaseWorkflow:
     # ------------------------------------------------------------------ clock and state
 
     def _now(self) -> datetime:
-        return workflow.now() + self._shift
+        # Whole seconds: deadlines are kept to the second, and timelines read cleanly.
+        return (workflow.now() + self._shift).replace(microsecond=0)
 
     @property
     def lifecycle(self) -> Lifecycle:

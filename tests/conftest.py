@@ -1,0 +1,71 @@
+"""Shared fixtures: a real PostgreSQL database and a real Temporal time-skipping server.
+
+PostgreSQL is never skipped: `scripts/test` finds or starts one and sets ASB_TEST_DATABASE_URL;
+run directly, the tests try the machine's server on 127.0.0.1:5432 and fail loudly without one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import Store
+from asb.simulate import start_time_skipping
+from worker import build_worker
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the real server for this test session, dropped afterwards."""
+    base = os.environ.get("ASB_TEST_DATABASE_URL", DEFAULT_URL)
+    try:
+        admin = psycopg.connect(_plain(base), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is required and not reachable at {base} ({exc}); run scripts/test", pytrace=False)
+    name = f"asb_test_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def store(postgres_url: str) -> Iterator[Store]:
+    s = Store(postgres_url)
+    s.create_all()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture(scope="session")
+def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outbox")
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await start_time_skipping()
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def task_queue(env: WorkflowEnvironment, store: Store, outbox: Path) -> AsyncIterator[str]:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    async with build_worker(env.client, store, outbox, task_queue=queue):
+        yield queue

@@ -1,0 +1,239 @@
+"""Every timer of the lifecycle, on Temporal's time-skipping server with the real workflow and activities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import Store
+from tests.scenarios import MANAGER, MANAGER_2, SENIOR, of, report, run, step
+
+START = "2026-03-02T09:30:00+00:00"
+
+
+async def test_missed_first_response_is_a_breach_with_an_overdue_task(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    # Reading: low risk, 5 working days from Monday 2 March: due Monday 9 March, 17:00.
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-11T00:00:00+00:00",
+                         steps=[report(START)])
+    assert of(timeline, "deadline", kind="first_response")[0]["due"] == "2026-03-09T17:00:00+00:00"
+    breach = of(timeline, "breach", kind="first_response")
+    assert [b["at"] for b in breach] == ["2026-03-09T17:00:00+00:00"]
+    assert of(timeline, "task", kind="overdue", role="manager", deadline="first_response")
+
+
+async def test_high_risk_first_response_is_one_working_day(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    # Friday 17:30 counts from Monday; 1 working day => Tuesday 17:00.
+    at = "2026-03-06T17:30:00+00:00"
+    timeline = await run(env, store, task_queue, start=at, until="2026-03-12T00:00:00+00:00",
+                         steps=[report(at, hate=True)])
+    assert of(timeline, "triage")[0]["risk"] == "high"
+    assert of(timeline, "deadline", kind="first_response")[0]["due"] == "2026-03-10T17:00:00+00:00"
+
+
+async def test_contact_in_time_means_no_breach(env: WorkflowEnvironment, store: Store, task_queue: str) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-11T00:00:00+00:00", steps=[
+        report(START), step("2026-03-04T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+    ])
+    assert not of(timeline, "breach")
+
+
+async def test_enquiry_expires_after_four_weeks_with_a_letter(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-02T00:00:00+00:00", steps=[
+        report(START), step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+    ])
+    closed = of(timeline, "closed")
+    assert [(c["at"], c["reason"]) for c in closed] == [("2026-03-30T08:30:00+00:00", "enquiry_expired")]
+    assert of(timeline, "letter", template="enquiry_closed", to="reporter")
+    assert of(timeline, "stage")[-1]["stage"] == "closed"
+
+
+async def test_converted_enquiry_does_not_expire(env: WorkflowEnvironment, store: Store, task_queue: str) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-02T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+        step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
+        step("2026-03-03T10:10:00+00:00", "convert_to_case"),
+    ])
+    assert not of(timeline, "closed")
+    assert of(timeline, "stage")[-1]["stage"] == "investigation"
+
+
+async def test_two_failed_contacts_bring_the_letter_then_closure_after_ten_working_days(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-25T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+        step("2026-03-04T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+    ])
+    letters = of(timeline, "letter", template="unable_to_contact")
+    assert [letter["at"] for letter in letters] == ["2026-03-04T10:00:00+00:00"]
+    assert of(timeline, "deadline", kind="unable_to_contact")[0]["due"] == "2026-03-18T17:00:00+00:00"
+    assert [(c["at"], c["reason"]) for c in of(timeline, "closed")] == [
+        ("2026-03-18T17:00:00+00:00", "unable_to_contact")
+    ]
+
+
+async def test_contact_after_the_letter_keeps_the_enquiry_open(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-25T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+        step("2026-03-04T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+        step("2026-03-10T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+    ])
+    assert not of(timeline, "closed")
+
+
+def _converted(at_day: str = "2026-03-03") -> list[dict[str, Any]]:
+    return [
+        report(START),
+        step(f"{at_day}T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+        step(f"{at_day}T10:05:00+00:00", "record_risk_assessment", level="medium"),
+        step(f"{at_day}T10:10:00+00:00", "convert_to_case"),
+    ]
+
+
+async def test_two_months_after_conversion_the_case_goes_to_review_and_an_unmade_review_is_a_breach(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-05-07T00:00:00+00:00", steps=_converted())
+    # 3 May 2026 is a Sunday: review stage at the 2-month mark, the review due by the end of the
+    # next working day, which is Tuesday 5 May because Monday 4 May is a bank holiday.
+    assert of(timeline, "stage", stage="review")[0]["at"] == "2026-05-03T09:10:00+00:00"
+    assert of(timeline, "deadline", kind="case_review")[0]["due"] == "2026-05-05T17:00:00+01:00"
+    assert [b["at"] for b in of(timeline, "breach", kind="case_review")] == ["2026-05-05T16:00:00+00:00"]
+    assert of(timeline, "task", kind="overdue", deadline="case_review")
+
+
+async def test_a_recorded_review_sets_the_next_one_a_month_later(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-06-10T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-05-05T11:00:00+00:00", "record_case_review", decision="continue"),
+    ])
+    # The first review was made in time; the second, unmade, is the only breach.
+    assert [b["at"] for b in of(timeline, "breach", kind="case_review")] == ["2026-06-05T16:00:00+00:00"]
+    # 5 June 2026 is a Friday: due by its end.
+    dues = [d["due"] for d in of(timeline, "deadline", kind="case_review")]
+    assert dues[-1] == "2026-06-05T17:00:00+01:00"
+
+
+async def test_missed_contact_at_the_agreed_frequency_is_a_breach(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-25T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-03-03T11:00:00+00:00", "agree_action_plan", contact_every_days=14, contact_method="phone"),
+    ])
+    assert of(timeline, "letter", template="action_plan", to="reporter")
+    assert of(timeline, "deadline", kind="contact")[-1]["due"] == "2026-03-17T17:00:00+00:00"
+    assert [b["at"] for b in of(timeline, "breach", kind="contact")] == ["2026-03-17T17:00:00+00:00"]
+    assert of(timeline, "task", kind="overdue", deadline="contact")
+
+
+async def test_homes_in_somerset_contact_is_weekly_and_refuses_a_rarer_plan(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, profile="homes-in-somerset", start=START,
+                         until="2026-03-12T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-03-03T11:00:00+00:00", "agree_action_plan", contact_every_days=14, contact_method="phone"),
+    ])
+    rejected = of(timeline, "rejected", command="agree_action_plan")
+    assert rejected and "at least every 1 week" in rejected[0]["reason"]
+    assert [b["at"] for b in of(timeline, "breach", kind="contact")] == ["2026-03-10T17:00:00+00:00"]
+
+
+async def test_no_incident_for_28_days_asks_the_officer_to_consider_closure(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    quiet = await run(env, store, task_queue, start=START, until="2026-04-20T00:00:00+00:00", steps=_converted())
+    assert [t["at"] for t in of(quiet, "task", kind="consider_closure", role="officer")] == [
+        "2026-03-31T09:10:00+00:00"  # 28 days keeps the London clock time, now in summer time
+    ]
+    assert of(quiet, "stage")[-1]["stage"] == "investigation"  # not closed by itself
+    reset = await run(env, store, task_queue, start=START, until="2026-04-20T00:00:00+00:00", steps=[
+        *_converted(), step("2026-03-20T12:00:00+00:00", "record_incident", occurred_at="2026-03-20T08:00:00+00:00"),
+    ])
+    assert [t["at"] for t in of(reset, "task", kind="consider_closure")] == ["2026-04-17T07:00:00+00:00"]
+
+
+async def test_undecided_closure_is_escalated_to_the_senior_manager(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-20T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-03-04T10:00:00+00:00", "request_closure", reason="asb_stopped"),
+    ])
+    assert of(timeline, "task", kind="closure_approval", role="manager")
+    escalated = of(timeline, "task", kind="closure_approval", role="senior_manager")
+    # 5 working days from Wednesday 4 March at 10:00: the end of Wednesday 11 March.
+    assert [t["at"] for t in escalated] == ["2026-03-11T17:00:00+00:00"]
+    assert escalated[0]["escalated"] is True
+    # Once escalated, a manager can no longer decide it; the senior manager can.
+    late = await run(env, store, task_queue, start=START, until="2026-03-20T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-03-04T10:00:00+00:00", "request_closure", reason="asb_stopped"),
+        step("2026-03-12T10:00:00+00:00", "approve_closure", MANAGER),
+        step("2026-03-12T11:00:00+00:00", "approve_closure", SENIOR),
+    ])
+    assert "senior_manager" in of(late, "rejected", command="approve_closure")[0]["reason"]
+    assert of(late, "closed", reason="asb_stopped")
+
+
+async def test_whole_path_to_an_approved_closure(env: WorkflowEnvironment, store: Store, task_queue: str) -> None:
+    timeline = await run(env, store, task_queue, start=START, until="2026-06-01T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-03-10T10:00:00+00:00", "start_intervention", kind="warning_letter"),
+        step("2026-03-20T10:00:00+00:00", "record_equality_assessment", note="done"),
+        step("2026-03-20T11:00:00+00:00", "propose_legal_action", kind="legal_warning"),
+        step("2026-03-21T10:00:00+00:00", "approve_legal_action", MANAGER),
+        step("2026-04-10T10:00:00+00:00", "request_closure", reason="asb_stopped"),
+        step("2026-04-11T10:00:00+00:00", "conclude_legal_action", outcome="complied"),
+        step("2026-04-11T11:00:00+00:00", "request_closure", MANAGER, reason="interventions_succeeded"),
+        step("2026-04-12T10:00:00+00:00", "approve_closure", MANAGER),
+        step("2026-04-12T11:00:00+00:00", "approve_closure", MANAGER_2),
+        step("2026-04-13T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+    ])
+    stages = [s["stage"] for s in of(timeline, "stage")]
+    assert stages == ["enquiry", "investigation", "interventions", "legal", "closed"]
+    assert of(timeline, "letter", template="warning_letter", to="reported_person")
+    assert of(timeline, "letter", template="legal_warning", to="reported_person")
+    rejected = {r["command"]: r["reason"] for r in of(timeline, "rejected")}
+    assert "legal action is still open" in rejected["request_closure"]
+    assert "decide their own request" in rejected["approve_closure"]
+    assert "closed" in rejected["record_contact"]
+    assert of(timeline, "closed", reason="interventions_succeeded")
+    for template in ("case_closed_reporter", "satisfaction_survey"):
+        assert of(timeline, "letter", template=template, to="reporter")
+    assert of(timeline, "letter", template="case_closed_reported_person", to="reported_person")
+
+
+async def test_emergency_legal_action_enters_legal_at_once_and_is_approved_afterwards(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    at = "2026-03-02T09:30:00+00:00"
+    timeline = await run(env, store, task_queue, start=at, until="2026-03-10T00:00:00+00:00", steps=[
+        report(at, violence_or_threats=True),
+        step("2026-03-02T10:00:00+00:00", "propose_legal_action", kind="injunction", emergency=True),
+        step("2026-03-02T10:05:00+00:00", "record_equality_assessment"),
+        step("2026-03-02T10:10:00+00:00", "propose_legal_action", kind="injunction", emergency=True),
+        step("2026-03-03T10:00:00+00:00", "approve_legal_action", MANAGER),
+        step("2026-03-03T11:00:00+00:00", "approve_legal_action", SENIOR),
+    ])
+    assert "Equality Act" in of(timeline, "rejected", command="propose_legal_action")[0]["reason"]
+    assert of(timeline, "stage", stage="legal")[0]["at"] == "2026-03-02T10:10:00+00:00"
+    task = of(timeline, "task", kind="legal_approval")[0]
+    assert (task["role"], task["after_the_event"]) == ("senior_manager", True)  # injunction: solicitors
+    assert "senior_manager" in of(timeline, "rejected", command="approve_legal_action")[0]["reason"]
+    assert of(timeline, "legal_action", status="approved")
