@@ -7,17 +7,38 @@ a command to a case whose workflow has finished gets the same answer the lifecyc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import Store
-from statemachine.commands import Actor
-from workflows.case import CommandRequest
+from policy.calendar import bank_holidays
+from policy.model import Profile
+from statemachine.commands import Actor, ReportArgs
+from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow, CommandRequest
 
 CLOSED_REASON = "the case is closed and accepts no more commands"
+
+
+def holidays_around(nation: str, when: datetime) -> dict[int, list[date]]:
+    """The bank holidays a new case needs first: last year to two years ahead."""
+    return {year: sorted(bank_holidays(nation, year)) for year in range(when.year - 1, when.year + 3)}
+
+
+async def start_case(
+    client: Client, reference: str, profile: Profile, report: ReportArgs, *,
+    task_queue: str = TASK_QUEUE, received: datetime | None = None, clock_shift_seconds: float = 0.0,
+    search_attributes: bool = True,
+) -> WorkflowHandle[Any, Any]:
+    """Open a case: one workflow per report, its id the case reference, the profile snapshotted."""
+    data = CaseInput(
+        reference=reference, profile=profile, report=report, clock_shift_seconds=clock_shift_seconds,
+        search_attributes=search_attributes,
+        holidays=holidays_around(profile.calendar.nation, received or datetime.now(UTC)),
+    )
+    return await client.start_workflow(CaseWorkflow.run, data, id=reference, task_queue=task_queue)
 
 
 @dataclass(frozen=True)

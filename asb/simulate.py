@@ -19,12 +19,11 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import Store
-from asb.caseclient import send_command
+from asb.caseclient import send_command, start_case
 from asb.scenario import Scenario, Step
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs
 from worker import build_worker
-from workflows.case import CaseInput, CaseWorkflow
 
 TASK_QUEUE = "asb-simulate"
 
@@ -90,11 +89,9 @@ async def play(
         if step.do == "report":
             report = ReportArgs.model_validate(step.args)
             officer = report.officer
-            handle = await env.client.start_workflow(
-                CaseWorkflow.run,
-                CaseInput(reference=reference, profile=profile, report=report,
-                          clock_shift_seconds=shift.total_seconds(), search_attributes=False),
-                id=reference, task_queue=task_queue,
+            handle = await start_case(
+                env.client, reference, profile, report, task_queue=task_queue, received=step.at,
+                clock_shift_seconds=shift.total_seconds(), search_attributes=False,
             )
             continue
         assert handle is not None

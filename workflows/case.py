@@ -60,6 +60,9 @@ class CaseInput(BaseModel):
     #: Added to workflow time; only `asb simulate` sets it, to play a scenario at its own dates.
     clock_shift_seconds: float = 0.0
     search_attributes: bool = True
+    #: Bank holidays by year, supplied by whoever starts the case (client code may read files; the
+    #: workflow may not). Years not given are fetched by the bank_holidays activity when needed.
+    holidays: dict[int, list[date]] = {}
 
 
 class CommandRequest(BaseModel):
@@ -88,16 +91,31 @@ class CaseStatus(BaseModel):
 
 @workflow.defn(name="CaseWorkflow")
 class CaseWorkflow:
-    def __init__(self) -> None:
-        self._lifecycle: Lifecycle | None = None
-        self._announced: dict[str, str] = {}
-        self._seq = 0
-        self._shift = timedelta(0)
+    @workflow.init
+    def __init__(self, data: CaseInput) -> None:
+        # Built here, not in run(), so an Update or Query arriving with the first task finds the case.
+        self._input = data
+        self._shift = timedelta(seconds=data.clock_shift_seconds)
         self._changed = False
         self._lock = asyncio.Lock()
-        self._input: CaseInput | None = None
         self._attributes: dict[str, Any] = {}
-        self._holidays: dict[int, frozenset[date]] = {}
+        self._opening: list[Event] = []
+        self._received: datetime | None = None
+        carried = data.carried
+        holidays = carried.holidays if carried is not None else data.holidays
+        self._holidays: dict[int, frozenset[date]] = {int(y): frozenset(d) for y, d in holidays.items()}
+        if carried is not None:
+            self._lifecycle = Lifecycle(carried.facts, data.profile)
+            self._announced: dict[str, str] = dict(carried.announced)
+            self._seq = carried.seq
+            return
+        if data.report is None:
+            raise workflow.ApplicationError("a case starts with a report", non_retryable=True)
+        self._announced = {}
+        self._seq = 0
+        self._received = self._now()
+        self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received)
+        self._opening = decision.events
 
     # ------------------------------------------------------------------ clock and state
 
@@ -107,7 +125,6 @@ class CaseWorkflow:
 
     @property
     def lifecycle(self) -> Lifecycle:
-        assert self._lifecycle is not None, "case not started"
         return self._lifecycle
 
     def _deadlines(self) -> dict[str, datetime]:
@@ -119,7 +136,6 @@ class CaseWorkflow:
         wanted = [year for year in range(around.year - 1, around.year + 3) if year not in self._holidays]
         if not wanted:
             return
-        assert self._input is not None
         fetched: dict[int, list[date]] = await workflow.execute_activity(
             "bank_holidays", HolidayRequest(nation=self._input.profile.calendar.nation, years=wanted),
             result_type=dict[int, list[date]], start_to_close_timeout=ACTIVITY_TIMEOUT,
@@ -131,20 +147,9 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, data: CaseInput) -> str:
-        self._input = data
-        self._shift = timedelta(seconds=data.clock_shift_seconds)
-        if data.carried is not None:
-            self._lifecycle = Lifecycle(data.carried.facts, data.profile)
-            self._announced = dict(data.carried.announced)
-            self._seq = data.carried.seq
-            self._holidays = {year: frozenset(days) for year, days in data.carried.holidays.items()}
-        else:
-            if data.report is None:
-                raise workflow.ApplicationError("a case starts with a report", non_retryable=True)
-            received = self._now()
-            await self._ensure_holidays(received)
-            self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, received)
-            await self._step(decision.events, at=received)
+        if self._received is not None:
+            await self._ensure_holidays(self._received)
+            await self._step(self._opening, at=self._received)
 
         while not self.lifecycle.facts.is_closed:
             await self._ensure_holidays(self._now())
@@ -168,7 +173,6 @@ class CaseWorkflow:
         return self.lifecycle.facts.closure_reason or "closed"
 
     def _carry(self) -> CaseInput:
-        assert self._input is not None
         return CaseInput(
             reference=self._input.reference, profile=self._input.profile,
             carried=Carried(
@@ -199,8 +203,6 @@ class CaseWorkflow:
 
     @command.validator
     def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
-        if self._lifecycle is None:
-            raise ValueError("the case is still opening; try again")
         request = self._request(args)
         reason = self._lifecycle.check(name, request.args, request.actor)
         if reason:
@@ -286,7 +288,6 @@ class CaseWorkflow:
         )
 
     def _upsert_attributes(self, projection: Projection) -> None:
-        assert self._input is not None
         if not self._input.search_attributes:
             return
         wanted: dict[str, Any] = {
