@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -93,10 +94,8 @@ async def run_worker(settings: TemporalSettings | None = None) -> None:
 
 
 def main() -> None:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker())
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ class CaseFileActivities:
                         case_ref=batch.case_ref, seq=item.seq, at=item.at, kind=kind, data=data
                     )
                 )
-                new += result.rowcount or 0
+                new += getattr(result, "rowcount", 0) or 0
                 if kind == "task":
                     session.execute(
                         store.insert_ignoring_duplicates(TaskRow).values(

@@ -199,6 +199,7 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _TASK_W, _TASK_H, _COL, _X0 = 220, 80, 460, 220
 _GW, _EV = 50, 36
 _LANE = 28
+_ABOVE = 70  # room between the stage row and the first lane above it, for the gateway labels
 
 
 @dataclass
@@ -281,7 +282,7 @@ class _BpmnLayout:
         upper = sum(
             1 for stage, targets in self.choices.items() for dest in targets if not self._adjacent(stage, dest)
         )
-        self.main_y = 80 + _LANE * (upper + 2)
+        self.main_y = 60 + _LANE * upper + _ABOVE
         self.upper_used = 0
         self.entries: dict[str, int] = {}
 
@@ -325,7 +326,7 @@ class _BpmnLayout:
             triggers = list(dict.fromkeys(t for names in targets.values() for t in names))
             source = self.node(_Node(f"gateway_{stage}", "exclusiveGateway", " / ".join(triggers),
                                      task.x + _TASK_W + 50, task.cy - _GW / 2, _GW, _GW,
-                                     label=(task.x + _TASK_W + 105, task.y - 60, 130, 56)))
+                                     label=(task.x + _TASK_W + 105, task.y - 75, 130, 70)))
             self.flow(task.id, source.id, "", [(task.x + _TASK_W, task.cy), (source.x, source.cy)])
         for dest, triggers in targets.items():
             target = self.by_id[_task_id(dest)]
@@ -333,7 +334,7 @@ class _BpmnLayout:
                 points = [(source.x + source.w, source.cy), (target.x, target.cy)]
             else:
                 self.upper_used += 1
-                lane = self.main_y - _LANE * (self.upper_used + 1)
+                lane = self.main_y - _ABOVE - _LANE * self.upper_used
                 if target.tag == "task":
                     entry = self.entries.get(target.id, 0)
                     self.entries[target.id] = entry + 1

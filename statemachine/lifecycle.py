@@ -60,7 +60,6 @@ STAGE_MOVES: list[tuple[str, list[str], str]] = [
     ("withdraw_legal", ["legal"], "investigation"),
     ("withdraw_legal", ["legal"], "review"),
     ("withdraw_legal", ["legal"], "interventions"),
-    ("withdraw_legal", ["legal"], "enquiry"),
     ("approve_closure", list(CASE_STAGES), "closed"),
 ]
 
@@ -429,9 +428,11 @@ class Lifecycle:
         self, args: ProposeLegalAction, actor: Actor, now: datetime, events: list[Event]
     ) -> None:
         facts = self.facts
+        # Where the case returns if the action is rejected: an urgent enquiry that went to legal
+        # action is a case from then on, so it returns to investigation, not to an expiring enquiry.
+        back = {"enquiry": "investigation", "legal": "interventions"}.get(facts.stage, facts.stage)
         action = LegalAction(
-            id=facts.next_id("legal"), kind=args.kind, emergency=args.emergency,
-            stage_before=facts.stage if facts.stage != "legal" else "interventions",
+            id=facts.next_id("legal"), kind=args.kind, emergency=args.emergency, stage_before=cast(Any, back),
         )
         facts.legal_actions.append(action)
         role = self.legal_approver(args.kind)

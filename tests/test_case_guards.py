@@ -182,3 +182,16 @@ async def test_a_closed_case_accepts_nothing(env: WorkflowEnvironment, store: St
     assert await handle.result() == "not_asb"
     result = await send_command(handle, "record_incident", {}, OFFICER)
     assert (result.accepted, result.reason) == (False, "the case is closed and accepts no more commands")
+
+
+async def test_rejected_emergency_action_from_an_enquiry_leaves_a_case_not_an_enquiry(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    handle = await _case(env, task_queue, violence_or_threats=True)
+    await _do(handle, "record_equality_assessment")
+    await _do(handle, "propose_legal_action", kind="legal_warning", emergency=True)
+    assert (await handle.query("status", result_type=dict))["stage"] == "legal"
+    await _do(handle, "reject_legal_action", actor=Actor(role="manager", id="m1"))
+    status = await handle.query("status", result_type=dict)
+    assert status["stage"] == "investigation"
+    assert "enquiry_expiry" not in status["deadlines"]

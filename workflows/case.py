@@ -9,6 +9,7 @@ through activities keyed by case reference and event number.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import HolidayRequest
@@ -110,7 +112,7 @@ class CaseWorkflow:
             self._seq = carried.seq
             return
         if data.report is None:
-            raise workflow.ApplicationError("a case starts with a report", non_retryable=True)
+            raise ApplicationError("a case starts with a report", non_retryable=True)
         self._announced = {}
         self._seq = 0
         self._received = self._now()
@@ -158,10 +160,8 @@ class CaseWorkflow:
             if pending:
                 wait = (pending[0][0] - self._now()).total_seconds()
                 if wait > 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await workflow.wait_condition(lambda: self._changed, timeout=wait)
-                    except TimeoutError:
-                        pass
             else:
                 await workflow.wait_condition(lambda: self._changed)
             await self._fire_due()

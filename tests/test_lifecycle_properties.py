@@ -1,0 +1,129 @@
+"""Random command sequences against the lifecycle, checking the invariants the policy promises."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from policy.profiles import load
+from statemachine import Actor, Lifecycle, Refused
+from statemachine.commands import ARGS, ReportArgs
+
+PROFILE = load("reading")
+ACTORS = [
+    Actor(role="officer", id="o1"), Actor(role="officer", id="o2"), Actor(role="manager", id="m1"),
+    Actor(role="manager", id="m2"), Actor(role="senior_manager", id="s1"), Actor(role="intake", id="i1"),
+    Actor(role="auditor", id="a1"),
+]
+ARG_CHOICES: dict[str, list[dict[str, Any]]] = {
+    "assign_officer": [{"officer": "o1"}, {"officer": "o2"}],
+    "record_incident": [{}, {"hate": True}],
+    "record_contact": [{"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}],
+    "record_risk_assessment": [{"level": "high"}, {"level": "low"}],
+    "agree_action_plan": [{"contact_every_days": 14}, {"contact_every_days": 60}],
+    "convert_to_case": [{}],
+    "close_enquiry": [{"reason": "not_asb"}],
+    "escalate_risk": [{"risk": "high"}, {"risk": "medium"}],
+    "record_case_review": [{"decision": "continue"}, {"decision": "consider_closure"}],
+    "start_intervention": [{"kind": "warning_letter"}, {"kind": "mediation"}],
+    "record_equality_assessment": [{}],
+    "propose_legal_action": [{"kind": "legal_warning"}, {"kind": "possession_order"},
+                             {"kind": "injunction", "emergency": True}],
+    "approve_legal_action": [{}],
+    "reject_legal_action": [{}],
+    "conclude_legal_action": [{"outcome": "order granted"}],
+    "request_closure": [{"reason": "asb_stopped"}, {"reason": "no_reports"}],
+    "approve_closure": [{}],
+    "reject_closure": [{}],
+}
+assert set(ARG_CHOICES) == set(ARGS) - {"report"}
+
+
+class CaseMachine(RuleBasedStateMachine):
+    lifecycle: Lifecycle
+
+    @initialize(hate=st.booleans(), category=st.sampled_from(["noise", "drugs", "violence", "harassment"]))
+    def open_case(self, hate: bool, category: str) -> None:
+        self.now = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+        report = ReportArgs(category=category, hate=hate, officer="o1", reporter={"id": "r1"},
+                            reported_person={"id": "p1"})
+        self.lifecycle, _ = Lifecycle.start("ASB-2026-000001", report, PROFILE, self.now)
+        self.closure_requests: dict[str, str] = {}
+        self.stages_seen: list[str] = [self.lifecycle.state]
+        self.closed_by: str | None = "triage" if self.lifecycle.facts.is_closed else None
+
+    @rule(
+        command=st.sampled_from(sorted(ARG_CHOICES)), actor=st.sampled_from(ACTORS),
+        pick=st.integers(min_value=0, max_value=2), hours=st.integers(min_value=1, max_value=200),
+    )
+    def issue(self, command: str, actor: Actor, pick: int, hours: int) -> None:
+        self.now += timedelta(hours=hours)
+        choices = ARG_CHOICES[command]
+        args = choices[pick % len(choices)]
+        facts_before = self.lifecycle.facts.model_dump()
+        reason = self.lifecycle.check(command, args, actor)
+        pending = self.lifecycle.facts.pending_of("closure_approval")
+        requester = pending.requested_by if pending else None
+        legal_before = self.lifecycle.state == "legal"
+        try:
+            self.lifecycle.apply(command, args, actor, self.now)
+        except Refused as refused:
+            # check() and apply() agree, and a refusal changes nothing.
+            assert reason == refused.reason
+            assert self.lifecycle.facts.model_dump() == facts_before
+            return
+        assert reason is None
+        if command == "approve_closure":
+            assert requester is not None and actor.id != requester, "closed by the person who asked"
+            assert actor.role in ("manager", "senior_manager")
+        if self.lifecycle.facts.is_closed and self.closed_by is None:
+            self.closed_by = command
+        if self.lifecycle.state == "legal" and not legal_before:
+            assert self.lifecycle.facts.equality_assessed_at is not None, "legal stage without an assessment"
+        self.stages_seen.append(self.lifecycle.state)
+
+    @rule(kind=st.sampled_from(["first_response", "enquiry_expiry", "unable_to_contact", "investigation_end",
+                                "case_review", "contact", "inactivity"]))
+    def deadline_passes(self, kind: str) -> None:
+        self.now += timedelta(days=3)
+        self.lifecycle.on_deadline(kind, self.now)
+        if self.lifecycle.facts.is_closed and self.closed_by is None:
+            self.closed_by = f"deadline:{kind}"
+        self.stages_seen.append(self.lifecycle.state)
+
+    @invariant()
+    def stage_matches_the_facts(self) -> None:
+        assert self.lifecycle.state == self.lifecycle.facts.stage
+
+    @invariant()
+    def closed_case_accepts_nothing(self) -> None:
+        if self.lifecycle.facts.is_closed:
+            assert self.lifecycle.allowed() == []
+            for command, choices in ARG_CHOICES.items():
+                assert self.lifecycle.check(command, choices[0], ACTORS[2]) is not None
+
+    @invariant()
+    def no_open_legal_action_in_a_closed_case(self) -> None:
+        if self.lifecycle.facts.is_closed and self.lifecycle.facts.converted_at is not None:
+            assert not self.lifecycle.facts.open_legal_actions or self.lifecycle.facts.closure_reason in (
+                "enquiry_expired", "unable_to_contact", "not_asb", "early_support")
+
+    @invariant()
+    def legal_stage_has_an_assessment(self) -> None:
+        if self.lifecycle.state == "legal":
+            assert self.lifecycle.facts.equality_assessed_at is not None
+
+    @invariant()
+    def a_case_past_enquiry_closes_only_by_approval(self) -> None:
+        if self.lifecycle.facts.is_closed and "investigation" in self.stages_seen:
+            assert self.closed_by == "approve_closure"
+
+
+CaseMachine.TestCase.settings = settings(
+    max_examples=300, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestCaseLifecycle = CaseMachine.TestCase
