@@ -71,6 +71,10 @@ def activities_for(store: Store, outbox: Path) -> list[Any]:
     return [case_file.record_events, messages.send_letter, messages.send_notification, fetch_bank_holidays]
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
 def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = TASK_QUEUE) -> Worker:
     return Worker(
         client,
@@ -78,9 +82,7 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
         workflows=list(WORKFLOWS),
         activities=activities_for(store, outbox),
         activity_executor=ThreadPoolExecutor(max_workers=8),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 

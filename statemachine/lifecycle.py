@@ -119,6 +119,10 @@ def _higher(a: Risk, b: Risk) -> bool:
     return RISK_ORDER[a] > RISK_ORDER[b]
 
 
+def _a(role: str) -> str:
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
+
+
 def _role_at_least(actor_role: str, needed: str) -> bool:
     return ROLE_RANK.get(actor_role, -1) >= ROLE_RANK[needed]
 
@@ -208,7 +212,8 @@ class Lifecycle:
             if pending is None:
                 return None  # the guard says there is nothing to decide
             if not _role_at_least(actor.role, pending.escalated_to or pending.role):
-                return f"needs approval by a {pending.escalated_to or pending.role}, not a {actor.role}"
+                needed = pending.escalated_to or pending.role
+                return f"needs approval by {_a(needed)}, not {_a(actor.role)}"
             if actor.id == pending.requested_by:
                 return "nobody may decide their own request: another manager must"
         return None

@@ -119,7 +119,7 @@ async def test_closure_needs_a_reason_and_approval_by_someone_else(
     manager = Actor(role="manager", id="m1")
     await _do(handle, "request_closure", actor=manager, reason="no_reports")
     await _refused(store, handle, "approve_closure", "nobody may decide their own request", actor=manager)
-    await _refused(store, handle, "approve_closure", "needs approval by a manager, not a officer")
+    await _refused(store, handle, "approve_closure", "needs approval by a manager, not an officer")
     await _refused(store, handle, "request_closure", "already awaiting approval", reason="no_reports")
 
 

@@ -1,0 +1,160 @@
+"""On the real Temporal dev server: continue-as-new keeps the case, search attributes show the caseload,
+and `asb up` starts, serves and stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import Store
+from asb.caseclient import send_command, start_case
+from asb.devserver import temporal_cli
+from policy.profiles import load
+from statemachine.commands import Actor, ReportArgs
+from worker import build_worker
+from workflows.case import SEARCH_ATTRIBUTES
+
+_refs = itertools.count(700000)
+OFFICER = Actor(role="officer", id="o1")
+#: Low enough that a case continues-as-new after a handful of commands.
+HISTORY_THRESHOLD = 60
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, dev_server_existing_path=temporal_cli(),
+        search_attributes=list(SEARCH_ATTRIBUTES), ui=False,
+        dev_server_extra_args=["--dynamic-config-value",
+                               f"limit.historyCount.suggestContinueAsNew={HISTORY_THRESHOLD}"],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def dev_queue(dev_env: WorkflowEnvironment, store: Store, outbox: Path) -> AsyncIterator[str]:
+    async with build_worker(dev_env.client, store, outbox, task_queue="dev-cases"):
+        yield "dev-cases"
+
+
+def _report(**extra: Any) -> ReportArgs:
+    args: dict[str, Any] = {"category": "noise", "officer": "o1", "reporter": {"id": "r1"},
+                            "reported_person": {"id": "p1"}}
+    args.update(extra)
+    return ReportArgs.model_validate(args)
+
+
+async def _ok(handle: Any, command: str, actor: Actor = OFFICER, **args: Any) -> dict[str, Any]:
+    result = await send_command(handle, command, args, actor)
+    assert result.accepted, result.reason
+    assert result.status is not None
+    return result.status
+
+
+async def test_continue_as_new_keeps_stage_deadlines_and_pending_approvals(
+    dev_env: WorkflowEnvironment, dev_queue: str, store: Store
+) -> None:
+    ref = f"ASB-2026-{next(_refs):06d}"
+    handle = await start_case(dev_env.client, ref, load("reading"), _report(), task_queue=dev_queue)
+    first_run = (await handle.describe()).run_id
+    await _ok(handle, "record_contact", outcome="made", method="phone")
+    await _ok(handle, "record_risk_assessment", level="medium")
+    await _ok(handle, "convert_to_case")
+    await _ok(handle, "request_closure", reason="no_reports")
+    before = await handle.query("status", result_type=dict)
+    for _ in range(12):
+        await _ok(handle, "record_incident")
+    runs = {first_run}
+    async for execution in dev_env.client.list_workflows(f'WorkflowId="{ref}"'):
+        runs.add(execution.run_id)
+    assert len(runs) > 1, "the case never continued as new"
+    after = await handle.query("status", result_type=dict)
+    assert after["stage"] == before["stage"] == "investigation"
+    assert after["pending_approvals"] == before["pending_approvals"]
+    assert after["deadlines"]["case_review"] == before["deadlines"]["case_review"]
+    assert after["deadlines"]["contact"] == before["deadlines"]["contact"]
+    # The closure requested in the first run is decided in a later one.
+    status = await _ok(handle, "approve_closure", Actor(role="manager", id="m1"))
+    assert status["stage"] == "closed"
+    timeline = store.timeline(ref)
+    assert [e["count"] for e in timeline if e["event"] == "incident"] == list(range(2, 14))
+    seqs = [e for e in timeline if e["event"] == "stage"]
+    assert [s["stage"] for s in seqs] == ["enquiry", "investigation", "closed"]
+
+
+async def _listed(client: Client, query: str, ref: str) -> bool:
+    for _ in range(50):
+        ids = [w.id async for w in client.list_workflows(query)]
+        if ref in ids:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def test_search_attributes_show_stage_risk_officer_and_deadline(
+    dev_env: WorkflowEnvironment, dev_queue: str
+) -> None:
+    ref = f"ASB-2026-{next(_refs):06d}"
+    handle = await start_case(dev_env.client, ref, load("reading"), _report(hate=True), task_queue=dev_queue)
+    client = dev_env.client
+    assert await _listed(client, 'CaseStage="enquiry" AND CaseRisk="high" AND CaseOfficer="o1"', ref)
+    await _ok(handle, "record_equality_assessment")
+    await _ok(handle, "propose_legal_action", kind="injunction", emergency=True)
+    assert await _listed(client, 'CaseStage="legal" AND Overdue=false', ref)
+    description = await handle.describe()
+    attributes = {key.name: description.typed_search_attributes.get(key) for key in SEARCH_ATTRIBUTES}
+    assert attributes["NextDeadline"] is not None
+    # Ids and categories only: no reporter or reported person in any attribute.
+    assert "r1" not in str(attributes) and "p1" not in str(attributes)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_asb_up_starts_serves_a_case_and_stops_cleanly(tmp_path: Path) -> None:
+    port, ui_port = _free_port(), _free_port()
+    asb = str(Path(sys.executable).with_name("asb"))
+    env = {**os.environ, "ASB_DATABASE_URL": ""}
+    env.pop("ASB_DATABASE_URL")
+    process = await asyncio.create_subprocess_exec(
+        asb, "up", "--state-dir", str(tmp_path / "state"), "--port", str(port), "--ui-port", str(ui_port),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 90
+        while not any("Ctrl-C" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            line = (await asyncio.wait_for(process.stdout.readline(), 90)).decode()
+            assert line, f"asb up exited: {(await process.stderr.read()).decode() if process.stderr else ''}"
+            lines.append(line)
+        assert any(f"http://127.0.0.1:{ui_port}" in line for line in lines)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        ref = "ASB-2026-000123"
+        handle = await start_case(client, ref, load("reading"), _report())
+        await _ok(handle, "record_contact", outcome="made", method="phone")
+        assert await _listed(client, 'CaseStage="enquiry"', ref)
+        assert (tmp_path / "state" / "temporal.db").exists()
+        assert (tmp_path / "state" / "asb.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 60)
+    assert code == 0
