@@ -22,12 +22,12 @@ class CaseFileActivities:
             for item in batch.events:
                 kind = str(item.data["event"])
                 data = {k: v for k, v in item.data.items() if k != "event"}
-                result = session.execute(
+                inserted = session.execute(
                     store.insert_ignoring_duplicates(EventRow).values(
                         case_ref=batch.case_ref, seq=item.seq, at=item.at, kind=kind, data=data
-                    )
-                )
-                new += getattr(result, "rowcount", 0) or 0
+                    ).returning(EventRow.id)
+                ).all()
+                new += len(inserted)
                 if kind == "task":
                     session.execute(
                         store.insert_ignoring_duplicates(TaskRow).values(

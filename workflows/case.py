@@ -206,13 +206,18 @@ class CaseWorkflow:
         request = self._request(args)
         reason = self._lifecycle.check(name, request.args, request.actor)
         if reason:
-            raise ValueError(reason)
+            raise ApplicationError(reason, type="CommandRefused", non_retryable=True)
 
     @staticmethod
     def _request(args: Sequence[RawValue]) -> CommandRequest:
         if len(args) != 1:
-            raise ValueError("a command takes one payload: {args, actor}")
-        return workflow.payload_converter().from_payload(args[0].payload, CommandRequest)
+            raise ApplicationError("a command takes one payload: {args, actor}", type="CommandRefused",
+                                   non_retryable=True)
+        try:
+            return workflow.payload_converter().from_payload(args[0].payload, CommandRequest)
+        except Exception as exc:  # a malformed payload is the caller's error, refused before history
+            raise ApplicationError(f"malformed command payload: {exc}", type="CommandRefused",
+                                   non_retryable=True) from exc
 
     @workflow.query(name="status")
     def status(self) -> CaseStatus:
