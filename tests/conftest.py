@@ -30,7 +30,7 @@ def _plain(url: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database on the real server for this test session, dropped afterwards."""
-    base = os.environ.get("ASB_TEST_DATABASE_URL", DEFAULT_URL)
+    base = os.environ.get("ASB_TEST_DATABASE_URL") or DEFAULT_URL
     try:
         admin = psycopg.connect(_plain(base), autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
