@@ -24,7 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar import fetch_bank_holidays
 from activities.case_file import CaseFileActivities
 from activities.messages import MessageActivities
-from activities.store import Store, default_state_dir
+from casefile.db import Store, default_state_dir
 from workflows.case import TASK_QUEUE, CaseWorkflow
 
 WORKFLOWS: Sequence[type] = (CaseWorkflow,)
@@ -89,7 +89,7 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
 async def run_worker(settings: TemporalSettings | None = None) -> None:
     client = await (settings or TemporalSettings.from_env()).connect()
     store = Store.from_env()
-    store.create_all()
+    store.upgrade()
     outbox = default_state_dir() / "outbox"
     async with build_worker(client, store, outbox):
         await asyncio.Event().wait()

@@ -6,7 +6,8 @@ from sqlalchemy import select
 from temporalio import activity
 
 from activities.contracts import EventBatch
-from activities.store import CaseRow, EventRow, Store, TaskRow
+from casefile.db import Store
+from casefile.models import CaseRow, EventRow, TaskRow
 
 
 class CaseFileActivities:

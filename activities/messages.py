@@ -14,7 +14,8 @@ from sqlalchemy import select
 from temporalio import activity
 
 from activities.contracts import MessageRequest
-from activities.store import MessageRow, Store
+from casefile.db import Store
+from casefile.models import MessageRow
 
 
 class MessageActivities:

@@ -13,7 +13,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.store import Store
+from casefile.db import Store
 from policy.calendar import bank_holidays
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs

@@ -18,9 +18,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import Store
 from asb.caseclient import send_command, start_case
 from asb.scenario import Scenario, Step
+from casefile.db import Store
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs
 from worker import build_worker
@@ -55,7 +55,7 @@ def scratch_store(url: str | None) -> Iterator[tuple[Store, Path]]:
     """The simulator's own case file: a throwaway SQLite file unless a database is named."""
     with tempfile.TemporaryDirectory(prefix="asb-simulate-") as folder:
         store = Store(url or f"sqlite:///{folder}/simulate.db")
-        store.create_all()
+        store.upgrade()
         try:
             yield store, Path(folder) / "outbox"
         finally:

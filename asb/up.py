@@ -17,7 +17,7 @@ from asb.devserver import start_dev_server, stop
 
 
 async def _up(state: Path, port: int, ui_port: int) -> int:
-    from activities.store import Store, default_database_url
+    from casefile.db import Store, default_database_url
     from worker import TemporalSettings, build_worker
 
     state.mkdir(parents=True, exist_ok=True)
@@ -30,7 +30,7 @@ async def _up(state: Path, port: int, ui_port: int) -> int:
     try:
         client = await TemporalSettings(address=f"127.0.0.1:{port}").connect()
         store = Store(default_database_url())
-        store.create_all()
+        store.upgrade()
         outbox = state / "outbox"
         async with build_worker(client, store, outbox):
             print(f"Temporal:     127.0.0.1:{port} (namespace default)", flush=True)

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import Store
 from asb.simulate import start_time_skipping
+from casefile.db import Store
 from worker import build_worker
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -47,7 +47,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def store(postgres_url: str) -> Iterator[Store]:
     s = Store(postgres_url)
-    s.create_all()
+    s.upgrade()
     yield s
     s.dispose()
 

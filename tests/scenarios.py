@@ -7,9 +7,9 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import Store
 from asb.scenario import Scenario
 from asb.simulate import play
+from casefile.db import Store
 from policy.profiles import load
 
 _numbers = itertools.count(1)

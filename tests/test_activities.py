@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from activities.case_file import CaseFileActivities
 from activities.contracts import EventBatch, MessageRequest, Projection, TimelineEvent
 from activities.messages import MessageActivities
-from activities.store import CaseRow, EventRow, MessageRow, Store, TaskRow
+from casefile.db import Store
+from casefile.models import CaseRow, EventRow, MessageRow, TaskRow
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 

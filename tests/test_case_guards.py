@@ -9,8 +9,8 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import Store
 from asb.caseclient import send_command, start_case
+from casefile.db import Store
 from policy.profiles import load
 from statemachine.commands import Actor, ReportArgs
 

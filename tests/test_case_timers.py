@@ -6,7 +6,7 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import Store
+from casefile.db import Store
 from tests.scenarios import MANAGER, MANAGER_2, SENIOR, of, report, run, step
 
 START = "2026-03-02T09:30:00+00:00"

@@ -19,9 +19,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.store import Store
 from asb.caseclient import send_command, start_case
 from asb.devserver import temporal_cli
+from casefile.db import Store
 from policy.profiles import load
 from statemachine.commands import Actor, ReportArgs
 from worker import build_worker

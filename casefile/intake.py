@@ -1,0 +1,131 @@
+"""Logging a report: the people and the incident go into the case file; the workflow gets ids.
+
+This is the seam that keeps personal data out of Temporal: names, addresses, contact details and
+descriptions are written here, and what starts the case workflow is a ReportArgs of ids and
+categories only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
+from statemachine.commands import ReportArgs
+
+ContactMethod = Literal["letter", "email", "sms", "phone"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonDetails(_In):
+    id: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, max_length=200)
+    address: str | None = Field(None, max_length=1000)
+    postcode: str | None = Field(None, max_length=16)
+    email: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=40)
+    contact_method: ContactMethod | None = None
+    anonymous: bool = False
+    large_print: bool = False
+    easy_read: bool = False
+    language: str | None = Field(None, max_length=8)
+    is_employee: bool = False
+    #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
+    consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
+
+
+class Evidence(_In):
+    kind: Literal["noise_app", "diary_sheet", "cctv", "photo", "police_report", "statement", "other"]
+    ref: str = Field(max_length=200)
+
+
+class IncidentDetails(_In):
+    occurred_at: datetime
+    location: str | None = Field(None, max_length=300)
+    description: str | None = Field(None, max_length=10000)
+    police_reference: str | None = Field(None, max_length=64)
+    evidence: list[Evidence] = []
+
+
+class IntakeReport(_In):
+    category: str
+    hate: bool = False
+    hate_strand: str | None = None
+    violence_or_threats: bool = False
+    risk_of_harm: bool = False
+    tried_to_resolve: bool = False
+    incidents_last_month: int = Field(1, ge=0)
+    time_of_day: str | None = None
+    channel: str = "phone"
+    officer: str | None = None
+    reporter: PersonDetails = PersonDetails()
+    reported_person: PersonDetails | None = None
+    witnesses: list[PersonDetails] = []
+    incident: IncidentDetails | None = None
+
+
+def _person(session: Session, details: PersonDetails, now: datetime, actor: str, case_ref: str) -> PersonRow:
+    person = session.get(PersonRow, details.id) if details.id else None
+    if person is None:
+        person = PersonRow(id=details.id or f"P-{uuid.uuid4().hex[:12]}", large_print=False, easy_read=False,
+                           is_employee=False)
+        session.add(person)
+    values: dict[str, Any] = details.model_dump(exclude={"id", "anonymous", "consents"}, exclude_none=True)
+    for name, value in values.items():
+        if getattr(person, name) != value:
+            setattr(person, name, value)
+    session.flush()  # the person exists before anything refers to them
+    for kind, given in details.consents.items():
+        session.add(ConsentRow(person_id=person.id, case_ref=case_ref, kind=kind, given=given, recorded_at=now,
+                               recorded_by=actor))
+    return person
+
+
+def record_report(
+    session: Session, reference: str, profile: str, report: IntakeReport, received_at: datetime, actor: str
+) -> ReportArgs:
+    """Write the report's people and incident; return what the workflow may know."""
+    session.add(CaseRow(
+        reference=reference, profile=profile, stage="enquiry", outcome="enquiry", risk=None,
+        category=report.category, hate=report.hate, officer=report.officer, opened_at=received_at,
+        overdue=False, last_seq=0, locked=False,
+    ))
+    session.flush()
+    parties: dict[str, Any] = {}
+    reporter = None
+    if not report.reporter.anonymous or report.reporter.name or report.reporter.id:
+        reporter = _person(session, report.reporter, received_at, actor, reference)
+        session.add(PartyRow(case_ref=reference, person_id=reporter.id, role="reporter",
+                             anonymous=report.reporter.anonymous))
+    parties["reporter"] = {
+        "id": reporter.id if reporter else None, "anonymous": report.reporter.anonymous,
+        "contact": {"method": report.reporter.contact_method},
+    }
+    if report.reported_person is not None:
+        reported = _person(session, report.reported_person, received_at, actor, reference)
+        session.add(PartyRow(case_ref=reference, person_id=reported.id, role="reported_person", anonymous=False))
+        parties["reported_person"] = {"id": reported.id}
+    for witness in report.witnesses:
+        row = _person(session, witness, received_at, actor, reference)
+        session.add(PartyRow(case_ref=reference, person_id=row.id, role="witness", anonymous=witness.anonymous))
+    if report.incident is not None:
+        incident = report.incident
+        session.add(IncidentRow(
+            case_ref=reference, occurred_at=incident.occurred_at, location=incident.location,
+            category=report.category, hate_strand=report.hate_strand, description=incident.description,
+            reported_by=reporter.id if reporter else None, police_reference=incident.police_reference,
+            evidence=[e.model_dump() for e in incident.evidence], recorded_at=received_at,
+        ))
+    return ReportArgs.model_validate({
+        "category": report.category, "hate": report.hate, "hate_strand": report.hate_strand,
+        "violence_or_threats": report.violence_or_threats, "risk_of_harm": report.risk_of_harm,
+        "tried_to_resolve": report.tried_to_resolve, "incidents_last_month": report.incidents_last_month,
+        "time_of_day": report.time_of_day, "channel": report.channel, "officer": report.officer, **parties,
+    })

@@ -1,0 +1,302 @@
+"""The case file's tables (SQLAlchemy 2, typed).
+
+Rows a workflow writes carry a key derived from the case reference and the event's sequence number,
+enforced by a unique constraint, so a retried or replayed activity never writes twice. Rows people
+edit carry a version number, so two officers editing at once never lose an update. Columns that hold
+personal data are listed in PERSONAL, which the audit log, retention and subject access read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from casefile.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+
+    reference: Mapped[str] = mapped_column(String(32), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    risk: Mapped[str | None] = mapped_column(String(8), index=True)
+    category: Mapped[str] = mapped_column(String(64))
+    hate: Mapped[bool] = mapped_column(Boolean, default=False)
+    officer: Mapped[str | None] = mapped_column(String(64), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closure_reason: Mapped[str | None] = mapped_column(String(32))
+    next_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    #: The newest workflow event projected: a late write never moves a case backwards.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    #: Restricted to its officer and managers (004 §3.7); every read of it is audited.
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    lock_reason: Mapped[str | None] = mapped_column(String(200))
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class EventRow(Base):
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_ref", "seq", name="uq_case_events_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(String(32), index=True)
+    #: Workflow events are numbered; refusals recorded by a client are not (they never reach the workflow).
+    seq: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    case_ref: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MessageRow(Base):
+    """A letter or a notification, one row per (case, event, recipient, channel)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    case_ref: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    template: Mapped[str] = mapped_column(String(64))
+    recipient_role: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    path: Mapped[str | None] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(120))
+
+
+class PersonRow(Base):
+    """Anyone named in a case: reporter, reported person, witness or representative."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    #: letter, email, sms or phone: how this person asked to be contacted.
+    contact_method: Mapped[str | None] = mapped_column(String(16))
+    contact_every_days: Mapped[int | None] = mapped_column(Integer)
+    #: Reasonable adjustments (003 §9, 004 §6.5): large_print, easy_read, language, representative.
+    large_print: Mapped[bool] = mapped_column(Boolean, default=False)
+    easy_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    representative_id: Mapped[str | None] = mapped_column(String(64))
+    #: Linked to an employee: a reason to lock their cases (004 §3.7).
+    is_employee: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PartyRow(Base):
+    """A person's part in a case."""
+
+    __tablename__ = "case_parties"
+    __table_args__ = (UniqueConstraint("case_ref", "person_id", "role", name="uq_case_party"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    role: Mapped[str] = mapped_column(String(24))  # reporter, reported_person, witness, representative
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConsentRow(Base):
+    """Consent recorded for action, referral, a third party acting, or a contact channel (003 §15)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    case_ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # action, referral, third_party, email, sms
+    given: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    location: Mapped[str | None] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(64))
+    hate_strand: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    reported_by: Mapped[str | None] = mapped_column(String(64))
+    police_reference: Mapped[str | None] = mapped_column(String(64))
+    #: e.g. [{"kind": "noise_app", "ref": "NA-123"}, {"kind": "diary_sheet", "ref": "..."}, {"kind": "cctv", ...}]
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    person_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(8))
+    method: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ActionPlanItemRow(Base):
+    __tablename__ = "action_plan_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(64))  # officer, reporter, or a partner agency
+    due: Mapped[date | None] = mapped_column(Date)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ActionPlanVersionRow(Base):
+    """A copy of the action plan as shared with the reporter (000, 004 §3.2)."""
+
+    __tablename__ = "action_plan_versions"
+    __table_args__ = (UniqueConstraint("case_ref", "number", name="uq_plan_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class RiskAssessmentRow(Base):
+    __tablename__ = "risk_assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    level: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int | None] = mapped_column(Integer)
+    assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_due: Mapped[date | None] = mapped_column(Date)
+    by: Mapped[str] = mapped_column(String(64))
+
+
+class InterventionRow(Base):
+    __tablename__ = "interventions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class LegalActionRow(Base):
+    __tablename__ = "legal_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class EqualityAssessmentRow(Base):
+    """Equality Act assessments: before notice, court, warrant, and on new information (004 §6.4)."""
+
+    __tablename__ = "equality_assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE): who did or read what, and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # create, update, delete, read, export, anonymise
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(80))
+    case_ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: Values of changed columns; personal columns appear by name only, never by value, so this
+    #: append-only log holds no personal data that retention would have to erase.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ReferenceCounterRow(Base):
+    """The last case number issued each year, for references such as ASB-2026-000123."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+#: Columns holding personal data, by table: redacted in the audit log, anonymised by retention,
+#: redacted for other people in a subject access export.
+PERSONAL: dict[str, frozenset[str]] = {
+    "people": frozenset({"name", "address", "postcode", "email", "phone"}),
+    "incidents": frozenset({"location", "description", "police_reference"}),
+    "contacts": frozenset({"note"}),
+    "action_plan_items": frozenset({"description"}),
+    "interventions": frozenset({"note"}),
+    "equality_assessments": frozenset({"note"}),
+    "legal_actions": frozenset({"outcome"}),
+    "tasks": frozenset({"reason"}),
+}
