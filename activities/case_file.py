@@ -1,13 +1,34 @@
-"""Projecting what the workflow decided into the case file, idempotently and never backwards."""
+"""Projecting what the workflow decided into the case file, idempotently and never backwards.
+
+One transaction per workflow step: the case row (only if this step is newer than what is there),
+the timeline events (skipped if already written: the unique (case, seq) key), and, for events that
+were new, the rows they stand for: contacts, risk assessments, interventions, legal actions,
+equality assessments and tasks. A retried or replayed activity therefore writes nothing twice.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.contracts import EventBatch
+from activities.contracts import EventBatch, TimelineEvent
+from casefile.audit import act_as
 from casefile.db import Store
-from casefile.models import CaseRow, EventRow, TaskRow
+from casefile.models import (
+    CaseRow,
+    ContactRow,
+    EqualityAssessmentRow,
+    EventRow,
+    InterventionRow,
+    LegalActionRow,
+    PartyRow,
+    RiskAssessmentRow,
+    TaskRow,
+)
 
 
 class CaseFileActivities:
@@ -16,43 +37,93 @@ class CaseFileActivities:
 
     @activity.defn(name="record_events")
     def record_events(self, batch: EventBatch) -> int:
-        """Write a step's events, tasks and the case row; returns how many events were new."""
+        """Write a step's events and what they stand for; returns how many events were new."""
         store = self.store
-        new = 0
         with store.session() as session, session.begin():
+            act_as(session, "system", "workflow")
+            self._project(session, batch)
+            new: list[TimelineEvent] = []
             for item in batch.events:
-                kind = str(item.data["event"])
                 data = {k: v for k, v in item.data.items() if k != "event"}
                 inserted = session.execute(
                     store.insert_ignoring_duplicates(EventRow).values(
-                        case_ref=batch.case_ref, seq=item.seq, at=item.at, kind=kind, data=data
+                        case_ref=batch.case_ref, seq=item.seq, at=item.at, kind=str(item.data["event"]), data=data
                     ).returning(EventRow.id)
                 ).all()
-                new += len(inserted)
-                if kind == "task":
-                    session.execute(
-                        store.insert_ignoring_duplicates(TaskRow).values(
-                            key=f"{batch.case_ref}/{item.seq}", case_ref=batch.case_ref,
-                            kind=str(data.get("kind")), role=str(data.get("role")), status="open",
-                            created_at=item.at, data=data,
-                        )
-                    )
-            self._project(session, batch)
-        return new
+                if inserted:
+                    new.append(item)
+            _DomainRows(session, batch.case_ref).write(new)
+        return len(new)
 
-    def _project(self, session: object, batch: EventBatch) -> None:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(session, Session)
+    def _project(self, session: Session, batch: EventBatch) -> None:
         p = batch.projection
         row = session.scalars(select(CaseRow).where(CaseRow.reference == batch.case_ref).with_for_update()).first()
-        values = dict(
+        values: dict[str, Any] = dict(
             profile=p.profile, stage=p.stage, outcome=p.outcome, risk=p.risk, category=p.category,
             officer=p.officer, opened_at=p.opened_at, closed_at=p.closed_at, closure_reason=p.closure_reason,
             next_deadline=p.next_deadline, overdue=p.overdue, last_seq=p.seq,
         )
         if row is None:
             session.add(CaseRow(reference=batch.case_ref, **values))
+            session.flush()
         elif p.seq > row.last_seq:
             for name, value in values.items():
-                setattr(row, name, value)
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
+
+
+class _DomainRows:
+    """The case-file rows that timeline events stand for; `by` is the actor of the step's command."""
+
+    def __init__(self, session: Session, case_ref: str) -> None:
+        self.session = session
+        self.case_ref = case_ref
+        self.by = "system"
+
+    def write(self, events: list[TimelineEvent]) -> None:
+        for item in events:
+            kind = str(item.data["event"])
+            handler = getattr(self, f"_{kind}", None)
+            if handler is not None:
+                handler(item.data, item.at, item.seq)
+
+    def _command(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        self.by = str(data.get("by") or "system")
+
+    def _contact(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        reporter = self.session.scalars(
+            select(PartyRow.person_id).where(PartyRow.case_ref == self.case_ref, PartyRow.role == "reporter")
+        ).first()
+        self.session.add(ContactRow(case_ref=self.case_ref, person_id=reporter, at=at, outcome=data["outcome"],
+                                    method=data.get("method") or "phone", by=self.by))
+
+    def _risk_assessment(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        self.session.add(RiskAssessmentRow(case_ref=self.case_ref, level=data["level"], assessed_at=at, by=self.by))
+
+    def _intervention(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        self.session.add(InterventionRow(case_ref=self.case_ref, kind=data["kind"], started_at=at, by=self.by))
+
+    def _equality_assessment(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        self.session.add(EqualityAssessmentRow(case_ref=self.case_ref, at=at, by=self.by))
+
+    def _legal_action(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        if data["status"] == "proposed":
+            self.session.add(LegalActionRow(case_ref=self.case_ref, kind=data["kind"], status="proposed",
+                                            emergency=bool(data.get("emergency")), proposed_at=at))
+            return
+        open_statuses = ("proposed",) if data["status"] in ("approved", "rejected") else ("approved",)
+        row = self.session.scalars(
+            select(LegalActionRow).where(LegalActionRow.case_ref == self.case_ref,
+                                         LegalActionRow.kind == data["kind"],
+                                         LegalActionRow.status.in_(open_statuses))
+            .order_by(LegalActionRow.id.desc())
+        ).first()
+        if row is not None:
+            row.status = data["status"]
+            row.decided_at = at if data["status"] in ("approved", "rejected") else row.decided_at
+
+    def _task(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        self.session.add(TaskRow(
+            key=f"{self.case_ref}/{seq}", case_ref=self.case_ref, kind=str(data.get("kind")),
+            role=str(data.get("role")), status="open", created_at=at, data=data,
+        ))

@@ -6,6 +6,7 @@ a command to a case whose workflow has finished gets the same answer the lifecyc
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -13,10 +14,12 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from casefile.audit import act_as
 from casefile.db import Store
+from casefile.models import CaseNoteRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
-from statemachine.commands import Actor, ReportArgs
+from statemachine.commands import FREE_TEXT, Actor, ReportArgs
 from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow, CommandRequest
 
 CLOSED_REASON = "the case is closed and accepts no more commands"
@@ -48,12 +51,32 @@ class CommandResult:
     reason: str | None = None
 
 
+def _split_free_text(command: str, args: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
+    """Take a command's free text out of its arguments, leaving a reference in its place."""
+    field = FREE_TEXT.get(command)
+    if field is None or not isinstance(args.get(field), str):
+        return args, None
+    ref = f"N-{uuid.uuid4().hex[:16]}"
+    rest = {k: v for k, v in args.items() if k != field}
+    rest[f"{field}_ref"] = ref
+    return rest, (ref, field, str(args[field]))
+
+
 async def send_command(
     handle: WorkflowHandle[Any, Any], command: str, args: dict[str, Any], actor: Actor,
     *, store: Store | None = None, at: datetime | None = None,
 ) -> CommandResult:
+    """Issue a command. With a store, free text is kept in the case file (written only once the
+    command is accepted) and refusals are recorded on the case's timeline."""
+    sent, text = _split_free_text(command, args) if store is not None else (args, None)
     try:
-        status = await handle.execute_update(command, CommandRequest(args=args, actor=actor), result_type=dict)
+        status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=dict)
+        if text is not None and store is not None:
+            ref, field, body = text
+            with store.session() as session, session.begin():
+                act_as(session, actor.role, actor.id)
+                session.add(CaseNoteRow(ref=ref, case_ref=handle.id, at=at or datetime.now(UTC), by=actor.id,
+                                        command=command, field=field, text=body))
         return CommandResult(True, status=status)
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause

@@ -28,7 +28,8 @@ def act_as(session: Session, role: str, actor_id: str) -> Session:
 
 
 def _actor(session: Session) -> tuple[str, str]:
-    return session.info.get("actor", ("system", "system"))  # type: ignore[no-any-return]
+    actor: tuple[str, str] = session.info.get("actor", ("system", "system"))
+    return actor
 
 
 def _value(table: str, column: str, value: Any) -> Any:

@@ -260,6 +260,22 @@ class EqualityAssessmentRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class CaseNoteRow(Base):
+    """Free text given with a command (a note, a legal outcome). Kept here, not in the workflow: the
+    command that carried it passes only `ref`, so no free text reaches Temporal history."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(40), unique=True)
+    case_ref: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str | None] = mapped_column(Text)
+
+
 class AuditRow(Base):
     """Append-only (database triggers refuse UPDATE and DELETE): who did or read what, and when."""
 
@@ -299,4 +315,5 @@ PERSONAL: dict[str, frozenset[str]] = {
     "equality_assessments": frozenset({"note"}),
     "legal_actions": frozenset({"outcome"}),
     "tasks": frozenset({"reason"}),
+    "case_notes": frozenset({"text"}),
 }

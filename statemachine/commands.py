@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from policy.model import Risk, Role
 
@@ -125,7 +125,9 @@ class StartIntervention(_Args):
 
 
 class Note(_Args):
+    #: Free text: a door stores it in the case file and sends `note_ref` instead (see FREE_TEXT).
     note: str | None = None
+    note_ref: str | None = None
 
 
 class ProposeLegalAction(_Args):
@@ -134,7 +136,14 @@ class ProposeLegalAction(_Args):
 
 
 class ConcludeLegalAction(_Args):
-    outcome: str = Field(min_length=1)
+    outcome: str | None = Field(None, min_length=1)
+    outcome_ref: str | None = None
+
+    @model_validator(mode="after")
+    def _has_outcome(self) -> ConcludeLegalAction:
+        if not self.outcome and not self.outcome_ref:
+            raise ValueError("outcome is required")
+        return self
 
 
 ARGS: dict[str, type[_Args]] = {
@@ -157,6 +166,17 @@ ARGS: dict[str, type[_Args]] = {
     "request_closure": CloseWithReason,
     "approve_closure": Note,
     "reject_closure": Note,
+}
+
+#: Free-text arguments, by command: the doors keep their text in the case file and pass a reference
+#: (`<field>_ref`), so Temporal history never holds what someone wrote about a person.
+FREE_TEXT: dict[str, str] = {
+    "record_equality_assessment": "note",
+    "approve_legal_action": "note",
+    "reject_legal_action": "note",
+    "approve_closure": "note",
+    "reject_closure": "note",
+    "conclude_legal_action": "outcome",
 }
 
 #: Commands an officer (or a manager acting as one) sends; `report` starts a case instead.

@@ -482,7 +482,7 @@ class Lifecycle:
     ) -> None:
         action = next(a for a in reversed(self.facts.legal_actions) if a.status == "approved")
         action.status = "concluded"
-        action.outcome = args.outcome
+        action.outcome = args.outcome_ref or "recorded"
         events.append({"event": "legal_action", "kind": action.kind, "status": "concluded"})
 
     def _do_request_closure(self, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:

@@ -164,6 +164,16 @@ def upgrade() -> None:
         sa.Column("note", sa.Text()),
     )
     op.create_table(
+        "case_notes", _id(),
+        sa.Column("ref", sa.String(40), nullable=False, unique=True),
+        sa.Column("case_ref", sa.String(32), nullable=False, index=True),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("by", sa.String(64), nullable=False),
+        sa.Column("command", sa.String(40), nullable=False),
+        sa.Column("field", sa.String(24), nullable=False),
+        sa.Column("text", sa.Text()),
+    )
+    op.create_table(
         "audit_log", _id(),
         sa.Column("at", UTCDateTime(), nullable=False, index=True),
         sa.Column("actor_role", sa.String(32), nullable=False),
@@ -191,7 +201,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
-    for table in ("reference_counters", "audit_log", "equality_assessments", "legal_actions", "interventions",
-                  "risk_assessments", "action_plan_versions", "action_plan_items", "contacts", "incidents",
+    for table in ("reference_counters", "audit_log", "case_notes", "equality_assessments", "legal_actions",
+                  "interventions", "risk_assessments", "action_plan_versions", "action_plan_items", "contacts", "incidents",
                   "consents", "case_parties", "people"):
         op.drop_table(table)
