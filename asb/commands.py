@@ -61,3 +61,4 @@ def register(sub: Any) -> None:
 
 
 EXTENSIONS.append(register)
+import asb.dataprotection  # noqa: E402,F401  (registers sar, retention, db)

@@ -307,8 +307,11 @@ class ReferenceCounterRow(Base):
 #: Columns holding personal data, by table: redacted in the audit log, anonymised by retention,
 #: redacted for other people in a subject access export.
 PERSONAL: dict[str, frozenset[str]] = {
-    "people": frozenset({"name", "address", "postcode", "email", "phone"}),
-    "incidents": frozenset({"location", "description", "police_reference"}),
+    "cases": frozenset({"lock_reason"}),
+    "people": frozenset({"name", "address", "postcode", "email", "phone", "language"}),
+    "incidents": frozenset({"location", "description", "police_reference", "evidence"}),
+    "action_plan_versions": frozenset({"items"}),
+    "messages": frozenset({"last_error"}),
     "contacts": frozenset({"note"}),
     "action_plan_items": frozenset({"description"}),
     "interventions": frozenset({"note"}),

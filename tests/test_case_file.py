@@ -225,3 +225,19 @@ def test_projection_writes_the_rows_events_stand_for_once_however_often_retried(
         assert legal.status == "approved"
         case = session.get(CaseRow, reference)
         assert case is not None and (case.stage, case.last_seq) == ("investigation", 7)
+
+
+def test_subject_access_export_includes_case_notes_with_other_people_redacted(any_store: Store) -> None:
+    from casefile.models import CaseNoteRow
+    from casefile.sar import export_subject
+
+    reference, reporter, _ = _open(any_store)
+    with any_store.session() as session, session.begin():
+        session.add(CaseNoteRow(ref=f"N-{reference}", case_ref=reference, at=NOW, by="o1",
+                                command="record_equality_assessment", field="note",
+                                text="Spoke to Bob Neighbour at 3 High Street, Reading about the music"))
+    with any_store.session() as session, session.begin():
+        export = export_subject(session, reporter, NOW)
+    notes = export["cases"][0]["case_notes"]
+    assert len(notes) == 1 and "about the music" in notes[0]["text"]
+    assert "Bob" not in str(export) and "3 High Street" not in str(export)

@@ -202,6 +202,6 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     for table in ("reference_counters", "audit_log", "case_notes", "equality_assessments", "legal_actions",
-                  "interventions", "risk_assessments", "action_plan_versions", "action_plan_items", "contacts", "incidents",
-                  "consents", "case_parties", "people"):
+                  "interventions", "risk_assessments", "action_plan_versions", "action_plan_items", "contacts",
+                  "incidents", "consents", "case_parties", "people"):
         op.drop_table(table)

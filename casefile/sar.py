@@ -1,0 +1,237 @@
+"""Subject access requests: everything the case file holds about one person, and nobody else's.
+
+A reporter, a reported person or a witness may ask for their data (UK GDPR art. 15). ASB cases are
+full of other people, and disclosing a neighbour's name or address to the person they complained
+about can put them at risk, so the export is built by inclusion (only the subject's own rows, and a
+case summary without people) rather than by deleting from a dump, and every other party's name,
+address, postcode, email and phone is scrubbed from any free text that is kept. Incidents someone
+else reported are withheld in full: a partial redaction of another person's account still tells
+the subject who said what.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from casefile.audit import act_as, record
+from casefile.db import Store
+from casefile.models import (
+    Base,
+    CaseNoteRow,
+    CaseRow,
+    ConsentRow,
+    ContactRow,
+    IncidentRow,
+    MessageRow,
+    PartyRow,
+    PersonRow,
+)
+
+#: What replaces another person's identifier inside text the subject is given.
+REDACTED = "[redacted]"
+#: What replaces an account the subject did not give: it is about, or by, someone else.
+WITHHELD = "[redacted: about or by another person]"
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _row(obj: Base, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """Every column of a row, JSON-ready; the person record is exported whole (art. 15 covers all of it)."""
+    skipped = set(skip)
+    return {attr.key: _json(getattr(obj, attr.key)) for attr in inspect(obj).mapper.column_attrs
+            if attr.key not in skipped}
+
+
+def _phrase(text: str) -> str:
+    """A literal phrase matching however it is spaced, not inside a longer word."""
+    words = [re.escape(word) for word in text.split()]
+    return r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)"
+
+
+def _identifiers(person: PersonRow) -> list[str]:
+    """Patterns for everything that names or locates another person, longest first when applied.
+
+    Name parts are matched on their own too ("Bob" as well as "Bob Neighbour"), and address lines
+    one by one, because people write "Bob at number 14" rather than the form on the record.
+    Over-redacting a word the subject shares with someone else is the safe failure.
+    """
+    patterns: list[str] = []
+    if person.name and person.name.strip():
+        patterns.append(_phrase(person.name))
+        patterns += [_phrase(part) for part in re.split(r"[\s,]+", person.name) if len(part.strip(".")) >= 3]
+    if person.address and person.address.strip():
+        patterns.append(_phrase(person.address))
+        patterns += [_phrase(line) for line in re.split(r"[,\n]+", person.address) if len(line.strip()) >= 4]
+    if person.postcode and person.postcode.strip():
+        compact = re.sub(r"\s+", "", person.postcode)
+        patterns.append(r"(?<!\w)" + r"\s*".join(re.escape(ch) for ch in compact) + r"(?!\w)")
+    if person.email and person.email.strip():
+        patterns.append(re.escape(person.email.strip()))
+    if person.phone:
+        digits = re.sub(r"\D", "", person.phone)
+        variants = {digits}
+        if digits.startswith("0"):
+            variants.add("44" + digits[1:])  # 07700 900123 is also +44 7700 900123
+        patterns += [r"(?<!\d)\+?" + r"[\s\-().]*".join(variant) + r"(?!\d)"
+                     for variant in variants if len(variant) >= 6]
+    return patterns
+
+
+class _Scrubber:
+    """Replaces other people's identifiers in free text with "[redacted]"."""
+
+    def __init__(self, others: Iterable[PersonRow]) -> None:
+        patterns = sorted({p for person in others for p in _identifiers(person)}, key=len, reverse=True)
+        self._regex = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None or self._regex is None:
+            return text
+        return self._regex.sub(REDACTED, text)
+
+
+def _withheld(value: str | None) -> str | None:
+    return None if value is None else WITHHELD
+
+
+def _incident(incident: IncidentRow, subject: str, alone: bool, scrub: _Scrubber) -> dict[str, Any]:
+    """The subject's own account (or any account when no one else is in the case), else only its facts."""
+    own = incident.reported_by == subject
+    summary: dict[str, Any] = {
+        "id": incident.id, "occurred_at": _json(incident.occurred_at), "recorded_at": _json(incident.recorded_at),
+        "category": incident.category, "hate_strand": incident.hate_strand, "reported_by_you": own,
+    }
+    if own or alone:
+        summary |= {
+            "location": scrub(incident.location), "description": scrub(incident.description),
+            "police_reference": scrub(incident.police_reference),
+            "evidence": [{"kind": item.get("kind"), "ref": scrub(item["ref"]) if isinstance(item.get("ref"), str)
+                          else item.get("ref")} for item in incident.evidence or []],
+        }
+    else:
+        summary |= {
+            "location": _withheld(incident.location), "description": _withheld(incident.description),
+            "police_reference": _withheld(incident.police_reference),
+            "evidence": [{"kind": item.get("kind"), "ref": WITHHELD} for item in incident.evidence or []],
+        }
+    return summary
+
+
+def _contact(contact: ContactRow, scrub: _Scrubber) -> dict[str, Any]:
+    # `by` is a member of staff: withheld like the case officer, by the controller's choice to disclose.
+    return {"id": contact.id, "at": _json(contact.at), "outcome": contact.outcome, "method": contact.method,
+            "note": scrub(contact.note)}
+
+
+def _message(message: MessageRow) -> dict[str, Any]:
+    # The outbox path, provider id and delivery error are plumbing, not data about the person.
+    return {"id": message.id, "channel": message.channel, "template": message.template,
+            "addressed_as": message.recipient_role, "status": message.status,
+            "created_at": _json(message.created_at), "sent_at": _json(message.sent_at)}
+
+
+def export_subject(session: Session, person_id: str, now: datetime) -> dict[str, Any]:
+    """Everything held about `person_id`, as JSON-ready data with no other person's identifiers in it.
+
+    Cases are those the person is a party to, plus any where they were contacted, written to or
+    reported an incident without being recorded as a party, so nothing held about them is missed.
+    The export is audited in the caller's transaction, and reads of locked cases are audited too.
+    """
+    person = session.get(PersonRow, person_id)
+    if person is None:
+        raise LookupError(f"no person {person_id!r} in the case file")
+
+    parties = session.scalars(select(PartyRow).where(PartyRow.person_id == person_id)).all()
+    contacts = session.scalars(
+        select(ContactRow).where(ContactRow.person_id == person_id).order_by(ContactRow.at, ContactRow.id)).all()
+    messages = session.scalars(
+        select(MessageRow).where(MessageRow.recipient_id == person_id)
+        .order_by(MessageRow.created_at, MessageRow.id)).all()
+    reported = session.scalars(select(IncidentRow.case_ref).where(IncidentRow.reported_by == person_id)).all()
+    refs = sorted({p.case_ref for p in parties} | {c.case_ref for c in contacts} | {m.case_ref for m in messages}
+                  | set(reported))
+
+    all_parties = session.scalars(select(PartyRow).where(PartyRow.case_ref.in_(refs)).order_by(PartyRow.id)).all()
+    other_ids = {p.person_id for p in all_parties if p.person_id != person_id}
+    if person.representative_id and person.representative_id != person_id:
+        other_ids.add(person.representative_id)
+    others = session.scalars(select(PersonRow).where(PersonRow.id.in_(other_ids))).all() if other_ids else []
+    scrub = _Scrubber(others)
+
+    cases: list[dict[str, Any]] = []
+    for ref in refs:
+        case = session.get(CaseRow, ref)
+        in_case = [p for p in all_parties if p.case_ref == ref]
+        other_parties = [p for p in in_case if p.person_id != person_id]
+        if case is not None and case.locked:
+            record(session, "read", "cases", ref, ref)
+        incidents = session.scalars(
+            select(IncidentRow).where(IncidentRow.case_ref == ref).order_by(IncidentRow.occurred_at, IncidentRow.id)
+        ).all()
+        cases.append({
+            "reference": ref,
+            "stage": case.stage if case else None,
+            "opened_at": _json(case.opened_at) if case else None,
+            "closed_at": _json(case.closed_at) if case else None,
+            "closure_reason": case.closure_reason if case else None,
+            "category": case.category if case else None,
+            "risk": case.risk if case else None,
+            "your_roles": sorted({p.role for p in in_case if p.person_id == person_id}),
+            "other_parties": [{"role": p.role, "person": REDACTED} for p in other_parties],
+            "incidents": [_incident(i, person_id, not other_parties, scrub) for i in incidents],
+            "contacts_with_you": [_contact(c, scrub) for c in contacts if c.case_ref == ref],
+            "messages_to_you": [_message(m) for m in messages if m.case_ref == ref],
+            # Notes officers recorded on the case: disclosable (004 §3.7), other people scrubbed.
+            "case_notes": [
+                {"at": _json(n.at), "command": n.command, "text": scrub(n.text)}
+                for n in session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_ref == ref)
+                                         .order_by(CaseNoteRow.at, CaseNoteRow.id)).all()
+            ],
+        })
+
+    consents = session.scalars(
+        select(ConsentRow).where(ConsentRow.person_id == person_id).order_by(ConsentRow.recorded_at, ConsentRow.id)
+    ).all()
+    record(session, "export", "people", person_id, None)
+    return {
+        "subject": person_id,
+        "exported_at": _json(now),
+        "person": _row(person),
+        # recorded_by names a member of staff; withheld like every other staff identifier.
+        "consents": [_row(c, skip=("recorded_by",)) for c in consents],
+        "cases": cases,
+    }
+
+
+def write_export(store: Store, person_id: str, out_path: str | os.PathLike[str], actor_role: str, actor_id: str,
+                 now: datetime) -> Path:
+    """Export one subject to `out_path` as pretty JSON, audited to the actor.
+
+    The file is written beside its destination and moved into place only after the audit row has
+    committed, so there is never an export on disk that the audit log does not know about.
+    """
+    target = Path(out_path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with store.session() as session:
+            act_as(session, actor_role, actor_id)
+            with session.begin():
+                data = export_subject(session, person_id, now)
+                partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(partial, target)  # only once the audit row is committed
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
