@@ -1,0 +1,128 @@
+"""Manager and officer tasks, the one way every door (API, CLI) lists, claims and decides them.
+
+A task is a TaskWorkflow (workflows/tasks.py) with the same id as its row in the case file. Deciding
+an approval task is the case's own command (approve_closure, reject_legal_action, ...), so the
+case's rules decide who may approve; the case then tells the task it is done. Other tasks are
+resolved on the task itself, which tells the case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from asb.caseclient import send_command
+from casefile.audit import act_as
+from casefile.db import Store
+from casefile.models import TaskRow
+from statemachine.commands import Actor
+
+Decision = Literal["approve", "reject", "done"]
+
+#: Approval tasks are decided by the case command of the same meaning.
+APPROVAL_COMMANDS: dict[str, dict[str, str]] = {
+    "closure_approval": {"approve": "approve_closure", "reject": "reject_closure"},
+    "legal_approval": {"approve": "approve_legal_action", "reject": "reject_legal_action"},
+}
+
+
+class TaskRefused(Exception):
+    """The task cannot be claimed or decided by this person now; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TaskNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: str
+    case_ref: str
+    kind: str
+    role: str
+    status: str
+    assignee: str | None
+    due: str | None
+    decision: str | None
+    decided_by: str | None
+    data: dict[str, Any]
+
+
+def _view(row: TaskRow) -> TaskView:
+    return TaskView(id=row.key, case_ref=row.case_ref, kind=row.kind, role=row.role, status=row.status,
+                    assignee=row.assignee, due=row.due.isoformat() if row.due else None, decision=row.decision,
+                    decided_by=row.decided_by, data=dict(row.data or {}))
+
+
+def list_tasks(
+    session: Session, *, role: str | None = None, status: str | None = "open", case_ref: str | None = None,
+    assignee: str | None = None,
+) -> list[TaskView]:
+    query = select(TaskRow).order_by(TaskRow.due.is_(None), TaskRow.due, TaskRow.id)
+    if role:
+        query = query.where(TaskRow.role == role)
+    if status:
+        query = query.where(TaskRow.status == status)
+    if case_ref:
+        query = query.where(TaskRow.case_ref == case_ref)
+    if assignee:
+        query = query.where(TaskRow.assignee == assignee)
+    return [_view(row) for row in session.scalars(query).all()]
+
+
+def get_task(session: Session, task_id: str) -> TaskView:
+    row = session.scalars(select(TaskRow).where(TaskRow.key == task_id)).first()
+    if row is None:
+        raise TaskNotFound(f"no task {task_id}")
+    return _view(row)
+
+
+async def _task_update(client: Client, task_id: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    handle = client.get_workflow_handle(task_id)
+    try:
+        result: dict[str, Any] = await handle.execute_update(name, payload, result_type=dict)
+        return result
+    except WorkflowUpdateFailedError as failed:
+        raise TaskRefused(str(getattr(failed.cause, "message", None) or failed)) from failed
+    except RPCError as error:
+        raise TaskRefused(f"the task is no longer open ({error.message})") from error
+
+
+async def claim_task(client: Client, task_id: str, actor: Actor) -> dict[str, Any]:
+    """Take a task: it is assigned to this person (who must hold at least the task's role)."""
+    return await _task_update(client, task_id, "claim", {"actor": actor.model_dump()})
+
+
+async def decide_task(
+    client: Client, store: Store, task: TaskView, actor: Actor, decision: Decision, reason: str | None = None
+) -> dict[str, Any]:
+    """Decide a task with a reason. Approval tasks go through the case's command (its guards decide who
+    may approve, and nobody approves their own request); other tasks are resolved on the task."""
+    commands = APPROVAL_COMMANDS.get(task.kind)
+    if commands is not None:
+        if decision not in commands:
+            raise TaskRefused(f"an approval task is decided with approve or reject, not {decision}")
+        args = {"note": reason} if reason else {}
+        result = await send_command(client.get_workflow_handle(task.case_ref), commands[decision], args, actor,
+                                    store=store)
+        if not result.accepted:
+            raise TaskRefused(result.reason or "refused")
+        return {"task": task.id, "decision": decision, "case": result.status}
+    if decision != "done":
+        raise TaskRefused(f"a {task.kind} task is resolved with done, not {decision}")
+    result = await _task_update(client, task.id, "resolve", {"actor": actor.model_dump(), "decision": decision})
+    if reason:  # free text stays in the case file, never in the task's history
+        with store.session() as session, session.begin():
+            act_as(session, actor.role, actor.id)
+            row = session.scalars(select(TaskRow).where(TaskRow.key == task.id)).one()
+            row.reason = reason
+    return result
