@@ -24,10 +24,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar import fetch_bank_holidays
 from activities.case_file import CaseFileActivities
 from activities.messages import MessageActivities
+from activities.tasks import TaskActivities
 from casefile.db import Store, default_state_dir
 from workflows.case import TASK_QUEUE, CaseWorkflow
+from workflows.tasks import TaskWorkflow
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow,)
+WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow)
 #: Pure modules shared with activities and the API: imported once, not re-imported per workflow run.
 PASSTHROUGH = ("policy", "statemachine", "activities", "holidays", "transitions", "pydantic", "zoneinfo")
 
@@ -65,10 +67,12 @@ class TemporalSettings:
         )
 
 
-def activities_for(store: Store, outbox: Path) -> list[Any]:
+def activities_for(store: Store, outbox: Path, client: Client) -> list[Any]:
     case_file = CaseFileActivities(store)
     messages = MessageActivities(store, outbox)
-    return [case_file.record_events, messages.send_letter, messages.send_notification, fetch_bank_holidays]
+    tasks = TaskActivities(client)
+    return [case_file.record_events, case_file.update_task, messages.send_letter, messages.send_notification,
+            fetch_bank_holidays, tasks.start_task]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -80,7 +84,7 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(store, outbox),
+        activities=activities_for(store, outbox, client),
         activity_executor=ThreadPoolExecutor(max_workers=8),
         workflow_runner=workflow_runner(),
     )

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.contracts import EventBatch, TimelineEvent
+from activities.contracts import EventBatch, TaskUpdate, TimelineEvent
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import (
@@ -29,6 +30,11 @@ from casefile.models import (
     RiskAssessmentRow,
     TaskRow,
 )
+
+
+def task_key(case_ref: str, seq: int) -> str:
+    """A task's id: its row here and its TaskWorkflow share it."""
+    return f"{case_ref}-T{seq}"
 
 
 class CaseFileActivities:
@@ -54,6 +60,26 @@ class CaseFileActivities:
                     new.append(item)
             _DomainRows(session, batch.case_ref).write(new)
         return len(new)
+
+    @activity.defn(name="update_task")
+    def update_task(self, update: TaskUpdate) -> None:
+        """Keep a task's row current; an update older than the row's revision is ignored."""
+        with self.store.session() as session, session.begin():
+            act_as(session, "system", "task")
+            row = session.scalars(select(TaskRow).where(TaskRow.key == update.key).with_for_update()).first()
+            if row is None:
+                # The case writes the row before it starts the task, so this is a race: retry.
+                raise ApplicationError(f"task {update.key} has no row yet")
+            if update.version <= row.revision:
+                return
+            row.revision = update.version
+            for name in ("role", "status", "assignee", "due", "decision", "decided_by", "decided_at"):
+                value = getattr(update, name)
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
+            flags = {"escalated": update.escalated, "reminded": update.reminded, "breached": update.breached}
+            if any(row.data.get(k) != v for k, v in flags.items()):
+                row.data = {**row.data, **flags}
 
     def _project(self, session: Session, batch: EventBatch) -> None:
         p = batch.projection
@@ -124,6 +150,6 @@ class _DomainRows:
 
     def _task(self, data: dict[str, Any], at: datetime, seq: int) -> None:
         self.session.add(TaskRow(
-            key=f"{self.case_ref}/{seq}", case_ref=self.case_ref, kind=str(data.get("kind")),
+            key=task_key(self.case_ref, seq), case_ref=self.case_ref, kind=str(data.get("kind")),
             role=str(data.get("role")), status="open", created_at=at, data=data,
         ))

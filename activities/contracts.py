@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from policy.model import CalendarRules
+from policy.periods import Period
 
 
 class _Contract(BaseModel):
@@ -51,3 +54,48 @@ class MessageRequest(_Contract):
     to: str  # reporter, reported_person
     recipient_id: str | None
     at: datetime
+    #: The policy profile (its landlord's delivery settings and letterhead); else the case row's.
+    profile: str | None = None
+    #: The date the letter promises: the first-response deadline for "acknowledgement", the end of the
+    #: unable-to-contact window for "unable_to_contact" (LETTER_DUE). Else worked out from the profile.
+    due: datetime | None = None
+    #: The closure reason code for closure letters (e.g. "asb_stopped"); else read from the case file.
+    reason: str | None = None
+
+
+#: Which of the workflow's deadlines a letter promises, for MessageRequest.due.
+LETTER_DUE: dict[str, str] = {"acknowledgement": "first_response", "unable_to_contact": "unable_to_contact"}
+
+
+class TaskUpdate(_Contract):
+    """A task's state after its `version`th change: applied only if newer than what the row holds."""
+
+    key: str
+    version: int
+    role: str
+    status: str
+    assignee: str | None
+    due: datetime | None
+    decision: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    escalated: bool
+    reminded: bool
+    breached: bool
+
+
+class TaskInput(_Contract):
+    """What a task's workflow starts with: ids, roles and the clock rules; no personal data."""
+
+    task_id: str
+    case_ref: str
+    kind: str
+    role: str
+    #: Roles in escalation order, lowest first (e.g. officer, manager, senior_manager).
+    chain: list[str]
+    decide_within: Period
+    calendar: CalendarRules
+    holidays: dict[int, list[date]] = {}
+    created_at: datetime
+    approval_id: str | None = None
+    clock_shift_seconds: float = 0.0

@@ -119,10 +119,10 @@ async def decide_task(
         return {"task": task.id, "decision": decision, "case": result.status}
     if decision != "done":
         raise TaskRefused(f"a {task.kind} task is resolved with done, not {decision}")
-    result = await _task_update(client, task.id, "resolve", {"actor": actor.model_dump(), "decision": decision})
+    resolved = await _task_update(client, task.id, "resolve", {"actor": actor.model_dump(), "decision": decision})
     if reason:  # free text stays in the case file, never in the task's history
         with store.session() as session, session.begin():
             act_as(session, actor.role, actor.id)
             row = session.scalars(select(TaskRow).where(TaskRow.key == task.id)).one()
             row.reason = reason
-    return result
+    return resolved

@@ -78,6 +78,8 @@ class TaskRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
+    #: The task workflow's change counter: an older update never overwrites a newer one.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MessageRow(Base):
@@ -320,3 +322,23 @@ PERSONAL: dict[str, frozenset[str]] = {
     "tasks": frozenset({"reason"}),
     "case_notes": frozenset({"text"}),
 }
+
+
+class ExternalReportRow(Base):
+    """A report that arrived from another system (the Noise App feed), by that system's own id.
+
+    Apps resend a report when they miss the answer; the unique (source, external_id) key is what makes
+    a resent report find the case the first delivery opened instead of opening a second one, even when
+    both deliveries arrive at once. `report_args` is the ids-only report the case workflow was started
+    with (no personal data), kept so a resend can still start a case whose first start failed.
+    """
+
+    __tablename__ = "external_reports"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_external_report"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    report_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -93,6 +93,12 @@ class WorkingCalendar:
             day += timedelta(days=1)
         return day
 
+    def previous_working_day(self, day: date) -> date:
+        day -= timedelta(days=1)
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
     def receipt_day(self, received: datetime) -> date:
         """The working day a report counts as received on."""
         local = require_aware(received, "received").astimezone(self._tz)

@@ -19,6 +19,7 @@ from typing import Any, cast
 from transitions import Machine
 
 from policy.model import RISK_ORDER, Profile, Risk
+from policy.periods import Period
 from policy.triage import TriageInput, triage
 from statemachine.commands import (
     ARGS,
@@ -441,13 +442,14 @@ class Lifecycle:
         )
         facts.legal_actions.append(action)
         role = self.legal_approver(args.kind)
-        facts.pending.append(PendingApproval(
+        approval = PendingApproval(
             id=facts.next_id("approval"), kind="legal_approval", role=cast(Any, role),
             requested_by=actor.id, requested_at=now, legal_action_id=action.id,
-        ))
+        )
+        facts.pending.append(approval)
         events.append({"event": "legal_action", "kind": args.kind, "status": "proposed",
                        "emergency": args.emergency})
-        self._task("legal_approval", role, events, after_the_event=args.emergency)
+        self._task("legal_approval", role, events, after_the_event=args.emergency, approval=approval.id)
         if args.emergency:
             if facts.converted_at is None:
                 facts.converted_at = now
@@ -487,11 +489,12 @@ class Lifecycle:
 
     def _do_request_closure(self, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
         role = self.profile.approvals.closure
-        self.facts.pending.append(PendingApproval(
+        approval = PendingApproval(
             id=self.facts.next_id("approval"), kind="closure_approval", role=role,
             requested_by=actor.id, requested_at=now, reason=args.reason,
-        ))
-        self._task("closure_approval", role, events, reason=args.reason)
+        )
+        self.facts.pending.append(approval)
+        self._task("closure_approval", role, events, reason=args.reason, approval=approval.id)
 
     def _do_approve_closure(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
         pending = self.facts.pending_of("closure_approval")
@@ -528,23 +531,23 @@ class Lifecycle:
             self._move("begin_review", events)
         elif kind in ("inactivity", "monitoring"):
             self._task("consider_closure", "officer", events, why=kind)
-        elif kind.startswith("approval:"):
-            self._escalate(kind.removeprefix("approval:"), now, events)
         return Decision(events)
 
-    def _escalate(self, approval_id: str, now: datetime, events: list[Event]) -> None:
+    def task_terms(self, kind: str) -> tuple[list[str], Period]:
+        """Who a task goes to next when undecided, and how long each holder has (from the profile)."""
+        chain = ["officer", *[r for r in self.profile.approvals.escalation_chain if r != "officer"]]
+        if kind == "asb_case_review":
+            return chain, self.profile.case_review.complete_within
+        return chain, self.profile.approvals.decide_within
+
+    def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:
+        """A task was not decided in time and went up the chain; an approval now needs that role."""
+        events: list[Event] = [{"event": "escalation", "task": task, "kind": kind, "role": role}]
         pending = next((p for p in self.facts.pending if p.id == approval_id), None)
-        if pending is None:
-            return
-        chain = self.profile.approvals.escalation_chain
-        current = pending.escalated_to or pending.role
-        higher = [r for r in chain if ROLE_RANK[r] > ROLE_RANK[current]]
-        if not higher:
-            events.append({"event": "breach", "kind": pending.kind})
-            return
-        pending.escalated_to = higher[0]
-        pending.escalated_at = now
-        self._task(pending.kind, higher[0], events, escalated=True)
+        if pending is not None:
+            pending.escalated_to = cast(Any, role)
+            pending.escalated_at = now
+        return Decision(events)
 
     # ------------------------------------------------------------------ start
 

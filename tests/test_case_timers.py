@@ -93,6 +93,12 @@ async def test_contact_after_the_letter_keeps_the_enquiry_open(
     assert not of(timeline, "closed")
 
 
+def _seq_of(timeline: list[dict[str, Any]], event: dict[str, Any]) -> int:
+    """Events are numbered in order from 1; rejected commands (recorded by the door) are not."""
+    numbered = [e for e in timeline if e["event"] != "rejected"]
+    return numbered.index(event) + 1
+
+
 def _converted(at_day: str = "2026-03-03") -> list[dict[str, Any]]:
     return [
         report(START),
@@ -175,11 +181,14 @@ async def test_undecided_closure_is_escalated_to_the_senior_manager(
         *_converted(),
         step("2026-03-04T10:00:00+00:00", "request_closure", reason="asb_stopped"),
     ])
-    assert of(timeline, "task", kind="closure_approval", role="manager")
-    escalated = of(timeline, "task", kind="closure_approval", role="senior_manager")
-    # 5 working days from Wednesday 4 March at 10:00: the end of Wednesday 11 March.
-    assert [t["at"] for t in escalated] == ["2026-03-11T17:00:00+00:00"]
-    assert escalated[0]["escalated"] is True
+    task = of(timeline, "task", kind="closure_approval", role="manager")[0]
+    # Due 5 working days from Wednesday 4 March at 10:00, the end of Wednesday 11 March: a reminder
+    # with one working day left (the end of Tuesday 10th), then the task goes to the senior manager.
+    reminders = of(timeline, "reminder", kind="closure_approval", role="manager")
+    assert [r["at"] for r in reminders] == ["2026-03-10T17:00:00+00:00"]
+    escalated = of(timeline, "escalation", kind="closure_approval", role="senior_manager")
+    assert [e["at"] for e in escalated] == ["2026-03-11T17:00:00+00:00"]
+    assert escalated[0]["task"].endswith(f"-T{_seq_of(timeline, task)}")
     # Once escalated, a manager can no longer decide it; the senior manager can.
     late = await run(env, store, task_queue, start=START, until="2026-03-20T00:00:00+00:00", steps=[
         *_converted(),

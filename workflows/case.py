@@ -21,12 +21,13 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import HolidayRequest
-    from activities.contracts import EventBatch, MessageRequest, Projection, TimelineEvent
+    from activities.contracts import EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
     from policy.model import Profile
     from statemachine.commands import Actor, ReportArgs
     from statemachine.facts import CaseFacts
     from statemachine.lifecycle import Event, Lifecycle
     from workflows.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
+    from workflows.tasks import CaseDecided
 
 TASK_QUEUE = "asb-cases"
 
@@ -49,6 +50,8 @@ class Carried(BaseModel):
     announced: dict[str, str] = {}
     seq: int = 0
     holidays: dict[int, list[date]] = {}
+    #: Open task workflows: task id -> the approval it decides (None for other tasks).
+    tasks: dict[str, str | None] = {}
 
 
 class CaseInput(BaseModel):
@@ -106,6 +109,7 @@ class CaseWorkflow:
         carried = data.carried
         holidays = carried.holidays if carried is not None else data.holidays
         self._holidays: dict[int, frozenset[date]] = {int(y): frozenset(d) for y, d in holidays.items()}
+        self._tasks: dict[str, str | None] = dict(carried.tasks) if carried is not None else {}
         if carried is not None:
             self._lifecycle = Lifecycle(carried.facts, data.profile)
             self._announced: dict[str, str] = dict(carried.announced)
@@ -178,6 +182,7 @@ class CaseWorkflow:
             carried=Carried(
                 facts=self.lifecycle.facts, announced=self._announced, seq=self._seq,
                 holidays={year: sorted(days) for year, days in self._holidays.items()},
+                tasks=self._tasks,
             ),
             clock_shift_seconds=self._input.clock_shift_seconds,
             search_attributes=self._input.search_attributes,
@@ -197,9 +202,43 @@ class CaseWorkflow:
     @workflow.update(dynamic=True)
     async def command(self, name: str, args: Sequence[RawValue]) -> CaseStatus:
         request = self._request(args)
+        pending_before = {p.id: p for p in self.lifecycle.facts.pending}
         decision = self.lifecycle.apply(name, request.args, request.actor, self._now())
-        await self._step(decision.events)
+        still = {p.id for p in self.lifecycle.facts.pending}
+        verdict = "rejected" if name.startswith("reject") else "approved"
+        decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
+        await self._step(decision.events, decided=decided)
         return self.status()
+
+    async def _finish_tasks(self, which: Any, decision: str, by: str) -> None:
+        for task_id, approval_id in list(self._tasks.items()):
+            if which(task_id, approval_id):
+                del self._tasks[task_id]
+                await workflow.get_external_workflow_handle(task_id).signal(
+                    "case_decided", CaseDecided(decision=decision, by=by))
+
+    # ------------------------------------------------------------------ tasks tell the case
+
+    @workflow.signal
+    async def task_escalated(self, payload: dict[str, Any]) -> None:
+        decision = self.lifecycle.on_task_escalated(payload.get("approval"), payload["task"], payload["kind"],
+                                                    payload["role"], self._now())
+        await self._step(decision.events)
+
+    @workflow.signal
+    async def task_reminder(self, payload: dict[str, Any]) -> None:
+        await self._step([{"event": "reminder", "task": payload["task"], "kind": payload["kind"],
+                           "role": payload["role"]}])
+
+    @workflow.signal
+    async def task_breached(self, payload: dict[str, Any]) -> None:
+        await self._step([{"event": "breach", "kind": payload["kind"], "task": payload["task"]}])
+
+    @workflow.signal
+    async def task_resolved(self, payload: dict[str, Any]) -> None:
+        self._tasks.pop(payload["task"], None)
+        await self._step([{"event": "task_resolved", "task": payload["task"], "kind": payload["kind"],
+                           "decision": payload["decision"], "by": payload["by"]}])
 
     @command.validator
     def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
@@ -239,15 +278,13 @@ class CaseWorkflow:
         events: list[Event] = []
         for kind, due in sorted(current.items(), key=lambda item: item[1]):
             if self._announced.get(kind) != due:
-                label = "task" if kind.startswith("approval:") else TIMELINE_KIND.get(kind, kind)
-                event: Event = {"event": "deadline", "kind": label, "due": due}
-                if label == "task":
-                    event["approval"] = kind.removeprefix("approval:")
-                events.append(event)
+                events.append({"event": "deadline", "kind": TIMELINE_KIND.get(kind, kind), "due": due})
         self._announced = current
         return events
 
-    async def _step(self, events: list[Event], at: datetime | None = None) -> None:
+    async def _step(
+        self, events: list[Event], at: datetime | None = None, decided: dict[str, tuple[str, str]] | None = None
+    ) -> None:
         """Number the events, then perform them in order: messages first, then the case file."""
         events = [*events, *self._deadline_events()]
         now = at or self._now()
@@ -267,6 +304,30 @@ class CaseWorkflow:
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
             self._upsert_attributes(projection)
+            for item in numbered:
+                if item.data["event"] == "task" and not self.lifecycle.facts.is_closed:
+                    await self._start_task(item)
+            for approval_id, (verdict, by) in (decided or {}).items():
+                await self._finish_tasks(lambda _tid, aid, a=approval_id: aid == a, verdict, by)
+            if self.lifecycle.facts.is_closed and self._tasks:
+                await self._finish_tasks(lambda _tid, _aid: True, "cancelled", "case closed")
+
+    async def _start_task(self, item: TimelineEvent) -> None:
+        """Each task is its own workflow, with the same id as its row in the case file."""
+        facts = self.lifecycle.facts
+        task_id = f"{facts.reference}-T{item.seq}"
+        kind = str(item.data["kind"])
+        chain, within = self.lifecycle.task_terms(kind)
+        approval = item.data.get("approval")
+        self._tasks[task_id] = str(approval) if approval else None
+        await workflow.execute_activity(
+            "start_task",
+            TaskInput(task_id=task_id, case_ref=facts.reference, kind=kind, role=str(item.data["role"]),
+                      chain=chain, decide_within=within, calendar=self._input.profile.calendar,
+                      holidays={y: sorted(d) for y, d in self._holidays.items()}, created_at=item.at,
+                      approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
 
     async def _send(self, item: TimelineEvent) -> None:
         facts = self.lifecycle.facts

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from policy.calendar import WorkingCalendar
-from policy.model import Profile
+from policy.model import CalendarRules, Profile
 from policy.periods import Period
 from statemachine.commands import CASE_STAGES
 from statemachine.facts import CaseFacts
@@ -18,6 +18,10 @@ from statemachine.lifecycle import BREACH_DEADLINES
 
 #: How each internal deadline appears on the timeline (SCENARIOS.md deadline kinds).
 TIMELINE_KIND = {"investigation_end": "case_review_stage"}
+
+
+def calendar_for_rules(rules: CalendarRules, holidays_by_year: dict[int, frozenset[date]]) -> WorkingCalendar:
+    return WorkingCalendar.from_rules(rules, holidays_by_year=holidays_by_year)
 
 
 def calendar_for(profile: Profile, holidays_by_year: dict[int, frozenset[date]] | None = None) -> WorkingCalendar:
@@ -61,9 +65,6 @@ def open_deadlines(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar
             Period(facts.contact_every_days, "days") if facts.contact_every_days else profile.contact.default_every
         )
         found["contact"] = due_on(calendar, calendar.add_period(facts.last_contact_at, every))
-    for pending in facts.pending:
-        since = pending.escalated_at or pending.requested_at
-        found[f"approval:{pending.id}"] = calendar.add_period(since, profile.approvals.decide_within)
     return found
 
 

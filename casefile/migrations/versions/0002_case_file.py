@@ -57,6 +57,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("decided_by", sa.String(64)))
         batch.add_column(sa.Column("decided_at", UTCDateTime()))
         batch.add_column(sa.Column("reason", sa.Text()))
+        batch.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("last_error", sa.Text()))

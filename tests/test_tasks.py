@@ -1,0 +1,147 @@
+"""Manager and officer tasks as workflows: claim, decide, escalate, and what the case makes of it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from asb.caseclient import send_command, start_case
+from asb.taskclient import TaskRefused, claim_task, decide_task, get_task, list_tasks
+from casefile.db import Store
+from policy.profiles import load
+from statemachine.commands import Actor, ReportArgs
+
+_refs = itertools.count(600000)
+OFFICER = Actor(role="officer", id="o1")
+M1 = Actor(role="manager", id="m1")
+M2 = Actor(role="manager", id="m2")
+SENIOR = Actor(role="senior_manager", id="s1")
+
+
+async def _case(env: WorkflowEnvironment, task_queue: str) -> WorkflowHandle[Any, Any]:
+    ref = f"ASB-2026-{next(_refs):06d}"
+    report = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reporter": {"id": "r1"},
+                                        "reported_person": {"id": "p1"}})
+    handle = await start_case(env.client, ref, load("reading"), report, task_queue=task_queue,
+                              search_attributes=False)
+    for command, args in [("record_contact", {"outcome": "made", "method": "phone"}),
+                          ("record_risk_assessment", {"level": "medium"}), ("convert_to_case", {})]:
+        assert (await send_command(handle, command, args, OFFICER)).accepted
+    return handle
+
+
+async def _task_of(store: Store, case_ref: str, kind: str, status: str | None = "open") -> Any:
+    """The task once its workflow has taken it up (it sets the due date)."""
+    for _ in range(100):
+        with store.session() as session:
+            found = list_tasks(session, case_ref=case_ref, status=status)
+        matching = [t for t in found if t.kind == kind and t.due is not None]
+        if matching:
+            return matching[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {kind} task for {case_ref}")
+
+
+async def _row(store: Store, task_id: str) -> Any:
+    with store.session() as session:
+        return get_task(session, task_id)
+
+
+async def test_closure_approval_is_claimed_and_decided_from_the_inbox(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    handle = await _case(env, task_queue)
+    assert (await send_command(handle, "request_closure", {"reason": "asb_stopped"}, M1)).accepted
+    task = await _task_of(store, handle.id, "closure_approval")
+    assert (task.role, task.due is not None) == ("manager", True)
+
+    with pytest.raises(TaskRefused, match="for a manager"):
+        await claim_task(env.client, task.id, OFFICER)
+    await claim_task(env.client, task.id, M2)
+    assert (await _row(store, task.id)).assignee == "m2"
+
+    with pytest.raises(TaskRefused, match="nobody may decide their own request"):
+        await decide_task(env.client, store, task, M1, "approve", "looks fine to me")
+    with pytest.raises(TaskRefused, match="approve or reject"):
+        await decide_task(env.client, store, task, M2, "done")
+    await decide_task(env.client, store, task, M2, "approve", "no reports for two months")
+
+    assert await handle.result() == "asb_stopped"
+    for _ in range(100):
+        row = await _row(store, task.id)
+        if row.status == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert (row.status, row.decision, row.decided_by) == ("done", "approved", "m2")
+
+
+async def test_an_escalated_approval_needs_the_senior_manager(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    handle = await _case(env, task_queue)
+    assert (await send_command(handle, "request_closure", {"reason": "no_reports"}, OFFICER)).accepted
+    task = await _task_of(store, handle.id, "closure_approval")
+    await env.sleep(timedelta(days=10))  # past 5 working days
+    for _ in range(100):
+        escalated = await _row(store, task.id)
+        if escalated.role != "manager":
+            break
+        await asyncio.sleep(0.05)
+    assert (escalated.role, escalated.data.get("escalated")) == ("senior_manager", True)
+    with pytest.raises(TaskRefused, match="needs approval by a senior_manager"):
+        await decide_task(env.client, store, escalated, M1, "approve")
+    await decide_task(env.client, store, escalated, SENIOR, "reject", "not yet: one more month of monitoring")
+    status = await handle.query("status", result_type=dict)
+    assert status["stage"] != "closed" and status["pending_approvals"] == []
+    timeline = store.timeline(handle.id)
+    assert [e["role"] for e in timeline if e["event"] == "escalation"] == ["senior_manager"]
+
+
+async def test_an_overdue_task_is_resolved_on_the_task_and_the_case_hears_of_it(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    ref = f"ASB-2026-{next(_refs):06d}"
+    report = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reporter": {"id": "r1"}})
+    handle = await start_case(env.client, ref, load("reading"), report, task_queue=task_queue,
+                              search_attributes=False)
+    await env.sleep(timedelta(days=8))  # the first response is missed: a breach and an overdue task
+    task = await _task_of(store, ref, "overdue")
+    with pytest.raises(TaskRefused, match="resolved with done"):
+        await decide_task(env.client, store, task, M1, "approve")
+    await decide_task(env.client, store, task, M1, "done", "called the reporter, apologised")
+    row = await _row(store, task.id)
+    assert (row.status, row.decision, row.decided_by) == ("done", "done", "m1")
+    for _ in range(100):
+        resolved = [e for e in store.timeline(ref) if e["event"] == "task_resolved"]
+        if resolved:
+            break
+        await asyncio.sleep(0.05)
+    assert resolved[0]["task"] == task.id and resolved[0]["by"] == "m1"
+    with store.session() as session:
+        from casefile.models import TaskRow
+        assert session.query(TaskRow).filter(TaskRow.key == task.id).one().reason == "called the reporter, apologised"
+    assert (await handle.query("status", result_type=dict))["stage"] == "enquiry"
+
+
+async def test_closing_the_case_cancels_its_open_tasks(env: WorkflowEnvironment, store: Store, task_queue: str) -> None:
+    ref = f"ASB-2026-{next(_refs):06d}"
+    report = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reporter": {"id": "r1"}})
+    handle = await start_case(env.client, ref, load("reading"), report, task_queue=task_queue,
+                              search_attributes=False)
+    await env.sleep(timedelta(days=8))
+    task = await _task_of(store, ref, "overdue")
+    assert (await send_command(handle, "close_enquiry", {"reason": "not_asb"}, OFFICER)).accepted
+    for _ in range(100):
+        row = await _row(store, task.id)
+        if row.status != "open":
+            break
+        await asyncio.sleep(0.05)
+    assert (row.status, row.decision) == ("cancelled", "cancelled")
+    with pytest.raises(TaskRefused):
+        await claim_task(env.client, task.id, M1)

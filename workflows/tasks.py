@@ -1,0 +1,203 @@
+"""TaskWorkflow: one per task for a manager or officer, with its due date, a reminder and escalation.
+
+The case decides what a task is for and who may decide it; the task keeps its clock. When its time
+runs out the task moves up the chain (officer, manager, senior manager) and tells the case, so the
+case's guards then require the senior role; at the top it is a breach. A task ends when the case
+says it was decided (approvals are the case's own commands) or when it is resolved here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import TaskInput, TaskUpdate
+    from statemachine.commands import ROLE_RANK, Actor
+    from workflows.deadlines import calendar_for_rules
+
+ACTIVITY_TIMEOUT = timedelta(minutes=2)
+
+
+class TaskStatus(BaseModel):
+    task_id: str
+    case_ref: str
+    kind: str
+    role: str
+    status: str
+    assignee: str | None
+    due: datetime | None
+    reminded: bool
+    decision: str | None
+    decided_by: str | None
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: Actor
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: Actor
+    decision: str = "done"
+
+
+class CaseDecided(BaseModel):
+    decision: str
+    by: str
+
+
+@workflow.defn(name="TaskWorkflow")
+class TaskWorkflow:
+    @workflow.init
+    def __init__(self, data: TaskInput) -> None:
+        self._in = data
+        self._shift = timedelta(seconds=data.clock_shift_seconds)
+        self._calendar = calendar_for_rules(data.calendar, {int(y): frozenset(d) for y, d in data.holidays.items()})
+        self._role = data.role
+        self._level_since = data.created_at
+        self._status = "open"
+        self._assignee: str | None = None
+        self._reminded = False
+        self._breached = False
+        self._decision: str | None = None
+        self._decided_by: str | None = None
+        self._changed = False
+        self._version = 0
+
+    def _now(self) -> datetime:
+        return (workflow.now() + self._shift).replace(microsecond=0)
+
+    def _due(self) -> datetime:
+        return self._calendar.add_period(self._level_since, self._in.decide_within)
+
+    def _reminder_at(self) -> datetime:
+        """The end of the last working day before the due day: "one working day left". A task due
+        within a day gets no reminder (its reminder time is before it began)."""
+        due = self._due().astimezone(self._calendar.tz)
+        return self._calendar.end_of(self._calendar.previous_working_day(due.date()))
+
+    @workflow.run
+    async def run(self, data: TaskInput) -> str:
+        await self._save()
+        while self._status == "open":
+            now = self._now()
+            due = self._due()
+            if not self._breached and now >= due:
+                await self._escalate()
+                continue
+            if not self._reminded and not self._breached and now >= self._reminder_at():
+                self._reminded = True
+                if self._reminder_at() <= self._level_since:
+                    continue  # due within a working day: no reminder to give
+                await self._tell_case("task_reminder", {"task": self._in.task_id, "kind": self._in.kind,
+                                                        "role": self._role})
+                await self._save()
+                continue
+            self._changed = False
+            if self._breached:
+                await workflow.wait_condition(lambda: self._status != "open")
+                break
+            wake = due if self._reminded else self._reminder_at()
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._changed or self._status != "open",
+                                              timeout=max((wake - now).total_seconds(), 1.0))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._decision or self._status
+
+    async def _escalate(self) -> None:
+        higher = [r for r in self._in.chain if ROLE_RANK[r] > ROLE_RANK[self._role]]
+        if not higher:
+            self._breached = True
+            await self._tell_case("task_breached", {"task": self._in.task_id, "kind": self._in.kind})
+            await self._save()
+            return
+        self._role = higher[0]
+        self._level_since = self._now()
+        self._reminded = False
+        self._assignee = None
+        await self._tell_case("task_escalated", {"task": self._in.task_id, "kind": self._in.kind,
+                                                 "role": self._role, "approval": self._in.approval_id})
+        await self._save()
+
+    async def _tell_case(self, signal: str, payload: dict[str, Any]) -> None:
+        await workflow.get_external_workflow_handle(self._in.case_ref).signal(signal, payload)
+
+    async def _save(self) -> None:
+        self._version += 1
+        await workflow.execute_activity(
+            "update_task",
+            TaskUpdate(key=self._in.task_id, version=self._version, role=self._role, status=self._status,
+                       assignee=self._assignee, due=None if self._breached else self._due(),
+                       decision=self._decision, decided_by=self._decided_by,
+                       decided_at=self._now() if self._decision else None, escalated=self._role != self._in.role,
+                       reminded=self._reminded, breached=self._breached),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+
+    # ------------------------------------------------------------------ people
+
+    def _may_act(self, actor: Actor) -> str | None:
+        if self._status != "open":
+            return f"the task is {self._status}"
+        if ROLE_RANK.get(actor.role, -1) < ROLE_RANK[self._role]:
+            return f"this task is for a {self._role}"
+        return None
+
+    @workflow.update
+    async def claim(self, request: ClaimRequest) -> TaskStatus:
+        self._assignee = request.actor.id
+        self._changed = True
+        await self._save()
+        return self.status()
+
+    @claim.validator
+    def _validate_claim(self, request: ClaimRequest) -> None:
+        reason = self._may_act(request.actor)
+        if reason:
+            raise ApplicationError(reason, type="TaskRefused", non_retryable=True)
+
+    @workflow.update
+    async def resolve(self, request: ResolveRequest) -> TaskStatus:
+        self._status = "done"
+        self._decision = request.decision
+        self._decided_by = request.actor.id
+        await self._save()
+        await self._tell_case("task_resolved", {"task": self._in.task_id, "kind": self._in.kind,
+                                                "decision": request.decision, "by": request.actor.id})
+        return self.status()
+
+    @resolve.validator
+    def _validate_resolve(self, request: ResolveRequest) -> None:
+        reason = self._may_act(request.actor)
+        if not reason and self._in.approval_id is not None:
+            reason = "an approval is decided by approving or rejecting it on the case"
+        if not reason and request.decision != "done":
+            reason = "resolve a task with done"
+        if reason:
+            raise ApplicationError(reason, type="TaskRefused", non_retryable=True)
+
+    @workflow.signal
+    async def case_decided(self, decided: CaseDecided) -> None:
+        """The case decided this approval (or closed, making it moot)."""
+        if self._status != "open":
+            return
+        self._status = "done" if decided.decision != "cancelled" else "cancelled"
+        self._decision = decided.decision
+        self._decided_by = decided.by
+        self._changed = True
+        await self._save()
+
+    @workflow.query
+    def status(self) -> TaskStatus:
+        return TaskStatus(task_id=self._in.task_id, case_ref=self._in.case_ref, kind=self._in.kind, role=self._role,
+                          status=self._status, assignee=self._assignee, due=None if self._breached else self._due(),
+                          reminded=self._reminded, decision=self._decision, decided_by=self._decided_by)
