@@ -130,6 +130,12 @@ class Note(_Args):
     note_ref: str | None = None
 
 
+class RequestAsbCaseReview(_Args):
+    """A reporter (or a group of reporters) applies for an ASB Case Review (003 §10, 004 §4.1)."""
+
+    applicant: Literal["individual", "group"] = "individual"
+
+
 class ProposeLegalAction(_Args):
     kind: LegalKind
     emergency: bool = False
@@ -163,6 +169,7 @@ ARGS: dict[str, type[_Args]] = {
     "approve_legal_action": Note,
     "reject_legal_action": Note,
     "conclude_legal_action": ConcludeLegalAction,
+    "request_asb_case_review": RequestAsbCaseReview,
     "request_closure": CloseWithReason,
     "approve_closure": Note,
     "reject_closure": Note,

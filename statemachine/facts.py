@@ -77,12 +77,16 @@ class CaseFacts(BaseModel):
 
     incidents: int = 1
     last_incident_at: datetime
+    #: When each incident happened and whether it was a hate incident: the ASB Case Review thresholds
+    #: count incidents in windows (003 §10). Small: a case with hundreds of incidents is rare.
+    incident_log: list[tuple[datetime, bool]] = []
     risk_assessed_at: datetime | None = None
     risk_assessment: Risk | None = None
     equality_assessed_at: datetime | None = None
     incidents_at_equality: int = 0
     last_review_at: datetime | None = None
     monitoring_since: datetime | None = None
+    asb_case_review_since: datetime | None = None
 
     interventions: list[str] = []
     legal_actions: list[LegalAction] = []

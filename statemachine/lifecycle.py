@@ -81,6 +81,7 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "approve_legal_action": OPEN_STAGES,
     "reject_legal_action": OPEN_STAGES,
     "conclude_legal_action": ("legal",),
+    "request_asb_case_review": OPEN_STAGES,
     "request_closure": CASE_STAGES,
     "approve_closure": CASE_STAGES,
     "reject_closure": CASE_STAGES,
@@ -137,6 +138,8 @@ class Lifecycle:
         self.facts = facts
         self.profile = profile
         self._target: str | None = None
+        #: The time of the command being checked, for guards that count time windows.
+        self._clock: datetime | None = None
         self.machine = Machine(
             model=self,
             states=list(STAGES),
@@ -164,8 +167,9 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ questions
 
-    def check(self, command: str, raw_args: dict[str, Any] | None, actor: Actor) -> str | None:
+    def check(self, command: str, raw_args: dict[str, Any] | None, actor: Actor, now: datetime) -> str | None:
         """Why `command` would be refused now, or None if it would be accepted."""
+        self._clock = now
         try:
             args = parse_args(command, raw_args)
         except CommandError as exc:
@@ -285,6 +289,36 @@ class Lifecycle:
             return "no approved legal action is open"
         return None
 
+    def _guard_request_asb_case_review(self, args: Any, actor: Actor | None) -> str | None:
+        if args is None:
+            return None
+        if self.facts.asb_case_review_since is not None:
+            return "an ASB Case Review is already under way"
+        return self._case_review_threshold_refusal(args.applicant, self._clock)
+
+    def _case_review_threshold_refusal(self, applicant: str, now: datetime | None) -> str | None:
+        """The ASB Case Review thresholds (003 §10, 004 §4.1), from the profile: the last incident
+        within a month of the application, and enough incidents in the window."""
+        rules = self.profile.case_review
+        facts = self.facts
+        now = now or facts.last_incident_at
+        log = [(facts.received_at, facts.hate), *facts.incident_log]
+        last = max(when for when, _ in log)
+        if rules.last_incident_within.add_calendar(last) < now:
+            return f"the last incident was more than {rules.last_incident_within} before the application"
+        window_end = rules.window.add_calendar(facts.received_at)
+        in_window = sum(1 for when, _ in log if facts.received_at <= when <= window_end)
+        needed = rules.group_incidents if applicant == "group" else rules.individual_incidents
+        if in_window >= needed:
+            return None
+        hate_from = now - (rules.hate_window.add_calendar(now) - now)
+        hate = sum(1 for when, is_hate in log if is_hate and hate_from <= when <= now)
+        if hate >= rules.hate_incidents:
+            return None
+        return (f"the ASB Case Review threshold is not met: {in_window} incidents within {rules.window} of the "
+                f"first report ({needed} needed for {'a group' if applicant == 'group' else 'one person'}), "
+                f"{hate} hate incidents in the last {rules.hate_window} ({rules.hate_incidents} needed)")
+
     def _guard_request_closure(self, args: CloseWithReason | None, actor: Actor | None) -> str | None:
         if self.facts.pending_of("closure_approval"):
             return "closure is already awaiting approval"
@@ -311,6 +345,7 @@ class Lifecycle:
 
     def apply(self, command: str, raw_args: dict[str, Any] | None, actor: Actor, now: datetime) -> Decision:
         """Issue a command: refuse it (raising Refused, nothing changed) or change the facts."""
+        self._clock = now
         try:
             args = parse_args(command, raw_args)
         except CommandError as exc:
@@ -348,6 +383,7 @@ class Lifecycle:
         facts = self.facts
         facts.incidents += 1
         facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
+        facts.incident_log.append((args.occurred_at or now, args.hate))
         facts.monitoring_since = None
         if args.hate:
             facts.hate = True
@@ -486,6 +522,15 @@ class Lifecycle:
         action.status = "concluded"
         action.outcome = args.outcome_ref or "recorded"
         events.append({"event": "legal_action", "kind": action.kind, "status": "concluded"})
+
+    def _do_request_asb_case_review(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
+        self.facts.asb_case_review_since = now
+        events.append({"event": "asb_case_review", "applicant": args.applicant, "status": "requested"})
+        self._task("asb_case_review", self.profile.approvals.closure, events)
+
+    def on_task_resolved(self, kind: str) -> None:
+        if kind == "asb_case_review":
+            self.facts.asb_case_review_since = None
 
     def _do_request_closure(self, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
         role = self.profile.approvals.closure

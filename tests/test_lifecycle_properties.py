@@ -36,6 +36,7 @@ ARG_CHOICES: dict[str, list[dict[str, Any]]] = {
     "approve_legal_action": [{}],
     "reject_legal_action": [{}],
     "conclude_legal_action": [{"outcome": "order granted"}],
+    "request_asb_case_review": [{"applicant": "individual"}, {"applicant": "group"}],
     "request_closure": [{"reason": "asb_stopped"}, {"reason": "no_reports"}],
     "approve_closure": [{}],
     "reject_closure": [{}],
@@ -65,7 +66,7 @@ class CaseMachine(RuleBasedStateMachine):
         choices = ARG_CHOICES[command]
         args = choices[pick % len(choices)]
         facts_before = self.lifecycle.facts.model_dump()
-        reason = self.lifecycle.check(command, args, actor)
+        reason = self.lifecycle.check(command, args, actor, self.now)
         pending = self.lifecycle.facts.pending_of("closure_approval")
         requester = pending.requested_by if pending else None
         legal_before = self.lifecycle.state == "legal"
@@ -104,7 +105,7 @@ class CaseMachine(RuleBasedStateMachine):
         if self.lifecycle.facts.is_closed:
             assert self.lifecycle.allowed() == []
             for command, choices in ARG_CHOICES.items():
-                assert self.lifecycle.check(command, choices[0], ACTORS[2]) is not None
+                assert self.lifecycle.check(command, choices[0], ACTORS[2], self.now) is not None
 
     @invariant()
     def no_open_legal_action_in_a_closed_case(self) -> None:

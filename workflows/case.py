@@ -237,13 +237,14 @@ class CaseWorkflow:
     @workflow.signal
     async def task_resolved(self, payload: dict[str, Any]) -> None:
         self._tasks.pop(payload["task"], None)
+        self.lifecycle.on_task_resolved(payload["kind"])
         await self._step([{"event": "task_resolved", "task": payload["task"], "kind": payload["kind"],
                            "decision": payload["decision"], "by": payload["by"]}])
 
     @command.validator
     def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
         request = self._request(args)
-        reason = self._lifecycle.check(name, request.args, request.actor)
+        reason = self._lifecycle.check(name, request.args, request.actor, self._now())
         if reason:
             raise ApplicationError(reason, type="CommandRefused", non_retryable=True)
 
