@@ -1,0 +1,208 @@
+"""Everything a letter says, gathered from the case file at send time.
+
+The workflow passes ids and, where it knows them, a date (`due`) and a reason code; the rest comes
+from the case file and the landlord's profile: the officer, the category, the action plan, the legal
+remedy, the agreed contact frequency. Where the case file does not know something yet (a case
+started without intake, a first letter sent before the case row is written) the letter says less
+rather than failing: a letter that arrives is better than a perfect one that never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from activities.contracts import LETTER_DUE
+from casefile.models import ActionPlanItemRow, ActionPlanVersionRow, CaseRow, EventRow, LegalActionRow, TaskRow
+from letters.config import DeliverySettings
+from letters.recipients import Recipient
+from letters.render import Rendered, Renderer
+from policy.calendar import WorkingCalendar
+from policy.model import Profile
+from policy.periods import Period
+
+#: Which deadline each letter promises, as the workflow names it in its `deadline` events.
+DUE_DEADLINE = LETTER_DUE
+MAX_ADDRESS_LINES = 7  # Notify: 3 to 7 lines including the name, the postcode last
+
+
+@dataclass(frozen=True)
+class LetterJob:
+    """What the workflow asked for: ids, a template, a moment, and optionally a promised date and reason."""
+
+    case_ref: str
+    template: str
+    role: str
+    recipient_id: str | None
+    at: datetime
+    profile: str | None = None
+    due: datetime | None = None
+    reason: str | None = None
+
+
+def load_profile(name: str | None) -> Profile:
+    from policy.profiles import ProfileError, load
+
+    for candidate in (name, "default"):
+        if not candidate:
+            continue
+        try:
+            return load(candidate)
+        except ProfileError:
+            continue
+    raise LookupError("the shipped default profile is missing")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _latest_event(session: Session, case_ref: str, event: str, **match: str) -> dict[str, Any] | None:
+    rows = session.scalars(
+        select(EventRow).where(EventRow.case_ref == case_ref, EventRow.kind == event).order_by(EventRow.id.desc())
+    ).all()
+    for row in rows:
+        if all(str(row.data.get(k)) == v for k, v in match.items()):
+            return dict(row.data)
+    return None
+
+
+def _due(session: Session, job: LetterJob, case: CaseRow | None, profile: Profile) -> datetime | None:
+    if job.due is not None:
+        return job.due
+    deadline = DUE_DEADLINE.get(job.template)
+    if deadline is None:
+        return None
+    recorded = _latest_event(session, job.case_ref, "deadline", kind=deadline)
+    if recorded and _parse_time(recorded.get("due")):
+        return _parse_time(recorded.get("due"))
+    calendar = WorkingCalendar.from_rules(profile.calendar)
+    if deadline == "first_response" and case is not None and case.risk:
+        days = profile.first_response.for_risk(case.risk)  # type: ignore[arg-type]
+        return calendar.working_day_deadline(case.opened_at, days)
+    if deadline == "unable_to_contact":
+        moment: datetime = calendar.add_period(job.at, profile.enquiry.unable_to_contact_window)
+        return moment
+    return None
+
+
+def _pending_closure_reason(session: Session, job: LetterJob) -> str | None:
+    """A case closes in the same workflow step as its closure letters, before the case row says so; the
+    approval task that step decided carries the reason the officer gave."""
+    if not job.template.startswith("case_closed"):
+        return None
+    task = session.scalars(
+        select(TaskRow).where(TaskRow.case_ref == job.case_ref, TaskRow.kind == "closure_approval")
+        .order_by(TaskRow.id.desc())
+    ).first()
+    reason = task.data.get("reason") if task is not None else None
+    return str(reason) if reason else None
+
+
+def _every(recipient: Recipient, profile: Profile) -> dict[str, Any]:
+    if recipient.contact_every_days:
+        days = recipient.contact_every_days
+        if days % 7 == 0:
+            return {"count": days // 7, "unit": "weeks"}
+        return {"count": days, "unit": "days"}
+    period: Period = profile.contact.default_every
+    return {"count": period.count, "unit": period.unit}
+
+
+def _action_items(session: Session, case_ref: str, officer_name: str | None) -> list[dict[str, Any]]:
+    version = session.scalars(
+        select(ActionPlanVersionRow).where(ActionPlanVersionRow.case_ref == case_ref)
+        .order_by(ActionPlanVersionRow.number.desc())
+    ).first()
+    if version is not None:
+        raw = list(version.items)
+    else:
+        rows = session.scalars(
+            select(ActionPlanItemRow).where(ActionPlanItemRow.case_ref == case_ref).order_by(ActionPlanItemRow.id)
+        ).all()
+        raw = [{"description": r.description, "owner": r.owner, "due": r.due, "done": r.done} for r in rows]
+    owners = {"officer": officer_name or "Your case officer", "reporter": "You"}
+    items = []
+    for item in raw:
+        due = item.get("due")
+        if isinstance(due, str):
+            due = date.fromisoformat(due[:10])
+        items.append({"description": item.get("description", ""), "owner": owners.get(str(item.get("owner")),
+                      str(item.get("owner", ""))), "due": due, "done": bool(item.get("done"))})
+    return items
+
+
+def _address(recipient: Recipient) -> list[str]:
+    lines = [recipient.name, *recipient.address_lines]
+    if len(lines) > MAX_ADDRESS_LINES:  # keep the name and the postcode; join the middle
+        middle = ", ".join(lines[MAX_ADDRESS_LINES - 2:-1])
+        lines = [*lines[:MAX_ADDRESS_LINES - 2], middle, lines[-1]]
+    return lines
+
+
+def context_for(
+    session: Session, job: LetterJob, recipient: Recipient, settings: DeliverySettings, labels: dict[str, Any]
+) -> dict[str, Any]:
+    case = session.get(CaseRow, job.case_ref)
+    profile = load_profile(job.profile or (case.profile if case else None))
+    officer = settings.officer(case.officer if case else None)
+    closed = _latest_event(session, job.case_ref, "closed")
+    reason = job.reason or (case.closure_reason if case else None) or (closed or {}).get("reason") \
+        or _pending_closure_reason(session, job)
+    inactivity = str(profile.case.inactivity)
+    reasons = labels.get("reasons", {})
+    reasons_rp = labels.get("reasons_reported_person", reasons)
+    category = case.category if case else None
+    routed = (closed or {}).get("routed_to") or (profile.categories.not_asb.get(category) if category else None)
+    legal = session.scalars(
+        select(LegalActionRow).where(LegalActionRow.case_ref == job.case_ref).order_by(LegalActionRow.id.desc())
+    ).first()
+    legal_words = labels.get("legal", {})
+    categories = labels.get("categories", {})
+    return {
+        "landlord": settings.landlord,
+        "officer": officer,
+        "recipient": recipient,
+        "address": _address(recipient),
+        "zone": profile.calendar.timezone,
+        "case": {
+            "reference": job.case_ref,
+            "category": category,
+            "category_text": categories.get(category, category.replace("_", " ")) if category
+            else "anti-social behaviour",
+            "hate": bool(case.hate) if case else False,
+        },
+        "letter": {
+            "date": job.at,
+            "due": _due(session, job, case, profile),
+            "reason": reason,
+            "reason_text": str(reasons.get(reason or "other", reasons.get("other", ""))).format(inactivity=inactivity),
+            "reason_reported_person_text": str(
+                reasons_rp.get(reason or "other", reasons_rp.get("other", ""))).format(inactivity=inactivity),
+            "routed_to_text": labels.get("routed_to", {}).get(routed, (routed or "the right team").replace("_", " ")),
+            "contact_every": _every(recipient, profile),
+            "contact_method_text": labels.get("methods", {}).get(recipient.contact_method or "", ""),
+            "action_items": _action_items(session, job.case_ref, officer.name if officer else None),
+            "unable_window": str(profile.enquiry.unable_to_contact_window),
+            "legal_text": legal_words.get(legal.kind if legal else "", "a court order"),
+            "survey_url": settings.landlord.survey_url,
+        },
+    }
+
+
+def compose(session: Session, job: LetterJob, recipient: Recipient, settings: DeliverySettings,
+            renderer: Renderer, variant: str | None = None, language: str | None = None) -> Rendered:
+    """Render the letter for this recipient, with their format and language unless told otherwise."""
+    wanted = language or recipient.language or settings.default_language
+    lang = renderer.language_for(job.template, wanted)
+    context = context_for(session, job, recipient, settings, renderer.labels(lang))
+    return renderer.render(job.template, context, language=lang, variant=variant or recipient.variant)
