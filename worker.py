@@ -72,7 +72,7 @@ def activities_for(store: Store, outbox: Path, client: Client) -> list[Any]:
     messages = MessageActivities(store, outbox)
     tasks = TaskActivities(client)
     return [case_file.record_events, case_file.update_task, messages.send_letter, messages.send_notification,
-            fetch_bank_holidays, tasks.start_task]
+            messages.park_for_printing, fetch_bank_holidays, tasks.start_task]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -9,6 +9,7 @@ resolved on the task itself, which tells the case.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -113,7 +114,7 @@ async def decide_task(
             raise TaskRefused(f"an approval task is decided with approve or reject, not {decision}")
         args = {"note": reason} if reason else {}
         result = await send_command(client.get_workflow_handle(task.case_ref), commands[decision], args, actor,
-                                    store=store)
+                                    store=store, at=datetime.now(UTC))
         if not result.accepted:
             raise TaskRefused(result.reason or "refused")
         return {"task": task.id, "decision": decision, "case": result.status}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from policy.model import Risk, Role
 
@@ -60,43 +59,45 @@ class NoArgs(_Args):
 
 
 class ContactPref(_Args):
-    method: str | None = None
+    method: str | None = Field(None, max_length=16)
 
 
 class PartyArgs(_Args):
-    id: str | None = None
+    id: str | None = Field(None, min_length=1, max_length=64)
     anonymous: bool = False
     contact: ContactPref = ContactPref()
 
 
 class ReportArgs(_Args):
-    category: str
+    category: str = Field(min_length=1, max_length=64)
     hate: bool = False
-    hate_strand: str | None = None
+    hate_strand: str | None = Field(None, max_length=32)
     violence_or_threats: bool = False
     risk_of_harm: bool = False
     tried_to_resolve: bool = False
     incidents_last_month: int = Field(1, ge=0)
     time_of_day: str | None = None
-    channel: str = "phone"
+    channel: str = Field("phone", min_length=1, max_length=24)
     reporter: PartyArgs = PartyArgs()
     reported_person: PartyArgs | None = None
-    officer: str | None = None
+    officer: str | None = Field(None, min_length=1, max_length=64)
 
 
 class AssignOfficer(_Args):
-    officer: str = Field(min_length=1)
+    #: Bounded like the case file's columns, so what the workflow accepts the case file can record.
+    officer: str = Field(min_length=1, max_length=64)
 
 
 class RecordIncident(_Args):
-    occurred_at: datetime | None = None
-    category: str | None = None
+    #: Must carry a zone: a bare "22:00" could be either side of a clock change.
+    occurred_at: AwareDatetime | None = None
+    category: str | None = Field(None, max_length=64)
     hate: bool = False
 
 
 class RecordContact(_Args):
     outcome: Literal["made", "failed"]
-    method: str = "phone"
+    method: str = Field("phone", min_length=1, max_length=16)
 
 
 class RecordRiskAssessment(_Args):
@@ -104,8 +105,8 @@ class RecordRiskAssessment(_Args):
 
 
 class AgreeActionPlan(_Args):
-    contact_every_days: int = Field(ge=1)
-    contact_method: str = "phone"
+    contact_every_days: int = Field(ge=1, le=366)
+    contact_method: str = Field("phone", min_length=1, max_length=16)
 
 
 class CloseWithReason(_Args):
@@ -126,8 +127,8 @@ class StartIntervention(_Args):
 
 class Note(_Args):
     #: Free text: a door stores it in the case file and sends `note_ref` instead (see FREE_TEXT).
-    note: str | None = None
-    note_ref: str | None = None
+    note: str | None = Field(None, max_length=10000)
+    note_ref: str | None = Field(None, max_length=40)
 
 
 class RequestAsbCaseReview(_Args):
@@ -142,8 +143,8 @@ class ProposeLegalAction(_Args):
 
 
 class ConcludeLegalAction(_Args):
-    outcome: str | None = Field(None, min_length=1)
-    outcome_ref: str | None = None
+    outcome: str | None = Field(None, min_length=1, max_length=10000)
+    outcome_ref: str | None = Field(None, max_length=40)
 
     @model_validator(mode="after")
     def _has_outcome(self) -> ConcludeLegalAction:

@@ -195,3 +195,19 @@ async def test_rejected_emergency_action_from_an_enquiry_leaves_a_case_not_an_en
     status = await handle.query("status", result_type=dict)
     assert status["stage"] == "investigation"
     assert "enquiry_expiry" not in status["deadlines"]
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "says"),
+    [
+        ("record_incident", {"occurred_at": "2026-03-01T22:00:00"}, "occurred_at"),
+        ("assign_officer", {"officer": "o" * 65}, "officer"),
+        ("record_contact", {"outcome": "made", "method": "carrier pigeon with a very long name"}, "method"),
+    ],
+)
+async def test_arguments_the_case_file_could_not_record_are_refused_up_front(
+    env: WorkflowEnvironment, store: Store, task_queue: str, command: str, args: dict[str, Any], says: str
+) -> None:
+    handle = await _case(env, task_queue)
+    await _refused(store, handle, command, says, **args)
+    await _do(handle, "record_incident", occurred_at="2026-03-01T22:00:00+00:00")  # the case still works

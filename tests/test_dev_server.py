@@ -129,12 +129,13 @@ def _free_port() -> int:
 
 
 async def test_asb_up_starts_serves_a_case_and_stops_cleanly(tmp_path: Path) -> None:
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port, api_port = _free_port(), _free_port(), _free_port()
     asb = str(Path(sys.executable).with_name("asb"))
     env = {**os.environ, "ASB_DATABASE_URL": ""}
     env.pop("ASB_DATABASE_URL")
     process = await asyncio.create_subprocess_exec(
         asb, "up", "--state-dir", str(tmp_path / "state"), "--port", str(port), "--ui-port", str(ui_port),
+        "--api-port", str(api_port),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )
     try:

@@ -166,7 +166,12 @@ async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
     created = [e for e in store.timeline(handle.id) if e["event"] == "task" and e["kind"] == "asb_case_review"][0]
     from datetime import datetime
     assert task.due is not None
-    assert (datetime.fromisoformat(task.due) - datetime.fromisoformat(created["at"])).days == 28  # 004 §8
+    from zoneinfo import ZoneInfo
+
+    london = ZoneInfo("Europe/London")  # 28 days on the London calendar, whatever the clock change does
+    days = (datetime.fromisoformat(task.due).astimezone(london).date()
+            - datetime.fromisoformat(created["at"]).astimezone(london).date()).days
+    assert days == 28  # 004 §8
     await decide_task(env.client, store, task, M1, "done", "review panel met; recommendations sent")
     for _ in range(100):
         if any(e["event"] == "task_resolved" for e in store.timeline(handle.id)):

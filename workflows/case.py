@@ -16,12 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import RawValue, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import HolidayRequest
-    from activities.contracts import EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
+    from activities.contracts import LETTER_DUE, EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
     from policy.model import Profile
     from statemachine.commands import Actor, ReportArgs
     from statemachine.facts import CaseFacts
@@ -39,6 +39,9 @@ OVERDUE_KEY = SearchAttributeKey.for_bool("Overdue")
 SEARCH_ATTRIBUTES = (STAGE_KEY, RISK_KEY, OFFICER_KEY, DEADLINE_KEY, OVERDUE_KEY)
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
+#: Deliveries back off to one attempt every 30 minutes; the letter service decides when to give up.
+DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=30), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=30))
 
 
 class Carried(BaseModel):
@@ -103,6 +106,7 @@ class CaseWorkflow:
         self._shift = timedelta(seconds=data.clock_shift_seconds)
         self._changed = False
         self._lock = asyncio.Lock()
+        self._sending: list[asyncio.Task[None]] = []
         self._attributes: dict[str, Any] = {}
         self._opening: list[Event] = []
         self._received: datetime | None = None
@@ -170,10 +174,10 @@ class CaseWorkflow:
                 await workflow.wait_condition(lambda: self._changed)
             await self._fire_due()
             if workflow.info().is_continue_as_new_suggested() and not self.lifecycle.facts.is_closed:
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+                await workflow.wait_condition(self._idle)
                 workflow.continue_as_new(self._carry())
 
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+        await workflow.wait_condition(self._idle)
         return self.lifecycle.facts.closure_reason or "closed"
 
     def _carry(self) -> CaseInput:
@@ -298,7 +302,7 @@ class CaseWorkflow:
         async with self._lock:
             for item in numbered:
                 if item.data["event"] in ("letter", "notification"):
-                    await self._send(item)
+                    self._sending.append(asyncio.create_task(self._send(item)))
             await workflow.execute_activity(
                 "record_events",
                 EventBatch(case_ref=self.lifecycle.facts.reference, events=numbered, projection=projection),
@@ -330,17 +334,44 @@ class CaseWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
+    def _idle(self) -> bool:
+        """No handler, step or letter still under way: safe to continue-as-new or finish."""
+        self._sending = [task for task in self._sending if not task.done()]
+        return workflow.all_handlers_finished() and not self._lock.locked() and not self._sending
+
     async def _send(self, item: TimelineEvent) -> None:
+        """Deliver one letter or message in the background: a slow or failing provider never holds up
+        the officers' commands. Temporal retries it with backoff; when the letter service gives up and
+        parks it for printing, the officer gets a communication_failed task on the case."""
+        try:
+            await self._deliver(item)
+        except ActivityError as failed:
+            cause = failed.cause
+            if not isinstance(cause, ApplicationError) or cause.type not in ("DeliveryParked", "LetterNotRendered"):
+                raise
+            await self._step([
+                {"event": "communication_failed", "template": item.data["template"],
+                 "channel": item.data.get("channel", "letter"), "to": item.data.get("to", "reporter"),
+                 "message_seq": item.seq, "printing": cause.type == "DeliveryParked"},
+                {"event": "task", "kind": "communication_failed", "role": "officer",
+                 "template": item.data["template"], "message_seq": item.seq},
+            ])
+
+    async def _deliver(self, item: TimelineEvent) -> None:
         facts = self.lifecycle.facts
         to = str(item.data.get("to", "reporter"))
         party = facts.reporter if to == "reporter" else facts.reported_person
         channel = "letter" if item.data["event"] == "letter" else str(item.data["channel"])
+        template = str(item.data["template"])
+        due = self._deadlines().get(LETTER_DUE.get(template, ""))
         request = MessageRequest(
             key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
-            template=str(item.data["template"]), to=to, recipient_id=party.id if party else None, at=item.at,
+            template=template, to=to, recipient_id=party.id if party else None, at=item.at,
+            profile=facts.profile, reason=facts.closure_reason, due=due,
         )
         activity = "send_letter" if channel == "letter" else "send_notification"
-        await workflow.execute_activity(activity, request, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        await workflow.execute_activity(activity, request, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                        retry_policy=DELIVERY_RETRY)
 
     def _projection(self) -> Projection:
         facts = self.lifecycle.facts
