@@ -61,4 +61,6 @@ def register(sub: Any) -> None:
 
 
 EXTENSIONS.append(register)
+import asb.client_cli  # noqa: E402,F401
 import asb.dataprotection  # noqa: E402,F401  (registers sar, retention, db)
+import asb.letters  # noqa: E402,F401

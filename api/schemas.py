@@ -1,0 +1,363 @@
+"""What goes in and out of the API, as the OpenAPI document shows it.
+
+Input models are stricter than the case file's own: everything a caller sends ends up in a database
+column or a workflow, and a value either cannot store (too long, a NUL character, a time with no zone)
+must be refused here with a 422 naming the field, not discovered later as a failed activity that
+retries forever while the caller waits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails
+
+#: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+#: Task ids are the task rows' keys, e.g. ASB-2026-000123/14.
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/_:.-]{0,79}$"
+TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+#: Incidents reported as happening later than this are refused (clock skew, not the future).
+FUTURE_SLACK = timedelta(days=1)
+EARLIEST_YEAR = 1900
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def check_time(value: datetime, field: str) -> None:
+    """A reported time must say its zone and be a time something could have happened."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{field} needs a time zone, e.g. 2026-03-01T22:30:00+00:00")
+    if value.year < EARLIEST_YEAR or value.astimezone(UTC) > datetime.now(UTC) + FUTURE_SLACK:
+        raise ValueError(f"{field} is not a plausible time for an incident")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; nobody types one on purpose.
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
+
+
+class ReportIn(IntakeReport):
+    """A report logged by staff: what happened, who is involved, and how to reach the reporter."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "category": "noise", "channel": "phone", "officer": "o1", "incidents_last_month": 3,
+        "reporter": {"name": "Alice Example", "phone": "07700 900123", "contact_method": "phone"},
+        "reported_person": {"name": "Bob Neighbour", "address": "3 High Street"},
+        "incident": {"occurred_at": "2026-03-01T23:10:00+00:00", "location": "stairwell",
+                     "description": "loud music until 3am"},
+    }]})
+
+    category: str = Field(min_length=1, max_length=64, description="a category id of the profile's taxonomy")
+    hate_strand: str | None = Field(None, min_length=1, max_length=32,
+                                    description="one of the profile's hate strands (race, religion, ...)")
+    incidents_last_month: int = Field(1, ge=0, le=1000)
+    time_of_day: str | None = Field(None, pattern=TIME_OF_DAY_PATTERN, description="HH:MM, local time")
+    channel: str = Field("phone", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    officer: str | None = Field(None, min_length=1, max_length=64, description="id of the officer to assign")
+    witnesses: list[PersonDetails] = Field([], max_length=20)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
+
+    @model_validator(mode="after")
+    def _plausible_incident(self) -> ReportIn:
+        if self.incident is not None:
+            check_time(self.incident.occurred_at, "incident.occurred_at")
+        return self
+
+
+class PublicPerson(_In):
+    """The person filling in the form. Anonymous reports are accepted but cannot be updated."""
+
+    name: str | None = Field(None, max_length=200)
+    address: str | None = Field(None, max_length=1000)
+    postcode: str | None = Field(None, max_length=16)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+() -]{6,40}$")
+    contact_method: ContactMethod | None = None
+    anonymous: bool = False
+    large_print: bool = False
+    easy_read: bool = False
+    language: str | None = Field(None, max_length=8)
+    consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
+
+
+class PublicOther(_In):
+    """Someone else involved, as the reporter knows them: a name or a description, maybe an address."""
+
+    name: str | None = Field(None, max_length=200)
+    address: str | None = Field(None, max_length=1000)
+    postcode: str | None = Field(None, max_length=16)
+
+
+class PublicIncident(_In):
+    occurred_at: AwareDatetime
+    location: str | None = Field(None, max_length=300)
+    description: str | None = Field(None, max_length=10000)
+    police_reference: str | None = Field(None, max_length=64)
+
+
+class PublicReportIn(_In):
+    """The online form: what happened and how to reach you. No ids, officers or channels: staff set those."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "category": "noise", "incidents_last_month": 4,
+        "reporter": {"name": "Alice Example", "email": "alice@example.org", "contact_method": "email"},
+        "reported_person": {"address": "Flat 3"},
+        "incident": {"occurred_at": "2026-03-01T23:10:00+00:00", "description": "music until 3am"},
+    }]})
+
+    category: str = Field(min_length=1, max_length=64)
+    hate: bool = False
+    hate_strand: str | None = Field(None, min_length=1, max_length=32)
+    violence_or_threats: bool = False
+    risk_of_harm: bool = False
+    tried_to_resolve: bool = False
+    incidents_last_month: int = Field(1, ge=0, le=1000)
+    time_of_day: str | None = Field(None, pattern=TIME_OF_DAY_PATTERN)
+    reporter: PublicPerson = PublicPerson(anonymous=True)
+    reported_person: PublicOther | None = None
+    witnesses: list[PublicOther] = Field([], max_length=10)
+    incident: PublicIncident
+
+    @model_validator(mode="after")
+    def _reachable(self) -> PublicReportIn:
+        check_time(self.incident.occurred_at, "incident.occurred_at")
+        person = self.reporter
+        if person.anonymous:
+            return self
+        if not person.name:
+            raise ValueError("reporter.name is required unless the report is anonymous")
+        needs = {"email": person.email, "sms": person.phone, "phone": person.phone, "letter": person.address}
+        if person.contact_method and not needs[person.contact_method]:
+            field = {"email": "email", "sms": "phone", "phone": "phone", "letter": "address"}[person.contact_method]
+            raise ValueError(f"reporter.{field} is required to be contacted by {person.contact_method}")
+        if not (person.email or person.phone or person.address):
+            raise ValueError("give an email, phone number or address so the officer can reach you")
+        return self
+
+    def to_intake(self) -> IntakeReport:
+        reporter = PersonDetails.model_validate(self.reporter.model_dump())
+        others = [PersonDetails.model_validate(p.model_dump()) for p in self.witnesses]
+        reported = PersonDetails.model_validate(self.reported_person.model_dump()) if self.reported_person else None
+        return IntakeReport(
+            category=self.category, hate=self.hate, hate_strand=self.hate_strand,
+            violence_or_threats=self.violence_or_threats, risk_of_harm=self.risk_of_harm,
+            tried_to_resolve=self.tried_to_resolve, incidents_last_month=self.incidents_last_month,
+            time_of_day=self.time_of_day, channel="online_form", reporter=reporter, reported_person=reported,
+            witnesses=others, incident=IncidentDetails.model_validate(self.incident.model_dump()),
+        )
+
+
+class AppReportIn(_In):
+    """A report from an app feed. Apps resend when unsure; the same (source, external_id) is one case."""
+
+    source: str = Field("noise_app", pattern=r"^[a-z][a-z0-9_]{0,31}$", description="the sending app")
+    external_id: str = Field(min_length=1, max_length=128, pattern=r"^[!-~]+$",
+                             description="the app's own id for the report")
+    report: ReportIn
+
+
+class CommandIn(_In):
+    args: dict[str, Any] = Field({}, description="the command's arguments (GET /commands lists them)")
+
+
+class DecideIn(_In):
+    decision: Literal["approve", "reject", "done"]
+    reason: str | None = Field(None, min_length=1, max_length=10000,
+                               description="why: kept in the case file, never in the workflow's history")
+
+
+class LockIn(_In):
+    locked: bool
+    reason: str | None = Field(None, min_length=1, max_length=200,
+                               description="required to lock (e.g. a party is linked to an employee)")
+    expected_version: int | None = Field(None, ge=1, le=2**31 - 1,
+                                         description="the case version you saw; refused (409) if it changed")
+
+    @model_validator(mode="after")
+    def _reason_to_lock(self) -> LockIn:
+        if self.locked and not self.reason:
+            raise ValueError("reason is required to lock a case")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------- out
+
+
+class Problem(BaseModel):
+    """Every error: one sentence for a person, and the field it is about when there is one."""
+
+    detail: str
+    field: str | None = None
+
+
+class CaseStatusOut(BaseModel):
+    """The case workflow's own view: where the case is, what is due, and what may be done next."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reference: str
+    profile: str
+    stage: str
+    outcome: str
+    risk: str | None = None
+    category: str
+    officer: str | None = None
+    deadlines: dict[str, datetime] = {}
+    overdue: list[str] = []
+    pending_approvals: list[dict[str, Any]] = []
+    allowed: list[str] = []
+    closure_reason: str | None = None
+
+
+class ReportOut(BaseModel):
+    reference: str
+    created: bool = Field(description="false when an app resent a report that already has its case")
+    status: CaseStatusOut | None = Field(None, description="the case after triage (null if not yet known)")
+
+
+class PublicReportOut(BaseModel):
+    reference: str
+    message: str
+
+
+class CaseSummary(BaseModel):
+    reference: str
+    profile: str
+    stage: str
+    outcome: str
+    risk: str | None
+    category: str
+    hate: bool
+    officer: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+    closure_reason: str | None
+    next_deadline: datetime | None
+    overdue: bool
+    locked: bool
+    version: int
+
+
+class CaseList(BaseModel):
+    cases: list[CaseSummary]
+    limit: int
+    offset: int
+
+
+class PartyOut(BaseModel):
+    role: str
+    person_id: str
+    anonymous: bool
+    name: str | None
+    contact_method: str | None
+    large_print: bool
+    easy_read: bool
+    language: str | None
+
+
+class IncidentOut(BaseModel):
+    occurred_at: datetime
+    location: str | None
+    category: str
+    hate_strand: str | None
+    description: str | None
+    police_reference: str | None
+    evidence: list[dict[str, Any]]
+    recorded_at: datetime
+
+
+class NoteOut(BaseModel):
+    at: datetime
+    by: str
+    command: str
+    field: str
+    text: str | None
+
+
+class CaseView(BaseModel):
+    """The case file joined with the workflow's status: everything an officer needs on one page."""
+
+    case: CaseSummary
+    status: CaseStatusOut | None = Field(description="null if the case's workflow did not answer")
+    status_error: str | None = None
+    parties: list[PartyOut]
+    incidents: list[IncidentOut]
+    notes: list[NoteOut]
+    timeline: list[dict[str, Any]]
+
+
+class CommandOut(BaseModel):
+    command: str
+    status: CaseStatusOut
+
+
+class TaskOut(BaseModel):
+    id: str
+    case_ref: str
+    kind: str
+    role: str
+    status: str
+    assignee: str | None
+    due: str | None
+    decision: str | None
+    decided_by: str | None
+    data: dict[str, Any]
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskOut]
+
+
+class DecideOut(BaseModel):
+    task: TaskOut
+    result: dict[str, Any]
+
+
+class LockOut(BaseModel):
+    reference: str
+    locked: bool
+    version: int
+
+
+class Me(BaseModel):
+    role: str
+    id: str
+
+
+class CommandSpec(BaseModel):
+    name: str
+    arguments: dict[str, Any] = Field(description="JSON schema of the command's arguments")
+    free_text: str | None = Field(None, description="the argument kept in the case file, not the workflow")
+
+
+class CommandCatalogue(BaseModel):
+    commands: list[CommandSpec]
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, Any]]

@@ -1,0 +1,66 @@
+"""What the API needs to know about where it runs: the landlord's profile, who issues tokens, limits.
+
+Read from the environment in production (`ApiSettings.from_env`) and built directly in tests. With no
+OIDC settings the API runs in local mode: it signs and verifies its own tokens with a key kept in the
+state folder, so `asb up` works on a laptop with no identity provider.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from workflows.case import TASK_QUEUE
+
+LOCAL_ISSUER = "asb-local"
+LOCAL_AUDIENCE = "asb-api"
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    #: The landlord's service standard new cases are opened under (a shipped name or a file).
+    profile: str = "default"
+    #: OIDC (e.g. Entra ID): all three set means production mode; none set means local mode.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    #: Where local mode keeps its signing key.
+    state_dir: Path = Path(".asb")
+    task_queue: str = TASK_QUEUE
+    #: The public online form, per client address (behind a proxy, run uvicorn with --proxy-headers).
+    public_reports_per_minute: int = 5
+    #: How long a case command may take before the API gives up waiting (the case keeps its own state).
+    command_timeout_seconds: float = 30.0
+    #: How long a case view waits for the workflow's status before showing the case file alone.
+    query_timeout_seconds: float = 10.0
+    #: Whether new cases upsert Temporal search attributes (the dev server and clusters have them).
+    search_attributes: bool = True
+
+    @property
+    def local_mode(self) -> bool:
+        return not (self.oidc_issuer or self.oidc_audience or self.oidc_jwks_url)
+
+    def check(self) -> None:
+        """Refuse half an OIDC configuration rather than quietly falling back to local tokens."""
+        given = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
+        if any(given) and not all(given):
+            raise ValueError("set all of ASB_OIDC_ISSUER, ASB_OIDC_AUDIENCE and ASB_OIDC_JWKS_URL, or none")
+        if self.public_reports_per_minute < 1:
+            raise ValueError("ASB_PUBLIC_REPORTS_PER_MINUTE must be at least 1")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ApiSettings:
+        env = os.environ
+        values: dict[str, object] = {
+            "profile": env.get("ASB_PROFILE", cls.profile),
+            "oidc_issuer": env.get("ASB_OIDC_ISSUER") or None,
+            "oidc_audience": env.get("ASB_OIDC_AUDIENCE") or None,
+            "oidc_jwks_url": env.get("ASB_OIDC_JWKS_URL") or None,
+            "state_dir": Path(env.get("ASB_STATE_DIR", ".asb")).resolve(),
+            "public_reports_per_minute": int(env.get("ASB_PUBLIC_REPORTS_PER_MINUTE", "5")),
+        }
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings

@@ -1,0 +1,206 @@
+"""`asb case ...` and `asb tasks ...` as people and scripts run them: the real `asb` executable talking
+HTTP to a real uvicorn server on a loopback port, which runs the API on the real stack. And `asb up`
+itself: it serves the API and prints the tokens that make the CLI work straight away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.serve import serving
+from casefile.db import Store
+from tests.api_support import Tokens, make_app, report
+
+ASB = str(Path(sys.executable).with_name("asb"))
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free now and distinct from each other (each held until all are chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _free_port() -> int:
+    return _free_ports(1)[0]
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+
+async def asb(*args: str, url: str, token: str | None, cwd: Path | None = None) -> Ran:
+    env = {k: v for k, v in os.environ.items() if k not in ("ASB_TOKEN", "ASB_API_URL")}
+    env["ASB_API_URL"] = url
+    if token is not None:
+        env["ASB_TOKEN"] = token
+    process = await asyncio.create_subprocess_exec(
+        ASB, *args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return Ran(process.returncode or 0, out.decode(), err.decode())
+
+
+@dataclass
+class Server:
+    url: str
+    tokens: Tokens
+
+    async def run(self, role: str, person: str, *args: str) -> Ran:
+        return await asb(*args, url=self.url, token=self.tokens.token(role, person))
+
+    async def ok(self, role: str, person: str, *args: str) -> Ran:
+        ran = await self.run(role, person, *args)
+        assert ran.code == 0 and ran.err == "", (args, ran)
+        return ran
+
+
+@pytest.fixture(scope="module")
+async def server(env: WorkflowEnvironment, store: Store, task_queue: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    state = tmp_path_factory.mktemp("cli-api")
+    port = _free_port()
+    async with serving(make_app(env, store, task_queue, state), "127.0.0.1", port):
+        yield Server(f"http://127.0.0.1:{port}", Tokens(state))
+
+
+async def test_a_case_worked_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(report()), encoding="utf-8")
+
+    logged = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()
+    ref = logged["reference"]
+    assert logged["status"]["stage"] == "enquiry"
+
+    shown = (await server.ok("officer", "o1", "case", "show", ref)).json()
+    assert shown["case"]["reference"] == ref and shown["parties"][0]["name"] == "Alice Example"
+    assert "record_contact" in shown["status"]["allowed"]
+
+    await server.ok("officer", "o1", "case", "do", ref, "record_contact", "--arg", "outcome=made", "--arg",
+                    "method=phone")
+    await server.ok("officer", "o1", "case", "do", ref, "record_risk_assessment", "--arg", "level=medium")
+    # Values are JSON when they parse: 14 arrives as a number, as the command requires.
+    await server.ok("officer", "o1", "case", "do", ref, "agree_action_plan", "--arg", "contact_every_days=14")
+    converted = (await server.ok("officer", "o1", "case", "do", ref, "convert_to_case")).json()
+    assert converted["status"]["stage"] == "investigation"
+
+    listed = (await server.ok("auditor", "a1", "case", "list", "--officer", "o1", "--stage", "investigation")).lines()
+    assert ref in {case["reference"] for case in listed}
+    assert ref not in {c["reference"] for c in (await server.ok("auditor", "a1", "case", "list", "--overdue")).lines()}
+
+    await server.ok("manager", "m1", "case", "do", ref, "request_closure", "--arg", "reason=no_reports")
+    inbox = (await server.ok("manager", "m2", "tasks", "list", "--role", "manager")).lines()
+    task = next(t for t in inbox if t["case_ref"] == ref and t["kind"] == "closure_approval")
+    claimed = (await server.ok("manager", "m2", "tasks", "claim", task["id"])).json()
+    assert claimed["assignee"] == "m2"
+    decided = await server.ok("manager", "m2", "tasks", "decide", task["id"], "approve", "--reason",
+                              "no reports for a month and the reporter agrees")
+    assert decided.json()["result"]["case"]["stage"] == "closed"
+
+    closed = (await server.ok("ops", "ops1", "case", "show", ref)).json()
+    assert closed["case"]["stage"] == "closed"
+    assert "no reports for a month and the reporter agrees" in {n["text"] for n in closed["notes"]}
+
+
+async def test_refusals_are_one_line_on_stderr_with_exit_code_2(server: Server, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(report()), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+
+    expectations = [
+        # The API's own reason, after its status code.
+        (("officer", "o2", "case", "do", ref, "record_contact", "--arg", "outcome=made"),
+         "409: the case belongs to officer o1"),
+        (("officer", "o1", "case", "do", ref, "record_contact", "--arg", "outcome=maybe"),
+         "422: record_contact: outcome: "),
+        (("officer", "o1", "case", "do", ref, "close_enquiry", "--arg", "reason=fed_up"),
+         "422: close_enquiry: reason: "),
+        (("ops", "ops1", "case", "do", ref, "record_contact", "--arg", "outcome=made"),
+         "403: the ops role may not do this"),
+        (("officer", "o1", "case", "show", "ASB-1999-999999"), "404: no case ASB-1999-999999"),
+        (("officer", "o1", "tasks", "decide", "ASB-1999-999999-T1", "approve"), "404: no task ASB-1999-999999-T1"),
+        # Refused before anything is sent.
+        (("officer", "o1", "case", "do", ref, "record_contact", "--arg", "outcome"), "is not key=value"),
+        (("intake", "i1", "case", "report", str(tmp_path / "missing.json")), "missing.json: no such file"),
+    ]
+    for args, says in expectations:
+        ran = await server.run(*args)
+        assert ran.code == 2 and ran.out == "", (args, ran)
+        assert ran.err.count("\n") == 1 and ran.err.startswith("asb: error: ") and says in ran.err, (args, ran.err)
+
+    no_token = await asb("case", "show", ref, url=server.url, token=None)
+    assert no_token.code == 2 and "no token: set ASB_TOKEN or pass --token" in no_token.err
+    forged = await asb("case", "show", ref, url=server.url, token="not-a-token")
+    assert forged.code == 2 and forged.err.startswith("asb: error: 401: invalid token")
+    nobody = await asb("case", "show", ref, url=f"http://127.0.0.1:{_free_port()}", token="x")
+    assert nobody.code == 2 and "cannot reach the API" in nobody.err and nobody.err.count("\n") == 1
+    # --token wins over ASB_TOKEN.
+    flag = await asb("case", "show", ref, "--token", server.tokens.token("officer", "o1"), url=server.url,
+                     token="not-a-token")
+    assert flag.code == 0, flag.err
+
+
+async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path) -> None:
+    port, ui_port, api_port = _free_ports(3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASB_DATABASE_URL", "ASB_OIDC_"))}
+    process = await asyncio.create_subprocess_exec(
+        ASB, "up", "--state-dir", str(tmp_path / "state"), "--port", str(port), "--ui-port", str(ui_port),
+        "--api-port", str(api_port), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 90
+        while not any("Ctrl-C" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            line = (await asyncio.wait_for(process.stdout.readline(), 90)).decode()
+            assert line, f"asb up exited: {(await process.stderr.read()).decode() if process.stderr else ''}"
+            lines.append(line)
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{api_port}/docs" in text and f"http://127.0.0.1:{ui_port}" in text
+        tokens = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(\w+)\s+\w+\s+(ey\S+)$", text, re.MULTILINE)}
+        assert {"intake", "officer", "manager", "senior_manager", "ops", "auditor"} <= set(tokens), text
+
+        url = f"http://127.0.0.1:{api_port}"
+        report_file = tmp_path / "report.json"
+        report_file.write_text(json.dumps(report()), encoding="utf-8")
+        logged = await asb("case", "report", str(report_file), url=url, token=tokens["intake"])
+        assert logged.code == 0, logged.err
+        ref = logged.json()["reference"]
+        shown = await asb("case", "show", ref, url=url, token=tokens["officer"])
+        assert shown.code == 0 and shown.json()["status"]["stage"] == "enquiry", shown.err
+        minted = await asb("token", "auditor", "--id", "a7", "--state-dir", str(tmp_path / "state"), url=url,
+                           token=None)
+        listed = await asb("case", "list", url=url, token=minted.out.strip())
+        assert listed.code == 0 and ref in listed.out, listed.err
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 60)
+    assert code == 0
