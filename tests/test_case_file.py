@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
     else:
-        yield from _fresh_postgres(request.getfixturevalue("postgres_url"), f"asb_empty_{next(_numbers)}")
+        yield from _fresh_postgres(request.getfixturevalue("postgres_url"), f"asb_empty_{uuid.uuid4().hex[:12]}")
 
 
 def _report(**extra: object) -> IntakeReport:
@@ -162,7 +163,7 @@ def test_a_locked_case_is_invisible_to_others_and_every_read_is_audited(any_stor
         assert open_case(session, reference, "senior_manager", "s1").locked
     with any_store.session() as session:
         reads = session.scalars(select(AuditRow).where(AuditRow.case_ref == reference, AuditRow.action == "read")
-                                ).all()
+                                .order_by(AuditRow.id)).all()
         # The refused reads left no trace of the case; the allowed ones are each recorded.
         assert [(r.actor_role, r.actor_id) for r in reads] == [("officer", "o1"), ("senior_manager", "s1")]
 
