@@ -67,6 +67,9 @@ async def start_dev_server(
     process = await asyncio.create_subprocess_exec(
         *dev_server_args(db_file, port, ui_port, extra),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        # Its own session: Ctrl-C reaches `asb up` alone, which stops the worker first and then the server,
+        # rather than both at once (the worker would be left talking to a server already gone).
+        start_new_session=True,
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
