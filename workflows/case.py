@@ -218,8 +218,11 @@ class CaseWorkflow:
         for task_id, approval_id in list(self._tasks.items()):
             if which(task_id, approval_id):
                 del self._tasks[task_id]
-                await workflow.get_external_workflow_handle(task_id).signal(
-                    "case_decided", CaseDecided(decision=decision, by=by))
+                try:
+                    await workflow.get_external_workflow_handle(task_id).signal(
+                        "case_decided", CaseDecided(decision=decision, by=by))
+                except Exception as exc:  # the task finished at the same moment: nothing left to tell
+                    workflow.logger.info("task %s not told it is %s: %s", task_id, decision, exc)
 
     # ------------------------------------------------------------------ tasks tell the case
 

@@ -129,7 +129,12 @@ class TaskWorkflow:
         await self._save()
 
     async def _tell_case(self, signal: str, payload: dict[str, Any]) -> None:
-        await workflow.get_external_workflow_handle(self._in.case_ref).signal(signal, payload)
+        """Tell the case; if it has just closed (a timer here and its closure at the same moment), there
+        is nobody left to tell, and the case's closure is already cancelling this task."""
+        try:
+            await workflow.get_external_workflow_handle(self._in.case_ref).signal(signal, payload)
+        except Exception as exc:  # the external workflow is gone: a fact, not a fault
+            workflow.logger.info("case %s not told of %s: %s", self._in.case_ref, signal, exc)
 
     async def _save(self) -> None:
         self._version += 1
