@@ -6,7 +6,6 @@ run directly, the tests try the machine's server on 127.0.0.1:5432 and fail loud
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -58,39 +57,11 @@ def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outbox")
 
 
-_ENVIRONMENTS: list[WorkflowEnvironment] = []
-
-
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await start_time_skipping()
-    _ENVIRONMENTS.append(environment)
     yield environment
-    _ENVIRONMENTS.clear()
     await environment.shutdown()
-
-
-@pytest.fixture(scope="module", autouse=True)
-async def quiet_server_after_each_module(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Stop the case and task workflows a test module left running on the shared time-skipping server.
-
-    Every open workflow's timers fire whenever a later test skips time; left to pile up across modules,
-    one long skip has so much to do that it outlasts the server's own deadline."""
-    live: Store = request.getfixturevalue("store")
-    yield
-    if not _ENVIRONMENTS:
-        return
-    environment = _ENVIRONMENTS[0]
-    from sqlalchemy import select
-
-    from casefile.models import CaseRow, TaskRow
-
-    with live.session() as session:
-        ids = [*session.scalars(select(CaseRow.reference).where(CaseRow.stage != "closed")),
-               *session.scalars(select(TaskRow.key).where(TaskRow.status == "open"))]
-    for workflow_id in ids:
-        with contextlib.suppress(Exception):
-            await environment.client.get_workflow_handle(workflow_id).terminate("test module finished")
 
 
 @pytest.fixture(scope="session")
