@@ -9,10 +9,7 @@ import asyncio
 import json
 import os
 import re
-import signal
 import socket
-import sys
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.serve import serving
 from casefile.db import Store
 from tests.api_support import Tokens, make_app, report
-
-ASB = str(Path(sys.executable).with_name("asb"))
+from tests.asb_up import ASB, running_asb_up
 
 
 def _free_ports(count: int) -> list[int]:
@@ -168,22 +164,8 @@ async def test_refusals_are_one_line_on_stderr_with_exit_code_2(server: Server, 
 
 
 async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path) -> None:
-    port, ui_port, api_port = _free_ports(3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASB_DATABASE_URL", "ASB_OIDC_"))}
-    process = await asyncio.create_subprocess_exec(
-        ASB, "up", "--state-dir", str(tmp_path / "state"), "--port", str(port), "--ui-port", str(ui_port),
-        "--api-port", str(api_port), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 90
-        while not any("Ctrl-C" in line for line in lines):
-            assert time.monotonic() < deadline, lines
-            line = (await asyncio.wait_for(process.stdout.readline(), 90)).decode()
-            assert line, f"asb up exited: {(await process.stderr.read()).decode() if process.stderr else ''}"
-            lines.append(line)
-        text = "".join(lines)
+    async with running_asb_up(tmp_path / "state") as up:
+        text, api_port, ui_port = up.text, up.api_port, up.ui_port
         assert f"http://127.0.0.1:{api_port}/docs" in text and f"http://127.0.0.1:{ui_port}" in text
         tokens = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(\w+)\s+\w+\s+(ey\S+)$", text, re.MULTILINE)}
         assert {"intake", "officer", "manager", "senior_manager", "ops", "auditor"} <= set(tokens), text
@@ -200,7 +182,3 @@ async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path)
                            token=None)
         listed = await asb("case", "list", url=url, token=minted.out.strip())
         assert listed.code == 0 and ref in listed.out, listed.err
-    finally:
-        process.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(process.wait(), 60)
-    assert code == 0

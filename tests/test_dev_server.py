@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import signal
-import socket
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +19,7 @@ from asb.devserver import temporal_cli
 from casefile.db import Store
 from policy.profiles import load
 from statemachine.commands import Actor, ReportArgs
+from tests.asb_up import running_asb_up
 from worker import build_worker
 from workflows.case import SEARCH_ATTRIBUTES
 
@@ -122,40 +118,13 @@ async def test_search_attributes_show_stage_risk_officer_and_deadline(
     assert "r1" not in str(attributes) and "p1" not in str(attributes)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_asb_up_starts_serves_a_case_and_stops_cleanly(tmp_path: Path) -> None:
-    port, ui_port, api_port = _free_port(), _free_port(), _free_port()
-    asb = str(Path(sys.executable).with_name("asb"))
-    env = {**os.environ, "ASB_DATABASE_URL": ""}
-    env.pop("ASB_DATABASE_URL")
-    process = await asyncio.create_subprocess_exec(
-        asb, "up", "--state-dir", str(tmp_path / "state"), "--port", str(port), "--ui-port", str(ui_port),
-        "--api-port", str(api_port),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 90
-        while not any("Ctrl-C" in line for line in lines):
-            assert time.monotonic() < deadline, lines
-            line = (await asyncio.wait_for(process.stdout.readline(), 90)).decode()
-            assert line, f"asb up exited: {(await process.stderr.read()).decode() if process.stderr else ''}"
-            lines.append(line)
-        assert any(f"http://127.0.0.1:{ui_port}" in line for line in lines)
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+    async with running_asb_up(tmp_path / "state") as up:
+        assert any(f"http://127.0.0.1:{up.ui_port}" in line for line in up.lines)
+        client = await Client.connect(f"127.0.0.1:{up.port}", data_converter=pydantic_data_converter)
         ref = "ASB-2026-000123"
         handle = await start_case(client, ref, load("reading"), _report())
         await _ok(handle, "record_contact", outcome="made", method="phone")
         assert await _listed(client, 'CaseStage="enquiry"', ref)
         assert (tmp_path / "state" / "temporal.db").exists()
         assert (tmp_path / "state" / "asb.db").exists()
-    finally:
-        process.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(process.wait(), 60)
-    assert code == 0
