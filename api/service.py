@@ -116,10 +116,6 @@ def _summary(row: CaseRow) -> CaseSummary:
     )
 
 
-def _task_out(view: TaskView) -> TaskOut:
-    return view
-
-
 class Service:
     def __init__(self, settings: ApiSettings, client: Client, store: Store, profile: Profile) -> None:
         self.settings = settings
@@ -408,7 +404,7 @@ class Service:
                 if case is not None and case.locked and case.reference not in audited:
                     audited.add(case.reference)
                     audit.record(session, "read", "cases", case.reference, case.reference, after={"purpose": "tasks"})
-                shown.append(_task_out(view))
+                shown.append(view)
             return shown
 
     async def tasks(self, principal: Principal, *, role: str | None, status: str | None, case_ref: str | None,
@@ -427,7 +423,7 @@ class Service:
 
     def _reread(self, task_id: str) -> TaskOut:
         with self.store.session() as session:
-            return _task_out(get_task(session, task_id))
+            return get_task(session, task_id)
 
     def _gate_tasks(self, principal: Principal) -> None:
         if principal.role in ("ops", "auditor", "intake"):
