@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from asb.taskclient import TaskView
-from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails
+from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails, contains_nul
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
@@ -24,16 +24,6 @@ TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 #: Incidents reported as happening later than this are refused (clock skew, not the future).
 FUTURE_SLACK = timedelta(days=1)
 EARLIEST_YEAR = 1900
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def check_time(value: datetime, field: str) -> None:
@@ -51,7 +41,7 @@ class _In(BaseModel):
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         # PostgreSQL text cannot hold NUL; nobody types one on purpose.
-        if _has_nul(data):
+        if contains_nul(data):
             raise ValueError("text may not contain NUL characters")
         return data
 
@@ -79,7 +69,7 @@ class ReportIn(IntakeReport):
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        if _has_nul(data):
+        if contains_nul(data):
             raise ValueError("text may not contain NUL characters")
         return data
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
@@ -20,8 +20,27 @@ from statemachine.commands import ReportArgs
 ContactMethod = Literal["letter", "email", "sms", "phone"]
 
 
+def contains_nul(value: Any) -> bool:
+    """Whether any text in a (nested) value holds a NUL character, which PostgreSQL text cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # Refused here, where the case file is written, so every door gets a clear error, not a 500.
+        if contains_nul(data):
+            raise ValueError("text may not contain NUL characters")
+        return data
 
 
 class PersonDetails(_In):
@@ -63,7 +82,7 @@ class IntakeReport(_In):
     tried_to_resolve: bool = False
     incidents_last_month: int = Field(1, ge=0)
     time_of_day: str | None = None
-    channel: str = "phone"
+    channel: str = Field("phone", min_length=1, max_length=32)
     officer: str | None = None
     reporter: PersonDetails = PersonDetails()
     reported_person: PersonDetails | None = None

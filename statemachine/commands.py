@@ -77,7 +77,7 @@ class ReportArgs(_Args):
     tried_to_resolve: bool = False
     incidents_last_month: int = Field(1, ge=0)
     time_of_day: str | None = None
-    channel: str = Field("phone", min_length=1, max_length=24)
+    channel: str = Field("phone", min_length=1, max_length=32)
     reporter: PartyArgs = PartyArgs()
     reported_person: PartyArgs | None = None
     officer: str | None = Field(None, min_length=1, max_length=64)

@@ -376,3 +376,12 @@ async def test_schemathesis_finds_no_server_error_and_answers_as_documented(
     assert checked > 200
     assert server_errors == []
     assert problems == []
+
+
+async def test_an_app_with_the_longest_allowed_name_can_send_reports(api: httpx.AsyncClient, as_: Tokens) -> None:
+    """Found by schemathesis: a 32-letter source name was accepted, then outgrew the report's channel (500)."""
+    feed = as_("intake", "feed")
+    source = "a" + "b" * 31
+    body = {"source": source, "external_id": external_id(), "report": report()}
+    response = await api.post("/feeds/app-reports", json=body, headers=feed)
+    assert response.status_code == 201, response.text

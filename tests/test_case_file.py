@@ -244,3 +244,17 @@ def test_subject_access_export_includes_case_notes_with_other_people_redacted(an
     notes = export["cases"][0]["case_notes"]
     assert len(notes) == 1 and "about the music" in notes[0]["text"]
     assert "Bob" not in str(export) and "3 High Street" not in str(export)
+
+
+@pytest.mark.parametrize("where", ["reporter.name", "incident.description", "witnesses.0.address"])
+def test_text_with_a_nul_is_refused_before_it_reaches_the_database(where: str) -> None:
+    """PostgreSQL text cannot hold NUL: found by fuzzing the app feed, which answered 500 before."""
+    data: dict[str, object] = {"category": "noise", "reporter": {}, "witnesses": [{}],
+                               "incident": {"occurred_at": "2026-03-01T23:10:00+00:00"}}
+    section, key = where.split(".", 1)
+    target: object = data[section]
+    if key.startswith("0."):
+        target, key = data[section][0], key[2:]  # type: ignore[index]
+    target[key] = "loud\x00music"  # type: ignore[index]
+    with pytest.raises(ValueError, match="NUL"):
+        IntakeReport.model_validate(data)
