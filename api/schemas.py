@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from asb.taskclient import TaskView
 from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails, contains_nul
+from casefile.types import LANGUAGE_PATTERN
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
@@ -92,7 +93,8 @@ class PublicPerson(_In):
     anonymous: bool = False
     large_print: bool = False
     easy_read: bool = False
-    language: str | None = Field(None, max_length=8)
+    language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
+                                 description="the language letters should be in: a code such as cy or en-GB")
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
+from casefile.types import LANGUAGE_PATTERN
 from statemachine.commands import ReportArgs
 
 ContactMethod = Literal["letter", "email", "sms", "phone"]
@@ -54,7 +55,8 @@ class PersonDetails(_In):
     anonymous: bool = False
     large_print: bool = False
     easy_read: bool = False
-    language: str | None = Field(None, max_length=8)
+    language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
+                                 description="the language letters should be in: a code such as cy or en-GB")
     is_employee: bool = False
     #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,3 +26,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: A language as the case file keeps it: an ISO 639 code (``cy``, ``pl``, ``fil``), optionally with a
+#: region (``en-GB``). It chooses a letters folder when a letter is sent, so nothing else may pass: an
+#: allowed value is still never used as a path, only matched against the folders that exist.
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+
+
+def check_language(value: str | None, field: str = "language") -> str | None:
+    """Refuse anything but a language code (003 §9 adjustments: a language is a code, not a path)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
+        raise ValueError(f"{field} must be a language code such as cy or en-GB")
+    return value
+
