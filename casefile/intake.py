@@ -11,11 +11,11 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
-from casefile.types import LANGUAGE_PATTERN
+from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_time
 from statemachine.commands import ReportArgs
 
 ContactMethod = Literal["letter", "email", "sms", "phone"]
@@ -68,11 +68,17 @@ class Evidence(_In):
 
 
 class IncidentDetails(_In):
-    occurred_at: datetime
+    occurred_at: AwareDatetime = Field(description=TIME_BOUNDS)
     location: str | None = Field(None, max_length=300)
     description: str | None = Field(None, max_length=10000)
     police_reference: str | None = Field(None, max_length=64)
-    evidence: list[Evidence] = []
+    evidence: list[Evidence] = Field([], max_length=50)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        check_time(value, "occurred_at")
+        return value
 
 
 class IntakeReport(_In):
@@ -112,7 +118,12 @@ def _person(session: Session, details: PersonDetails, now: datetime, actor: str,
 def record_report(
     session: Session, reference: str, profile: str, report: IntakeReport, received_at: datetime, actor: str
 ) -> ReportArgs:
-    """Write the report's people and incident; return what the workflow may know."""
+    """Write the report's people and incident; return what the workflow may know.
+
+    An incident cannot have happened after the report of it arrived (beyond the sender's clock skew):
+    refused before anything is written, whichever door the report came through."""
+    if report.incident is not None and report.incident.occurred_at > received_at + FUTURE_SKEW:
+        raise ValueError("incident.occurred_at is in the future: after the report was received")
     session.add(CaseRow(
         reference=reference, profile=profile, stage="enquiry", outcome="enquiry", risk=None,
         category=report.category, hate=report.hate, officer=report.officer, opened_at=received_at,
