@@ -8,7 +8,8 @@ PostgreSQL) all run the very same app. Status codes, everywhere:
 - 403 the caller's role may never do this (decided before any case is looked up);
 - 404 no such case or task, or a locked case the caller may not see (the same answer);
 - 409 the case or task refused now, with its reason (stage, approvals, ownership, own request);
-- 422 bad input, naming the field;
+- 413 a body larger than the limit (64 KiB by default), refused before it is read;
+- 422 bad input, naming the field (also a body nested too deep to be a report or a command);
 - 429 the public form's per-address limit, with Retry-After;
 - 503/504 the case engine or identity provider did not answer.
 """
@@ -27,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from api.auth import ROLES, AuthError, Principal, TokenVerifier, verifier_for
+from api.guard import BodyLimits
 from api.ratelimit import RateLimiter
 from api.schemas import (
     REF_PATTERN,
@@ -157,6 +159,7 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     app.state.service = service
     app.state.verifier = verifier
     app.state.limiter = limiter
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
 
     def rate_limited(request: Request) -> None:
         client_address = request.client.host if request.client else "unknown"
@@ -345,7 +348,7 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, summary=app.summary,
                                    description=app.description, routes=app.routes, tags=app.openapi_tags)
-            app.openapi_schema = _with_taxonomy(document, profile)
+            app.openapi_schema = _with_limits(_with_taxonomy(document, profile), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -364,6 +367,18 @@ def _with_taxonomy(document: dict[str, Any], profile: Profile) -> dict[str, Any]
         for option in strand.get("anyOf", []):
             if option.get("type") == "string":
                 option["enum"] = list(profile.categories.hate_strands)
+    return document
+
+
+def _with_limits(document: dict[str, Any], settings: ApiSettings) -> dict[str, Any]:
+    """What the outer guard (api.guard) answers on any operation with a body: 413 over the size limit."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": f"The body is larger than {settings.max_body_bytes} "
+                                                            "bytes", "content": problem})
     return document
 
 

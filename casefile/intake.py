@@ -22,13 +22,21 @@ ContactMethod = Literal["letter", "email", "sms", "phone"]
 
 
 def contains_nul(value: Any) -> bool:
-    """Whether any text in a (nested) value holds a NUL character, which PostgreSQL text cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(v) for v in value)
+    """Whether any text in a (nested) value holds a NUL character, which PostgreSQL text cannot store.
+
+    Walked with a stack, not recursion: a body nested hundreds of levels deep must get its 422, not a
+    RecursionError (issue 9 item 13; the API also bounds depth before parsing)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
     return False
 
 
