@@ -11,7 +11,8 @@ PostgreSQL) all run the very same app. Status codes, everywhere:
 - 413 a body larger than the limit (64 KiB by default), refused before it is read;
 - 422 bad input, naming the field (also a body nested too deep to be a report or a command);
 - 429 the public form's per-address limit, with Retry-After;
-- 503/504 the case engine or identity provider did not answer.
+- 500 `{"detail": "internal error", "field": null}`: a fault of ours, never with a traceback;
+- 503/504 the case file, the case engine or the identity provider did not answer; 503 has Retry-After.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from api.auth import ROLES, AuthError, Principal, TokenVerifier, verifier_for
-from api.guard import BodyLimits
+from api.guard import RETRY_AFTER_SECONDS, BodyLimits, LastResort
 from api.ratelimit import RateLimiter
 from api.schemas import (
     REF_PATTERN,
@@ -76,7 +77,7 @@ _DESCRIPTIONS = {
     409: "The case or task refused now; `detail` says why and nothing was changed",
     422: "Bad input; `field` names it",
     429: "Too many reports from this address; try again after Retry-After seconds",
-    503: "The case engine or identity provider is unavailable",
+    503: "The case file, the case engine or the identity provider is unavailable; try again after Retry-After",
     504: "The case did not answer in time",
 }
 
@@ -94,6 +95,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def _problem(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None
              ) -> JSONResponse:
+    if status == 503:  # every outage says when to try again (issue 9 item 11)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
     return JSONResponse(Problem(detail=detail, field=field).model_dump(), status_code=status, headers=headers)
 
 
@@ -159,7 +162,9 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     app.state.service = service
     app.state.verifier = verifier
     app.state.limiter = limiter
+    # Outermost last: LastResort also answers for anything BodyLimits or the routes did not.
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
+    app.add_middleware(LastResort)
 
     def rate_limited(request: Request) -> None:
         client_address = request.client.host if request.client else "unknown"
@@ -371,7 +376,9 @@ def _with_taxonomy(document: dict[str, Any], profile: Profile) -> dict[str, Any]
 
 
 def _with_limits(document: dict[str, Any], settings: ApiSettings) -> dict[str, Any]:
-    """What the outer guard (api.guard) answers on any operation with a body: 413 over the size limit."""
+    """What the outer guards (api.guard) answer on any operation: 413 for a body over the size limit, and
+    503 with Retry-After for an outage."""
+    retry = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for item in document.get("paths", {}).values():
         for operation in item.values():
@@ -379,6 +386,9 @@ def _with_limits(document: dict[str, Any], settings: ApiSettings) -> dict[str, A
             if "requestBody" in operation:
                 responses.setdefault("413", {"description": f"The body is larger than {settings.max_body_bytes} "
                                                             "bytes", "content": problem})
+            # Any operation may meet an outage of the case file or the case engine.
+            responses.setdefault("503", {"description": _DESCRIPTIONS[503], "content": problem})
+            responses["503"].setdefault("headers", {}).update(retry)
     return document
 
 

@@ -1,23 +1,43 @@
-"""The API's outer guard: bounded bodies (issue 9 item 13).
+"""The API's outer guards: bounded bodies, and a documented JSON answer for every failure.
+
+Two ASGI layers wrap the whole app (issue 9 items 11 and 13):
 
 - `BodyLimits` reads a request body before anything parses it and refuses one larger than
   `max_body_bytes` (413) or nested deeper than `max_body_depth` (422), both in the JSON error shape. A
   900-deep document would otherwise reach Python's recursion limit in the parser or a validator, and an
   endless body would be held in memory. The depth is counted without parsing (brackets outside strings).
+- `LastResort` turns anything the routes' own handlers did not answer into JSON: an outage of the case
+  file (PostgreSQL) or the case engine (Temporal) is a 503 with Retry-After, so a client waits and tries
+  again; anything else is a 500 `{"detail": "internal error", "field": null}`. Neither carries a
+  traceback or the exception's text (which can hold SQL parameters, so personal data); the log gets the
+  exception's type and where it was raised, not its message.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import psycopg
+from sqlalchemy import exc as sa
+from temporalio.service import RPCError
+
+log = logging.getLogger("asb.api")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Seconds a client is asked to wait after an outage before trying again.
+RETRY_AFTER_SECONDS = 5
+CASE_FILE_DOWN = "the case file is unavailable; nothing was changed, try again shortly"
+ENGINE_DOWN = "the case engine is unavailable; nothing was changed, try again shortly"
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
@@ -46,6 +66,21 @@ def nesting_depth(body: bytes) -> int:
         else:
             depth = max(depth - 1, 0)
     return deepest
+
+
+def outage(exc: BaseException) -> str | None:
+    """The reason to give if this exception means PostgreSQL or Temporal is unreachable, else None."""
+    if isinstance(exc, sa.DBAPIError) and not isinstance(exc, sa.OperationalError | sa.InterfaceError):
+        return CASE_FILE_DOWN if exc.connection_invalidated else None
+    if isinstance(exc, sa.OperationalError | sa.InterfaceError | sa.TimeoutError | sa.DisconnectionError
+                  | psycopg.OperationalError | psycopg.InterfaceError):
+        return CASE_FILE_DOWN
+    if isinstance(exc, RPCError):
+        return ENGINE_DOWN
+    # The Temporal client connects lazily (and reconnects): a refused connection is a RuntimeError.
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
+        return ENGINE_DOWN
+    return None
 
 
 class BodyLimits:
@@ -91,3 +126,36 @@ class BodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class LastResort:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            reason = outage(exc)
+            where = "".join(traceback.format_tb(exc.__traceback__, limit=-3))
+            if reason is not None:
+                log.warning("%s %s: outage (%s)", scope.get("method"), scope.get("path"), type(exc).__name__)
+            else:
+                log.error("%s %s: unhandled %s\n%s", scope.get("method"), scope.get("path"), type(exc).__name__,
+                          where)
+            if started:
+                raise
+            if reason is not None:
+                await send_problem(send, 503, reason, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            else:
+                await send_problem(send, 500, "internal error")
