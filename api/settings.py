@@ -29,8 +29,11 @@ class ApiSettings:
     #: Where local mode keeps its signing key.
     state_dir: Path = Path(".asb")
     task_queue: str = TASK_QUEUE
-    #: The public online form, per client address (behind a proxy, run uvicorn with --proxy-headers).
+    #: The public online form, per client address.
     public_reports_per_minute: int = 5
+    #: Proxies whose X-Forwarded-For is believed (comma-separated addresses, or *); none by default, so
+    #: the client address is the connection's own (ASB_FORWARDED_ALLOW_IPS, issue 9 item 12).
+    forwarded_allow_ips: str | None = None
     #: Request bodies larger than this are refused with 413 before they are read (ASB_MAX_BODY_BYTES).
     max_body_bytes: int = 65536
     #: JSON nested deeper than this is refused with 422 before it is parsed (ASB_MAX_BODY_DEPTH).
@@ -68,6 +71,7 @@ class ApiSettings:
             "oidc_jwks_url": env.get("ASB_OIDC_JWKS_URL") or None,
             "state_dir": Path(env.get("ASB_STATE_DIR", ".asb")).resolve(),
             "public_reports_per_minute": _int(env, "ASB_PUBLIC_REPORTS_PER_MINUTE", 5),
+            "forwarded_allow_ips": env.get("ASB_FORWARDED_ALLOW_IPS", "").strip() or None,
             "max_body_bytes": _int(env, "ASB_MAX_BODY_BYTES", 65536),
             "max_body_depth": _int(env, "ASB_MAX_BODY_DEPTH", 32),
         }
