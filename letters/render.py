@@ -176,10 +176,16 @@ class Renderer:
         return frozenset(found | {"en"})
 
     def _known(self, language: str | None) -> str:
-        """The folder name for a wanted language: one of languages() (never the input itself), else English."""
+        """The folder for a wanted language: one of languages() (never the input itself), trying the code
+        with its region (cy-GB) and then without (cy), else English."""
         if not language or not _LANGUAGE.fullmatch(language):
             return "en"
-        return next((known for known in self.languages() if known == language), "en")
+        known = self.languages()
+        for wanted in (language, language.split("-")[0]):
+            for folder in known:
+                if folder == wanted:
+                    return folder
+        return "en"
 
     def search_path(self, language: str) -> list[str]:
         """Language folder, then English, then the shared layout; the landlord's before ours at each step."""

@@ -244,6 +244,16 @@ def test_a_landlord_template_may_not_lead_outside_the_template_folders(store: St
             assert "TOP SECRET" not in rendered.html, template
 
 
+def test_a_language_selects_only_a_folder_that_exists() -> None:
+    render = Renderer(None)
+    assert render.language_for("acknowledgement", "cy") == "cy"
+    assert render.language_for("acknowledgement", "cy-GB") == "cy"  # a region falls back to its language
+    assert render.language_for("acknowledgement", "pl") == "en"  # no translation: English
+    for hostile in ["/tmp", "../en", "cy/../../etc", "/", "c" * 40]:
+        assert render.language_for("acknowledgement", hostile) == "en"
+        assert render.search_path(hostile) == render.search_path("en")
+
+
 def test_letters_preview_refuses_a_language_that_is_not_a_code(
     store: Store, postgres_url: str, tmp_path: Path, short_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -435,6 +445,15 @@ async def test_an_oversized_body_is_413_before_it_is_read(api: httpx.AsyncClient
 
     streamed = await api.post("/reports", content=chunks(), headers={**officer, "Content-Type": "application/json"})
     assert streamed.status_code == 413, streamed.text[:200]
+
+
+def test_depth_is_counted_outside_strings_only() -> None:
+    from api.guard import nesting_depth
+
+    for document, depth in [('{"a": "x\\"[[[["}', 1), ('{"a": "x\\\\"}', 1), ('[[{"a":[1]}]]', 4),
+                            ('"[[["', 0), ('{"a\\\\": {"b": "]]]"}}', 2), ('{"a": "\\u005b[["}', 1)]:
+        json.loads(document)  # each is valid JSON
+        assert nesting_depth(document.encode()) == depth, document
 
 
 def test_the_nul_check_is_not_recursive() -> None:
