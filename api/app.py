@@ -8,9 +8,11 @@ PostgreSQL) all run the very same app. Status codes, everywhere:
 - 403 the caller's role may never do this (decided before any case is looked up);
 - 404 no such case or task, or a locked case the caller may not see (the same answer);
 - 409 the case or task refused now, with its reason (stage, approvals, ownership, own request);
-- 422 bad input, naming the field;
+- 413 a body larger than the limit (64 KiB by default), refused before it is read;
+- 422 bad input, naming the field (also a body nested too deep to be a report or a command);
 - 429 the public form's per-address limit, with Retry-After;
-- 503/504 the case engine or identity provider did not answer.
+- 500 `{"detail": "internal error", "field": null}`: a fault of ours, never with a traceback;
+- 503/504 the case file, the case engine or the identity provider did not answer; 503 has Retry-After.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from api.auth import ROLES, AuthError, Principal, TokenVerifier, verifier_for
+from api.guard import RETRY_AFTER_SECONDS, BodyLimits, LastResort
 from api.ratelimit import RateLimiter
 from api.schemas import (
     REF_PATTERN,
@@ -74,7 +77,7 @@ _DESCRIPTIONS = {
     409: "The case or task refused now; `detail` says why and nothing was changed",
     422: "Bad input; `field` names it",
     429: "Too many reports from this address; try again after Retry-After seconds",
-    503: "The case engine or identity provider is unavailable",
+    503: "The case file, the case engine or the identity provider is unavailable; try again after Retry-After",
     504: "The case did not answer in time",
 }
 
@@ -92,6 +95,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def _problem(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None
              ) -> JSONResponse:
+    if status == 503:  # every outage says when to try again (issue 9 item 11)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
     return JSONResponse(Problem(detail=detail, field=field).model_dump(), status_code=status, headers=headers)
 
 
@@ -157,6 +162,9 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     app.state.service = service
     app.state.verifier = verifier
     app.state.limiter = limiter
+    # Outermost last: LastResort also answers for anything BodyLimits or the routes did not.
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
+    app.add_middleware(LastResort)
 
     def rate_limited(request: Request) -> None:
         client_address = request.client.host if request.client else "unknown"
@@ -345,7 +353,7 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, summary=app.summary,
                                    description=app.description, routes=app.routes, tags=app.openapi_tags)
-            app.openapi_schema = _with_taxonomy(document, profile)
+            app.openapi_schema = _with_limits(_with_taxonomy(document, profile), settings)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -364,6 +372,23 @@ def _with_taxonomy(document: dict[str, Any], profile: Profile) -> dict[str, Any]
         for option in strand.get("anyOf", []):
             if option.get("type") == "string":
                 option["enum"] = list(profile.categories.hate_strands)
+    return document
+
+
+def _with_limits(document: dict[str, Any], settings: ApiSettings) -> dict[str, Any]:
+    """What the outer guards (api.guard) answer on any operation: 413 for a body over the size limit, and
+    503 with Retry-After for an outage."""
+    retry = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": f"The body is larger than {settings.max_body_bytes} "
+                                                            "bytes", "content": problem})
+            # Any operation may meet an outage of the case file or the case engine.
+            responses.setdefault("503", {"description": _DESCRIPTIONS[503], "content": problem})
+            responses["503"].setdefault("headers", {}).update(retry)
     return document
 
 

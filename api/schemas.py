@@ -8,32 +8,20 @@ retries forever while the caller waits.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from asb.taskclient import TaskView
 from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails, contains_nul
+from casefile.types import LANGUAGE_PATTERN, TIME_BOUNDS, check_time
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 #: Task ids are the task rows' keys, e.g. ASB-2026-000123/14.
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/_:.-]{0,79}$"
 TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
-#: Incidents reported as happening later than this are refused (clock skew, not the future).
-FUTURE_SLACK = timedelta(days=1)
-EARLIEST_YEAR = 1900
-
-
-def check_time(value: datetime, field: str) -> None:
-    """A reported time must say its zone and be a time something could have happened."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{field} needs a time zone, e.g. 2026-03-01T22:30:00+00:00")
-    if value.year < EARLIEST_YEAR or value.astimezone(UTC) > datetime.now(UTC) + FUTURE_SLACK:
-        raise ValueError(f"{field} is not a plausible time for an incident")
-
-
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -73,11 +61,6 @@ class ReportIn(IntakeReport):
             raise ValueError("text may not contain NUL characters")
         return data
 
-    @model_validator(mode="after")
-    def _plausible_incident(self) -> ReportIn:
-        if self.incident is not None:
-            check_time(self.incident.occurred_at, "incident.occurred_at")
-        return self
 
 
 class PublicPerson(_In):
@@ -92,7 +75,8 @@ class PublicPerson(_In):
     anonymous: bool = False
     large_print: bool = False
     easy_read: bool = False
-    language: str | None = Field(None, max_length=8)
+    language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
+                                 description="the language letters should be in: a code such as cy or en-GB")
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
 
 
@@ -105,10 +89,16 @@ class PublicOther(_In):
 
 
 class PublicIncident(_In):
-    occurred_at: AwareDatetime
+    occurred_at: AwareDatetime = Field(description=TIME_BOUNDS)
     location: str | None = Field(None, max_length=300)
     description: str | None = Field(None, max_length=10000)
     police_reference: str | None = Field(None, max_length=64)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        check_time(value, "occurred_at")
+        return value
 
 
 class PublicReportIn(_In):
@@ -136,7 +126,6 @@ class PublicReportIn(_In):
 
     @model_validator(mode="after")
     def _reachable(self) -> PublicReportIn:
-        check_time(self.incident.occurred_at, "incident.occurred_at")
         person = self.reporter
         if person.anonymous:
             return self
@@ -173,7 +162,8 @@ class AppReportIn(_In):
 
 
 class CommandIn(_In):
-    args: dict[str, Any] = Field({}, description="the command's arguments (GET /commands lists them)")
+    args: dict[str, Any] = Field({}, max_length=20, description=(
+        "the command's arguments (GET /commands lists them); a time argument such as occurred_at: " + TIME_BOUNDS))
 
 
 class DecideIn(_In):

@@ -20,11 +20,27 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
+def uvicorn_config(app: FastAPI, host: str, port: int, *, forwarded_allow_ips: str | None, log_level: str,
+                   access_log: bool) -> uvicorn.Config:
+    """How every door serves the API (`asb up`, `asb api`, the tests).
+
+    X-Forwarded-For and X-Forwarded-Proto are believed only from the proxies named in
+    forwarded_allow_ips (ASB_FORWARDED_ALLOW_IPS, `--forwarded-allow-ips`), and from nobody by default.
+    uvicorn's own default trusts 127.0.0.1, so anyone reaching a loopback-bound API (or a proxy on the
+    same host that passes the header through) could rotate the header and escape the public form's
+    per-address limit (issue 9 item 12)."""
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off", access_log=access_log,
+                          proxy_headers=bool(forwarded_allow_ips),
+                          forwarded_allow_ips=forwarded_allow_ips or "")
+
+
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "warning",
-                  startup_timeout: float = 30.0) -> AsyncIterator[EmbeddedServer]:
+                  startup_timeout: float = 30.0, forwarded_allow_ips: str | None = None
+                  ) -> AsyncIterator[EmbeddedServer]:
     """Run the app on host:port until the block ends; the block starts once the port accepts connections."""
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="off", access_log=False)
+    config = uvicorn_config(app, host, port, forwarded_allow_ips=forwarded_allow_ips, log_level=log_level,
+                            access_log=False)
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     loop = asyncio.get_running_loop()
@@ -56,13 +72,13 @@ async def run_api(host: str, port: int, *, forwarded_allow_ips: str | None = Non
     from worker import TemporalSettings
 
     settings = ApiSettings.from_env()
+    forwarded_allow_ips = forwarded_allow_ips or settings.forwarded_allow_ips
     client = await TemporalSettings.from_env().connect()
     store = Store.from_env()
     store.upgrade()
     app = create_app(settings, client, store)
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off",
-                            proxy_headers=forwarded_allow_ips is not None,
-                            forwarded_allow_ips=forwarded_allow_ips)
+    config = uvicorn_config(app, host, port, forwarded_allow_ips=forwarded_allow_ips, log_level="info",
+                            access_log=True)
     try:
         await uvicorn.Server(config).serve()
     finally:

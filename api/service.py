@@ -31,6 +31,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import AuthError, Principal
+from api.guard import outage
 from api.schemas import (
     AppReportIn,
     CaseList,
@@ -276,6 +277,10 @@ class Service:
             error = "the case's workflow did not answer in time"
         except (RPCError, WorkflowQueryFailedError) as exc:
             error = f"the case's workflow did not answer: {exc}"
+        except RuntimeError as exc:  # the Temporal client could not (re)connect: still show the case file
+            if outage(exc) is None:
+                raise
+            error = "the case engine is unavailable"
         return CaseView(status=status, status_error=error, timeline=timeline, **rows)
 
     def _list(self, principal: Principal, query: Select[Any], limit: int, offset: int) -> CaseList:

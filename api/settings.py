@@ -8,6 +8,7 @@ state folder, so `asb up` works on a laptop with no identity provider.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,15 @@ class ApiSettings:
     #: Where local mode keeps its signing key.
     state_dir: Path = Path(".asb")
     task_queue: str = TASK_QUEUE
-    #: The public online form, per client address (behind a proxy, run uvicorn with --proxy-headers).
+    #: The public online form, per client address.
     public_reports_per_minute: int = 5
+    #: Proxies whose X-Forwarded-For is believed (comma-separated addresses, or *); none by default, so
+    #: the client address is the connection's own (ASB_FORWARDED_ALLOW_IPS, issue 9 item 12).
+    forwarded_allow_ips: str | None = None
+    #: Request bodies larger than this are refused with 413 before they are read (ASB_MAX_BODY_BYTES).
+    max_body_bytes: int = 65536
+    #: JSON nested deeper than this is refused with 422 before it is parsed (ASB_MAX_BODY_DEPTH).
+    max_body_depth: int = 32
     #: How long a case command may take before the API gives up waiting (the case keeps its own state).
     command_timeout_seconds: float = 30.0
     #: How long a case view waits for the workflow's status before showing the case file alone.
@@ -48,6 +56,10 @@ class ApiSettings:
             raise ValueError("set all of ASB_OIDC_ISSUER, ASB_OIDC_AUDIENCE and ASB_OIDC_JWKS_URL, or none")
         if self.public_reports_per_minute < 1:
             raise ValueError("ASB_PUBLIC_REPORTS_PER_MINUTE must be at least 1")
+        if self.max_body_bytes < 1024:
+            raise ValueError("ASB_MAX_BODY_BYTES must be at least 1024")
+        if self.max_body_depth < 8:
+            raise ValueError("ASB_MAX_BODY_DEPTH must be at least 8")
 
     @classmethod
     def from_env(cls, **overrides: object) -> ApiSettings:
@@ -58,9 +70,22 @@ class ApiSettings:
             "oidc_audience": env.get("ASB_OIDC_AUDIENCE") or None,
             "oidc_jwks_url": env.get("ASB_OIDC_JWKS_URL") or None,
             "state_dir": Path(env.get("ASB_STATE_DIR", ".asb")).resolve(),
-            "public_reports_per_minute": int(env.get("ASB_PUBLIC_REPORTS_PER_MINUTE", "5")),
+            "public_reports_per_minute": _int(env, "ASB_PUBLIC_REPORTS_PER_MINUTE", 5),
+            "forwarded_allow_ips": env.get("ASB_FORWARDED_ALLOW_IPS", "").strip() or None,
+            "max_body_bytes": _int(env, "ASB_MAX_BODY_BYTES", 65536),
+            "max_body_depth": _int(env, "ASB_MAX_BODY_DEPTH", 32),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
         return settings
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None

@@ -228,7 +228,8 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--forwarded-allow-ips", default=None,
-                   help="the reverse proxy's address(es), to trust its X-Forwarded-For")
+                   help="a reverse proxy's address(es) whose X-Forwarded-For is believed "
+                        "(ASB_FORWARDED_ALLOW_IPS; default: none)")
     p.set_defaults(func=cmd_api)
 
     up = sub.choices.get("up")

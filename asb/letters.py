@@ -21,12 +21,18 @@ def cmd_letters_preview(args: argparse.Namespace) -> int:
 
     from casefile.db import Store
     from casefile.models import CaseRow
+    from casefile.types import check_language
     from letters.compose import LetterJob, compose
     from letters.config import ConfigError, load_settings
     from letters.pdf import build_pdf
     from letters.recipients import Skip, find_recipient
     from letters.render import LETTERS, TemplateMissing, renderer
 
+    if args.language is not None:
+        try:
+            check_language(args.language, "--language")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     store = Store.from_env()
     try:
         try:

@@ -25,9 +25,12 @@ DEFAULT_API_PORT = 8000
 def add_api_options(parser: Any) -> None:
     """The API's options on `asb up` (registered by asb.client_cli, which owns the API's CLI side)."""
     parser.add_argument("--api-port", type=int, default=DEFAULT_API_PORT, help="HTTP API port (8000)")
+    parser.add_argument("--forwarded-allow-ips", default=None,
+                        help="a reverse proxy's address(es) whose X-Forwarded-For is believed "
+                             "(ASB_FORWARDED_ALLOW_IPS; default: none)")
 
 
-async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
+async def _up(state: Path, port: int, ui_port: int, api_port: int, forwarded_allow_ips: str | None = None) -> int:
     from api.app import create_app
     from api.auth import local_tokens
     from api.serve import serving
@@ -40,7 +43,10 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
     state.mkdir(parents=True, exist_ok=True)
     os.environ["ASB_STATE_DIR"] = str(state)
     try:
-        settings = ApiSettings.from_env(state_dir=state)
+        overrides: dict[str, object] = {"state_dir": state}
+        if forwarded_allow_ips:
+            overrides["forwarded_allow_ips"] = forwarded_allow_ips
+        settings = ApiSettings.from_env(**overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     server = await start_dev_server(state / "temporal.db", port, ui_port)
@@ -54,7 +60,8 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
         store.upgrade()
         outbox = state / "outbox"
         app = create_app(settings, client, store)
-        async with build_worker(client, store, outbox), serving(app, "127.0.0.1", api_port):
+        async with build_worker(client, store, outbox), serving(
+                app, "127.0.0.1", api_port, forwarded_allow_ips=settings.forwarded_allow_ips):
             print(f"Temporal:     127.0.0.1:{port} (namespace default)", flush=True)
             print(f"Temporal UI:  http://127.0.0.1:{ui_port}/namespaces/default/workflows", flush=True)
             print(f"API:          http://127.0.0.1:{api_port} (docs: http://127.0.0.1:{api_port}/docs)", flush=True)
@@ -79,4 +86,5 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
 
 def run_up(args: argparse.Namespace) -> int:
     state = Path(args.state_dir or os.environ.get("ASB_STATE_DIR", ".asb")).resolve()
-    return asyncio.run(_up(state, args.port, args.ui_port, getattr(args, "api_port", DEFAULT_API_PORT)))
+    return asyncio.run(_up(state, args.port, args.ui_port, getattr(args, "api_port", DEFAULT_API_PORT),
+                           getattr(args, "forwarded_allow_ips", None)))

@@ -11,23 +11,32 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
+from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_time
 from statemachine.commands import ReportArgs
 
 ContactMethod = Literal["letter", "email", "sms", "phone"]
 
 
 def contains_nul(value: Any) -> bool:
-    """Whether any text in a (nested) value holds a NUL character, which PostgreSQL text cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(v) for v in value)
+    """Whether any text in a (nested) value holds a NUL character, which PostgreSQL text cannot store.
+
+    Walked with a stack, not recursion: a body nested hundreds of levels deep must get its 422, not a
+    RecursionError (issue 9 item 13; the API also bounds depth before parsing)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
     return False
 
 
@@ -54,7 +63,8 @@ class PersonDetails(_In):
     anonymous: bool = False
     large_print: bool = False
     easy_read: bool = False
-    language: str | None = Field(None, max_length=8)
+    language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
+                                 description="the language letters should be in: a code such as cy or en-GB")
     is_employee: bool = False
     #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
@@ -66,11 +76,17 @@ class Evidence(_In):
 
 
 class IncidentDetails(_In):
-    occurred_at: datetime
+    occurred_at: AwareDatetime = Field(description=TIME_BOUNDS)
     location: str | None = Field(None, max_length=300)
     description: str | None = Field(None, max_length=10000)
     police_reference: str | None = Field(None, max_length=64)
-    evidence: list[Evidence] = []
+    evidence: list[Evidence] = Field([], max_length=50)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        check_time(value, "occurred_at")
+        return value
 
 
 class IntakeReport(_In):
@@ -110,7 +126,12 @@ def _person(session: Session, details: PersonDetails, now: datetime, actor: str,
 def record_report(
     session: Session, reference: str, profile: str, report: IntakeReport, received_at: datetime, actor: str
 ) -> ReportArgs:
-    """Write the report's people and incident; return what the workflow may know."""
+    """Write the report's people and incident; return what the workflow may know.
+
+    An incident cannot have happened after the report of it arrived (beyond the sender's clock skew):
+    refused before anything is written, whichever door the report came through."""
+    if report.incident is not None and report.incident.occurred_at > received_at + FUTURE_SKEW:
+        raise ValueError("incident.occurred_at is in the future: after the report was received")
     session.add(CaseRow(
         reference=reference, profile=profile, stage="enquiry", outcome="enquiry", risk=None,
         category=report.category, hate=report.hate, officer=report.officer, opened_at=received_at,

@@ -12,9 +12,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from casefile.types import UTCDateTime
+from casefile.types import UTCDateTime, check_language
 
 
 class Base(DeclarativeBase):
@@ -128,6 +128,12 @@ class PersonRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("language")
+    def _language(self, key: str, value: str | None) -> str | None:
+        # Every path that writes a person (intake, the edit path, imports) gets the same allow-list: the
+        # language later picks a letters folder when a letter is rendered (issue 9 item 1).
+        return check_language(value, "language")
 
 
 class PartyRow(Base):

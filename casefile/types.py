@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
@@ -25,3 +26,38 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: A language as the case file keeps it: an ISO 639 code (``cy``, ``pl``, ``fil``), optionally with a
+#: region (``en-GB``). It chooses a letters folder when a letter is sent, so nothing else may pass: an
+#: allowed value is still never used as a path, only matched against the folders that exist.
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Z]{2})?$"
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+
+
+def check_language(value: str | None, field: str = "language") -> str | None:
+    """Refuse anything but a language code (003 §9 adjustments: a language is a code, not a path)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
+        raise ValueError(f"{field} must be a language code such as cy or en-GB")
+    return value
+
+
+#: The earliest time any door accepts for something that happened: no landlord had a case before this.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far ahead of this server's clock a reported time may be (the sender's clock running fast).
+FUTURE_SKEW = timedelta(minutes=5)
+TIME_BOUNDS = (f"A time with its zone, not before {EARLIEST_TIME:%Y-%m-%d} and at most "
+               f"{int(FUTURE_SKEW.total_seconds() // 60)} minutes ahead of the server's clock.")
+
+
+def check_time(value: datetime, field: str) -> None:
+    """A time something happened must say its zone and lie between 2000 and now (plus the skew)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{field} needs a time zone, e.g. 2026-03-01T22:30:00+00:00")
+    if value < EARLIEST_TIME:
+        raise ValueError(f"{field} is before {EARLIEST_TIME:%Y-%m-%d}: not a time a case could have")
+    if value > datetime.now(UTC) + FUTURE_SKEW:
+        raise ValueError(f"{field} is in the future (more than {int(FUTURE_SKEW.total_seconds() // 60)} "
+                         "minutes ahead of the server's clock)")

@@ -50,6 +50,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from casefile.types import check_language
+
 DeliveryKind = Literal["outbox", "smtp", "notify"]
 KINDS: tuple[DeliveryKind, ...] = ("outbox", "smtp", "notify")
 NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
@@ -248,12 +250,17 @@ def build(raw: Mapping[str, Any], where: str = "delivery settings") -> DeliveryS
         survey_url=landlord_raw.get("survey_url"),
     )
     templates = raw.get("templates")
+    default_language = str(raw.get("default_language", "en"))
+    try:
+        check_language(default_language, "default_language (ASB_LETTER_LANGUAGE)")
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
     return DeliverySettings(
         kind=kind,
         smtp=smtp, notify=notify, landlord=landlord, officers=officers,
         give_up_after=parse_duration(raw.get("give_up_after", "48h"), f"{where}: give_up_after"),
         templates=Path(templates) if templates else None,
-        default_language=str(raw.get("default_language", "en")),
+        default_language=default_language,
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -27,13 +28,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, pass_context
 from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
+
+from casefile.types import LANGUAGE_PATTERN
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUFFIX = ".html.j2"
 VARIANTS = ("standard", "large-print", "easy-read")
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+_TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 #: Every letter the lifecycle sends (statemachine/lifecycle.py `_letter`), and to whom.
 LETTERS: dict[str, str] = {
@@ -128,8 +135,30 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class _ConfinedLoader(FileSystemLoader):
+    """A FileSystemLoader that serves only files which, resolved (symlinks followed), lie inside the
+    configured template folders: the landlord's and the shipped one. Jinja already refuses ``..`` in a
+    template name; this also refuses a symlink, or an absolute name, leading anywhere else."""
+
+    def __init__(self, searchpath: list[str], roots: list[Path]) -> None:
+        super().__init__(searchpath)
+        self.roots = [root.resolve() for root in roots]
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if not any(Path(filename).resolve().is_relative_to(root) for root in self.roots):
+            raise TemplateNotFound(template)
+        return source, filename, uptodate
+
+
 class Renderer:
-    """Renders letters from the landlord's templates first, then the shipped ones."""
+    """Renders letters from the landlord's templates first, then the shipped ones.
+
+    Templates are code, and a landlord's own folder is outside this project's review, so they run in
+    Jinja2's immutable sandbox: no attribute starting with an underscore, no calls to unsafe methods,
+    no changing values passed in (issue 9 item 1). A language only ever selects one of the folders
+    that exist; a person's language, however it reached the case file, is never joined to a path.
+    """
 
     def __init__(self, override: Path | None = None) -> None:
         self.override = override
@@ -138,38 +167,67 @@ class Renderer:
     def _roots(self) -> list[Path]:
         return [p for p in (self.override, TEMPLATES) if p is not None]
 
+    def languages(self) -> frozenset[str]:
+        """The language folders that exist (only names that are language codes count)."""
+        found: set[str] = set()
+        for root in self._roots():
+            if root.is_dir():
+                found.update(p.name for p in root.iterdir() if p.is_dir() and _LANGUAGE.fullmatch(p.name))
+        return frozenset(found | {"en"})
+
+    def _known(self, language: str | None) -> str:
+        """The folder for a wanted language: one of languages() (never the input itself), trying the code
+        with its region (cy-GB) and then without (cy), else English."""
+        if not language or not _LANGUAGE.fullmatch(language):
+            return "en"
+        known = self.languages()
+        for wanted in (language, language.split("-")[0]):
+            for folder in known:
+                if folder == wanted:
+                    return folder
+        return "en"
+
     def search_path(self, language: str) -> list[str]:
         """Language folder, then English, then the shared layout; the landlord's before ours at each step."""
+        language = self._known(language)
         folders = [language, "en"] if language != "en" else ["en"]
         return [str(root / folder) for folder in folders for root in self._roots()] + [str(r) for r in self._roots()]
 
     def has(self, template: str, language: str) -> bool:
-        return any((root / language / f"{template}{SUFFIX}").is_file() for root in self._roots())
+        if not _TEMPLATE_NAME.fullmatch(template):
+            return False
+        folder = self._known(language)
+        if folder != language:
+            return False
+        return any((root / folder / f"{template}{SUFFIX}").is_file() for root in self._roots())
 
     def names(self) -> list[str]:
         found = {p.name.removesuffix(SUFFIX) for root in self._roots() for p in (root / "en").glob(f"*{SUFFIX}")}
-        return sorted(n for n in found if not n.startswith("_"))
+        return sorted(n for n in found if not n.startswith("_") and _TEMPLATE_NAME.fullmatch(n))
 
     def language_for(self, template: str, wanted: str | None) -> str:
         """The person's language when that letter has been translated, else English."""
-        if wanted and wanted != "en" and self.has(template, wanted):
-            return wanted
+        folder = self._known(wanted)
+        if folder != "en" and self.has(template, folder):
+            return folder
         return "en"
 
     def labels(self, language: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
+        language = self._known(language)
         for folder in (["en", language] if language != "en" else ["en"]):
             for root in reversed(self._roots()):  # shipped first, the landlord's overriding
                 path = root / folder / "labels.toml"
-                if path.is_file():
+                if path.is_file() and any(path.resolve().is_relative_to(r.resolve()) for r in self._roots()):
                     merged = _merge(merged, tomllib.loads(path.read_text(encoding="utf-8")))
         return merged
 
     def env(self, language: str) -> Environment:
+        language = self._known(language)
         if language not in self._envs:
-            env = Environment(
-                loader=FileSystemLoader(self.search_path(language)), autoescape=True, undefined=StrictUndefined,
-                trim_blocks=True, lstrip_blocks=True,
+            env = ImmutableSandboxedEnvironment(
+                loader=_ConfinedLoader(self.search_path(language), self._roots()), autoescape=True,
+                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
             )
             env.filters["longdate"] = _longdate
             env.filters["shortdate"] = _shortdate
@@ -246,9 +304,13 @@ def _every(context: Context, spec: dict[str, Any] | None) -> str:
     if count == 1:
         singular = unit[:-1]
         return words.get(singular, f"every {singular.replace('_', ' ')}")
-    return words.get(unit, "every {n} " + unit.replace("_", " ")).format(n=count)
+    return _fill(words.get(unit, "every {n} " + unit.replace("_", " ")), n=count)
 
 
 def _fill(text: str, **values: Any) -> str:
-    """A label with {placeholders} filled in: `labels.contact_named | fill(name=officer.name)`."""
-    return str(text).format(**{k: str(v) for k, v in values.items()})
+    """A label with {placeholders} filled in: `labels.contact_named | fill(name=officer.name)`.
+
+    Plain names only: str.format would follow `{name.__class__...}` in a landlord's labels.toml, which
+    is as much outside review as its templates."""
+    given = {k: str(v) for k, v in values.items()}
+    return _PLACEHOLDER.sub(lambda m: given.get(m.group(1), m.group(0)), str(text))
