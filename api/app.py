@@ -2,7 +2,9 @@
 
 `create_app(settings, client, store)` takes the Temporal client and the case file as arguments rather
 than building them, so `asb up`, a production deployment and the tests (time-skipping server, real
-PostgreSQL) all run the very same app. Status codes, everywhere:
+PostgreSQL) all run the very same app. Success on the report doors: 201 opened, 202 accepted and
+starting (the reconciler starts it), 200 a resend (Idempotency-Key, or an app's external id). Status
+codes of errors, everywhere:
 
 - 401 no token, or one that fails signature, expiry, issuer or audience checks;
 - 403 the caller's role may never do this (decided before any case is looked up);
@@ -10,7 +12,9 @@ PostgreSQL) all run the very same app. Status codes, everywhere:
 - 409 the case or task refused now, with its reason (stage, approvals, ownership, own request);
 - 422 bad input, naming the field;
 - 429 the public form's per-address limit, with Retry-After;
-- 503/504 the case engine or identity provider did not answer.
+- 503 the case engine or identity provider did not answer;
+- 504 a command was not answered in time: not yet applied; check the case before retrying (with the same
+  Idempotency-Key it is applied at most once).
 """
 
 from __future__ import annotations
