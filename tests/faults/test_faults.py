@@ -24,9 +24,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -41,8 +43,10 @@ from tests.faults.support import (
     api_for,
     burst,
     check_nothing_lost,
+    free_port,
     until,
 )
+from workflows.reconcile import RECONCILE_SCHEDULE_ID, ensure_reconcile_schedule
 
 REPORTS = 6
 CASES = 3
@@ -51,9 +55,9 @@ COMMANDS_PER_CASE = 4
 
 class Stack:
     def __init__(self, server: DevServer, worker: WorkerProcess, store: Store, client: Client, api: httpx.AsyncClient,
-                 tokens: Tokens) -> None:
-        self.server, self.worker, self.store, self.client, self.api, self.tokens = (
-            server, worker, store, client, api, tokens)
+                 tokens: Tokens, app: FastAPI) -> None:
+        self.server, self.worker, self.store, self.client, self.api, self.tokens, self.app = (
+            server, worker, store, client, api, tokens, app)
 
     async def cases(self, n: int) -> list[str]:
         refs = []
@@ -76,8 +80,9 @@ async def _stack(tmp: Path, database_url: str) -> AsyncIterator[Stack]:
     client = await Client.connect(server.address, data_converter=pydantic_data_converter)
     settings = ApiSettings(profile="reading", state_dir=state, command_timeout_seconds=8.0, start_timeout_seconds=4.0)
     try:
-        async with api_for(create_app(settings, client, store)) as api:
-            yield Stack(server, worker, store, client, api, Tokens(state))
+        app = create_app(settings, client, store)
+        async with api_for(app) as api:
+            yield Stack(server, worker, store, client, api, Tokens(state), app)
     finally:
         worker.stop()
         await server.kill()
@@ -187,6 +192,37 @@ async def test_a_timed_out_command_is_applied_once_and_a_keyed_retry_not_again(s
     await until(lambda: asyncio.to_thread(lambda: _count(stack.store, ref, "contact") == 1), "the next command")
     assert _count(stack.store, ref, "equality_assessment") == 1  # the retry was the same Update: not again
     assert [(n.text, n.status) for n in _notes(stack.store, ref)] == [(body["args"]["note"], "confirmed")]
+
+
+async def test_the_worker_creates_the_reconciler_schedule_whose_run_starts_a_case_left_unstarted(
+    stack: Stack,
+) -> None:
+    # The API loses Temporal for one report: it is logged and accepted, not started.
+    service = stack.app.state.service
+    service.client = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True,
+                                          data_converter=pydantic_data_converter)
+    try:
+        answer = await stack.api.post("/reports", json=report(), headers=stack.tokens("intake", "i1"))
+    finally:
+        service.client = stack.client
+    assert answer.status_code == 202 and answer.json()["started"] is False, answer.text
+    ref = answer.json()["reference"]
+
+    schedule = stack.client.get_schedule_handle(RECONCILE_SCHEDULE_ID)
+
+    async def scheduled() -> bool:
+        try:
+            await schedule.describe()
+        except RPCError:
+            return False
+        return True
+
+    await until(scheduled, "the worker to create the reconciler's Schedule")
+    assert await ensure_reconcile_schedule(stack.client, "asb-cases") is False  # idempotent: it exists
+    await schedule.trigger()
+    await until(lambda: asyncio.to_thread(lambda: _count(stack.store, ref, "letter") == 1),
+                "the Schedule's reconcile run to start the case")
+    assert (await stack.client.get_workflow_handle(ref).describe()).id == ref
 
 
 def _count(store: Store, ref: str, kind: str) -> int:
