@@ -7,6 +7,9 @@
 - A note left pending (a command's free text written before its Update, whose answer never came): it
   is confirmed if the case's timeline holds the command's event with its ref, and discarded (hidden,
   kept so a late event can still confirm it) once the grace period has passed without one.
+- A case started within the last VERIFY_WINDOW whose workflow Temporal no longer knows (a server that
+  died just after acknowledging the start, as the fault suite's SIGKILL of the dev server showed) is
+  started again: its timeline and letters are keyed by (case, seq), so nothing is written twice.
 - Report idempotency keys older than KEY_RETENTION are purged.
 
 It runs when a worker starts (worker.py) and every minute on a Temporal Schedule (RECONCILE_SCHEDULE_ID)
@@ -23,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, select, update
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.case_file import confirm_notes
 from asb.caseclient import StartArgs, start_recorded_case
@@ -37,6 +40,8 @@ KEY_RETENTION = timedelta(hours=24)
 #: How long a pending note waits for its command's event before it is discarded. Temporal delivers an
 #: admitted Update within moments of a worker polling, so this is generous.
 NOTE_GRACE = timedelta(minutes=10)
+#: How long after its start a case's workflow is checked to be known to Temporal.
+VERIFY_WINDOW = timedelta(minutes=10)
 
 
 class ReconcileRequest(BaseModel):
@@ -44,10 +49,12 @@ class ReconcileRequest(BaseModel):
 
     note_grace_seconds: float = NOTE_GRACE.total_seconds()
     key_retention_seconds: float = KEY_RETENTION.total_seconds()
+    verify_window_seconds: float = VERIFY_WINDOW.total_seconds()
 
 
 class ReconcileResult(BaseModel):
     started: int = 0
+    restarted: int = 0
     start_failed: int = 0
     notes_confirmed: int = 0
     notes_discarded: int = 0
@@ -62,6 +69,25 @@ def _unstarted(store: Store) -> list[tuple[str, StartArgs]]:
             .order_by(CaseRow.opened_at)
         ).all()
         return [(ref, StartArgs.model_validate(args)) for ref, args in rows]
+
+
+def _recently_started(store: Store, since: datetime) -> list[tuple[str, StartArgs]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(CaseRow.reference, CaseRow.start_args)
+            .where(CaseRow.started_at >= since, CaseRow.start_args.is_not(None), CaseRow.closed_at.is_(None))
+        ).all()
+        return [(ref, StartArgs.model_validate(args)) for ref, args in rows]
+
+
+async def _known(client: Client, reference: str) -> bool:
+    try:
+        await client.get_workflow_handle(reference).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def settle_notes(store: Store, now: datetime, grace: timedelta) -> tuple[int, int]:
@@ -106,6 +132,15 @@ async def reconcile_once(store: Store, client: Client, request: ReconcileRequest
             log.warning("reconcile: case %s not started yet: %s", reference, type(exc).__name__)
             result.start_failed += 1
     now = datetime.now(UTC)
+    for reference, start in await asyncio.to_thread(_recently_started, store,
+                                                    now - timedelta(seconds=request.verify_window_seconds)):
+        try:
+            if not await _known(client, reference):
+                await start_recorded_case(client, store, reference, start)
+                result.restarted += 1
+        except (RPCError, RuntimeError) as exc:
+            log.warning("reconcile: case %s not checked: %s", reference, type(exc).__name__)
+            result.start_failed += 1
     result.notes_confirmed, result.notes_discarded = await asyncio.to_thread(
         settle_notes, store, now, timedelta(seconds=request.note_grace_seconds))
     result.keys_purged = await asyncio.to_thread(purge_keys, store, now,

@@ -540,6 +540,7 @@ class Service:
             )
         except TaskRefused as exc:
             raise Refused(exc.reason) from exc
-        except TimeoutError as exc:
-            raise Unavailable(504, f"task {task_id} was not decided in time; look at it before retrying") from exc
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+            raise Unavailable(504, f"task {task_id} was not decided in time: not yet applied; check the case "
+                              "before retrying") from exc
         return DecideOut(task=await asyncio.to_thread(self._reread, task_id), result=dict(result))

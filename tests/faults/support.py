@@ -248,7 +248,7 @@ async def check_nothing_lost(store: Store, client: Client, ledger: Ledger, cases
     """The invariants; returns the figures of the run."""
     from activities.reconcile import reconcile_once
 
-    await reconcile_once(store, client)  # as the Schedule would within a minute
+    reconciled = await reconcile_once(store, client)  # as the Schedule would within a minute
 
     def rows() -> list[CaseRow]:
         with store.session() as session:
@@ -311,7 +311,8 @@ async def check_nothing_lost(store: Store, client: Client, ledger: Ledger, cases
             return {"cases": len(refs), "reports_accepted": len(ledger.reports),
                     "commands_accepted": len(ledger.commands), "events": len(events),
                     "messages": len(messages), "notes_confirmed": len(notes_sent), "notes_pending": len(pending),
-                    "answers": dict(sorted(ledger.answers.items()))}
+                    "answers": dict(sorted(ledger.answers.items())),
+                    "reconciled": reconciled.model_dump(exclude_defaults=True)}
 
     return await asyncio.to_thread(figures)
 

@@ -68,6 +68,19 @@ class Stack:
         return refs
 
 
+async def _connect(address: str, timeout: float = 60.0) -> Client:
+    """The dev server's port opens before its frontend is healthy: try until it answers."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await Client.connect(address, data_converter=pydantic_data_converter)
+        except RuntimeError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
 async def _stack(tmp: Path, database_url: str) -> AsyncIterator[Stack]:
     state = tmp / "state"
     state.mkdir(parents=True, exist_ok=True)
@@ -75,9 +88,9 @@ async def _stack(tmp: Path, database_url: str) -> AsyncIterator[Stack]:
     await server.start()
     store = Store(database_url)
     store.upgrade()
+    client = await _connect(server.address)  # healthy now, so the worker's own connect succeeds
     worker = WorkerProcess(server.address, database_url, state)
     worker.start()
-    client = await Client.connect(server.address, data_converter=pydantic_data_converter)
     settings = ApiSettings(profile="reading", state_dir=state, command_timeout_seconds=8.0, start_timeout_seconds=4.0)
     try:
         app = create_app(settings, client, store)
