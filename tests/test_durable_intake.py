@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -131,7 +131,7 @@ async def test_reconciler_start_is_idempotent_and_a_second_start_is_rejected(
     assert answer.status_code == 201, answer.text
     ref = answer.json()["reference"]
     with store.session() as session, session.begin():  # as if the door crashed before recording the start
-        session.get(CaseRow, ref).started_at = None  # type: ignore[union-attr]
+        session.execute(update(CaseRow).where(CaseRow.reference == ref).values(started_at=None))
     first_run = (await env.client.get_workflow_handle(ref).describe()).run_id
     await reconcile_once(store, env.client)
     assert _row(store, ref).started_at is not None
@@ -224,3 +224,21 @@ async def test_public_form_resend_gets_only_the_reference_already_given(
     assert _cases(store) == before + 1
     bad = await api.post("/public/reports", json=body, headers={"Idempotency-Key": "has space"})
     assert bad.status_code == 422 and bad.json()["field"] == "Idempotency-Key", bad.text
+
+
+async def test_reconciler_restarts_a_recent_case_whose_workflow_temporal_lost(
+    env: WorkflowEnvironment, store: Store, task_queue: str, state_dir: Path, as_: Tokens,
+) -> None:
+    """A server that dies just after acknowledging a start can lose it (seen with a SIGKILLed dev server)."""
+    nowhere = await Client.connect(f"127.0.0.1:{_free_port()}", lazy=True, data_converter=pydantic_data_converter)
+    app = make_app(env, store, task_queue, state_dir, start_timeout_seconds=3.0)
+    app.state.service.client = nowhere
+    async with client_for(app) as api:
+        answer = await api.post("/reports", json=report(), headers=as_("intake", "i1"))
+    ref = answer.json()["reference"]
+    with store.session() as session, session.begin():  # marked started, yet Temporal has no such workflow
+        session.execute(update(CaseRow).where(CaseRow.reference == ref).values(started_at=datetime.now(UTC)))
+    result = await reconcile_once(store, env.client)
+    assert result.restarted >= 1
+    assert (await env.client.get_workflow_handle(ref).describe()).id == ref
+    await until(lambda: asyncio.to_thread(lambda: bool(_events(store, ref, "letter"))), "the acknowledgement")
