@@ -2,7 +2,9 @@
 
 `create_app(settings, client, store)` takes the Temporal client and the case file as arguments rather
 than building them, so `asb up`, a production deployment and the tests (time-skipping server, real
-PostgreSQL) all run the very same app. Status codes, everywhere:
+PostgreSQL) all run the very same app. Success on the report doors: 201 opened, 202 accepted and
+starting (the reconciler starts it), 200 a resend (Idempotency-Key, or an app's external id). Status
+codes of errors, everywhere:
 
 - 401 no token, or one that fails signature, expiry, issuer or audience checks;
 - 403 the caller's role may never do this (decided before any case is looked up);
@@ -12,14 +14,16 @@ PostgreSQL) all run the very same app. Status codes, everywhere:
 - 422 bad input, naming the field (also a body nested too deep to be a report or a command);
 - 429 the public form's per-address limit, with Retry-After;
 - 500 `{"detail": "internal error", "field": null}`: a fault of ours, never with a traceback;
-- 503/504 the case file, the case engine or the identity provider did not answer; 503 has Retry-After.
+- 503 the case file, the case engine or the identity provider did not answer; with Retry-After;
+- 504 a command was not answered in time: not yet applied; check the case before retrying (with the same
+  Idempotency-Key it is applied at most once).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -60,6 +64,7 @@ from api.settings import ApiSettings
 from asb.taskclient import TaskNotFound
 from casefile.access import CaseNotFound
 from casefile.db import Store
+from casefile.idempotency import KEY_PATTERN
 from policy.model import Profile, Role
 from policy.profiles import load
 from statemachine.commands import ARGS, CASE_COMMANDS, FREE_TEXT, STAGES
@@ -78,7 +83,8 @@ _DESCRIPTIONS = {
     422: "Bad input; `field` names it",
     429: "Too many reports from this address; try again after Retry-After seconds",
     503: "The case file, the case engine or the identity provider is unavailable; try again after Retry-After",
-    504: "The case did not answer in time",
+    504: "The case did not answer in time: the command is not yet applied (it may be when the case next "
+         "runs); check the case before retrying, and retry with the same Idempotency-Key",
 }
 
 
@@ -123,6 +129,10 @@ async def current_principal(
 
 Caller = Annotated[Principal, Depends(current_principal)]
 Ref = Annotated[str, Path(pattern=REF_PATTERN, max_length=32, description="case reference, e.g. ASB-2026-000123")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=KEY_PATTERN, max_length=255,
+    description="a value the client makes once per report or command (a UUID) and sends again with every retry "
+                "of it: a retry is then recognised, never applied twice (kept at least 24 hours)")]
 TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN, max_length=80, description="task id, e.g. ASB-2026-000123/14")]
 
 
@@ -227,30 +237,46 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
 
     @app.post("/reports", tags=["reports"], dependencies=[allow(*REPORTERS)],
               operation_id="logReport", status_code=201, response_model=ReportOut,
-              responses=_errors(401, 403, 422, 503), summary="Log a report (staff)")
-    async def log_report(body: ReportIn, who: Caller) -> ReportOut:
-        """Writes the people and the incident to the case file and opens the case; answers with its
-        reference and the case after triage."""
-        return await service.log_report(who, body)
+              responses={200: {"model": ReportOut, "description": "a resend with the same Idempotency-Key: the "
+                               "case the first send opened, nothing new"},
+                         202: {"model": ReportOut, "description": "accepted, starting: the case is logged and its "
+                               "reference final, but Temporal did not answer; the reconciler starts it"},
+                         **_errors(401, 403, 422, 503)},
+              summary="Log a report (staff)")
+    async def log_report(body: ReportIn, who: Caller, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+        """Writes the people and the incident to the case file and opens the case; answers 201 with its
+        reference and the case after triage. The case row is written first and is what the case is: if
+        Temporal cannot start it now, the answer is 202 and the reconciler starts it within minutes. With
+        an `Idempotency-Key`, a resend answers 200 with the same reference (422 if the key came with
+        another report)."""
+        out = await service.log_report(who, body, idempotency_key)
+        return JSONResponse(out.model_dump(mode="json"), status_code=_report_status(out.created, out.started))
 
     @app.post("/public/reports", tags=["reports"], operation_id="submitPublicReport", status_code=201,
-              response_model=PublicReportOut, responses=_errors(422, 429, 503),
+              response_model=PublicReportOut,
+              responses={200: {"model": PublicReportOut, "description": "a resend with the same Idempotency-Key: "
+                               "the reference already given"},
+                         202: {"model": PublicReportOut, "description": "accepted, starting (see POST /reports)"},
+                         **_errors(422, 429, 503)},
               dependencies=[Depends(rate_limited)], summary="Report ASB online (no sign-in)")
-    async def public_report(body: PublicReportIn) -> PublicReportOut:
-        """The public online form. Limited per address; the answer is the reference to quote."""
-        reference = await service.log_public_report(body.to_intake())
-        return PublicReportOut(reference=reference,
-                               message=f"Thank you. Your report is {reference}; quote it when you contact us.")
+    async def public_report(body: PublicReportIn, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+        """The public online form. Limited per address; the answer is the reference to quote. A resend
+        with the same `Idempotency-Key` gets the reference already given to that key, and nothing else."""
+        reference, created, started = await service.log_public_report(body.to_intake(), idempotency_key)
+        out = PublicReportOut(reference=reference,
+                              message=f"Thank you. Your report is {reference}; quote it when you contact us.")
+        return JSONResponse(out.model_dump(mode="json"), status_code=_report_status(created, started))
 
     @app.post("/feeds/app-reports", tags=["reports"], dependencies=[allow(*REPORTERS)],
               operation_id="receiveAppReport", response_model=ReportOut,
               status_code=201, responses={200: {"model": ReportOut, "description": "a resent report: its case"},
+                                          202: {"model": ReportOut, "description": "accepted, starting"},
                                           **_errors(401, 403, 422, 503)},
               summary="Receive a report from an app feed (e.g. the Noise App)")
     async def app_report(body: AppReportIn, who: Caller) -> JSONResponse:
         """Idempotent by (source, external_id): a resent report answers 200 with the case the first opened."""
         out = await service.log_app_report(who, body)
-        return JSONResponse(out.model_dump(mode="json"), status_code=201 if out.created else 200)
+        return JSONResponse(out.model_dump(mode="json"), status_code=_report_status(out.created, out.started))
 
     # ------------------------------------------------------------------------------ cases
 
@@ -288,9 +314,12 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
                                      description="the command (GET /commands lists them with their arguments)")],
         who: Caller,
         body: Annotated[CommandIn | None, Body()] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> CommandOut:
-        """Validated here (422 naming the field), then judged by the case (409 with its reason)."""
-        return await service.command(who, ref, command, body.args if body else {})
+        """Validated here (422 naming the field), then judged by the case (409 with its reason). 504: not yet
+        applied; check the case before retrying. A retry with the same `Idempotency-Key` (same caller, case
+        and command) is the same Temporal Update, so it is applied at most once."""
+        return await service.command(who, ref, command, body.args if body else {}, idempotency_key)
 
     @app.post("/cases/{ref}/lock", tags=["cases"], dependencies=[allow(*LOCKERS)],
               operation_id="setCaseLock", response_model=LockOut,
@@ -390,6 +419,13 @@ def _with_limits(document: dict[str, Any], settings: ApiSettings) -> dict[str, A
             responses.setdefault("503", {"description": _DESCRIPTIONS[503], "content": problem})
             responses["503"].setdefault("headers", {}).update(retry)
     return document
+
+
+def _report_status(created: bool, started: bool) -> int:
+    """201 a new case, started; 202 accepted, starting; 200 a resend (its case, started)."""
+    if not started:
+        return 202
+    return 201 if created else 200
 
 
 class _RateLimited(Exception):

@@ -36,7 +36,7 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int, forwarded_all
     from api.serve import serving
     from api.settings import ApiSettings
     from casefile.db import Store, default_database_url
-    from worker import TemporalSettings, build_worker
+    from worker import TemporalSettings, build_worker, start_up
 
     if port_in_use(api_port):  # checked first: nothing is started if the API could not be served
         raise UsageError(f"port {api_port} is already in use: is another `asb up` running? (see --api-port)")
@@ -62,6 +62,7 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int, forwarded_all
         app = create_app(settings, client, store)
         async with build_worker(client, store, outbox), serving(
                 app, "127.0.0.1", api_port, forwarded_allow_ips=settings.forwarded_allow_ips):
+            await start_up(client, store)
             print(f"Temporal:     127.0.0.1:{port} (namespace default)", flush=True)
             print(f"Temporal UI:  http://127.0.0.1:{ui_port}/namespaces/default/workflows", flush=True)
             print(f"API:          http://127.0.0.1:{api_port} (docs: http://127.0.0.1:{api_port}/docs)", flush=True)

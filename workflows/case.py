@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calendar import HolidayRequest
     from activities.contracts import LETTER_DUE, EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
     from policy.model import Profile
-    from statemachine.commands import Actor, ReportArgs
+    from statemachine.commands import FREE_TEXT, Actor, ReportArgs
     from statemachine.facts import CaseFacts
     from statemachine.lifecycle import Event, Lifecycle
     from workflows.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
@@ -211,7 +211,12 @@ class CaseWorkflow:
         still = {p.id for p in self.lifecycle.facts.pending}
         verdict = "rejected" if name.startswith("reject") else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
-        await self._step(decision.events, decided=decided)
+        events = decision.events
+        note_ref = request.args.get(f"{FREE_TEXT.get(name, '')}_ref")
+        if isinstance(note_ref, str) and events and workflow.patched("note-ref-on-command-event"):
+            # The command's event names its note, so recording it confirms the note the door wrote first.
+            events = [{**events[0], "note_ref": note_ref}, *events[1:]]
+        await self._step(events, decided=decided)
         return self.status()
 
     async def _finish_tasks(self, which: Any, decision: str, by: str) -> None:
