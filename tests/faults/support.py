@@ -177,6 +177,10 @@ class Ledger:
     #: (case, command, key) -> the note sent with it (or None)
     commands: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
     answers: Counter[int] = field(default_factory=Counter)
+    #: Requests whose connection was dropped or reset: an outage must still be answered (issue 9 item 11).
+    dropped: int = 0
+    #: Error answers that were not the documented JSON, or a 503 without Retry-After.
+    undocumented: list[str] = field(default_factory=list)
 
 
 OK = (200, 201, 202)
@@ -192,8 +196,16 @@ async def send_until_accepted(send: Callable[[], Awaitable[httpx.Response]], led
             answer = await send()
         except httpx.HTTPError:
             answer = None
+            ledger.dropped += 1
         if answer is not None:
             ledger.answers[answer.status_code] += 1
+            if answer.status_code >= 400:
+                try:
+                    documented = "detail" in answer.json()
+                except ValueError:
+                    documented = False
+                if not documented or (answer.status_code == 503 and "retry-after" not in answer.headers):
+                    ledger.undocumented.append(f"{answer.status_code}: {answer.text[:80]}")
             if answer.status_code in OK:
                 return answer
             assert answer.status_code >= 500, answer.text  # a refusal would be a bug here

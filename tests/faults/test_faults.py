@@ -174,6 +174,11 @@ async def test_postgres_stopped_for_30_seconds_during_a_burst_loses_nothing(
                     fault=outage)
         figures = await check_nothing_lost(stack.store, stack.client, ledger, cases)
         assert sum(n for code, n in ledger.answers.items() if code >= 500) >= 1, ledger.answers  # it did bite
+        # The outage is answered, always: the documented JSON 503 with Retry-After (or a 504 for a
+        # command not yet applied), never a plain-text 500 or a dropped connection (issue 9 item 11).
+        assert ledger.answers[500] == 0, ledger.answers
+        assert ledger.dropped == 0, ledger.dropped
+        assert ledger.undocumented == [], ledger.undocumented[:5]
         _record("PostgreSQL stopped 30 s", figures, started)
 
 
