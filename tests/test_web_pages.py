@@ -1,0 +1,118 @@
+"""The pages over HTTP (no browser): signing in, CSRF, the same refusals as the API, and locks.
+
+The app is the API app (api.app.create_app) on the real stack: the time-skipping Temporal server,
+the worker and PostgreSQL, so every page goes through the same Service as the API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+
+from casefile.db import Store
+from tests.api_support import client_for, make_app
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture(scope="module")
+async def app(env: WorkflowEnvironment, store: Store, task_queue: str,
+              tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
+    yield make_app(env, store, task_queue, tmp_path_factory.mktemp("web-state"))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the form carries no CSRF token"
+    return found.group(1)
+
+
+async def signed_in(app: FastAPI, role: str, person: str) -> httpx.AsyncClient:
+    client = client_for(app)
+    page = await client.get("/web/sign-in")
+    answer = await client.post("/web/sign-in", data={"csrf_token": csrf_of(page.text), "role": role,
+                                                      "person": person})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+async def test_root_leads_to_sign_in_and_pages_need_a_session(app: FastAPI) -> None:
+    async with client_for(app) as client:
+        root = await client.get("/", follow_redirects=True)
+        assert root.status_code == 200 and "Sign in to ASB casework" in root.text
+        mine = await client.get("/web/my-cases")
+        assert mine.status_code == 303 and mine.headers["location"].endswith("/web/sign-in")
+
+
+async def test_session_cookie_is_httponly_lax_and_sign_out_ends_it(app: FastAPI) -> None:
+    client = client_for(app)
+    page = await client.get("/web/sign-in")
+    answer = await client.post("/web/sign-in", data={"csrf_token": csrf_of(page.text), "role": "officer",
+                                                      "person": "o1"})
+    cookie = answer.headers["set-cookie"]
+    assert "asb_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    mine = await client.get("/web/my-cases")
+    assert mine.status_code == 200 and "My cases" in mine.text
+    out = await client.post("/web/sign-out", data={"csrf_token": csrf_of(mine.text)})
+    assert out.status_code == 303
+    again = await client.get("/web/my-cases")
+    assert again.status_code == 303
+    await client.aclose()
+
+
+async def test_a_form_without_its_csrf_token_changes_nothing(app: FastAPI) -> None:
+    client = await signed_in(app, "intake", "i1")
+    answer = await client.post("/web/intake/report/confirm", data={"category": "noise", "anonymous": "yes"})
+    assert answer.status_code == 403 and "did not come from this service" in answer.text
+    forged = await client.post("/web/intake/report/confirm",
+                               data={"category": "noise", "anonymous": "yes", "csrf_token": "x" * 43})
+    assert forged.status_code == 403
+    await client.aclose()
+
+
+async def test_a_tampered_session_cookie_is_not_a_session(app: FastAPI) -> None:
+    client = await signed_in(app, "officer", "o1")
+    value = client.cookies.get("asb_session")
+    assert value
+    payload, mac = value.split(".")
+    client.cookies.clear()
+    client.cookies.set("asb_session", payload[:-2] + "xx." + mac, path="/web")
+    answer = await client.get("/web/my-cases")
+    assert answer.status_code == 303
+    await client.aclose()
+
+
+async def test_intake_sees_the_triage_before_saving_and_the_case_opens(app: FastAPI, store: Store) -> None:
+    client = await signed_in(app, "intake", "i1")
+    form_page = await client.get("/web/intake/report")
+    fields = {"csrf_token": csrf_of(form_page.text), "channel": "phone", "category": "noise",
+              "incident.occurred_at": "2026-01-10T22:30", "incident.location": "stairwell",
+              "incidents_last_month": "9", "anonymous": "no", "reporter.name": "Alice Webpage",
+              "reporter.phone": "07700 900123", "reporter.contact_method": "phone",
+              "reporter.postcode": "RG1 2AB", "officer": "o1"}
+    check = await client.post("/web/intake/report", data=fields)
+    assert check.status_code == 200, check.text
+    assert 'id="triage-outcome">An enquiry' in check.text and "Medium" in check.text
+    with store.session() as session:
+        from sqlalchemy import func, select
+
+        from casefile.models import PersonRow
+        before = session.scalar(select(func.count()).select_from(PersonRow).where(PersonRow.name == "Alice Webpage"))
+    assert before == 0, "nothing is saved before the confirm step"
+    saved = await client.post("/web/intake/report/confirm", data=fields)
+    assert saved.status_code == 200, saved.text
+    reference = re.search(r'id="reference">([^<]+)<', saved.text)
+    assert reference
+    officer = await signed_in(app, "officer", "o1")
+    case = await officer.get(f"/web/cases/{reference.group(1)}")
+    assert case.status_code == 200 and "Alice Webpage" in case.text and "Record a contact" in case.text
+    found = await officer.get("/web/search", params={"q": "rg12ab"})
+    assert reference.group(1) in found.text
+    await client.aclose()
+    await officer.aclose()
