@@ -8,6 +8,7 @@ Service.check_args as the API's, so the 422 rules are one place.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -68,7 +69,8 @@ FIELD_LABELS: dict[str, str] = {
 
 
 def humanise(value: str) -> str:
-    return value.replace("_", " ").capitalize()
+    text = str(value).replace("_", " ").capitalize()
+    return " ".join("ASB" if w.lower() == "asb" else "SMS" if w.lower() == "sms" else w for w in text.split(" "))
 
 
 @dataclass
@@ -173,12 +175,29 @@ def command_args(command: str, form: dict[str, str], categories: list[str], zone
     return args
 
 
-def errors_of(exc: ValidationError, prefix: str = "") -> list[tuple[str | None, str]]:
-    """Each problem as (field name, message) for the error summary."""
+#: What to say, in the design system's words, when a report form's field is missing or malformed.
+FRIENDLY: dict[str, str] = {
+    "category": "Select what kind of behaviour it is",
+    "incident.occurred_at": "Enter when it last happened, for example 1 March 2026 22:30",
+    "reporter.email": "Enter an email address in the correct format, like name@example.com",
+    "reporter.phone": "Enter a phone number, like 01632 960 001 or 07700 900 982",
+    "reporter.name": "Enter your full name, or choose to report anonymously",
+    "incidents_last_month": "Enter how many times it happened in the last month, as a number",
+}
+
+
+def errors_of(exc: ValidationError) -> list[tuple[str | None, str]]:
+    """Each problem as (field name, message) for the error summary; a rule about the whole report
+    ("reporter.name is required unless ...") is pinned to the field it names."""
     out: list[tuple[str | None, str]] = []
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
-        name = ".".join(loc) or None
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        out.append((name, f"{humanise(loc[-1]) + ': ' if loc else ''}{message}"))
+        if not loc:
+            named = re.match(r"^(reporter\.[a-z_]+|incident\.[a-z_]+)", message)
+            loc = named.group(1).split(".") if named else []
+            out.append((".".join(loc) or None, message[0].upper() + message[1:]))
+            continue
+        name = ".".join(loc)
+        out.append((name, FRIENDLY.get(name) or f"{humanise(loc[-1])}: {message}"))
     return out

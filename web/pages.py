@@ -284,7 +284,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         return response
 
     def callback_url(request: Request) -> str:
-        return str(request.url_for("sign_in_callback"))
+        """Where the provider sends the browser back: this server's own address (register it there)."""
+        root = str(request.scope.get("root_path") or PREFIX)
+        return str(request.url.replace(path=root.rstrip("/") + "/sign-in/callback", query=None, fragment=None))
 
     @pages.get("/sign-in/start")
     async def sign_in_start(request: Request) -> Response:
@@ -486,7 +488,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                 continue
             view = await service.case_view(principal(user), task.case_ref)
             requested = next((e for e in reversed(view.timeline)
-                              if e.get("event") in ("closure_requested", "legal_action_proposed")), None)
+                              if e.get("event") == "task" and e.get("kind") == task.kind), None)
             equality = [n for n in view.notes if n.command == "record_equality_assessment"]
             items.append({"task": task, "view": view, "requested": requested, "equality": equality})
         return render(request, "approvals.html", status=status, user=user, items=items, errors=errors,
