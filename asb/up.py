@@ -57,6 +57,8 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
         async with build_worker(client, store, outbox), serving(app, "127.0.0.1", api_port):
             print(f"Temporal:     127.0.0.1:{port} (namespace default)", flush=True)
             print(f"Temporal UI:  http://127.0.0.1:{ui_port}/namespaces/default/workflows", flush=True)
+            print(f"Pages:        http://127.0.0.1:{api_port}/ (sign in; the public report form is "
+                  f"http://127.0.0.1:{api_port}/web/report)", flush=True)
             print(f"API:          http://127.0.0.1:{api_port} (docs: http://127.0.0.1:{api_port}/docs)", flush=True)
             print(f"Case file:    {store.url}", flush=True)
             print(f"Outbox:       {outbox}", flush=True)

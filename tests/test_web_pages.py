@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -116,3 +115,17 @@ async def test_intake_sees_the_triage_before_saving_and_the_case_opens(app: Fast
     assert reference.group(1) in found.text
     await client.aclose()
     await officer.aclose()
+
+
+async def test_asb_up_prints_the_pages_address_and_it_leads_to_sign_in(tmp_path_factory: pytest.TempPathFactory
+                                                                        ) -> None:
+    from tests.asb_up import running_asb_up
+
+    async with running_asb_up(tmp_path_factory.mktemp("up") / "state") as up:
+        address = f"http://127.0.0.1:{up.api_port}/"
+        assert any(line.startswith("Pages:") and address in line for line in up.lines), up.text
+        async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
+            page = await http.get(address)
+            assert page.status_code == 200 and "Sign in to ASB casework" in page.text
+            public = await http.get(address + "web/report")
+            assert public.status_code == 200 and "privacy notice" in public.text
