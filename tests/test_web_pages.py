@@ -129,3 +129,46 @@ async def test_asb_up_prints_the_pages_address_and_it_leads_to_sign_in(tmp_path_
             assert page.status_code == 200 and "Sign in to ASB casework" in page.text
             public = await http.get(address + "web/report")
             assert public.status_code == 200 and "privacy notice" in public.text
+
+
+async def test_the_public_form_shares_the_api_s_rate_limit(env: WorkflowEnvironment, store: Store, task_queue: str,
+                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    limited = make_app(env, store, task_queue, tmp_path_factory.mktemp("limited"), public_reports_per_minute=2)
+    async with client_for(limited) as client:
+        api = await client.post("/public/reports", json={
+            "category": "noise", "incident": {"occurred_at": "2026-01-10T22:30:00+00:00"}})
+        assert api.status_code == 201, api.text
+        form = await client.get("/web/report")
+        fields = {"csrf_token": csrf_of(form.text), "category": "noise", "incident.occurred_at": "2026-01-10T22:30",
+                  "anonymous": "yes"}
+        sent = await client.post("/web/report", data=fields)
+        assert sent.status_code == 200 and "Report sent" in sent.text
+        third = await client.post("/web/report", data=fields)
+        assert third.status_code == 429 and "Too many reports" in third.text
+        assert int(third.headers["retry-after"]) >= 1
+        assert (await client.post("/public/reports", json={
+            "category": "noise", "incident": {"occurred_at": "2026-01-10T22:30:00+00:00"}})).status_code == 429
+
+
+async def test_my_cases_puts_overdue_first_then_the_nearest_deadline_and_pages(app: FastAPI, store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from casefile.models import CaseRow
+
+    now = datetime.now(UTC)
+    rows = [("ORD-FAR", now + timedelta(days=20), False), ("ORD-LATE", now - timedelta(days=2), True),
+            ("ORD-NEAR", now + timedelta(days=1, hours=1), False), ("ORD-SHUT", now + timedelta(hours=1), False)]
+    rows += [(f"ORD-P{i:02d}", now + timedelta(days=30 + i), False) for i in range(25)]
+    with store.session() as session, session.begin():
+        for ref, deadline, overdue in rows:
+            session.add(CaseRow(reference=ref, profile="reading", stage="closed" if ref == "ORD-SHUT" else "enquiry",
+                                outcome="enquiry", risk="low", category="noise", hate=ref == "ORD-NEAR",
+                                officer="ord1", opened_at=now, next_deadline=deadline, overdue=overdue))
+    client = await signed_in(app, "officer", "ord1")
+    first = (await client.get("/web/my-cases")).text
+    order = re.findall(r'href="/web/cases/(ORD-[A-Z0-9]+)"', first)
+    assert order[:3] == ["ORD-LATE", "ORD-NEAR", "ORD-FAR"] and "ORD-SHUT" not in order
+    assert len(order) == 25 and "Overdue" in first and "1 day" in first and "Hate" in first
+    second = (await client.get("/web/my-cases", params={"page": 2})).text
+    assert re.findall(r'href="/web/cases/(ORD-[A-Z0-9]+)"', second) == ["ORD-P22", "ORD-P23", "ORD-P24"]
+    await client.aclose()
