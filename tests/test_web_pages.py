@@ -172,3 +172,18 @@ async def test_my_cases_puts_overdue_first_then_the_nearest_deadline_and_pages(a
     second = (await client.get("/web/my-cases", params={"page": 2})).text
     assert re.findall(r'href="/web/cases/(ORD-[A-Z0-9]+)"', second) == ["ORD-P22", "ORD-P23", "ORD-P24"]
     await client.aclose()
+
+
+async def test_bad_addresses_and_oversized_forms_get_an_html_page_not_a_traceback(app: FastAPI) -> None:
+    client = await signed_in(app, "officer", "o1")
+    bad = await client.get("/web/my-cases", params={"page": "first"})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert "not one this service makes" in bad.text
+    letter = await client.get("/web/cases/ASB-2026-000001/letters/not-a-number")
+    assert letter.status_code == 422 and "<h1" in letter.text
+    page = await client.get("/web/intake/report")
+    assert "script-src 'self' 'nonce-" in page.headers["content-security-policy"]
+    big = await client.post("/web/intake/report", content=b"csrf_token=" + b"x" * 70_000,
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 422 and "the form is too large" in big.text
+    await client.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import math
 import re
 import urllib.parse
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
@@ -37,7 +39,16 @@ from casefile.models import CaseRow
 from policy.triage import TriageInput, TriageResult, triage
 from statemachine.commands import ARGS
 from web import queries
-from web.forms import COMMAND_TITLES, command_args, command_fields, errors_of, humanise, local_time, parse_form
+from web.forms import (
+    COMMAND_TITLES,
+    MAX_FORM_BYTES,
+    command_args,
+    command_fields,
+    errors_of,
+    humanise,
+    local_time,
+    parse_form,
+)
 from web.oidc import OidcClient, SignInError, pkce_pair
 from web.session import (
     ANON_CSRF_COOKIE,
@@ -53,6 +64,7 @@ from web.session import (
 from web.settings import WebSettings
 
 HERE = Path(__file__).parent
+logger = logging.getLogger(__name__)
 PAGE_SIZE = 25
 PREFIX = "/web"
 SERVICE_NAME = "ASB casework"
@@ -176,10 +188,15 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
     def render(request: Request, template: str, status: int = 200, user: WebUser | None = None,
                errors: list[Problem] | None = None, csrf: str | None = None, **context: Any) -> HTMLResponse:
         token = user.csrf if user else (csrf or anon_csrf(request))
+        nonce = new_token()
         html = env.get_template(template).render(
             user=user, errors=errors or [], csrf_field=CSRF_FIELD, csrf=token, request_path=request.url.path,
-            nav=_nav(user, request.url.path), **context)
+            nav=_nav(user, request.url.path), cspNonce=nonce, **context)
         response = HTMLResponse(html, status_code=status)
+        # Only this service's own scripts and styles, and the one inline line GOV.UK's template needs.
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
@@ -192,7 +209,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         """The form, once its CSRF token matches the session's (or, before sign-in, the cookie's)."""
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
             raise InputError(None, "the form must be sent as application/x-www-form-urlencoded")
-        form = parse_form(await request.body())
+        form = parse_form(await _bounded_body(request))
         expected = user.csrf if user else request.cookies.get(ANON_CSRF_COOKIE)
         if not same(form.get(CSRF_FIELD), expected):
             raise AuthError(403, "the form has expired or did not come from this service: go back, reload the "
@@ -235,6 +252,17 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
     @pages.exception_handler(InputError)
     async def _bad_form(request: Request, exc: InputError) -> Response:
         return error_page(request, 422, "There is a problem", exc.message)
+
+    @pages.exception_handler(RequestValidationError)
+    async def _bad_address(request: Request, exc: RequestValidationError) -> Response:
+        return error_page(request, 422, "There is a problem", "The web address is not one this service makes: "
+                          "go back and follow a link.")
+
+    @pages.exception_handler(Exception)
+    async def _fault(request: Request, exc: Exception) -> Response:
+        # Never a traceback: the person gets an apology, the log gets the exception type only.
+        logger.error("page %s failed: %s", request.url.path, type(exc).__name__)
+        return error_page(request, 500, "Sorry, there is a problem with the service", "Try again later.")
 
     @pages.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -438,11 +466,18 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
     @pages.get("/tasks")
     async def tasks(request: Request) -> Response:
         user = need(request, *CASE_WORKERS)
-        mine = await service.tasks(principal(user), role=None, status="open", case_ref=None, assignee=None)
-        visible = [t for t in mine if _rank(user.role) >= _rank(t.role) and t.kind not in APPROVAL_COMMANDS
-                   or (t.kind in APPROVAL_COMMANDS and user.role in MANAGERS)]
-        return render(request, "tasks.html", user=user, tasks=visible, approvals=APPROVAL_COMMANDS,
+        return render(request, "tasks.html", user=user, tasks=await my_tasks(user), approvals=APPROVAL_COMMANDS,
                       done=request.query_params.get("done"))
+
+    async def my_tasks(user: WebUser) -> list[Any]:
+        """An officer's tasks are those on their own cases or taken by them; a manager's, every open task
+        at their level or below (the inbox's own visibility rules apply first)."""
+        every = await service.tasks(principal(user), role=None, status="open", case_ref=None, assignee=None)
+        if user.role in MANAGERS:
+            return [t for t in every if _rank(user.role) >= _rank(t.role)]
+        own = await _in_thread(_cases_of, service, user.id, sorted({t.case_ref for t in every}))
+        return [t for t in every if t.role == "officer" and (t.assignee == user.id or
+                                                              (t.assignee is None and t.case_ref in own))]
 
     async def task_action(request: Request, back: str) -> Response:
         user = need(request, *CASE_WORKERS)
@@ -468,9 +503,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                        else Problem(None, f"Task {task_id}: {exc.reason}"))
             if back == "/approvals":
                 return await approvals_page(request, user, [problem], 409 if isinstance(exc, Refused) else 422)
-            mine = await service.tasks(principal(user), role=None, status="open", case_ref=None, assignee=None)
             return render(request, "tasks.html", status=409 if isinstance(exc, Refused) else 422, user=user,
-                          tasks=mine, approvals=APPROVAL_COMMANDS, errors=[problem])
+                          tasks=await my_tasks(user), approvals=APPROVAL_COMMANDS, errors=[problem])
         return redirect(f"{back}?done={urllib.parse.quote(action)}")
 
     @pages.post("/tasks")
@@ -721,3 +755,24 @@ def _search(service: Service, user: WebUser, text: str) -> list[tuple[Any, list[
 def _reason_id(task_id: str) -> str:
     """The id of a task's reason box: task ids hold '/' and ':', which fragment links dislike."""
     return "reason-" + re.sub(r"[^A-Za-z0-9-]", "-", task_id)
+
+
+def _cases_of(service: Service, officer: str, refs: list[str]) -> set[str]:
+    if not refs:
+        return set()
+    with service.store.session() as session:
+        return set(session.scalars(select(CaseRow.reference).where(CaseRow.reference.in_(refs),
+                                                                   CaseRow.officer == officer)))
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The request body, refused once it passes the form limit, without reading the rest into memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise InputError(None, "the form is too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_FORM_BYTES:
+            raise InputError(None, "the form is too large")
+    return bytes(body)
