@@ -187,3 +187,31 @@ async def test_bad_addresses_and_oversized_forms_get_an_html_page_not_a_tracebac
                             headers={"content-type": "application/x-www-form-urlencoded"})
     assert big.status_code == 422 and "the form is too large" in big.text
     await client.aclose()
+
+
+async def test_the_dashboard_shows_cases_near_the_case_review_threshold(app: FastAPI, store: Store) -> None:
+    """Reading's profile: 3 incidents in 6 months (003 §10). Two recent incidents are one short; two of
+    which one is older than the window are not near."""
+    from datetime import UTC, datetime, timedelta
+
+    from casefile.models import CaseRow, IncidentRow
+
+    now = datetime.now(UTC)
+    with store.session() as session, session.begin():
+        for ref, ages in (("CR-NEAR", [3, 20]), ("CR-FAR", [3, 400]), ("CR-HIT", [1, 2, 3])):
+            session.add(CaseRow(reference=ref, profile="reading", stage="investigation", outcome="enquiry",
+                                risk="medium", category="noise", hate=False, officer="o7", opened_at=now,
+                                overdue=False))
+            session.flush()
+            for age in ages:
+                session.add(IncidentRow(case_ref=ref, occurred_at=now - timedelta(days=age), category="noise",
+                                        recorded_at=now, evidence=[]))
+    client = await signed_in(app, "manager", "m1")
+    page = (await client.get("/web/dashboard")).text
+    section = page.split("Near an ASB Case Review threshold")[1].split("Hate cases")[0]
+    assert "CR-NEAR" in section and "CR-HIT" in section and "CR-FAR" not in section
+    assert section.index("CR-HIT") < section.index("CR-NEAR") and "Reached" in section
+    officer = await signed_in(app, "officer", "o7")
+    assert (await officer.get("/web/dashboard")).status_code == 403
+    await client.aclose()
+    await officer.aclose()

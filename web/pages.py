@@ -744,7 +744,7 @@ def _letter_pdf(service: Service, user: WebUser, reference: str, letter_id: int)
 
 def _dashboard(service: Service, user: WebUser) -> queries.Dashboard:
     with service.store.session() as session, session.begin():
-        return queries.dashboard(session, user.role, user.id)
+        return queries.dashboard(session, user.role, user.id, service.profile)
 
 
 def _search(service: Service, user: WebUser, text: str) -> list[tuple[Any, list[str]]]:

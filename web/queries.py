@@ -7,7 +7,7 @@ read of a locked case is written to the audit log, as the API's lists do.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from api.schemas import CaseSummary
 from casefile import audit
 from casefile.access import may_see
-from casefile.models import CaseRow, MessageRow, PartyRow, PersonRow, TaskRow
+from casefile.models import CaseRow, IncidentRow, MessageRow, PartyRow, PersonRow, TaskRow
+from policy.model import Profile
+from policy.periods import Period
 
 SEARCH_LIMIT = 50
 
@@ -34,16 +36,52 @@ class Escalation:
 
 
 @dataclass
+class NearReview:
+    """An open case whose incidents in the profile's window are at or one short of the ASB Case Review
+    threshold (003 §10: the "Community Trigger"), so a manager can act before the reporter has to ask."""
+
+    reference: str
+    officer: str | None
+    incidents: int
+    threshold: int
+    hate: bool
+
+
+@dataclass
 class Dashboard:
     by_stage_risk: dict[str, dict[str, int]] = field(default_factory=dict)
     overdue: list[CaseSummary] = field(default_factory=list)
     workload: list[tuple[str, int, int]] = field(default_factory=list)
     hate: list[CaseSummary] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
+    near_review: list[NearReview] = field(default_factory=list)
     open_total: int = 0
 
 
-def dashboard(session: Session, role: str, actor: str) -> Dashboard:
+def _since(now: datetime, period: Period) -> datetime:
+    """The start of a window of `period` ending now (calendar periods; months clamp as the profile's do)."""
+    return now - (period.add_calendar(now) - now)
+
+
+def near_review(session: Session, profile: Profile, now: datetime) -> list[NearReview]:
+    rules = profile.case_review
+    found: list[NearReview] = []
+    for hate, period, threshold in ((False, rules.window, rules.individual_incidents),
+                                    (True, rules.hate_window, rules.hate_incidents)):
+        query = (select(CaseRow.reference, CaseRow.officer, func.count(IncidentRow.id))
+                 .join(IncidentRow, IncidentRow.case_ref == CaseRow.reference)
+                 .where(CaseRow.stage != "closed", CaseRow.hate.is_(hate),
+                        IncidentRow.occurred_at >= _since(now, period))
+                 .group_by(CaseRow.reference, CaseRow.officer)
+                 .having(func.count(IncidentRow.id) >= max(1, threshold - 1))
+                 .order_by(func.count(IncidentRow.id).desc()).limit(100))
+        found += [NearReview(ref, officer, int(count), threshold, hate)
+                  for ref, officer, count in session.execute(query)]
+    return sorted(found, key=lambda n: (n.threshold - n.incidents, n.reference))
+
+
+def dashboard(session: Session, role: str, actor: str, profile: Profile | None = None,
+              now: datetime | None = None) -> Dashboard:
     """Open cases by stage and risk, overdue cases, each officer's workload, hate cases, and tasks that
     went up the chain undecided (README "Tasks for managers and officers"). Managers only."""
     board = Dashboard()
@@ -67,6 +105,8 @@ def dashboard(session: Session, role: str, actor: str) -> Dashboard:
     tasks = session.scalars(select(TaskRow).where(TaskRow.status == "open").order_by(TaskRow.due)).all()
     board.escalations = [Escalation(t.key, t.case_ref, t.kind, t.role, t.due)
                          for t in tasks if (t.data or {}).get("escalated")][:100]
+    if profile is not None:
+        board.near_review = near_review(session, profile, now or datetime.now(UTC))
     _audit_locked(session, role, actor, [*overdue, *hate], "dashboard")
     board.overdue = [summary(r) for r in overdue]
     board.hate = [summary(r) for r in hate]
