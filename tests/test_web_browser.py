@@ -263,3 +263,61 @@ async def test_the_public_form_works_with_javascript_off(browser: Browser, base_
     await expect(page.get_by_role("heading", name="Report sent")).to_be_visible()
     await looked_at(page, "public-report-sent")
     await context.close()
+
+
+async def tab_to(page: Page, selector: str, limit: int = 200) -> None:
+    """Press Tab until the element matching `selector` has the focus: it is reachable by keyboard."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} cannot be reached with the Tab key")
+
+
+async def test_the_main_journeys_by_keyboard_alone(browser: Browser, base_url: str) -> None:
+    # The public form, JavaScript off: the skip link first, then every field by Tab, typing and Space.
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(base_url + "/web/report")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent.trim()") == "Skip to main content"
+    await tab_to(page, "#category")
+    await page.keyboard.type("noise")  # a focused select picks the option whose text is typed
+    await tab_to(page, "#incident-occurred-at")
+    # This Chromium's date-time control is month/day/year, hour:minute AM/PM: each part moves on when full.
+    await page.keyboard.type("01102026")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("1030P")
+    assert await page.locator("#incident-occurred-at").input_value() == "2026-01-10T22:30"
+    await tab_to(page, "#incident-description")
+    await page.keyboard.type("Dogs barking all night")
+    await tab_to(page, "#anonymous")  # a radio group is one Tab stop; the arrow keys choose within it
+    await page.keyboard.press("ArrowDown")
+    await tab_to(page, "button[type=submit]")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".govuk-panel__title, .govuk-error-summary")).to_be_visible()
+    problems = await page.locator(".govuk-error-summary").all_inner_texts()
+    assert not problems, problems
+    await expect(page.get_by_role("heading", name="Report sent")).to_be_visible()
+    await context.close()
+
+    # Intake logs a report for o1; o1 records a contact on it by keyboard.
+    context, page = await sign_in(browser, base_url, "intake", "i1")
+    await page.get_by_label("What kind of behaviour is it?").select_option("noise")
+    await page.get_by_label("Full name").fill("Erin Keys")
+    await page.get_by_label("Phone number").fill("07700 900111")
+    await page.get_by_label("Assign to officer (id)").fill("o1")
+    await page.get_by_role("button", name="Continue").click()
+    await page.get_by_role("button", name="Save the report").click()
+    reference = (await page.locator("#reference").inner_text()).strip()
+    await context.close()
+    context, page = await sign_in(browser, base_url, "officer", "o1")
+    await page.goto(f"{base_url}/web/cases/{reference}")
+    await tab_to(page, "details#record-contact summary")
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Space")  # the first outcome, "Made"
+    await tab_to(page, "details#record-contact button[type=submit]")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_text("Done: Record a contact")).to_be_visible()
+    await context.close()
