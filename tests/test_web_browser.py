@@ -166,6 +166,9 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     # A manager rejects it with a reason (a rejection without one is refused).
     context, page = await sign_in(browser, base_url, "manager", "m1")
     await looked_at(page, "dashboard")
+    await page.get_by_role("link", name="My tasks").click()
+    await expect(page.locator(".govuk-summary-card", has_text=reference)).to_contain_text("Closure approval")
+    await looked_at(page, "tasks")
     await page.get_by_role("link", name="Approvals").click()
     card = page.locator(".govuk-summary-card", has_text=reference)
     await expect(card).to_contain_text("ASB stopped")
@@ -229,6 +232,7 @@ async def test_a_locked_case_is_invisible_to_another_officer(browser: Browser, b
     context, page = await sign_in(browser, base_url, "officer", "o1")  # its own officer still sees it
     await page.goto(f"{base_url}/web/search?q=Carol+Lockable")
     await expect(page.get_by_role("link", name=reference)).to_be_visible()
+    await looked_at(page, "search")
     await context.close()
 
 
