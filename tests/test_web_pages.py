@@ -113,6 +113,11 @@ async def test_intake_sees_the_triage_before_saving_and_the_case_opens(app: Fast
     assert case.status_code == 200 and "Alice Webpage" in case.text and "Record a contact" in case.text
     found = await officer.get("/web/search", params={"q": "rg12ab"})
     assert reference.group(1) in found.text
+    auditor = await signed_in(app, "auditor", "a1")
+    read_only = await auditor.get(f"/web/cases/{reference.group(1)}")
+    assert read_only.status_code == 200 and "Alice Webpage" in read_only.text
+    assert "Record a contact" not in read_only.text and "nothing you can do" in read_only.text
+    await auditor.aclose()
     await client.aclose()
     await officer.aclose()
 

@@ -394,6 +394,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         allowed = [c for c in (view.status.allowed if view.status else []) if c in ARGS and c != "report"]
         if user.role == "intake":
             allowed = [c for c in allowed if c == "record_incident"]
+        elif user.role not in CASE_WORKERS:
+            allowed = []  # ops and auditors read cases but never act on them (README "HTTP API")
         forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
                   "fields": command_fields(c, categories)} for c in allowed]
         return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
