@@ -8,19 +8,24 @@ with the keyboard alone, and the public form is sent with JavaScript turned off.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from sqlalchemy.engine import make_url
 from temporalio.testing import WorkflowEnvironment
 
 from api.serve import serving
 from casefile.db import Store
 from tests.api_support import make_app
+from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -39,12 +44,27 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-async def base_url(env: WorkflowEnvironment, store: Store, task_queue: str,
+async def base_url(env: WorkflowEnvironment, postgres_url: str,
                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    app = make_app(env, store, task_queue, tmp_path_factory.mktemp("browser-state"))
-    port = _free_port()
-    async with serving(app, "127.0.0.1", port):
-        yield f"http://127.0.0.1:{port}"
+    """The app on its own PostgreSQL database and worker queue, so the pages (and their screenshots) show
+    only what these tests did, whichever other tests ran first."""
+    admin = psycopg.connect(make_url(postgres_url).set(drivername="postgresql", database="postgres")
+                            .render_as_string(hide_password=False), autocommit=True)
+    name = f"asb_web_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    store = Store(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        store.upgrade()
+        queue = f"web-{uuid.uuid4().hex[:8]}"
+        async with build_worker(env.client, store, tmp_path_factory.mktemp("browser-outbox"), task_queue=queue):
+            app = make_app(env, store, queue, tmp_path_factory.mktemp("browser-state"))
+            port = _free_port()
+            async with serving(app, "127.0.0.1", port):
+                yield f"http://127.0.0.1:{port}"
+    finally:
+        store.dispose()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture(scope="module")
@@ -140,11 +160,17 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await expect(page.get_by_text("Alice Browser")).to_be_visible()
     # o2's refused contact changed nothing: the first response is still due.
     await expect(page.get_by_role("cell", name="First response")).to_be_visible()
-    await looked_at(page, "case")
+    # Letters go out in the background: reload until the acknowledgement has been sent.
     letter = page.get_by_role("link", name=re.compile(r"Acknowledgement to the reporter \(PDF\)"))
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await letter.count():
+        assert asyncio.get_running_loop().time() < deadline, "the acknowledgement letter was never sent"
+        await page.wait_for_timeout(250)
+        await page.reload()
     pdf = await page.request.get(base_url + str(await letter.get_attribute("href")))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert (await pdf.body()).startswith(b"%PDF")
+    await looked_at(page, "case")
     await do(page, "record_contact", check=["#record-contact-outcome"])
     await expect(page.get_by_text("Done: Record a contact")).to_be_visible()
     await expect(page.get_by_role("cell", name="First response")).to_have_count(0)
