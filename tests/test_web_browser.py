@@ -187,6 +187,7 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.locator("#request-closure-reason").select_option("asb_stopped")
     await page.locator("details#request-closure button[type=submit]").click()
     await expect(page.get_by_text("Done: Ask a manager to close the case")).to_be_visible()
+    await expect(page.locator("#pending-approvals")).to_have_text(re.compile("Closure approval by a manager"))
     await context.close()
 
     # A manager rejects it with a reason (a rejection without one is refused).
