@@ -68,6 +68,15 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 
+#: Free-form string arguments offered as a choice on the pages (the API still accepts any short text).
+CONTACT_METHODS = [("phone", "Phone"), ("visit", "Visit"), ("email", "Email"), ("sms", "Text message"),
+                   ("letter", "Letter")]
+FIELD_OPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("record_contact", "method"): CONTACT_METHODS,
+    ("agree_action_plan", "contact_method"): CONTACT_METHODS,
+}
+
+
 def humanise(value: str) -> str:
     text = str(value).replace("_", " ").capitalize()
     return " ".join("ASB" if w.lower() == "asb" else "SMS" if w.lower() == "sms" else w for w in text.split(" "))
@@ -107,7 +116,9 @@ def command_fields(command: str, categories: list[str]) -> list[FormField]:
         required = info.is_required()
         label = FIELD_LABELS.get(name, humanise(name))
         default = None if info.default in (None, ...) else str(info.default)
-        if name == text_field:
+        if (command, name) in FIELD_OPTIONS:
+            fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
+        elif name == text_field:
             fields.append(FormField(name, label, "textarea", required or command.startswith("reject")))
         elif get_origin(annotation) is Literal:
             options = [(str(v), humanise(str(v))) for v in get_args(annotation)]
