@@ -33,6 +33,7 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
     from api.serve import serving
     from api.settings import ApiSettings
     from casefile.db import Store, default_database_url
+    from web.settings import WebSettings
     from worker import TemporalSettings, build_worker
 
     if port_in_use(api_port):  # checked first: nothing is started if the API could not be served
@@ -41,6 +42,7 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
     os.environ["ASB_STATE_DIR"] = str(state)
     try:
         settings = ApiSettings.from_env(state_dir=state)
+        WebSettings.for_api(settings)  # the pages' settings: refused here as one line, not at serving time
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     server = await start_dev_server(state / "temporal.db", port, ui_port)

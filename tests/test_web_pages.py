@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -220,3 +221,24 @@ async def test_the_dashboard_shows_cases_near_the_case_review_threshold(app: Fas
     assert (await officer.get("/web/dashboard")).status_code == 403
     await client.aclose()
     await officer.aclose()
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("ASB_WEB_SESSION_SECRET", "short", "ASB_WEB_SESSION_SECRET must be at least 32 characters"),
+    ("ASB_WEB_SESSION_HOURS", "eight", "ASB_WEB_SESSION_HOURS must be a number of hours"),
+])
+async def test_asb_up_refuses_bad_page_settings_in_one_line(tmp_path: Path, variable: str, value: str,
+                                                            message: str) -> None:
+    import asyncio
+    import os
+
+    from tests.asb_up import ASB, free_port
+
+    process = await asyncio.create_subprocess_exec(
+        ASB, "up", "--state-dir", str(tmp_path / "state"), "--port", str(free_port()), "--ui-port",
+        str(free_port()), "--api-port", str(free_port()), env={**os.environ, variable: value},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"asb: error: {message}"), lines

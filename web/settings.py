@@ -53,9 +53,15 @@ class WebSettings:
             raise ValueError("ASB_WEB_SESSION_SECRET must be at least 32 characters")
         key = secret.encode() if secret else _session_key(api.state_dir)
         scopes = values.get("ASB_OIDC_SCOPES") or "openid profile"
+        try:
+            hours = float(values.get("ASB_WEB_SESSION_HOURS", "8"))
+        except ValueError:
+            hours = 0.0
+        if not 0.05 <= hours <= 24 * 7:
+            raise ValueError("ASB_WEB_SESSION_HOURS must be a number of hours between 0.05 and 168")
         return cls(
             session_secret=key,
-            session_hours=float(values.get("ASB_WEB_SESSION_HOURS", "8")),
+            session_hours=hours,
             client_id=values.get("ASB_OIDC_CLIENT_ID") or None,
             client_secret=values.get("ASB_OIDC_CLIENT_SECRET") or None,
             scopes=scopes,
