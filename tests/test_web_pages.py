@@ -109,6 +109,9 @@ async def test_intake_sees_the_triage_before_saving_and_the_case_opens(app: Fast
     assert saved.status_code == 200, saved.text
     reference = re.search(r'id="reference">([^<]+)<', saved.text)
     assert reference
+    # A second report from the same postcode shows the open case before a new one is opened.
+    again = await client.post("/web/intake/report", data=fields)
+    assert 'id="possible-matches"' in again.text and reference.group(1) in again.text.split("possible-matches")[1]
     officer = await signed_in(app, "officer", "o1")
     case = await officer.get(f"/web/cases/{reference.group(1)}")
     assert case.status_code == 200 and "Alice Webpage" in case.text and "Record a contact" in case.text

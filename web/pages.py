@@ -639,8 +639,11 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             return render(request, "intake.html", status=422, user=user, errors=problems, values=form,
                           **report_context())
         hidden = {k: v for k, v in form.items() if k not in (CSRF_FIELD, "confirm")}
+        terms = [form.get(k, "").strip() for k in ("reported_person.name", "reported_person.postcode",
+                                                    "reported_person.address", "reporter.postcode")]
+        matches = await _in_thread(_matches, service, user, [t for t in terms if len(t) >= 3])
         return render(request, "intake_confirm.html", user=user, result=triage_of(model), report=model,
-                      hidden=hidden, first_response=profile.first_response)
+                      hidden=hidden, first_response=profile.first_response, matches=matches)
 
     @pages.post("/intake/report/edit")
     async def intake_edit(request: Request) -> Response:
@@ -778,3 +781,16 @@ async def _bounded_body(request: Request) -> bytes:
         if len(body) > MAX_FORM_BYTES:
             raise InputError(None, "the form is too large")
     return bytes(body)
+
+
+def _matches(service: Service, user: WebUser, terms: list[str]) -> list[tuple[Any, list[str]]]:
+    """Open cases that may be about the same people or place, for intake to check before opening a new
+    one (only cases this person may see; reads of locked ones are audited as in search)."""
+    found: dict[str, tuple[Any, list[str]]] = {}
+    with service.store.session() as session, session.begin():
+        for term in terms[:4]:
+            for case, names in queries.search(session, term, user.role, user.id):
+                if case.stage != "closed":
+                    entry = found.setdefault(case.reference, (case, []))
+                    entry[1].extend(n for n in [*names, term] if n not in entry[1])
+    return list(found.values())[:10]
