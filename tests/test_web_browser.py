@@ -20,9 +20,9 @@ import psycopg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlalchemy.engine import make_url
-from temporalio.testing import WorkflowEnvironment
 
 from api.serve import serving
+from asb.simulate import start_time_skipping
 from casefile.db import Store
 from tests.api_support import make_app
 from worker import build_worker
@@ -44,10 +44,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-async def base_url(env: WorkflowEnvironment, postgres_url: str,
-                   tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The app on its own PostgreSQL database and worker queue, so the pages (and their screenshots) show
-    only what these tests did, whichever other tests ran first."""
+async def base_url(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The app on its own PostgreSQL database and its own time-skipping server, so the pages (and their
+    screenshots) show only what these tests did, whichever tests ran first; a shared Temporal server
+    would see two databases issue the same case references as workflow ids."""
+    env = await start_time_skipping()
     admin = psycopg.connect(make_url(postgres_url).set(drivername="postgresql", database="postgres")
                             .render_as_string(hide_password=False), autocommit=True)
     name = f"asb_web_{uuid.uuid4().hex[:10]}"
@@ -65,6 +66,7 @@ async def base_url(env: WorkflowEnvironment, postgres_url: str,
         store.dispose()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+        await env.shutdown()
 
 
 @pytest.fixture(scope="module")
