@@ -42,6 +42,9 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int) -> int:
     os.environ["ASB_STATE_DIR"] = str(state)
     try:
         settings = ApiSettings.from_env(state_dir=state)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
         WebSettings.for_api(settings)  # the pages' settings: refused here as one line, not at serving time
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
