@@ -22,8 +22,9 @@ from pydantic import ValidationError
 from api.service import InputError
 from statemachine.commands import ARGS, FREE_TEXT
 
-#: A form post is a handful of short fields and at most one long text (10,000 characters).
-MAX_FORM_BYTES = 64 * 1024
+#: A form post is a handful of short fields and at most one long text (10,000 characters). Kept under
+#: the API's own body limit (64 KiB), so a too-large form gets this page's answer, not a JSON one.
+MAX_FORM_BYTES = 60 * 1024
 MAX_FIELDS = 80
 
 COMMAND_TITLES: dict[str, str] = {
