@@ -68,6 +68,7 @@ from casefile.idempotency import KEY_PATTERN
 from policy.model import Profile, Role
 from policy.profiles import load
 from statemachine.commands import ARGS, CASE_COMMANDS, FREE_TEXT, STAGES
+from web import mount_pages
 
 STAFF: tuple[Role, ...] = ROLES
 REPORTERS: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager")
@@ -386,6 +387,8 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # The web pages (/web, and / leads there): the same Service, verifier and public-form limit.
+    mount_pages(app, settings, service, verifier, limiter)
     return app
 
 

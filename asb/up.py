@@ -36,6 +36,7 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int, forwarded_all
     from api.serve import serving
     from api.settings import ApiSettings
     from casefile.db import Store, default_database_url
+    from web.settings import WebSettings
     from worker import TemporalSettings, build_worker, start_up
 
     if port_in_use(api_port):  # checked first: nothing is started if the API could not be served
@@ -47,6 +48,10 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int, forwarded_all
         if forwarded_allow_ips:
             overrides["forwarded_allow_ips"] = forwarded_allow_ips
         settings = ApiSettings.from_env(**overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        WebSettings.for_api(settings)  # the pages' settings: refused here as one line, not at serving time
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     server = await start_dev_server(state / "temporal.db", port, ui_port)
@@ -65,6 +70,8 @@ async def _up(state: Path, port: int, ui_port: int, api_port: int, forwarded_all
             await start_up(client, store)
             print(f"Temporal:     127.0.0.1:{port} (namespace default)", flush=True)
             print(f"Temporal UI:  http://127.0.0.1:{ui_port}/namespaces/default/workflows", flush=True)
+            print(f"Pages:        http://127.0.0.1:{api_port}/ (sign in; the public report form is "
+                  f"http://127.0.0.1:{api_port}/web/report)", flush=True)
             print(f"API:          http://127.0.0.1:{api_port} (docs: http://127.0.0.1:{api_port}/docs)", flush=True)
             print(f"Case file:    {store.url}", flush=True)
             print(f"Outbox:       {outbox}", flush=True)
