@@ -9,8 +9,10 @@ with the keyboard alone, and the public form is sent with JavaScript turned off.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,7 +34,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / ".venv" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENS = ROOT / "docs" / "screens"
+#: Screenshots go to docs/screens/ only when asked (ASB_SCREENSHOTS=1, as when refreshing the README's
+#: pictures); otherwise to a scratch folder, so a test run never leaves the checkout modified.
+SCREENS = ROOT / "docs" / "screens" if os.environ.get("ASB_SCREENSHOTS") == "1" else Path(
+    tempfile.mkdtemp(prefix="asb-screens-"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 

@@ -245,3 +245,29 @@ async def test_asb_up_refuses_bad_page_settings_in_one_line(tmp_path: Path, vari
     assert process.returncode == 2
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"asb: error: {message}"), lines
+
+
+async def test_the_public_form_sent_twice_opens_one_case(app: FastAPI, store: Store) -> None:
+    """A double click, or a resend after a slow answer, is the same report (issue 9 item 5): the form
+    carries its own Idempotency-Key, so both answers give one reference and only one case is opened."""
+    from sqlalchemy import func, select
+
+    from casefile.models import CaseRow
+
+    async with client_for(app) as client:
+        form = await client.get("/web/report")
+        key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text)
+        assert key, "the public form carries no idempotency key"
+        other = re.search(r'name="idempotency_key" value="([^"]+)"', (await client.get("/web/report")).text)
+        assert other and other.group(1) != key.group(1), "each form shown must have its own key"
+        fields = {"csrf_token": csrf_of(form.text), "category": "noise", "incident.occurred_at": "2026-01-11T22:30",
+                  "anonymous": "yes", "idempotency_key": key.group(1)}
+        with store.session() as session:
+            before = session.scalar(select(func.count()).select_from(CaseRow))
+        first = await client.post("/web/report", data=fields)
+        again = await client.post("/web/report", data=fields)
+    assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
+    refs = [re.search(r'id="reference">([^<]+)<', page.text) for page in (first, again)]
+    assert refs[0] and refs[1] and refs[0].group(1) == refs[1].group(1)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(CaseRow)) == before + 1

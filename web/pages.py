@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import urllib.parse
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from api.service import InputError, Refused, Service, Unavailable
 from api.settings import ApiSettings
 from asb.taskclient import APPROVAL_COMMANDS, TaskNotFound
 from casefile.access import MANAGERS, CaseNotFound, open_case
+from casefile.idempotency import KEY_PATTERN
 from casefile.models import CaseRow
 from policy.triage import TriageInput, TriageResult, triage
 from statemachine.commands import ARGS
@@ -621,8 +623,14 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         return model, []
 
     def report_context() -> dict[str, Any]:
+        # A fresh Idempotency-Key per form shown: a double submit, or a resend after a time-out, is the
+        # same report and opens one case (issue 9 item 5), exactly as the API's header does.
         return {"categories": categories, "strands": list(profile.categories.hate_strands),
-                "contact_methods": ["phone", "email", "sms", "letter"]}
+                "contact_methods": ["phone", "email", "sms", "letter"], "idempotency_key": uuid.uuid4().hex}
+
+    def form_key(form: dict[str, str]) -> str | None:
+        key = form.get(IDEMPOTENCY_FIELD, "")
+        return key if re.fullmatch(KEY_PATTERN, key) else None
 
     @pages.get("/intake/report")
     async def intake_form(request: Request) -> Response:
@@ -659,7 +667,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if problems:
             return render(request, "intake.html", status=422, user=user, errors=problems, values=form,
                           **report_context())
-        out = await service.log_report(principal(user), model)
+        out = await service.log_report(principal(user), model, form_key(form))
         return render(request, "intake_done.html", user=user, reference=out.reference, status_out=out.status)
 
     # -------------------------------------------------------------------------------- public
@@ -682,7 +690,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if problems:
             return render(request, "public_report.html", status=422, errors=problems, values=form,
                           **report_context())
-        reference = await service.log_public_report(model.to_intake())
+        reference, _created, _started = await service.log_public_report(model.to_intake(), form_key(form))
         result = triage_of(model)
         days = profile.first_response.for_risk(result.risk or "low")
         return render(request, "public_done.html", reference=reference, result=result, days=days,
@@ -692,6 +700,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+#: The hidden field that carries a report form's Idempotency-Key.
+IDEMPOTENCY_FIELD = "idempotency_key"
 
 _STAGE_ORDER = ("enquiry", "investigation", "review", "interventions", "legal")
 _RANKS = {"officer": 1, "manager": 2, "senior_manager": 3}
