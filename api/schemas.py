@@ -226,9 +226,12 @@ class CaseStatusOut(BaseModel):
 
 
 class ReportOut(BaseModel):
-    reference: str
+    reference: str | None = Field(None, description="the case's reference; left out of a resend's answer when the "
+                                  "case is locked and the caller may not see it")
     created: bool = Field(description="false when an app resent a report that already has its case")
-    status: CaseStatusOut | None = Field(None, description="the case after triage (null if not yet known)")
+    accepted: bool = Field(True, description="the report is held (always true in a 200 or 201)")
+    status: CaseStatusOut | None = Field(None, description="the case after triage (null if not yet known, or "
+                                         "not the caller's to see)")
 
 
 class PublicReportOut(BaseModel):

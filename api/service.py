@@ -212,7 +212,18 @@ class Service:
             await self._start(reference, args, received)
         elif args is not None and not await self._running_or_done(reference):
             await self._start(reference, args, received)  # the first delivery's start failed: finish it now
+        if not created and not await asyncio.to_thread(self._may_be_shown, principal, reference):
+            return ReportOut(created=False)  # the fact of acceptance only: the case is locked from this caller
         return ReportOut(reference=reference, created=created, status=await self._status_or_none(reference))
+
+    def _may_be_shown(self, principal: Principal, reference: str) -> bool:
+        """A resend answers with the case only to someone who may see it (004 §3.7: a locked case is its
+        officer's and the managers'); showing a locked case is a read, and audited (casefile.access)."""
+        try:
+            self._visible(principal, reference, "app feed resend")
+        except CaseNotFound:
+            return False
+        return True
 
     async def _running_or_done(self, reference: str) -> bool:
         try:
