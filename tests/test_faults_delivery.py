@@ -113,18 +113,35 @@ async def _until(what: str, check: Callable[[], bool], env: WorkflowEnvironment 
                  skip: timedelta | None = None) -> None:
     """Poll on a condition with a generous deadline; optionally let time pass on the server between looks
     (the delivery retries' backoff is Temporal's timer)."""
+    hiccups: list[str] = []
     for _ in range(600):
         if check():
             return
         if env is not None and skip is not None:
             try:
                 await env.sleep(skip)
-            except RPCError as exc:  # a busy time-skipping server can give up on one skip; look again
-                if "Timeout expired" not in exc.message:
-                    raise
+            except RPCError as exc:
+                # The shared time-skipping server, busy with every earlier module's open cases, sometimes
+                # drops one skip ("Timeout expired", an HTTP/2 error); the condition is what counts.
+                hiccups.append(exc.message)
+                assert len(hiccups) <= 5, f"the time-skipping server failed repeatedly: {hiccups}"
+                await asyncio.sleep(1)
         else:
             await asyncio.sleep(0.1)
     raise AssertionError(f"gave up waiting for {what}")
+
+
+async def _pass(env: WorkflowEnvironment, total: timedelta, step: timedelta = timedelta(minutes=30)) -> None:
+    """Let `total` pass on the time-skipping server, in steps, retrying a step it drops (see `_until`)."""
+    done, hiccups = timedelta(0), 0
+    while done < total:
+        try:
+            await env.sleep(step)
+            done += step
+        except RPCError:
+            hiccups += 1
+            assert hiccups <= 5, "the time-skipping server failed repeatedly"
+            await asyncio.sleep(1)
 
 
 def _rows(store: Store, ref: str) -> dict[str, MessageRow]:
@@ -206,9 +223,9 @@ async def test_a_text_notify_keeps_failing_is_given_up_after_the_limit_with_a_ta
         await _open_case(env, store, queue, ref, "sms")
         await _until("the first attempt", lambda: _rows(store, ref).get("sms") is not None
                      and _rows(store, ref)["sms"].attempts >= 1)
-        await _until("the given-up text's task", lambda: _settled(store, ref), env, timedelta(minutes=10))
+        await _until("the given-up text's task", lambda: _settled(store, ref), env, timedelta(minutes=20))
         notify.fail_with = None
-        await env.sleep(timedelta(hours=2))
+        await _pass(env, timedelta(hours=2))  # Notify answers again: nothing more may be sent
         rows = await _nothing_lost(env, store, ref)
     assert rows["sms"].status == "undelivered" and rows["sms"].attempts >= 3
     assert notify.posts("/v2/notifications/sms") == []  # nothing went after the officer was told
