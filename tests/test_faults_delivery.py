@@ -1,9 +1,9 @@
 """Fault suite, delivery: the mail server and GOV.UK Notify refusing, through the real workflow.
 
-Each case runs on the time-skipping server with a worker whose letter service talks to real servers on
-127.0.0.1 (aiosmtpd refusing recipients as a real mail server does; the Notify stand-in answering as
-Notify does, here with errors). Whatever the provider does, each run checks the README's promise,
-"once, and nothing lost":
+Each case runs on the time-skipping server and the session's worker, whose letter service is pointed (by
+the environment, as a landlord configures it) at real servers on 127.0.0.1: aiosmtpd refusing recipients
+as a real mail server does, the Notify stand-in answering as Notify does, here with errors. Whatever the
+provider does, each run checks the README's promise, "once, and nothing lost":
 
 - every letter or text the case sent has its message row, in a final state (sent, awaiting_print,
   undelivered, skipped): none is left half-done;
@@ -16,12 +16,10 @@ Notify does, here with errors). Whatever the provider does, each run checks the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,22 +28,15 @@ from sqlalchemy import select
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.calendar import fetch_bank_holidays
-from activities.case_file import CaseFileActivities
-from activities.messages import MessageActivities
-from activities.tasks import TaskActivities
 from asb.caseclient import start_case
 from casefile.db import Store
 from casefile.models import EventRow, MessageRow, TaskRow
-from letters.config import DeliverySettings, Landlord, NotifySettings, Officer, SmtpSettings
 from letters.delivery import print_path
 from policy.profiles import load
 from statemachine.commands import ReportArgs
 from tests.letters_helpers import API_KEY, Mailbox, NotifyStandIn, notify_server, seed_case, smtp_server
 from tests.test_personal_data import readable
-from worker import WORKFLOWS, workflow_runner
 
 FINAL = {"sent", "awaiting_print", "undelivered", "skipped"}
 _refs = itertools.count(1)
@@ -55,16 +46,13 @@ def _ref() -> str:
     return f"ASB-2026-95{next(_refs):04d}"
 
 
-def _settings(kind: str, *, smtp_port: int = 0, notify_url: str = "",
-              give_up_after: timedelta = timedelta(hours=48)) -> DeliverySettings:
-    return DeliverySettings(
-        kind=kind,  # type: ignore[arg-type]
-        smtp=SmtpSettings(host="127.0.0.1", port=smtp_port, sender="asb@example.org", timeout=10),
-        notify=NotifySettings(api_key=API_KEY, base_url=notify_url, email_template_id="e-template",
-                              sms_template_id="s-template", timeout=10),
-        landlord=Landlord(name="Example Homes", address=("1 High Street", "Reading", "RG1 2AA")),
-        officers={"o1": Officer(id="o1", name="Sam Patel")}, give_up_after=give_up_after,
-    )
+def _delivery(kind: str, *, smtp_port: int = 0, notify_url: str = "", give_up_after: str = "48h") -> dict[str, str]:
+    """The landlord's delivery settings, as the environment gives them to the worker's letter service (read at
+    each send, so the shared worker of the test session uses them at once)."""
+    return {"ASB_DELIVERY": kind, "ASB_DELIVERY_GIVE_UP_AFTER": give_up_after,
+            "ASB_SMTP_HOST": "127.0.0.1", "ASB_SMTP_PORT": str(smtp_port), "ASB_SMTP_FROM": "asb@example.org",
+            "ASB_NOTIFY_API_KEY": API_KEY, "ASB_NOTIFY_BASE_URL": notify_url or "http://127.0.0.1:9",
+            "ASB_NOTIFY_EMAIL_TEMPLATE_ID": "e-template", "ASB_NOTIFY_SMS_TEMPLATE_ID": "s-template"}
 
 
 @pytest.fixture()
@@ -79,27 +67,15 @@ def notify() -> Iterator[NotifyStandIn]:
         yield server
 
 
-@asynccontextmanager
-async def worker_for(env: WorkflowEnvironment, store: Store, outbox: Path, settings: DeliverySettings,
-                     ref: str) -> AsyncIterator[str]:
-    """A worker whose letter service uses `settings`; its case and task workflows are ended afterwards
-    (the queue dies with the test, and the shared time-skipping server would otherwise wait for them)."""
-    messages = MessageActivities(store, outbox, settings)
-    case_file = CaseFileActivities(store)
-    queue = f"faults-{ref}"
-    async with Worker(env.client, task_queue=queue, workflows=list(WORKFLOWS), workflow_runner=workflow_runner(),
-                      activities=[case_file.record_events, case_file.update_task, messages.send_letter,
-                                  messages.send_notification, messages.park_for_printing, fetch_bank_holidays,
-                                  TaskActivities(env.client).start_task],
-                      activity_executor=ThreadPoolExecutor(4)):
-        try:
-            yield queue
-        finally:
-            with store.session() as session:
-                tasks = list(session.scalars(select(TaskRow.key).where(TaskRow.case_ref == ref)))
-            for workflow_id in [ref, *tasks]:
-                with contextlib.suppress(Exception):
-                    await env.client.get_workflow_handle(workflow_id).terminate("test finished")
+@contextmanager
+def delivering(monkeypatch: pytest.MonkeyPatch, settings: dict[str, str]) -> Iterator[None]:
+    """Deliveries go by `settings` while the block runs. The cases stay on the session's worker (never
+    terminated: terminating workflows wedges the time-skipping server's clock for later tests)."""
+    with monkeypatch.context() as patch:
+        patch.delenv("ASB_DELIVERY_CONFIG", raising=False)
+        for name, value in settings.items():
+            patch.setenv(name, value)
+        yield
 
 
 async def _open_case(env: WorkflowEnvironment, store: Store, queue: str, ref: str, method: str) -> None:
@@ -190,15 +166,15 @@ def _history_names_nobody(history: str, *values: str) -> None:
 
 
 async def test_a_text_notify_refuses_gives_the_officer_a_task_and_the_letter_still_goes_once(
-    env: WorkflowEnvironment, store: Store, tmp_path: Path, notify: NotifyStandIn
+    env: WorkflowEnvironment, store: Store, task_queue: str, notify: NotifyStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 9 item 6: Notify refuses the SMS (400, as for a number it will not text). The letter goes by
     post through Notify, once; the text is not retried (it cannot help), and the officer gets a
     communication_failed task exactly as for a letter."""
     ref = _ref()
     notify.fail_with, notify.fail_paths = 400, ("/v2/notifications/sms",)
-    async with worker_for(env, store, tmp_path, _settings("notify", notify_url=notify.url), ref) as queue:
-        await _open_case(env, store, queue, ref, "sms")
+    with delivering(monkeypatch, _delivery("notify", notify_url=notify.url)):
+        await _open_case(env, store, task_queue, ref, "sms")
         await _until("the failed text's task", lambda: _settled(store, ref))
         rows = await _nothing_lost(env, store, ref)
         history = readable(await env.client.get_workflow_handle(ref).fetch_history())
@@ -211,16 +187,15 @@ async def test_a_text_notify_refuses_gives_the_officer_a_task_and_the_letter_sti
 
 
 async def test_a_text_notify_keeps_failing_is_given_up_after_the_limit_with_a_task_and_never_sent_later(
-    env: WorkflowEnvironment, store: Store, tmp_path: Path, notify: NotifyStandIn
+    env: WorkflowEnvironment, store: Store, task_queue: str, notify: NotifyStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Notify answers 500 to the SMS for longer than give_up_after: Temporal retries with backoff, each
     retry asks Notify first whether it has the message; then the officer is told. Notify coming back
     later sends nothing more: the officer was told the text did not go."""
     ref = _ref()
     notify.fail_with, notify.fail_paths = 500, ("/v2/notifications/sms",)
-    settings = _settings("notify", notify_url=notify.url, give_up_after=timedelta(hours=1))
-    async with worker_for(env, store, tmp_path, settings, ref) as queue:
-        await _open_case(env, store, queue, ref, "sms")
+    with delivering(monkeypatch, _delivery("notify", notify_url=notify.url, give_up_after="1h")):
+        await _open_case(env, store, task_queue, ref, "sms")
         await _until("the first attempt", lambda: _rows(store, ref).get("sms") is not None
                      and _rows(store, ref)["sms"].attempts >= 1)
         await _until("the given-up text's task", lambda: _settled(store, ref), env, timedelta(minutes=20))
@@ -234,21 +209,22 @@ async def test_a_text_notify_keeps_failing_is_given_up_after_the_limit_with_a_ta
 
 
 async def test_a_mail_server_refusing_the_recipient_parks_the_letter_with_a_task_and_names_nobody(
-    env: WorkflowEnvironment, store: Store, tmp_path: Path, mailbox: Mailbox
+    env: WorkflowEnvironment, store: Store, task_queue: str, outbox: Path, mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The mail server refuses the reporter's address and names it in its reply, as real servers do. The
     letter is parked for printing with a task for the officer, nothing is mailed, and the refusal that
     reached Temporal's history is a code and the message's id, never the address (issue 9 item 9)."""
     ref = _ref()
     mailbox.refuse_recipients_with = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-    async with worker_for(env, store, tmp_path, _settings("smtp", smtp_port=mailbox.port), ref) as queue:
-        await _open_case(env, store, queue, ref, "email")
+    with delivering(monkeypatch, _delivery("smtp", smtp_port=mailbox.port)):
+        await _open_case(env, store, task_queue, ref, "email")
         await _until("the parked letter's task", lambda: _settled(store, ref))
         rows = await _nothing_lost(env, store, ref)
         history = readable(await env.client.get_workflow_handle(ref).fetch_history())
     assert rows["letter"].status == "awaiting_print" and "alex@example.org" in (rows["letter"].last_error or "")
     assert mailbox.messages == []
-    assert print_path(tmp_path, ref, rows["letter"].key).exists()
+    assert print_path(outbox, ref, rows["letter"].key).exists()
     assert "DeliveryParked" in history and f"message {rows['letter'].key}" in history
     _history_names_nobody(history, "alex@example.org", "Alex Morgan", "Acacia Road")
 

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, timedelta
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
@@ -134,21 +135,21 @@ def readable_json(node: Any) -> str:
 
 
 async def test_no_personal_data_in_failures_a_mail_server_reports(
-    env: WorkflowEnvironment, store: Store, tmp_path: Any
+    env: WorkflowEnvironment, store: Store, task_queue: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 9 item 9: mail servers name the address they refuse ("SMTP refused recipients: ['…@…']"), and
     an activity's failure is kept in the workflow's history (ActivityTaskFailed) and, while it is retried,
     on the pending activity the Temporal UI shows. Neither may carry it: only a code and the message id."""
     from tests.letters_helpers import smtp_server
-    from tests.test_faults_delivery import _open_case, _settings, _settled, _until, worker_for
+    from tests.test_faults_delivery import _delivery, _open_case, _settled, _until, delivering
 
     person = ["alex@example.org", "Alex Morgan", "14 Acacia Road", "RG1 1AA", "07700900123"]
     with smtp_server() as mailbox:
         # Refused for good, naming the recipient: the letter is parked, the failure is in the history.
         refused = "ASB-2026-960001"
         mailbox.refuse_recipients_with = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-        async with worker_for(env, store, tmp_path, _settings("smtp", smtp_port=mailbox.port), refused) as queue:
-            await _open_case(env, store, queue, refused, "email")
+        with delivering(monkeypatch, _delivery("smtp", smtp_port=mailbox.port)):
+            await _open_case(env, store, task_queue, refused, "email")
             await _until("the parked letter", lambda: _settled(store, refused))
             history = await env.client.get_workflow_handle(refused).fetch_history()
         failures = _failure_texts(history)
@@ -162,8 +163,8 @@ async def test_no_personal_data_in_failures_a_mail_server_reports(
         busy = "ASB-2026-960002"
         mailbox.refuse_recipients_with = None
         mailbox.refuse_with = "451 4.2.1 <alex@example.org>: mailbox of Alex Morgan is busy, try later"
-        async with worker_for(env, store, tmp_path, _settings("smtp", smtp_port=mailbox.port), busy) as queue:
-            await _open_case(env, store, queue, busy, "email")
+        with delivering(monkeypatch, _delivery("smtp", smtp_port=mailbox.port)):
+            await _open_case(env, store, task_queue, busy, "email")
             handle = env.client.get_workflow_handle(busy)
             pending: list[str] = []
             for _ in range(300):
