@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import EventBatch, TaskUpdate, TimelineEvent
+from activities.failures import scrubbed
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import (
@@ -46,6 +47,7 @@ class CaseFileActivities:
         self.store = store
 
     @activity.defn(name="record_events")
+    @scrubbed
     def record_events(self, batch: EventBatch) -> int:
         """Write a step's events and what they stand for; returns how many events were new."""
         store = self.store
@@ -68,6 +70,7 @@ class CaseFileActivities:
         return len(new)
 
     @activity.defn(name="update_task")
+    @scrubbed
     def update_task(self, update: TaskUpdate) -> None:
         """Keep a task's row current; an update older than the row's revision is ignored."""
         with self.store.session() as session, session.begin():

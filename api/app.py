@@ -270,14 +270,18 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
 
     @app.post("/feeds/app-reports", tags=["reports"], dependencies=[allow(*REPORTERS)],
               operation_id="receiveAppReport", response_model=ReportOut,
-              status_code=201, responses={200: {"model": ReportOut, "description": "a resent report: its case"},
+              status_code=201, responses={200: {"model": ReportOut, "description": "a resent report: its case, or only "
+                                                "that it was accepted if the case is locked from the caller"},
                                           202: {"model": ReportOut, "description": "accepted, starting"},
                                           **_errors(401, 403, 422, 503)},
               summary="Receive a report from an app feed (e.g. the Noise App)")
     async def app_report(body: AppReportIn, who: Caller) -> JSONResponse:
-        """Idempotent by (source, external_id): a resent report answers 200 with the case the first opened."""
+        """Idempotent by (source, external_id): a resent report answers 200 with the case the first opened,
+        if the caller may see it; of a locked case (004 §3.7) anyone else hears only
+        `{"created": false, "accepted": true}`, so a feed account learns nothing about it."""
         out = await service.log_app_report(who, body)
-        return JSONResponse(out.model_dump(mode="json"), status_code=_report_status(out.created, out.started))
+        return JSONResponse(out.model_dump(mode="json", exclude_none=out.reference is None),
+                            status_code=_report_status(out.created, out.started))
 
     # ------------------------------------------------------------------------------ cases
 

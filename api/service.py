@@ -305,8 +305,19 @@ class Service:
         received = _now()
         reference, created = await asyncio.to_thread(self._record_external, principal, body, report, received)
         started = await self._start(reference)  # a resend also finishes a start that failed
+        if not created and not await asyncio.to_thread(self._may_be_shown, principal, reference):
+            return ReportOut(created=False, started=started)  # acceptance only: the case is locked from this caller
         return ReportOut(reference=reference, created=created, started=started,
                          status=await self._status_or_none(reference) if started else None)
+
+    def _may_be_shown(self, principal: Principal, reference: str) -> bool:
+        """A resend answers with the case only to someone who may see it (004 §3.7: a locked case is its
+        officer's and the managers'); showing a locked case is a read, and audited (casefile.access)."""
+        try:
+            self._visible(principal, reference, "app feed resend")
+        except CaseNotFound:
+            return False
+        return True
 
     # ------------------------------------------------------------------------------------ reading
 
@@ -508,15 +519,16 @@ class Service:
                     assignee: str | None) -> list[TaskOut]:
         return await asyncio.to_thread(self._tasks, principal, role, status, case_ref, assignee)
 
-    def _task(self, principal: Principal, task_id: str) -> TaskView:
-        """The task, if its case is one this person may see (else the same 404 as an unknown task)."""
+    def _task(self, principal: Principal, task_id: str) -> tuple[TaskView, str | None]:
+        """The task and its case's officer, if its case is one this person may see (else the same 404 as
+        an unknown task). Who may then act on the task is the task's rule (workflows.tasks.refusal)."""
         with self.store.session() as session, session.begin():
             view = get_task(session, task_id)
             try:
-                open_case(session, view.case_ref, principal.role, principal.id, purpose="task")
+                case = open_case(session, view.case_ref, principal.role, principal.id, purpose="task")
             except CaseNotFound as exc:
                 raise TaskNotFound(f"no task {task_id}") from exc
-            return view
+            return view, case.officer
 
     def _reread(self, task_id: str) -> TaskOut:
         with self.store.session() as session:
@@ -528,19 +540,20 @@ class Service:
 
     async def claim(self, principal: Principal, task_id: str) -> TaskOut:
         self._gate_tasks(principal)
-        await asyncio.to_thread(self._task, principal, task_id)
+        _view, officer = await asyncio.to_thread(self._task, principal, task_id)
         try:
-            await claim_task(self.client, task_id, principal.actor)
+            await claim_task(self.client, task_id, principal.actor, case_officer=officer)
         except TaskRefused as exc:
             raise Refused(exc.reason) from exc
         return await asyncio.to_thread(self._reread, task_id)
 
     async def decide(self, principal: Principal, task_id: str, decision: str, reason: str | None) -> DecideOut:
         self._gate_tasks(principal)
-        view = await asyncio.to_thread(self._task, principal, task_id)
+        view, officer = await asyncio.to_thread(self._task, principal, task_id)
         try:
             result = await asyncio.wait_for(
-                decide_task(self.client, self.store, view, principal.actor, cast(Decision, decision), reason),
+                decide_task(self.client, self.store, view, principal.actor, cast(Decision, decision), reason,
+                            case_officer=officer),
                 timeout=self.settings.command_timeout_seconds,
             )
         except TaskRefused as exc:

@@ -349,18 +349,24 @@ class CaseWorkflow:
 
     async def _send(self, item: TimelineEvent) -> None:
         """Deliver one letter or message in the background: a slow or failing provider never holds up
-        the officers' commands. Temporal retries it with backoff; when the letter service gives up and
-        parks it for printing, the officer gets a communication_failed task on the case."""
+        the officers' commands. Temporal retries it with backoff; when the letter service gives up (a letter
+        parked for printing, a text or email beside it undelivered), the officer gets a communication_failed
+        task on the case."""
         try:
             await self._deliver(item)
         except ActivityError as failed:
             cause = failed.cause
             if not isinstance(cause, ApplicationError) or cause.type not in ("DeliveryParked", "LetterNotRendered"):
                 raise
+            printing = cause.type == "DeliveryParked"
+            # A text or email beside a letter has nothing to print (issue 9 item 6: such failures now
+            # reach the case; before, send_notification never failed, so no old history takes this path).
+            if item.data["event"] == "notification" and workflow.patched("notification-failure-not-printed"):
+                printing = False
             await self._step([
                 {"event": "communication_failed", "template": item.data["template"],
                  "channel": item.data.get("channel", "letter"), "to": item.data.get("to", "reporter"),
-                 "message_seq": item.seq, "printing": cause.type == "DeliveryParked"},
+                 "message_seq": item.seq, "printing": printing},
                 {"event": "task", "kind": "communication_failed", "role": "officer",
                  "template": item.data["template"], "message_seq": item.seq},
             ])
