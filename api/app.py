@@ -278,7 +278,7 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     async def app_report(body: AppReportIn, who: Caller) -> JSONResponse:
         """Idempotent by (source, external_id): a resent report answers 200 with the case the first opened,
         if the caller may see it; of a locked case (004 §3.7) anyone else hears only
-        `{"created": false, "accepted": true}`, so a feed account learns nothing about it."""
+        `{"created": false, "accepted": true, "started": true}`, so a feed account learns nothing about it."""
         out = await service.log_app_report(who, body)
         return JSONResponse(out.model_dump(mode="json", exclude_none=out.reference is None),
                             status_code=_report_status(out.created, out.started))

@@ -349,7 +349,7 @@ async def test_a_resent_app_report_tells_only_those_who_may_see_a_locked_case_ab
     for person in ("intake", "other_officer"):
         resent = await world.api.post("/feeds/app-reports", json=body, headers=world.headers(person))
         assert resent.status_code == 200, resent.text
-        assert resent.json() == {"created": False, "accepted": True}, (person, resent.text)
+        assert resent.json() == {"created": False, "accepted": True, "started": True}, (person, resent.text)
         assert ref not in resent.text and "o1" not in resent.text and "enquiry" not in resent.text
     assert reads("i1") == before["i1"] and reads("o2") == before["o2"]  # nothing was shown
 
