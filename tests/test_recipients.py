@@ -32,7 +32,7 @@ def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def _case(store: Store, people: list[tuple[str, str, bool, dict[str, Any]]]) -> str:
+def _case(store: Store, people: list[tuple[str, str, bool, dict[str, Any] | None]]) -> str:
     """A case with (person id, role, anonymous, person fields) parties."""
     ref = _id("ASB-R")
     with store.session() as session, session.begin():
