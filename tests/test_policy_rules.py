@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from policy.calendar import HolidaysNotLoaded, NaiveTimeError, WorkingCalendar, bank_holidays, require_aware
+from policy.periods import Period
 from policy.profiles import load
 from policy.triage import TriageInput, UnknownCategoryError, triage
 
@@ -100,3 +102,29 @@ def test_bank_holidays_need_a_known_nation_and_times_a_zone() -> None:
     assert str(naive.value) == "received 2026-03-02T09:30:00 has no time zone; give an offset such as +00:00"
     aware = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     assert require_aware(aware) is aware
+
+
+def test_a_period_that_is_not_one_says_how_to_write_it() -> None:
+    with pytest.raises(ValueError) as refused:
+        Period.parse("a fortnight")
+    assert str(refused.value) == ("'a fortnight' is not a period; write e.g. '28 days', '4 weeks', '2 months', "
+                                  "'1 year' or '10 working days'")
+    with pytest.raises(ValueError) as working:
+        Period.parse("5 working days").add_calendar(date(2026, 3, 2))
+    assert str(working.value) == "working days need a calendar: use WorkingCalendar.add_period"
+    assert Period.parse("1 year").add_calendar(date(2024, 2, 29)) == date(2025, 2, 28)
+    assert Period.parse("2 weeks").add_calendar(date(2026, 3, 2)) == date(2026, 3, 16)
+
+
+class _Holder(BaseModel):
+    every: Period
+
+
+def test_profiles_read_and_write_periods_as_text() -> None:
+    assert _Holder.model_validate({"every": "4 Weeks"}).every == Period(4, "weeks")
+    assert _Holder(every=Period(1, "months")).model_dump(mode="json") == {"every": "1 month"}
+    assert _Holder.model_validate({"every": Period(3, "days")}).every == Period(3, "days")
+    with pytest.raises(ValidationError, match="a period must be text such as '28 days' or '2 months'"):
+        _Holder.model_validate({"every": 28})
+    with pytest.raises(ValidationError, match="is not a period"):
+        _Holder.model_validate({"every": "soon"})
