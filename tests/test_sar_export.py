@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from casefile.db import Store
 from casefile.models import IncidentRow
@@ -18,7 +19,8 @@ from tests.test_data_protection import ALICE, NOW, _export_text, seed
 
 def test_the_export_holds_each_of_the_subjects_records_in_full(store: Store) -> None:
     s = seed(store)
-    data, _ = _export_text(store, s.alice)
+    exported, _ = _export_text(store, s.alice)
+    data: Any = exported
     assert data["subject"] == s.alice and data["exported_at"] == NOW.isoformat()
     person = data["person"]
     assert {k: person[k] for k in ALICE} == ALICE and person["id"] == s.alice and person["anonymised_at"] is None
