@@ -114,8 +114,8 @@ def test_someone_the_case_file_does_not_know_is_written_to_by_id(store: Store) -
                                 ("reported_person", None, "the occupier")):
         found = _find(store, ref, role, person)
         assert isinstance(found, Recipient)
-        assert (found.name, found.address_lines, found.known, found.person_id) == (
-            label, (PLACEHOLDER_ADDRESS,), False, person)
+        assert (found.name, found.address_lines, found.known, found.person_id, found.role) == (
+            label, (PLACEHOLDER_ADDRESS,), False, person, role)
         assert not found.has_postal_address
 
 
@@ -125,6 +125,7 @@ def test_the_right_party_is_found_by_role_and_id(store: Store) -> None:
                         (gus, "reported_person", False, {"name": "Gus"})])
     assert _find(store, ref, "reported_person", gus).name == "Gus"  # type: ignore[union-attr]
     assert _find(store, ref, "reporter", None).name == "Eve"  # type: ignore[union-attr]
+    assert _find(store, ref, "reported_person", None).name == "Fin"  # type: ignore[union-attr]
 
 
 def test_the_latest_consent_wins_and_only_this_case_or_none_counts(store: Store) -> None:
@@ -141,6 +142,9 @@ def test_the_latest_consent_wins_and_only_this_case_or_none_counts(store: Store)
     with store.session() as session:
         assert latest_consents(session, hal, ref) == {"email": False, "sms": True}
     _consent(store, hal, "email", True, ref, 9)  # the same moment: the later row wins
+    with store.session() as session:
+        assert latest_consents(session, hal, ref) == {"email": True, "sms": True}
+    _consent(store, hal, "sms", False, ref, -5)  # entered late, dated earlier: the earlier date loses
     with store.session() as session:
         assert latest_consents(session, hal, ref) == {"email": True, "sms": True}
 
