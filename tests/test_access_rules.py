@@ -84,7 +84,7 @@ def test_only_managers_lock_and_a_lock_needs_a_reason(store: Store) -> None:
     with store.session() as session:
         changes = session.scalars(select(AuditRow).where(AuditRow.case_ref == ref, AuditRow.action == "update")
                                   .order_by(AuditRow.id)).all()
-        assert [(c.actor_role, c.actor_id, c.after["locked"]) for c in changes] == [
+        assert [(c.actor_role, c.actor_id, (c.after or {}).get("locked")) for c in changes] == [
             ("manager", "m1", True), ("senior_manager", "s1", False)]
     with store.session() as session, pytest.raises(ConflictError) as stale:
         set_lock(session, ref, "manager", "m1", locked=True, reason="again", expected_version=1)
