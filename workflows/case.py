@@ -271,6 +271,13 @@ class CaseWorkflow:
             raise ApplicationError(f"malformed command payload: {exc}", type="CommandRefused",
                                    non_retryable=True) from exc
 
+    @workflow.query(name="timeline_seq")
+    def timeline_seq(self) -> int:
+        """How many events this case has numbered. A reader of the case file (`asb simulate`) waits until
+        the file holds them all: a timer's events are written by an activity after the timer fires, so
+        they can land just after the time-skipping server has reached the end of a scenario."""
+        return self._seq
+
     @workflow.query(name="status")
     def status(self) -> CaseStatus:
         lc = self.lifecycle
