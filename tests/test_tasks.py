@@ -98,7 +98,8 @@ async def test_an_escalated_approval_needs_the_senior_manager(
     assert (escalated.role, escalated.data.get("escalated")) == ("senior_manager", True)
     with pytest.raises(TaskRefused, match="needs approval by a senior_manager"):
         await decide_task(env.client, store, escalated, M1, "approve", case_officer="o1")
-    await decide_task(env.client, store, escalated, SENIOR, "reject", "not yet: one more month of monitoring", case_officer="o1")
+    await decide_task(env.client, store, escalated, SENIOR, "reject", "not yet: one more month of monitoring",
+                      case_officer="o1")
     status = await handle.query("status", result_type=dict)
     assert status["stage"] != "closed" and status["pending_approvals"] == []
     timeline = store.timeline(handle.id)
