@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from casefile.db import Store
 from tests.scenarios import MANAGER, MANAGER_2, SENIOR, of, report, run, step
+
+
+@pytest.fixture
+def env(fresh_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Each test on a time-skipping server of its own (tests/conftest.py `fresh_env`)."""
+    return fresh_env
+
+
+@pytest.fixture
+def task_queue(fresh_task_queue: str) -> str:
+    return fresh_task_queue
+
 
 START = "2026-03-02T09:30:00+00:00"
 
