@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
@@ -214,6 +214,17 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
         # A last guard: the input models should refuse anything the case file cannot hold.
         return _problem(422, "a value is too long or malformed for the case file")
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # The case file did not answer: like Temporal not answering, the caller may try again later.
+        return _problem(503, "the case file is not available: try again shortly")
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+        # Whatever else goes wrong is still the documented JSON, never a bare text 500 (issue 11 item 1);
+        # the exception itself is for the server's log, not the caller.
+        return _problem(500, "the request could not be completed: the server has logged the fault")
 
     # ------------------------------------------------------------------------------ reports
 
