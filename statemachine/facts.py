@@ -87,6 +87,9 @@ class CaseFacts(BaseModel):
     last_review_at: datetime | None = None
     monitoring_since: datetime | None = None
     asb_case_review_since: datetime | None = None
+    #: When an enquiry reached its 4 weeks needing the officer's decision (convert, or close with a
+    #: reason) instead of closing itself (003 stage 1; issue 11 item 4).
+    enquiry_decision_since: datetime | None = None
 
     interventions: list[str] = []
     legal_actions: list[LegalAction] = []

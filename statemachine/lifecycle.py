@@ -102,6 +102,15 @@ INTERVENTION_LETTERS = {
 }
 BREACH_DEADLINES = frozenset({"first_response", "contact", "case_review"})
 
+#: Behaviour changes, each behind `workflow.patched(name)`: the workflow asks Temporal once per run
+#: which are in force and hands them to the (pure) lifecycle, so cases recorded before a change
+#: replay on their old path. A case that started before a change keeps the old rule until it
+#: continues as new.
+ENQUIRY_EXPIRY_DECISION = "enquiry-expiry-decision"
+PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION,)
+#: The pseudo-approval id a decision task carries: it is decided by a case command, not on the task.
+ENQUIRY_DECISION = "enquiry_decision"
+
 
 class Refused(Exception):
     """A command the policy does not allow now; `reason` says why. Nothing was changed."""
@@ -134,9 +143,12 @@ class Lifecycle:
 
     state: str  # kept by transitions
 
-    def __init__(self, facts: CaseFacts, profile: Profile) -> None:
+    def __init__(self, facts: CaseFacts, profile: Profile, patches: frozenset[str] = frozenset(PATCHES)) -> None:
         self.facts = facts
         self.profile = profile
+        #: The behaviour changes in force for this run (see PATCHES); all of them unless a workflow
+        #: replaying an older history says otherwise.
+        self.patches = patches
         self._target: str | None = None
         #: The time of the command being checked, for guards that count time windows.
         self._clock: datetime | None = None
@@ -355,6 +367,8 @@ class Lifecycle:
             raise Refused(command, reason)
         events: list[Event] = [{"event": "command", "command": command, "role": actor.role, "by": actor.id}]
         getattr(self, f"_do_{command}")(args, actor, now, events)
+        if self.facts.stage != "enquiry":  # converted, or jumped to interventions or legal action
+            self._decide_enquiry("converted", events)
         return Decision(events)
 
     def _letter(self, template: str, to: str, events: list[Event]) -> None:
@@ -420,12 +434,19 @@ class Lifecycle:
         self.facts.contact_method = args.contact_method
         self._letter("action_plan", "reporter", events)
 
+    def _decide_enquiry(self, decision: str, events: list[Event]) -> None:
+        """An enquiry awaiting the officer's decision at expiry is decided by converting or closing it."""
+        if self.facts.enquiry_decision_since is not None:
+            self.facts.enquiry_decision_since = None
+            events.append({"event": "decision", "kind": ENQUIRY_DECISION, "decision": decision})
+
     def _do_convert_to_case(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
         self.facts.converted_at = now
         self._move("convert_to_case", events)
         self._letter("initial_letter_reported_person", "reported_person", events)
 
     def _do_close_enquiry(self, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
+        self._decide_enquiry("closed", events)
         self._close("close_enquiry", args.reason, now, events)
         self._letter("enquiry_closed", "reporter", events)
 
@@ -567,8 +588,13 @@ class Lifecycle:
             events.append({"event": "breach", "kind": kind})
             self._task("overdue", first_role, events, deadline=kind)
         elif kind == "enquiry_expiry" and facts.stage == "enquiry":
-            self._close("expire_enquiry", "enquiry_expired", now, events)
-            self._letter("enquiry_closed", "reporter", events)
+            if ENQUIRY_EXPIRY_DECISION in self.patches and self._expiry_needs_a_decision():
+                facts.enquiry_decision_since = now
+                events.append({"event": "enquiry_expired", "decision": "needed"})
+                self._task(ENQUIRY_DECISION, "officer", events, approval=ENQUIRY_DECISION)
+            else:
+                self._close("expire_enquiry", "enquiry_expired", now, events)
+                self._letter("enquiry_closed", "reporter", events)
         elif kind == "unable_to_contact" and facts.stage == "enquiry":
             self._close("close_unreachable", "unable_to_contact", now, events)
             self._letter("enquiry_closed", "reporter", events)
@@ -577,6 +603,17 @@ class Lifecycle:
         elif kind in ("inactivity", "monitoring"):
             self._task("consider_closure", "officer", events, why=kind)
         return Decision(events)
+
+    def _expiry_needs_a_decision(self) -> bool:
+        """Whether an enquiry at its 4 weeks needs the officer's decision rather than closing itself.
+
+        003 stage 1 closes an enquiry when *insufficient information* was provided to meet the
+        threshold: that presumes an enquiry that was worked, with the reporter reached. A high-risk or
+        hate enquiry (003 §5, §8: the highest priority), or one whose reporter was never reached, is
+        not closed by a timer: the officer converts it or closes it with a reason (issue 11 item 4).
+        """
+        facts = self.facts
+        return facts.risk == "high" or facts.hate or facts.last_contact_at is None
 
     def task_terms(self, kind: str) -> tuple[list[str], Period]:
         """Who a task goes to next when undecided, and how long each holder has (from the profile)."""
@@ -598,7 +635,8 @@ class Lifecycle:
 
     @classmethod
     def start(
-        cls, reference: str, report: ReportArgs, profile: Profile, now: datetime
+        cls, reference: str, report: ReportArgs, profile: Profile, now: datetime,
+        patches: frozenset[str] = frozenset(PATCHES),
     ) -> tuple[Lifecycle, Decision]:
         """A report arrives: triage it and open an enquiry, or give it its outcome."""
         result = triage(
@@ -619,7 +657,7 @@ class Lifecycle:
             reporter=reporter, reported_person=reported, received_at=now, last_incident_at=now,
             incidents=max(1, report.incidents_last_month),
         )
-        lifecycle = cls(facts, profile)
+        lifecycle = cls(facts, profile, patches)
         events: list[Event] = [
             {"event": "triage", "outcome": result.outcome, "risk": result.risk, "category": result.category},
             {"event": "stage", "stage": "enquiry"} if result.outcome == "enquiry" else {},

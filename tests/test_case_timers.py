@@ -246,3 +246,35 @@ async def test_emergency_legal_action_enters_legal_at_once_and_is_approved_after
     assert (task["role"], task["after_the_event"]) == ("senior_manager", True)  # injunction: solicitors
     assert "senior_manager" in of(timeline, "rejected", command="approve_legal_action")[0]["reason"]
     assert of(timeline, "legal_action", status="approved")
+
+
+async def test_an_untouched_hate_enquiry_is_not_closed_by_its_timer_but_raises_a_decision_task(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 4: nobody worked this high-risk hate report; at 4 weeks it is not closed as
+    "does not meet the threshold" (003 stage 1 closes for insufficient information, which presumes
+    an enquiry that was worked). The officer gets a decision task, which escalates to the manager."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-10T00:00:00+00:00",
+                         steps=[report(START, hate=True)])
+    assert of(timeline, "breach", kind="first_response")
+    assert not of(timeline, "closed")
+    assert not of(timeline, "letter", template="enquiry_closed")
+    task = of(timeline, "task", kind="enquiry_decision")
+    assert [(t["at"], t["role"]) for t in task] == [("2026-03-30T08:30:00+00:00", "officer")]
+    assert of(timeline, "escalation", kind="enquiry_decision", role="manager")
+
+
+async def test_an_enquiry_whose_reporter_was_never_reached_is_decided_by_the_officer(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 4: low risk, but every call failed: the officer decides, and the closure letter
+    states the reason the officer recorded."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-10T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+        step("2026-03-31T10:00:00+00:00", "close_enquiry", reason="no_cooperation"),
+    ])
+    assert of(timeline, "task", kind="enquiry_decision", role="officer")
+    assert [(c["at"], c["reason"]) for c in of(timeline, "closed")] == [("2026-03-31T10:00:00+00:00", "no_cooperation")]
+    assert of(timeline, "decision", kind="enquiry_decision", decision="closed")
+    assert not of(timeline, "escalation", kind="enquiry_decision")  # the task ended with the decision

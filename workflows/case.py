@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.model import Profile
     from statemachine.commands import Actor, ReportArgs
     from statemachine.facts import CaseFacts
-    from statemachine.lifecycle import Event, Lifecycle
+    from statemachine.lifecycle import ENQUIRY_DECISION, PATCHES, Event, Lifecycle
     from workflows.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
     from workflows.tasks import CaseDecided
 
@@ -114,8 +114,10 @@ class CaseWorkflow:
         holidays = carried.holidays if carried is not None else data.holidays
         self._holidays: dict[int, frozenset[date]] = {int(y): frozenset(d) for y, d in holidays.items()}
         self._tasks: dict[str, str | None] = dict(carried.tasks) if carried is not None else {}
+        # Which behaviour changes this run follows: a history recorded before one replays without it.
+        patches = frozenset(name for name in PATCHES if workflow.patched(name))
         if carried is not None:
-            self._lifecycle = Lifecycle(carried.facts, data.profile)
+            self._lifecycle = Lifecycle(carried.facts, data.profile, patches)
             self._announced: dict[str, str] = dict(carried.announced)
             self._seq = carried.seq
             return
@@ -124,7 +126,8 @@ class CaseWorkflow:
         self._announced = {}
         self._seq = 0
         self._received = self._now()
-        self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received)
+        self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received,
+                                                    patches)
         self._opening = decision.events
 
     # ------------------------------------------------------------------ clock and state
@@ -206,11 +209,15 @@ class CaseWorkflow:
     @workflow.update(dynamic=True)
     async def command(self, name: str, args: Sequence[RawValue]) -> CaseStatus:
         request = self._request(args)
-        pending_before = {p.id: p for p in self.lifecycle.facts.pending}
+        facts = self.lifecycle.facts
+        pending_before = {p.id: p for p in facts.pending}
+        awaiting_decision = facts.enquiry_decision_since is not None
         decision = self.lifecycle.apply(name, request.args, request.actor, self._now())
-        still = {p.id for p in self.lifecycle.facts.pending}
+        still = {p.id for p in facts.pending}
         verdict = "rejected" if name.startswith("reject") else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
+        if awaiting_decision and facts.enquiry_decision_since is None:
+            decided[ENQUIRY_DECISION] = ("converted" if name != "close_enquiry" else "closed", request.actor.id)
         await self._step(decision.events, decided=decided)
         return self.status()
 
