@@ -107,7 +107,8 @@ BREACH_DEADLINES = frozenset({"first_response", "contact", "case_review"})
 #: replay on their old path. A case that started before a change keeps the old rule until it
 #: continues as new.
 ENQUIRY_EXPIRY_DECISION = "enquiry-expiry-decision"
-PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION,)
+CONTACT_FROM_CONVERSION = "contact-from-conversion"
+PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION)
 #: The pseudo-approval id a decision task carries: it is decided by a case command, not on the task.
 ENQUIRY_DECISION = "enquiry_decision"
 

@@ -278,3 +278,21 @@ async def test_an_enquiry_whose_reporter_was_never_reached_is_decided_by_the_off
     assert [(c["at"], c["reason"]) for c in of(timeline, "closed")] == [("2026-03-31T10:00:00+00:00", "no_cooperation")]
     assert of(timeline, "decision", kind="enquiry_decision", decision="closed")
     assert not of(timeline, "escalation", kind="enquiry_decision")  # the task ended with the decision
+
+
+async def test_a_case_converted_without_a_successful_contact_still_has_a_contact_deadline(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 5 (003 §9: contact at least monthly): the reporter's phone never answers, the
+    officer converts the case anyway; the contact deadline runs from conversion and is breached."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-06-01T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+        step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
+        step("2026-03-05T10:10:00+00:00", "convert_to_case"),
+        step("2026-03-06T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+    ])
+    contact = of(timeline, "deadline", kind="contact")
+    # a month from conversion is Sunday 5 April; Easter Monday is a bank holiday: Tuesday 7 April
+    assert contact and contact[-1]["due"] == "2026-04-07T17:00:00+01:00"
+    assert [b["at"] for b in of(timeline, "breach", kind="contact")] == ["2026-04-07T16:00:00+00:00"]

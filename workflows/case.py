@@ -142,7 +142,7 @@ class CaseWorkflow:
 
     def _deadlines(self) -> dict[str, datetime]:
         lc = self.lifecycle
-        return open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile, self._holidays))
+        return open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile, self._holidays), lc.patches)
 
     async def _ensure_holidays(self, around: datetime) -> None:
         """Keep the bank holidays of the years a deadline can reach (last year to two years ahead)."""
