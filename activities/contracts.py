@@ -99,3 +99,5 @@ class TaskInput(_Contract):
     created_at: datetime
     approval_id: str | None = None
     clock_shift_seconds: float = 0.0
+    #: A prompt (e.g. consider closure) stays with its holder when its time passes: never a breach.
+    prompt: bool = False

@@ -119,6 +119,10 @@ class EscalateRisk(_Args):
 
 class RecordCaseReview(_Args):
     decision: Literal["continue", "consider_closure"]
+    #: Why the case stays open: required when it answers a "consider closure" prompt (free text,
+    #: kept in the case file; the workflow gets `reason_ref`).
+    reason: str | None = Field(None, min_length=1, max_length=10000)
+    reason_ref: str | None = Field(None, max_length=40)
 
 
 class StartIntervention(_Args):
@@ -185,6 +189,7 @@ FREE_TEXT: dict[str, str] = {
     "approve_closure": "note",
     "reject_closure": "note",
     "conclude_legal_action": "outcome",
+    "record_case_review": "reason",
 }
 
 #: Commands an officer (or a manager acting as one) sends; `report` starts a case instead.

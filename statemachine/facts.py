@@ -90,6 +90,8 @@ class CaseFacts(BaseModel):
     #: When an enquiry reached its 4 weeks needing the officer's decision (convert, or close with a
     #: reason) instead of closing itself (003 stage 1; issue 11 item 4).
     enquiry_decision_since: datetime | None = None
+    #: When the officer was prompted to consider closure (28 quiet days), until they answer it.
+    closure_prompt_since: datetime | None = None
 
     interventions: list[str] = []
     legal_actions: list[LegalAction] = []

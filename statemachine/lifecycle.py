@@ -108,9 +108,13 @@ BREACH_DEADLINES = frozenset({"first_response", "contact", "case_review"})
 #: continues as new.
 ENQUIRY_EXPIRY_DECISION = "enquiry-expiry-decision"
 CONTACT_FROM_CONVERSION = "contact-from-conversion"
-PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION)
-#: The pseudo-approval id a decision task carries: it is decided by a case command, not on the task.
+OFFICER_PROMPTS = "officer-prompts"
+PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS)
+#: Tasks answered by a case command rather than on the task itself; each carries its kind as its
+#: pseudo-approval id, and the case tells it when the command answered it.
 ENQUIRY_DECISION = "enquiry_decision"
+CONSIDER_CLOSURE = "consider_closure"
+ANSWERED_ON_THE_CASE = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE})
 
 
 class Refused(Exception):
@@ -460,7 +464,17 @@ class Lifecycle:
     ) -> None:
         self.facts.last_review_at = now
         self.facts.monitoring_since = now if args.decision == "consider_closure" else None
-        events.append({"event": "case_review", "decision": args.decision})
+        events.append({"event": "case_review", "decision": args.decision,
+                       **({"reason_ref": args.reason_ref} if args.reason_ref else {})})
+        if args.reason or args.reason_ref or args.decision == "consider_closure":
+            self._answer_closure_prompt("kept_open" if args.decision == "continue" else "monitoring", events)
+
+    def _answer_closure_prompt(self, decision: str, events: list[Event]) -> None:
+        """The officer answered "consider closure": by requesting closure, or by a recorded decision
+        to keep the case open (with a reason) or to monitor it further (003 stage 3; 004 §3.13)."""
+        if self.facts.closure_prompt_since is not None:
+            self.facts.closure_prompt_since = None
+            events.append({"event": "decision", "kind": CONSIDER_CLOSURE, "decision": decision})
 
     def _do_start_intervention(
         self, args: StartIntervention, actor: Actor, now: datetime, events: list[Event]
@@ -555,6 +569,7 @@ class Lifecycle:
             self.facts.asb_case_review_since = None
 
     def _do_request_closure(self, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
+        self._answer_closure_prompt("closure", events)
         role = self.profile.approvals.closure
         approval = PendingApproval(
             id=self.facts.next_id("approval"), kind="closure_approval", role=role,
@@ -585,7 +600,13 @@ class Lifecycle:
         facts = self.facts
         events: list[Event] = []
         first_role = self.profile.approvals.escalation_chain[0]
-        if kind in BREACH_DEADLINES:
+        if kind == "contact" and OFFICER_PROMPTS in self.patches:
+            # A missed contact is the officer's to put right first; their manager is told, and the task
+            # goes up the chain only if it stays undone (003 §9; issue 11 item 14).
+            events.append({"event": "breach", "kind": kind})
+            self._task("overdue", "officer", events, deadline=kind)
+            events.append({"event": "notice", "role": first_role, "about": "breach", "kind": kind})
+        elif kind in BREACH_DEADLINES:
             events.append({"event": "breach", "kind": kind})
             self._task("overdue", first_role, events, deadline=kind)
         elif kind == "enquiry_expiry" and facts.stage == "enquiry":
@@ -601,6 +622,12 @@ class Lifecycle:
             self._letter("enquiry_closed", "reporter", events)
         elif kind == "investigation_end" and facts.stage == "investigation":
             self._move("begin_review", events)
+        elif kind in ("inactivity", "monitoring") and OFFICER_PROMPTS in self.patches:
+            # A prompt for the officer, not a breach: answered by requesting closure, or by a recorded
+            # decision to keep the case open with a reason (003 stage 3; 004 §3.13; issue 11 item 14).
+            if facts.closure_prompt_since is None:
+                facts.closure_prompt_since = now
+                self._task(CONSIDER_CLOSURE, "officer", events, why=kind, approval=CONSIDER_CLOSURE, prompt=True)
         elif kind in ("inactivity", "monitoring"):
             self._task("consider_closure", "officer", events, why=kind)
         return Decision(events)
@@ -619,6 +646,8 @@ class Lifecycle:
     def task_terms(self, kind: str) -> tuple[list[str], Period]:
         """Who a task goes to next when undecided, and how long each holder has (from the profile)."""
         chain = ["officer", *[r for r in self.profile.approvals.escalation_chain if r != "officer"]]
+        if kind == CONSIDER_CLOSURE and OFFICER_PROMPTS in self.patches:
+            return ["officer"], self.profile.approvals.decide_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
         return chain, self.profile.approvals.decide_within

@@ -296,3 +296,45 @@ async def test_a_case_converted_without_a_successful_contact_still_has_a_contact
     # a month from conversion is Sunday 5 April; Easter Monday is a bank holiday: Tuesday 7 April
     assert contact and contact[-1]["due"] == "2026-04-07T17:00:00+01:00"
     assert [b["at"] for b in of(timeline, "breach", kind="contact")] == ["2026-04-07T16:00:00+00:00"]
+
+
+CONVERTED = [
+    report(START),
+    step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+    step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
+    step("2026-03-03T10:10:00+00:00", "convert_to_case"),
+]
+
+
+async def test_consider_closure_is_a_prompt_for_the_officer_never_a_breach(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 14 (003 stage 3, 004 §3.13): 28 quiet days prompt the officer to consider closure.
+    The prompt does not go up to managers or end in a breach while the officer works the case; it is
+    answered by a recorded decision to keep the case open, with a reason."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-05-20T00:00:00+01:00", steps=[
+        *CONVERTED,
+        step("2026-03-05T10:00:00+00:00", "agree_action_plan", contact_every_days=7),
+        *[step(f"2026-{m:02d}-{d:02d}T10:00:00+00:00", "record_contact", outcome="made", method="phone")
+          for m, d in ((3, 10), (3, 17), (3, 24), (3, 31), (4, 7), (4, 14), (4, 21), (4, 28), (5, 5), (5, 12))],
+        step("2026-05-12T11:00:00+00:00", "record_case_review", decision="continue"),
+        step("2026-05-12T11:05:00+00:00", "record_case_review", decision="continue",
+             reason="reporter expects the noise to return when the lodger is back"),
+    ])
+    prompts = of(timeline, "task", kind="consider_closure")
+    assert [p["role"] for p in prompts] == ["officer"]
+    assert not of(timeline, "escalation", kind="consider_closure")
+    assert not of(timeline, "breach", kind="consider_closure")
+    # A review with no reason is a review, not an answer to the prompt; the one with a reason is.
+    answers = of(timeline, "decision", kind="consider_closure", decision="kept_open")
+    assert [a["at"] for a in answers] == ["2026-05-12T11:05:00+00:00"]
+
+
+async def test_a_missed_contact_tasks_the_officer_first_and_tells_the_manager(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 14: a missed monthly contact (003 §9) is the officer's to put right first."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-10T00:00:00+01:00", steps=CONVERTED)
+    assert of(timeline, "breach", kind="contact")
+    assert [t["role"] for t in of(timeline, "task", kind="overdue", deadline="contact")] == ["officer"]
+    assert of(timeline, "notice", role="manager", kind="contact")

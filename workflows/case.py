@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.model import Profile
     from statemachine.commands import Actor, ReportArgs
     from statemachine.facts import CaseFacts
-    from statemachine.lifecycle import ENQUIRY_DECISION, PATCHES, Event, Lifecycle
+    from statemachine.lifecycle import ANSWERED_ON_THE_CASE, PATCHES, Event, Lifecycle
     from workflows.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
     from workflows.tasks import CaseDecided
 
@@ -211,15 +211,15 @@ class CaseWorkflow:
         request = self._request(args)
         facts = self.lifecycle.facts
         pending_before = {p.id: p for p in facts.pending}
-        awaiting_decision = facts.enquiry_decision_since is not None
         decision = self.lifecycle.apply(name, request.args, request.actor, self._now())
         still = {p.id for p in facts.pending}
         verdict = "rejected" if name.startswith("reject") else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
-        if awaiting_decision and facts.enquiry_decision_since is None:
-            decided[ENQUIRY_DECISION] = ("converted" if name != "close_enquiry" else "closed", request.actor.id)
+        for event in decision.events:  # tasks answered by this command (an enquiry decision, a prompt)
+            if event["event"] == "decision" and event["kind"] in ANSWERED_ON_THE_CASE:
+                decided[str(event["kind"])] = (str(event["decision"]), request.actor.id)
         await self._step(decision.events, decided=decided)
-        return self.status()
+        return self.status(request.actor)
 
     async def _finish_tasks(self, which: Any, decision: str, by: str) -> None:
         for task_id, approval_id in list(self._tasks.items()):
@@ -273,8 +273,15 @@ class CaseWorkflow:
             raise ApplicationError(f"malformed command payload: {exc}", type="CommandRefused",
                                    non_retryable=True) from exc
 
+    @workflow.query(name="status_for")
+    def status_for(self, actor: Actor) -> CaseStatus:
+        """The status as `actor` sees it: `allowed` lists only what they may do now, so an approval is
+        never offered to the person who asked for it, nor to a role below the one it needs (issue 11
+        item 14)."""
+        return self.status(actor)
+
     @workflow.query(name="status")
-    def status(self) -> CaseStatus:
+    def status(self, actor: Actor | None = None) -> CaseStatus:
         lc = self.lifecycle
         facts = lc.facts
         deadlines = self._deadlines()
@@ -283,7 +290,7 @@ class CaseWorkflow:
             risk=facts.risk, category=facts.category, officer=facts.officer, deadlines=deadlines,
             overdue=overdue(facts, deadlines, self._now()),
             pending_approvals=[p.model_dump(mode="json") for p in facts.pending],
-            allowed=lc.allowed(), closure_reason=facts.closure_reason,
+            allowed=lc.allowed(actor), closure_reason=facts.closure_reason,
         )
 
     # ------------------------------------------------------------------ effects
@@ -340,7 +347,8 @@ class CaseWorkflow:
             TaskInput(task_id=task_id, case_ref=facts.reference, kind=kind, role=str(item.data["role"]),
                       chain=chain, decide_within=within, calendar=self._input.profile.calendar,
                       holidays={y: sorted(d) for y, d in self._holidays.items()}, created_at=item.at,
-                      approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds),
+                      approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds,
+                      prompt=bool(item.data.get("prompt"))),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
