@@ -15,13 +15,17 @@ PostgreSQL) all run the very same app. Status codes, everywhere:
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
+import fastapi_offline
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
@@ -90,6 +94,25 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
+#: Where the docs page's Swagger UI files are served from: the installed `fastapi-offline` package's
+#: copy of Swagger UI 5 (it reads OpenAPI 3.1; `swagger-ui-bundle`'s 4.15 cannot), so /docs renders on
+#: a machine with no internet (issue 11 item 2), never from a CDN.
+DOCS_ASSETS = "/docs-assets"
+SWAGGER_FILES = FilePath(fastapi_offline.__file__).with_name("static")
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_FILES), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+
 def _problem(status: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None
              ) -> JSONResponse:
     return JSONResponse(Problem(detail=detail, field=field).model_dump(), status_code=status, headers=headers)
@@ -153,7 +176,9 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],
+        docs_url=None,
     )
+    _serve_docs_offline(app)
     app.state.service = service
     app.state.verifier = verifier
     app.state.limiter = limiter
