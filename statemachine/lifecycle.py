@@ -75,7 +75,8 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "close_enquiry": ("enquiry",),
     "escalate_risk": OPEN_STAGES,
     "record_case_review": CASE_STAGES,
-    "start_intervention": ("enquiry", "investigation", "review", "interventions"),
+    # At legal, only a support referral (the guard says so): support is offered at any stage.
+    "start_intervention": OPEN_STAGES,
     "record_equality_assessment": OPEN_STAGES,
     "propose_legal_action": OPEN_STAGES,
     "approve_legal_action": OPEN_STAGES,
@@ -109,7 +110,8 @@ BREACH_DEADLINES = frozenset({"first_response", "contact", "case_review"})
 ENQUIRY_EXPIRY_DECISION = "enquiry-expiry-decision"
 CONTACT_FROM_CONVERSION = "contact-from-conversion"
 OFFICER_PROMPTS = "officer-prompts"
-PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS)
+SUPPORT_MOVES_NOTHING = "support-moves-nothing"
+PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING)
 #: Tasks answered by a case command rather than on the task itself; each carries its kind as its
 #: pseudo-approval id, and the case tells it when the command answered it.
 ENQUIRY_DECISION = "enquiry_decision"
@@ -269,7 +271,11 @@ class Lifecycle:
         return None
 
     def _guard_start_intervention(self, args: StartIntervention | None, actor: Actor | None) -> str | None:
-        if self.facts.stage == "enquiry":
+        support = SUPPORT_MOVES_NOTHING in self.patches and (args is None or args.kind == "support_referral")
+        if self.facts.stage == "legal" and not support:
+            return ("not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
+                    "a support referral at any stage)")
+        if self.facts.stage == "enquiry" and not support:
             return self._urgent_jump_refusal("interventions")
         return None
 
@@ -479,6 +485,12 @@ class Lifecycle:
     def _do_start_intervention(
         self, args: StartIntervention, actor: Actor, now: datetime, events: list[Event]
     ) -> None:
+        if args.kind == "support_referral" and SUPPORT_MOVES_NOTHING in self.patches:
+            # Support is offered at any stage and is not escalation: the case stays where it is
+            # (003 §9 "referrals to other support agencies, as and when required"; 004 §3.3).
+            self.facts.interventions.append(args.kind)
+            events.append({"event": "intervention", "kind": args.kind})
+            return
         if self.facts.converted_at is None:
             self.facts.converted_at = now
         self.facts.interventions.append(args.kind)
