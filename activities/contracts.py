@@ -36,6 +36,8 @@ class Projection(_Contract):
     closure_reason: str | None
     next_deadline: datetime | None
     overdue: bool
+    #: Whether any incident so far was a hate incident (None: not said, as in older histories).
+    hate: bool | None = None
 
 
 class EventBatch(_Contract):

@@ -93,6 +93,8 @@ class RecordIncident(_Args):
     occurred_at: AwareDatetime | None = None
     category: str | None = Field(None, max_length=64)
     hate: bool = False
+    #: The prejudice the incident is perceived to be motivated by (a strand of the profile); implies hate.
+    hate_strand: str | None = Field(None, min_length=1, max_length=32)
 
 
 class RecordContact(_Args):

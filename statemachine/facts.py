@@ -58,6 +58,9 @@ class CaseFacts(BaseModel):
     risk: Risk | None = None
     category: str
     hate: bool = False
+    #: The latest hate strand recorded on the case (the report's, then any later incident's): for
+    #: reporting hate-related cases (004 §6.4; issue 11 item 15).
+    hate_strand: str | None = None
     channel: str = "phone"
     officer: str | None = None
     reporter: Party = Party()

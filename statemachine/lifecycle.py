@@ -258,6 +258,12 @@ class Lifecycle:
             )
         return None
 
+    def _guard_record_incident(self, args: RecordIncident | None, actor: Actor | None) -> str | None:
+        strands = self.profile.categories.hate_strands
+        if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
+            return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
+        return None
+
     def _guard_convert_to_case(self, args: Any, actor: Actor | None) -> str | None:
         if not self.facts.officer:
             return "assign an officer first: the reporter needs one point of contact"
@@ -408,12 +414,20 @@ class Lifecycle:
         facts = self.facts
         facts.incidents += 1
         facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
-        facts.incident_log.append((args.occurred_at or now, args.hate))
+        hate = args.hate or args.hate_strand is not None
+        facts.incident_log.append((args.occurred_at or now, hate))
         facts.monitoring_since = None
-        if args.hate:
+        # A later hate incident marks the case as hate, and its strand is the case's latest: both
+        # feed reporting of hate-related cases (004 §6.4; issue 11 item 15), not only the first report's.
+        if hate:
             facts.hate = True
-        events.append({"event": "incident", "count": facts.incidents, "hate": args.hate})
-        if args.hate and facts.risk != "high":
+        if args.hate_strand is not None:
+            facts.hate_strand = args.hate_strand
+        events.append({"event": "incident", "count": facts.incidents, "hate": hate,
+                       "occurred_at": (args.occurred_at or now).isoformat(),
+                       "category": args.category or facts.category,
+                       **({"hate_strand": args.hate_strand} if args.hate_strand else {})})
+        if hate and facts.risk != "high":
             facts.risk = "high"
             events.append({"event": "risk", "risk": "high", "why": "hate incident"})
 
@@ -695,7 +709,8 @@ class Lifecycle:
         reported = (Party(id=report.reported_person.id) if report.reported_person else None)
         facts = CaseFacts(
             reference=reference, profile=profile.name, outcome=result.outcome, risk=result.risk,
-            category=result.category, hate=report.hate, channel=report.channel, officer=report.officer,
+            category=result.category, hate=report.hate or report.hate_strand is not None,
+            hate_strand=report.hate_strand, channel=report.channel, officer=report.officer,
             reporter=reporter, reported_person=reported, received_at=now, last_incident_at=now,
             incidents=max(1, report.incidents_last_month),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
@@ -355,3 +356,27 @@ async def test_a_support_referral_moves_the_case_nowhere(
     assert not of(timeline, "rejected")
     assert len(of(timeline, "intervention", kind="support_referral")) == 2
     assert [s["stage"] for s in of(timeline, "stage")] == ["enquiry", "investigation"]
+
+
+async def test_a_later_hate_incident_marks_the_case_as_hate_with_its_strand(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 15 (004 §6.4): the hate flag and strand are not only the first report's."""
+    from sqlalchemy import select
+
+    from casefile.models import CaseRow, IncidentRow
+
+    when = "2026-03-04T21:13:07+00:00"
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-06T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-04T22:00:00+00:00", "record_incident", occurred_at=when, hate_strand="religion"),
+        step("2026-03-04T22:05:00+00:00", "record_incident", hate_strand="colour_of_socks"),
+    ])
+    assert "unknown hate strand" in of(timeline, "rejected", command="record_incident")[0]["reason"]
+    assert of(timeline, "risk", risk="high", why="hate incident")
+    with store.session() as session:
+        incident = session.scalars(select(IncidentRow).where(IncidentRow.occurred_at == datetime.fromisoformat(when))
+                                   ).one()
+        case = session.get(CaseRow, incident.case_ref)
+        assert incident.hate_strand == "religion"
+        assert case is not None and case.hate is True

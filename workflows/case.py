@@ -400,7 +400,7 @@ class CaseWorkflow:
             category=facts.category, officer=facts.officer, opened_at=facts.received_at,
             closed_at=facts.closed_at, closure_reason=facts.closure_reason,
             next_deadline=pending[0][0] if pending else None,
-            overdue=bool(overdue(facts, deadlines, self._now())),
+            overdue=bool(overdue(facts, deadlines, self._now())), hate=facts.hate,
         )
 
     def _upsert_attributes(self, projection: Projection) -> None:
