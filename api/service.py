@@ -177,7 +177,8 @@ class Service:
                          ) -> tuple[str, ReportArgs | None, bool]:
         """Log an app's report once. Race-safe by the unique (source, external_id) key: of two deliveries
         at once, the second's insert waits for the first to commit, finds its row, and rolls back all it
-        wrote (its reference number included), then answers with the first delivery's case."""
+        wrote (its reference number, taken in a transaction of its own, is left unused), then answers
+        with the first delivery's case."""
         key = (ExternalReportRow.source == body.source, ExternalReportRow.external_id == body.external_id)
         with self.store.session() as session:
             try:
