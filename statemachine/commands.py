@@ -146,6 +146,19 @@ class RequestAsbCaseReview(_Args):
 class ProposeLegalAction(_Args):
     kind: LegalKind
     emergency: bool = False
+    #: Instructing a solicitor or barrister (a complex defended case) is a fact of the proposal, not
+    #: of the remedy: it needs the profile's senior approver (004 §3.12, "approved by the Regional Manager").
+    instruct_solicitor: bool = False
+    #: When the decision was considered at a case review meeting (004 §3.12; 003 stage 5). An emergency
+    #: action enters legal at once and its review follows, recorded when it is approved.
+    case_review_meeting: AwareDatetime | None = None
+
+
+class LegalDecision(Note):
+    """A manager's decision on a proposed legal action; an emergency action's review meeting, held
+    after the event, is recorded with it (004 §3.12)."""
+
+    case_review_meeting: AwareDatetime | None = None
 
 
 class ConcludeLegalAction(_Args):
@@ -173,8 +186,8 @@ ARGS: dict[str, type[_Args]] = {
     "start_intervention": StartIntervention,
     "record_equality_assessment": Note,
     "propose_legal_action": ProposeLegalAction,
-    "approve_legal_action": Note,
-    "reject_legal_action": Note,
+    "approve_legal_action": LegalDecision,
+    "reject_legal_action": LegalDecision,
     "conclude_legal_action": ConcludeLegalAction,
     "request_asb_case_review": RequestAsbCaseReview,
     "request_closure": CloseWithReason,

@@ -32,6 +32,9 @@ class LegalAction(BaseModel):
     status: Literal["proposed", "approved", "rejected", "concluded"] = "proposed"
     outcome: str | None = None
     stage_before: Stage = "interventions"
+    instruct_solicitor: bool = False
+    #: When the decision was considered at a case review meeting (004 §3.12), if recorded.
+    case_review_meeting: datetime | None = None
 
 
 class PendingApproval(BaseModel):

@@ -111,7 +111,9 @@ ENQUIRY_EXPIRY_DECISION = "enquiry-expiry-decision"
 CONTACT_FROM_CONVERSION = "contact-from-conversion"
 OFFICER_PROMPTS = "officer-prompts"
 SUPPORT_MOVES_NOTHING = "support-moves-nothing"
-PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING)
+LEGAL_APPROVER_BY_FACT = "legal-approver-by-fact"
+PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
+                            LEGAL_APPROVER_BY_FACT)
 #: Tasks answered by a case command rather than on the task itself; each carries its kind as its
 #: pseudo-approval id, and the case tells it when the command answered it.
 ENQUIRY_DECISION = "enquiry_decision"
@@ -518,11 +520,20 @@ class Lifecycle:
         self.facts.incidents_at_equality = self.facts.incidents
         events.append({"event": "equality_assessment"})
 
-    def legal_approver(self, kind: str) -> str:
-        """The role that must approve a legal remedy (solicitors and eviction need a senior)."""
+    def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str:
+        """The role that must approve a legal action.
+
+        004 §3.12: "decisions to take legal action should be signed off by the case officer's manager"
+        (the profile's `legal_action` approver); instructing "a solicitor/barrister" for a complex
+        defended case is "approved by the Regional Manager", and "authority to evict must be approved by
+        the Regional Manager" (the profile's `instruct_solicitors` and `eviction` approvers). So a court
+        remedy needs the senior role only when solicitors are instructed, which the proposal states.
+        Before that change (unpatched histories) every court remedy was taken to instruct solicitors.
+        """
         approvals = self.profile.approvals
         roles = [approvals.legal_action]
-        if kind in COURT_KINDS:
+        by_fact = LEGAL_APPROVER_BY_FACT in self.patches
+        if (instruct_solicitor if by_fact else kind in COURT_KINDS):
             roles.append(approvals.instruct_solicitors)
         if kind in EVICTION_KINDS:
             roles.append(approvals.eviction)
@@ -537,31 +548,44 @@ class Lifecycle:
         back = {"enquiry": "investigation", "legal": "interventions"}.get(facts.stage, facts.stage)
         action = LegalAction(
             id=facts.next_id("legal"), kind=args.kind, emergency=args.emergency, stage_before=cast(Any, back),
+            instruct_solicitor=args.instruct_solicitor, case_review_meeting=args.case_review_meeting,
         )
         facts.legal_actions.append(action)
-        role = self.legal_approver(args.kind)
+        role = self.legal_approver(args.kind, args.instruct_solicitor)
         approval = PendingApproval(
             id=facts.next_id("approval"), kind="legal_approval", role=cast(Any, role),
             requested_by=actor.id, requested_at=now, legal_action_id=action.id,
         )
         facts.pending.append(approval)
         events.append({"event": "legal_action", "kind": args.kind, "status": "proposed",
-                       "emergency": args.emergency})
+                       "emergency": args.emergency, **self._legal_facts(action)})
         self._task("legal_approval", role, events, after_the_event=args.emergency, approval=approval.id)
         if args.emergency:
             if facts.converted_at is None:
                 facts.converted_at = now
             self._move("enter_legal", events)
 
-    def _decide_legal(self, approve: bool, now: datetime, events: list[Event]) -> None:
+    @staticmethod
+    def _legal_facts(action: LegalAction) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if action.instruct_solicitor:
+            out["instruct_solicitor"] = True
+        if action.case_review_meeting is not None:
+            out["case_review_meeting"] = action.case_review_meeting.isoformat()
+        return out
+
+    def _decide_legal(self, approve: bool, now: datetime, events: list[Event],
+                      meeting: datetime | None = None) -> None:
         facts = self.facts
         pending = facts.pending_of("legal_approval")
         assert pending is not None  # guarded
         facts.pending.remove(pending)
         action = next(a for a in facts.legal_actions if a.id == pending.legal_action_id)
         action.status = "approved" if approve else "rejected"
+        if meeting is not None:  # e.g. the review held after an emergency action (004 §3.12)
+            action.case_review_meeting = meeting
         events.append({"event": "legal_action", "kind": action.kind, "status": action.status,
-                       "emergency": action.emergency})
+                       "emergency": action.emergency, **self._legal_facts(action)})
         if approve:
             if facts.converted_at is None:
                 facts.converted_at = now
@@ -572,10 +596,10 @@ class Lifecycle:
             self._move("withdraw_legal", events, target=action.stage_before)
 
     def _do_approve_legal_action(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-        self._decide_legal(True, now, events)
+        self._decide_legal(True, now, events, getattr(args, "case_review_meeting", None))
 
     def _do_reject_legal_action(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-        self._decide_legal(False, now, events)
+        self._decide_legal(False, now, events, getattr(args, "case_review_meeting", None))
 
     def _do_conclude_legal_action(
         self, args: ConcludeLegalAction, actor: Actor, now: datetime, events: list[Event]

@@ -237,14 +237,15 @@ async def test_emergency_legal_action_enters_legal_at_once_and_is_approved_after
         report(at, violence_or_threats=True),
         step("2026-03-02T10:00:00+00:00", "propose_legal_action", kind="injunction", emergency=True),
         step("2026-03-02T10:05:00+00:00", "record_equality_assessment"),
-        step("2026-03-02T10:10:00+00:00", "propose_legal_action", kind="injunction", emergency=True),
+        step("2026-03-02T10:10:00+00:00", "propose_legal_action", kind="injunction", emergency=True,
+             instruct_solicitor=True),
         step("2026-03-03T10:00:00+00:00", "approve_legal_action", MANAGER),
         step("2026-03-03T11:00:00+00:00", "approve_legal_action", SENIOR),
     ])
     assert "Equality Act" in of(timeline, "rejected", command="propose_legal_action")[0]["reason"]
     assert of(timeline, "stage", stage="legal")[0]["at"] == "2026-03-02T10:10:00+00:00"
     task = of(timeline, "task", kind="legal_approval")[0]
-    assert (task["role"], task["after_the_event"]) == ("senior_manager", True)  # injunction: solicitors
+    assert (task["role"], task["after_the_event"]) == ("senior_manager", True)  # solicitors instructed
     assert "senior_manager" in of(timeline, "rejected", command="approve_legal_action")[0]["reason"]
     assert of(timeline, "legal_action", status="approved")
 
@@ -380,3 +381,26 @@ async def test_a_later_hate_incident_marks_the_case_as_hate_with_its_strand(
         case = session.get(CaseRow, incident.case_ref)
         assert incident.hate_strand == "religion"
         assert case is not None and case.hate is True
+
+
+async def test_legal_action_is_signed_off_by_the_manager_unless_solicitors_or_eviction(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 7 (004 §3.12): the officer's manager signs off legal action; the senior role
+    approves only instructing a solicitor or barrister, and eviction. The case review meeting that
+    considered it is recorded."""
+    meeting = "2026-03-19T14:00:00+00:00"
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-31T00:00:00+00:00", steps=[
+        *CONVERTED,
+        step("2026-03-20T10:00:00+00:00", "record_equality_assessment", note="none identified"),
+        step("2026-03-20T11:00:00+00:00", "propose_legal_action", kind="injunction", case_review_meeting=meeting),
+        step("2026-03-21T10:00:00+00:00", "approve_legal_action", MANAGER),
+        step("2026-03-23T10:00:00+00:00", "propose_legal_action", kind="closure_order", instruct_solicitor=True),
+        step("2026-03-23T11:00:00+00:00", "reject_legal_action", SENIOR),
+        step("2026-03-24T10:00:00+00:00", "propose_legal_action", kind="possession_order"),
+    ])
+    roles = [(t["at"][:10], t["role"]) for t in of(timeline, "task", kind="legal_approval")]
+    assert roles == [("2026-03-20", "manager"), ("2026-03-23", "senior_manager"), ("2026-03-24", "senior_manager")]
+    approved = of(timeline, "legal_action", kind="injunction", status="approved")
+    assert approved and approved[0]["case_review_meeting"] == meeting
+    assert of(timeline, "legal_action", kind="closure_order", status="rejected", instruct_solicitor=True)
