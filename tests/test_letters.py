@@ -825,3 +825,27 @@ def test_the_shipped_example_delivery_settings_fill_in_the_letterhead_and_asb_up
     assert letterhead_warnings("reading") == []
     officer = load_settings("reading").officer("o1")
     assert officer is not None and officer.name == "Sam Patel"
+
+
+def test_the_letter_before_action_says_only_what_the_case_file_shows(store: Store) -> None:
+    """Issue 11 item 8: no "we have warned you" without a recorded warning, no court for a remedy that
+    is not a court application, no 14 days' notice for an emergency action."""
+    from casefile.models import InterventionRow, LegalActionRow
+
+    notice = new_ref()
+    seed_case(store, notice, legal="notice_seeking_possession")
+    text = pdf_text(render(store, notice, "letter_before_action")[0])
+    assert "warned you" not in text and "apply to the court" not in text
+    assert "serve you with a notice of seeking possession" in text
+    assert "within 14 days" in text
+
+    urgent = new_ref()
+    seed_case(store, urgent, legal="injunction")
+    with store.session() as session, session.begin():
+        row = session.scalars(select(LegalActionRow).where(LegalActionRow.case_ref == urgent)).one()
+        row.emergency = True
+        session.add(InterventionRow(case_ref=urgent, kind="warning_letter", started_at=AT, by="o1"))
+    text = pdf_text(render(store, urgent, "letter_before_action")[0])
+    assert "we have warned you about it" in text
+    assert "We intend to apply to the court for a civil injunction" in text
+    assert "within 14 days" not in text and "we are acting now and cannot wait" in text
