@@ -109,6 +109,9 @@ class RecordRiskAssessment(_Args):
 class AgreeActionPlan(_Args):
     contact_every_days: int = Field(ge=1, le=366)
     contact_method: str = Field("phone", min_length=1, max_length=16)
+    #: The frequency is the reporter's own recorded choice (001 rec. 3): only then may it be less often
+    #: than the standard the landlord offers, and only where the profile allows it.
+    reporters_choice: bool = False
 
 
 class CloseWithReason(_Args):

@@ -252,11 +252,16 @@ class Lifecycle:
     def _guard_agree_action_plan(self, args: AgreeActionPlan | None, actor: Actor | None) -> str | None:
         if self.facts.reporter.anonymous:
             return "the reporter is anonymous: an action plan cannot be agreed or shared"
-        least = self.profile.contact.least_frequent
+        rules = self.profile.contact
+        least = rules.least_frequent
         if args is not None and args.contact_every_days > least.longest_days:
+            if args.reporters_choice and rules.reporter_may_choose_less:
+                return None  # 001 rec. 3: the reporter chose it, and it is recorded as theirs
+            choice = (" unless the reporter chooses it (record it as their choice: reporters_choice)"
+                      if rules.reporter_may_choose_less else "")
             return (
                 f"contact every {args.contact_every_days} days is less often than this standard allows "
-                f"(at least every {least})"
+                f"(at least every {least}){choice}"
             )
         return None
 
@@ -459,6 +464,8 @@ class Lifecycle:
     def _do_agree_action_plan(self, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]) -> None:
         self.facts.contact_every_days = args.contact_every_days
         self.facts.contact_method = args.contact_method
+        events.append({"event": "action_plan", "contact_every_days": args.contact_every_days,
+                       "contact_method": args.contact_method, "reporters_choice": args.reporters_choice})
         self._letter("action_plan", "reporter", events)
 
     def _decide_enquiry(self, decision: str, events: list[Event]) -> None:

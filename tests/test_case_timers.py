@@ -404,3 +404,24 @@ async def test_legal_action_is_signed_off_by_the_manager_unless_solicitors_or_ev
     approved = of(timeline, "legal_action", kind="injunction", status="approved")
     assert approved and approved[0]["case_review_meeting"] == meeting
     assert of(timeline, "legal_action", kind="closure_order", status="rejected", instruct_solicitor=True)
+
+
+async def test_homes_in_somerset_allows_rarer_contact_only_as_the_reporters_recorded_choice(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 13 (001 rec. 3): weekly is what the landlord offers; a fortnightly plan is allowed
+    when it is recorded as the reporter's own choice, never the officer's alone. Reading's monthly
+    minimum (003 §9) stays a floor."""
+    steps = [*_converted(),
+             step("2026-03-03T11:00:00+00:00", "agree_action_plan", contact_every_days=14),
+             step("2026-03-03T11:05:00+00:00", "agree_action_plan", contact_every_days=14, reporters_choice=True)]
+    somerset = await run(env, store, task_queue, profile="homes-in-somerset", start=START,
+                         until="2026-03-12T00:00:00+00:00", steps=steps)
+    refused = of(somerset, "rejected", command="agree_action_plan")
+    assert len(refused) == 1 and "unless the reporter chooses it" in refused[0]["reason"]
+    assert of(somerset, "action_plan", contact_every_days=14, reporters_choice=True)
+    assert not of(somerset, "breach", kind="contact")  # next contact due a fortnight on
+    reading = await run(env, store, task_queue, start=START, until="2026-03-05T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-03-03T11:05:00+00:00", "agree_action_plan", contact_every_days=60, reporters_choice=True)])
+    assert "at least every 1 month" in of(reading, "rejected", command="agree_action_plan")[0]["reason"]
