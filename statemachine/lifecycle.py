@@ -112,8 +112,9 @@ CONTACT_FROM_CONVERSION = "contact-from-conversion"
 OFFICER_PROMPTS = "officer-prompts"
 SUPPORT_MOVES_NOTHING = "support-moves-nothing"
 LEGAL_APPROVER_BY_FACT = "legal-approver-by-fact"
+CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
-                            LEGAL_APPROVER_BY_FACT)
+                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS)
 #: Tasks answered by a case command rather than on the task itself; each carries its kind as its
 #: pseudo-approval id, and the case tells it when the command answered it.
 ENQUIRY_DECISION = "enquiry_decision"
@@ -705,6 +706,10 @@ class Lifecycle:
         chain = ["officer", *[r for r in self.profile.approvals.escalation_chain if r != "officer"]]
         if kind == CONSIDER_CLOSURE and OFFICER_PROMPTS in self.patches:
             return ["officer"], self.profile.approvals.decide_within
+        if kind == "asb_case_review" and CASE_REVIEW_28_DAYS in self.patches:
+            # 004 §8: "completed within 28 days". Not completed by then is a breach on day 28, not an
+            # escalation with a second 28 days (issue 11 item 10): the task stays with its reviewer.
+            return [self.profile.approvals.closure], self.profile.case_review.complete_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
         return chain, self.profile.approvals.decide_within

@@ -425,3 +425,18 @@ async def test_homes_in_somerset_allows_rarer_contact_only_as_the_reporters_reco
         *_converted(),
         step("2026-03-03T11:05:00+00:00", "agree_action_plan", contact_every_days=60, reporters_choice=True)])
     assert "at least every 1 month" in of(reading, "rejected", command="agree_action_plan")[0]["reason"]
+
+
+async def test_an_asb_case_review_not_completed_in_28_days_is_a_breach_on_day_28(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 10 (004 §8 "within 28 days"): no escalation and a second 28 days."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-05-01T00:00:00+01:00", steps=[
+        *CONVERTED,
+        step("2026-03-05T10:00:00+00:00", "record_incident", occurred_at="2026-03-05T09:00:00+00:00"),
+        step("2026-03-06T10:00:00+00:00", "record_incident", occurred_at="2026-03-06T09:00:00+00:00"),
+        step("2026-03-06T11:00:00+00:00", "request_asb_case_review", applicant="individual"),
+    ])
+    assert [t["role"] for t in of(timeline, "task", kind="asb_case_review")] == ["manager"]
+    assert not of(timeline, "escalation", kind="asb_case_review")
+    assert [b["at"][:10] for b in of(timeline, "breach", kind="asb_case_review")] == ["2026-04-03"]
