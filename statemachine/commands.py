@@ -164,6 +164,14 @@ class LegalDecision(Note):
     case_review_meeting: AwareDatetime | None = None
 
 
+class RecordPoliceReport(_Args):
+    """The police were told of a hate incident (004 §3.5 "make sure the Police are aware"). The police's
+    reference is kept in the case file (a door sends `police_reference_ref`)."""
+
+    police_reference: str | None = Field(None, min_length=1, max_length=64)
+    police_reference_ref: str | None = Field(None, max_length=40)
+
+
 class ConcludeLegalAction(_Args):
     outcome: str | None = Field(None, min_length=1, max_length=10000)
     outcome_ref: str | None = Field(None, max_length=40)
@@ -192,6 +200,7 @@ ARGS: dict[str, type[_Args]] = {
     "approve_legal_action": LegalDecision,
     "reject_legal_action": LegalDecision,
     "conclude_legal_action": ConcludeLegalAction,
+    "record_police_report": RecordPoliceReport,
     "request_asb_case_review": RequestAsbCaseReview,
     "request_closure": CloseWithReason,
     "approve_closure": Note,
@@ -208,6 +217,7 @@ FREE_TEXT: dict[str, str] = {
     "reject_closure": "note",
     "conclude_legal_action": "outcome",
     "record_case_review": "reason",
+    "record_police_report": "police_reference",
 }
 
 #: Commands an officer (or a manager acting as one) sends; `report` starts a case instead.

@@ -98,6 +98,9 @@ class CaseFacts(BaseModel):
     enquiry_decision_since: datetime | None = None
     #: When the officer was prompted to consider closure (28 quiet days), until they answer it.
     closure_prompt_since: datetime | None = None
+    #: A hate incident the police have not yet been told of has a task open; when they were told.
+    police_task_open: bool = False
+    police_told_at: datetime | None = None
 
     interventions: list[str] = []
     legal_actions: list[LegalAction] = []

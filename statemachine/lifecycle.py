@@ -84,6 +84,7 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "conclude_legal_action": ("legal",),
     "request_asb_case_review": OPEN_STAGES,
     "request_closure": CASE_STAGES,
+    "record_police_report": OPEN_STAGES,
     "approve_closure": CASE_STAGES,
     "reject_closure": CASE_STAGES,
 }
@@ -113,13 +114,15 @@ OFFICER_PROMPTS = "officer-prompts"
 SUPPORT_MOVES_NOTHING = "support-moves-nothing"
 LEGAL_APPROVER_BY_FACT = "legal-approver-by-fact"
 CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
+TELL_THE_POLICE = "tell-the-police"
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
-                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS)
+                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE)
 #: Tasks answered by a case command rather than on the task itself; each carries its kind as its
 #: pseudo-approval id, and the case tells it when the command answered it.
 ENQUIRY_DECISION = "enquiry_decision"
 CONSIDER_CLOSURE = "consider_closure"
-ANSWERED_ON_THE_CASE = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE})
+TELL_POLICE = "tell_police"
+ANSWERED_ON_THE_CASE = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE})
 
 
 class Refused(Exception):
@@ -435,6 +438,8 @@ class Lifecycle:
                        "occurred_at": (args.occurred_at or now).isoformat(),
                        "category": args.category or facts.category,
                        **({"hate_strand": args.hate_strand} if args.hate_strand else {})})
+        if hate:
+            self._tell_the_police(events)
         if hate and facts.risk != "high":
             facts.risk = "high"
             events.append({"event": "risk", "risk": "high", "why": "hate incident"})
@@ -454,6 +459,23 @@ class Lifecycle:
         if facts.stage == "enquiry" and facts.failed_contacts == threshold and facts.unable_letter_at is None:
             facts.unable_letter_at = now
             self._letter("unable_to_contact", "reporter", events)
+
+    def _tell_the_police(self, events: list[Event]) -> None:
+        """A hate incident: the reporter is told "we will tell the police" (the acknowledgement), so the
+        officer gets a task to do it (004 §3.5 "make sure the Police are aware"; 003 §5), answered by
+        record_police_report with the police's reference (issue 11 item 11)."""
+        facts = self.facts
+        if TELL_THE_POLICE in self.patches and facts.police_told_at is None and not facts.police_task_open:
+            facts.police_task_open = True
+            self._task(TELL_POLICE, "officer", events, approval=TELL_POLICE)
+
+    def _do_record_police_report(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
+        self.facts.police_told_at = now
+        events.append({"event": "police_informed",
+                       **({"reference_ref": args.police_reference_ref} if args.police_reference_ref else {})})
+        if self.facts.police_task_open:
+            self.facts.police_task_open = False
+            events.append({"event": "decision", "kind": TELL_POLICE, "decision": "done"})
 
     def _do_record_risk_assessment(
         self, args: RecordRiskAssessment, actor: Actor, now: datetime, events: list[Event]
@@ -758,6 +780,8 @@ class Lifecycle:
         events = [e for e in events if e]
         if result.outcome == "enquiry":
             lifecycle._letter("acknowledgement", "reporter", events)
+            if facts.hate:
+                lifecycle._tell_the_police(events)
         else:
             template = "not_asb_outcome" if result.outcome == "not_asb" else "early_support"
             extra = {"routed_to": result.routed_to} if result.routed_to else {}

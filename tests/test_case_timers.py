@@ -440,3 +440,18 @@ async def test_an_asb_case_review_not_completed_in_28_days_is_a_breach_on_day_28
     assert [t["role"] for t in of(timeline, "task", kind="asb_case_review")] == ["manager"]
     assert not of(timeline, "escalation", kind="asb_case_review")
     assert [b["at"][:10] for b in of(timeline, "breach", kind="asb_case_review")] == ["2026-04-03"]
+
+
+async def test_a_hate_report_gives_the_officer_a_task_to_tell_the_police(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 11 (004 §3.5): the acknowledgement says "we will tell the police"; something follows."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-20T00:00:00+00:00", steps=[
+        report(START, hate=True),
+        step("2026-03-02T12:00:00+00:00", "record_police_report", police_reference="43260012345"),
+    ])
+    assert [(t["at"][:16], t["role"]) for t in of(timeline, "task", kind="tell_police")] == [(START[:16], "officer")]
+    assert of(timeline, "police_informed")
+    assert of(timeline, "decision", kind="tell_police", decision="done")
+    assert not of(timeline, "escalation", kind="tell_police")
+    assert "43260012345" not in str(timeline)  # the police's reference stays in the case file's notes
