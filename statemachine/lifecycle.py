@@ -115,8 +115,9 @@ SUPPORT_MOVES_NOTHING = "support-moves-nothing"
 LEGAL_APPROVER_BY_FACT = "legal-approver-by-fact"
 CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
 TELL_THE_POLICE = "tell-the-police"
+NOT_ASB_REFERRAL = "not-asb-referral"
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
-                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE)
+                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL)
 #: Tasks answered by a case command rather than on the task itself; each carries its kind as its
 #: pseudo-approval id, and the case tells it when the command answered it.
 ENQUIRY_DECISION = "enquiry_decision"
@@ -787,6 +788,10 @@ class Lifecycle:
             extra = {"routed_to": result.routed_to} if result.routed_to else {}
             lifecycle._close("close_enquiry", result.outcome, now, events)
             events[-1].update(extra)
+            if result.routed_to and NOT_ASB_REFERRAL in patches:
+                # 003 §4: a report that is not ASB is routed to another service, never silently dropped:
+                # the referral itself is recorded, not only the letter that mentions it (issue 11 item 16).
+                events.append({"event": "referral", "to": result.routed_to, "reason": result.outcome})
             lifecycle._letter(template, "reporter", events)
         return lifecycle, Decision(events)
 

@@ -455,3 +455,13 @@ async def test_a_hate_report_gives_the_officer_a_task_to_tell_the_police(
     assert of(timeline, "decision", kind="tell_police", decision="done")
     assert not of(timeline, "escalation", kind="tell_police")
     assert "43260012345" not in str(timeline)  # the police's reference stays in the case file's notes
+
+
+async def test_a_report_that_is_not_asb_is_recorded_as_a_referral_to_the_service_it_went_to(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 16 (003 §4): which service a not-ASB report went to is a recorded referral."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-03T00:00:00+00:00",
+                         steps=[report(START, category="parking")])
+    assert of(timeline, "closed", reason="not_asb")
+    assert [(r["to"], r["reason"]) for r in of(timeline, "referral")] == [("tenant_services", "not_asb")]
