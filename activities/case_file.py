@@ -29,6 +29,7 @@ from casefile.models import (
     ContactRow,
     EqualityAssessmentRow,
     EventRow,
+    IncidentRow,
     InterventionRow,
     LegalActionRow,
     PartyRow,
@@ -98,6 +99,8 @@ class CaseFileActivities:
             officer=p.officer, opened_at=p.opened_at, closed_at=p.closed_at, closure_reason=p.closure_reason,
             next_deadline=p.next_deadline, overdue=p.overdue, last_seq=p.seq,
         )
+        if p.hate is not None:
+            values["hate"] = p.hate
         if row is None:
             session.add(CaseRow(reference=batch.case_ref, started_at=p.opened_at, **values))
             session.flush()
@@ -144,6 +147,17 @@ class _DomainRows:
         ).first()
         self.session.add(ContactRow(case_ref=self.case_ref, person_id=reporter, at=at, outcome=data["outcome"],
                                     method=data.get("method") or "phone", by=self.by))
+
+    def _incident(self, data: dict[str, Any], at: datetime, seq: int) -> None:
+        """An incident recorded on the case (not the report's own, which intake writes): its moment,
+        category and hate strand, for the chronology and for reporting hate-related cases (004 §6.4)."""
+        if "occurred_at" not in data:
+            return  # recorded before incidents carried their details
+        self.session.add(IncidentRow(
+            case_ref=self.case_ref, occurred_at=datetime.fromisoformat(str(data["occurred_at"])),
+            category=str(data.get("category") or "unknown"), hate_strand=data.get("hate_strand"),
+            reported_by=None, evidence=[], recorded_at=at,
+        ))
 
     def _risk_assessment(self, data: dict[str, Any], at: datetime, seq: int) -> None:
         self.session.add(RiskAssessmentRow(case_ref=self.case_ref, level=data["level"], assessed_at=at, by=self.by))

@@ -36,6 +36,8 @@ class Projection(_Contract):
     closure_reason: str | None
     next_deadline: datetime | None
     overdue: bool
+    #: Whether any incident so far was a hate incident (None: not said, as in older histories).
+    hate: bool | None = None
 
 
 class EventBatch(_Contract):
@@ -99,3 +101,5 @@ class TaskInput(_Contract):
     created_at: datetime
     approval_id: str | None = None
     clock_shift_seconds: float = 0.0
+    #: A prompt (e.g. consider closure) stays with its holder when its time passes: never a breach.
+    prompt: bool = False

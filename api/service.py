@@ -276,7 +276,8 @@ class Service:
                          ) -> tuple[str, bool]:
         """Log an app's report once. Race-safe by the unique (source, external_id) key: of two deliveries
         at once, the second's insert waits for the first to commit, finds its row, and rolls back all it
-        wrote (its reference number included), then answers with the first delivery's case."""
+        wrote (its reference number, taken in a transaction of its own, is left unused), then answers
+        with the first delivery's case."""
         key = (ExternalReportRow.source == body.source, ExternalReportRow.external_id == body.external_id)
         with self.store.session() as session:
             try:
@@ -321,10 +322,12 @@ class Service:
 
     # ------------------------------------------------------------------------------------ reading
 
-    async def _status(self, reference: str) -> CaseStatusOut:
+    async def _status(self, reference: str, principal: Principal | None = None) -> CaseStatusOut:
         handle = self.client.get_workflow_handle(reference)
-        data = await asyncio.wait_for(handle.query("status", result_type=dict),
-                                      timeout=self.settings.query_timeout_seconds)
+        # As the caller sees it: `allowed` never offers them an approval they asked for (issue 11 item 14).
+        query = handle.query("status_for", principal.actor, result_type=dict) if principal is not None \
+            else handle.query("status", result_type=dict)
+        data = await asyncio.wait_for(query, timeout=self.settings.query_timeout_seconds)
         return CaseStatusOut.model_validate(data)
 
     async def _status_or_none(self, reference: str) -> CaseStatusOut | None:
@@ -369,7 +372,7 @@ class Service:
         status: CaseStatusOut | None = None
         error: str | None = None
         try:
-            status = await self._status(reference)
+            status = await self._status(reference, principal)
         except TimeoutError:
             error = "the case's workflow did not answer in time"
         except (RPCError, WorkflowQueryFailedError) as exc:

@@ -75,7 +75,8 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "close_enquiry": ("enquiry",),
     "escalate_risk": OPEN_STAGES,
     "record_case_review": CASE_STAGES,
-    "start_intervention": ("enquiry", "investigation", "review", "interventions"),
+    # At legal, only a support referral (the guard says so): support is offered at any stage.
+    "start_intervention": OPEN_STAGES,
     "record_equality_assessment": OPEN_STAGES,
     "propose_legal_action": OPEN_STAGES,
     "approve_legal_action": OPEN_STAGES,
@@ -83,6 +84,7 @@ COMMAND_STAGES: dict[str, tuple[str, ...]] = {
     "conclude_legal_action": ("legal",),
     "request_asb_case_review": OPEN_STAGES,
     "request_closure": CASE_STAGES,
+    "record_police_report": OPEN_STAGES,
     "approve_closure": CASE_STAGES,
     "reject_closure": CASE_STAGES,
 }
@@ -101,6 +103,27 @@ INTERVENTION_LETTERS = {
     "good_neighbour_agreement": "good_neighbour_agreement",
 }
 BREACH_DEADLINES = frozenset({"first_response", "contact", "case_review"})
+
+#: Behaviour changes, each behind `workflow.patched(name)`: the workflow asks Temporal once per run
+#: which are in force and hands them to the (pure) lifecycle, so cases recorded before a change
+#: replay on their old path. A case that started before a change keeps the old rule until it
+#: continues as new.
+ENQUIRY_EXPIRY_DECISION = "enquiry-expiry-decision"
+CONTACT_FROM_CONVERSION = "contact-from-conversion"
+OFFICER_PROMPTS = "officer-prompts"
+SUPPORT_MOVES_NOTHING = "support-moves-nothing"
+LEGAL_APPROVER_BY_FACT = "legal-approver-by-fact"
+CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
+TELL_THE_POLICE = "tell-the-police"
+NOT_ASB_REFERRAL = "not-asb-referral"
+PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
+                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL)
+#: Tasks answered by a case command rather than on the task itself; each carries its kind as its
+#: pseudo-approval id, and the case tells it when the command answered it.
+ENQUIRY_DECISION = "enquiry_decision"
+CONSIDER_CLOSURE = "consider_closure"
+TELL_POLICE = "tell_police"
+ANSWERED_ON_THE_CASE = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE})
 
 
 class Refused(Exception):
@@ -134,9 +157,12 @@ class Lifecycle:
 
     state: str  # kept by transitions
 
-    def __init__(self, facts: CaseFacts, profile: Profile) -> None:
+    def __init__(self, facts: CaseFacts, profile: Profile, patches: frozenset[str] = frozenset(PATCHES)) -> None:
         self.facts = facts
         self.profile = profile
+        #: The behaviour changes in force for this run (see PATCHES); all of them unless a workflow
+        #: replaying an older history says otherwise.
+        self.patches = patches
         self._target: str | None = None
         #: The time of the command being checked, for guards that count time windows.
         self._clock: datetime | None = None
@@ -231,12 +257,23 @@ class Lifecycle:
     def _guard_agree_action_plan(self, args: AgreeActionPlan | None, actor: Actor | None) -> str | None:
         if self.facts.reporter.anonymous:
             return "the reporter is anonymous: an action plan cannot be agreed or shared"
-        least = self.profile.contact.least_frequent
+        rules = self.profile.contact
+        least = rules.least_frequent
         if args is not None and args.contact_every_days > least.longest_days:
+            if args.reporters_choice and rules.reporter_may_choose_less:
+                return None  # 001 rec. 3: the reporter chose it, and it is recorded as theirs
+            choice = (" unless the reporter chooses it (record it as their choice: reporters_choice)"
+                      if rules.reporter_may_choose_less else "")
             return (
                 f"contact every {args.contact_every_days} days is less often than this standard allows "
-                f"(at least every {least})"
+                f"(at least every {least}){choice}"
             )
+        return None
+
+    def _guard_record_incident(self, args: RecordIncident | None, actor: Actor | None) -> str | None:
+        strands = self.profile.categories.hate_strands
+        if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
+            return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
         return None
 
     def _guard_convert_to_case(self, args: Any, actor: Actor | None) -> str | None:
@@ -252,7 +289,11 @@ class Lifecycle:
         return None
 
     def _guard_start_intervention(self, args: StartIntervention | None, actor: Actor | None) -> str | None:
-        if self.facts.stage == "enquiry":
+        support = SUPPORT_MOVES_NOTHING in self.patches and (args is None or args.kind == "support_referral")
+        if self.facts.stage == "legal" and not support:
+            return ("not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
+                    "a support referral at any stage)")
+        if self.facts.stage == "enquiry" and not support:
             return self._urgent_jump_refusal("interventions")
         return None
 
@@ -355,6 +396,8 @@ class Lifecycle:
             raise Refused(command, reason)
         events: list[Event] = [{"event": "command", "command": command, "role": actor.role, "by": actor.id}]
         getattr(self, f"_do_{command}")(args, actor, now, events)
+        if self.facts.stage != "enquiry":  # converted, or jumped to interventions or legal action
+            self._decide_enquiry("converted", events)
         return Decision(events)
 
     def _letter(self, template: str, to: str, events: list[Event]) -> None:
@@ -383,12 +426,22 @@ class Lifecycle:
         facts = self.facts
         facts.incidents += 1
         facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
-        facts.incident_log.append((args.occurred_at or now, args.hate))
+        hate = args.hate or args.hate_strand is not None
+        facts.incident_log.append((args.occurred_at or now, hate))
         facts.monitoring_since = None
-        if args.hate:
+        # A later hate incident marks the case as hate, and its strand is the case's latest: both
+        # feed reporting of hate-related cases (004 §6.4; issue 11 item 15), not only the first report's.
+        if hate:
             facts.hate = True
-        events.append({"event": "incident", "count": facts.incidents, "hate": args.hate})
-        if args.hate and facts.risk != "high":
+        if args.hate_strand is not None:
+            facts.hate_strand = args.hate_strand
+        events.append({"event": "incident", "count": facts.incidents, "hate": hate,
+                       "occurred_at": (args.occurred_at or now).isoformat(),
+                       "category": args.category or facts.category,
+                       **({"hate_strand": args.hate_strand} if args.hate_strand else {})})
+        if hate:
+            self._tell_the_police(events)
+        if hate and facts.risk != "high":
             facts.risk = "high"
             events.append({"event": "risk", "risk": "high", "why": "hate incident"})
 
@@ -408,6 +461,23 @@ class Lifecycle:
             facts.unable_letter_at = now
             self._letter("unable_to_contact", "reporter", events)
 
+    def _tell_the_police(self, events: list[Event]) -> None:
+        """A hate incident: the reporter is told "we will tell the police" (the acknowledgement), so the
+        officer gets a task to do it (004 §3.5 "make sure the Police are aware"; 003 §5), answered by
+        record_police_report with the police's reference (issue 11 item 11)."""
+        facts = self.facts
+        if TELL_THE_POLICE in self.patches and facts.police_told_at is None and not facts.police_task_open:
+            facts.police_task_open = True
+            self._task(TELL_POLICE, "officer", events, approval=TELL_POLICE)
+
+    def _do_record_police_report(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
+        self.facts.police_told_at = now
+        events.append({"event": "police_informed",
+                       **({"reference_ref": args.police_reference_ref} if args.police_reference_ref else {})})
+        if self.facts.police_task_open:
+            self.facts.police_task_open = False
+            events.append({"event": "decision", "kind": TELL_POLICE, "decision": "done"})
+
     def _do_record_risk_assessment(
         self, args: RecordRiskAssessment, actor: Actor, now: datetime, events: list[Event]
     ) -> None:
@@ -418,7 +488,15 @@ class Lifecycle:
     def _do_agree_action_plan(self, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]) -> None:
         self.facts.contact_every_days = args.contact_every_days
         self.facts.contact_method = args.contact_method
+        events.append({"event": "action_plan", "contact_every_days": args.contact_every_days,
+                       "contact_method": args.contact_method, "reporters_choice": args.reporters_choice})
         self._letter("action_plan", "reporter", events)
+
+    def _decide_enquiry(self, decision: str, events: list[Event]) -> None:
+        """An enquiry awaiting the officer's decision at expiry is decided by converting or closing it."""
+        if self.facts.enquiry_decision_since is not None:
+            self.facts.enquiry_decision_since = None
+            events.append({"event": "decision", "kind": ENQUIRY_DECISION, "decision": decision})
 
     def _do_convert_to_case(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
         self.facts.converted_at = now
@@ -426,6 +504,7 @@ class Lifecycle:
         self._letter("initial_letter_reported_person", "reported_person", events)
 
     def _do_close_enquiry(self, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
+        self._decide_enquiry("closed", events)
         self._close("close_enquiry", args.reason, now, events)
         self._letter("enquiry_closed", "reporter", events)
 
@@ -438,11 +517,27 @@ class Lifecycle:
     ) -> None:
         self.facts.last_review_at = now
         self.facts.monitoring_since = now if args.decision == "consider_closure" else None
-        events.append({"event": "case_review", "decision": args.decision})
+        events.append({"event": "case_review", "decision": args.decision,
+                       **({"reason_ref": args.reason_ref} if args.reason_ref else {})})
+        if args.reason or args.reason_ref or args.decision == "consider_closure":
+            self._answer_closure_prompt("kept_open" if args.decision == "continue" else "monitoring", events)
+
+    def _answer_closure_prompt(self, decision: str, events: list[Event]) -> None:
+        """The officer answered "consider closure": by requesting closure, or by a recorded decision
+        to keep the case open (with a reason) or to monitor it further (003 stage 3; 004 §3.13)."""
+        if self.facts.closure_prompt_since is not None:
+            self.facts.closure_prompt_since = None
+            events.append({"event": "decision", "kind": CONSIDER_CLOSURE, "decision": decision})
 
     def _do_start_intervention(
         self, args: StartIntervention, actor: Actor, now: datetime, events: list[Event]
     ) -> None:
+        if args.kind == "support_referral" and SUPPORT_MOVES_NOTHING in self.patches:
+            # Support is offered at any stage and is not escalation: the case stays where it is
+            # (003 §9 "referrals to other support agencies, as and when required"; 004 §3.3).
+            self.facts.interventions.append(args.kind)
+            events.append({"event": "intervention", "kind": args.kind})
+            return
         if self.facts.converted_at is None:
             self.facts.converted_at = now
         self.facts.interventions.append(args.kind)
@@ -456,11 +551,20 @@ class Lifecycle:
         self.facts.incidents_at_equality = self.facts.incidents
         events.append({"event": "equality_assessment"})
 
-    def legal_approver(self, kind: str) -> str:
-        """The role that must approve a legal remedy (solicitors and eviction need a senior)."""
+    def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str:
+        """The role that must approve a legal action.
+
+        004 §3.12: "decisions to take legal action should be signed off by the case officer's manager"
+        (the profile's `legal_action` approver); instructing "a solicitor/barrister" for a complex
+        defended case is "approved by the Regional Manager", and "authority to evict must be approved by
+        the Regional Manager" (the profile's `instruct_solicitors` and `eviction` approvers). So a court
+        remedy needs the senior role only when solicitors are instructed, which the proposal states.
+        Before that change (unpatched histories) every court remedy was taken to instruct solicitors.
+        """
         approvals = self.profile.approvals
         roles = [approvals.legal_action]
-        if kind in COURT_KINDS:
+        by_fact = LEGAL_APPROVER_BY_FACT in self.patches
+        if (instruct_solicitor if by_fact else kind in COURT_KINDS):
             roles.append(approvals.instruct_solicitors)
         if kind in EVICTION_KINDS:
             roles.append(approvals.eviction)
@@ -475,31 +579,44 @@ class Lifecycle:
         back = {"enquiry": "investigation", "legal": "interventions"}.get(facts.stage, facts.stage)
         action = LegalAction(
             id=facts.next_id("legal"), kind=args.kind, emergency=args.emergency, stage_before=cast(Any, back),
+            instruct_solicitor=args.instruct_solicitor, case_review_meeting=args.case_review_meeting,
         )
         facts.legal_actions.append(action)
-        role = self.legal_approver(args.kind)
+        role = self.legal_approver(args.kind, args.instruct_solicitor)
         approval = PendingApproval(
             id=facts.next_id("approval"), kind="legal_approval", role=cast(Any, role),
             requested_by=actor.id, requested_at=now, legal_action_id=action.id,
         )
         facts.pending.append(approval)
         events.append({"event": "legal_action", "kind": args.kind, "status": "proposed",
-                       "emergency": args.emergency})
+                       "emergency": args.emergency, **self._legal_facts(action)})
         self._task("legal_approval", role, events, after_the_event=args.emergency, approval=approval.id)
         if args.emergency:
             if facts.converted_at is None:
                 facts.converted_at = now
             self._move("enter_legal", events)
 
-    def _decide_legal(self, approve: bool, now: datetime, events: list[Event]) -> None:
+    @staticmethod
+    def _legal_facts(action: LegalAction) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if action.instruct_solicitor:
+            out["instruct_solicitor"] = True
+        if action.case_review_meeting is not None:
+            out["case_review_meeting"] = action.case_review_meeting.isoformat()
+        return out
+
+    def _decide_legal(self, approve: bool, now: datetime, events: list[Event],
+                      meeting: datetime | None = None) -> None:
         facts = self.facts
         pending = facts.pending_of("legal_approval")
         assert pending is not None  # guarded
         facts.pending.remove(pending)
         action = next(a for a in facts.legal_actions if a.id == pending.legal_action_id)
         action.status = "approved" if approve else "rejected"
+        if meeting is not None:  # e.g. the review held after an emergency action (004 §3.12)
+            action.case_review_meeting = meeting
         events.append({"event": "legal_action", "kind": action.kind, "status": action.status,
-                       "emergency": action.emergency})
+                       "emergency": action.emergency, **self._legal_facts(action)})
         if approve:
             if facts.converted_at is None:
                 facts.converted_at = now
@@ -510,10 +627,10 @@ class Lifecycle:
             self._move("withdraw_legal", events, target=action.stage_before)
 
     def _do_approve_legal_action(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-        self._decide_legal(True, now, events)
+        self._decide_legal(True, now, events, getattr(args, "case_review_meeting", None))
 
     def _do_reject_legal_action(self, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-        self._decide_legal(False, now, events)
+        self._decide_legal(False, now, events, getattr(args, "case_review_meeting", None))
 
     def _do_conclude_legal_action(
         self, args: ConcludeLegalAction, actor: Actor, now: datetime, events: list[Event]
@@ -533,6 +650,7 @@ class Lifecycle:
             self.facts.asb_case_review_since = None
 
     def _do_request_closure(self, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
+        self._answer_closure_prompt("closure", events)
         role = self.profile.approvals.closure
         approval = PendingApproval(
             id=self.facts.next_id("approval"), kind="closure_approval", role=role,
@@ -563,24 +681,58 @@ class Lifecycle:
         facts = self.facts
         events: list[Event] = []
         first_role = self.profile.approvals.escalation_chain[0]
-        if kind in BREACH_DEADLINES:
+        if kind == "contact" and OFFICER_PROMPTS in self.patches:
+            # A missed contact is the officer's to put right first; their manager is told, and the task
+            # goes up the chain only if it stays undone (003 §9; issue 11 item 14).
+            events.append({"event": "breach", "kind": kind})
+            self._task("overdue", "officer", events, deadline=kind)
+            events.append({"event": "notice", "role": first_role, "about": "breach", "kind": kind})
+        elif kind in BREACH_DEADLINES:
             events.append({"event": "breach", "kind": kind})
             self._task("overdue", first_role, events, deadline=kind)
         elif kind == "enquiry_expiry" and facts.stage == "enquiry":
-            self._close("expire_enquiry", "enquiry_expired", now, events)
-            self._letter("enquiry_closed", "reporter", events)
+            if ENQUIRY_EXPIRY_DECISION in self.patches and self._expiry_needs_a_decision():
+                facts.enquiry_decision_since = now
+                events.append({"event": "enquiry_expired", "decision": "needed"})
+                self._task(ENQUIRY_DECISION, "officer", events, approval=ENQUIRY_DECISION)
+            else:
+                self._close("expire_enquiry", "enquiry_expired", now, events)
+                self._letter("enquiry_closed", "reporter", events)
         elif kind == "unable_to_contact" and facts.stage == "enquiry":
             self._close("close_unreachable", "unable_to_contact", now, events)
             self._letter("enquiry_closed", "reporter", events)
         elif kind == "investigation_end" and facts.stage == "investigation":
             self._move("begin_review", events)
+        elif kind in ("inactivity", "monitoring") and OFFICER_PROMPTS in self.patches:
+            # A prompt for the officer, not a breach: answered by requesting closure, or by a recorded
+            # decision to keep the case open with a reason (003 stage 3; 004 §3.13; issue 11 item 14).
+            if facts.closure_prompt_since is None:
+                facts.closure_prompt_since = now
+                self._task(CONSIDER_CLOSURE, "officer", events, why=kind, approval=CONSIDER_CLOSURE, prompt=True)
         elif kind in ("inactivity", "monitoring"):
             self._task("consider_closure", "officer", events, why=kind)
         return Decision(events)
 
+    def _expiry_needs_a_decision(self) -> bool:
+        """Whether an enquiry at its 4 weeks needs the officer's decision rather than closing itself.
+
+        003 stage 1 closes an enquiry when *insufficient information* was provided to meet the
+        threshold: that presumes an enquiry that was worked, with the reporter reached. A high-risk or
+        hate enquiry (003 §5, §8: the highest priority), or one whose reporter was never reached, is
+        not closed by a timer: the officer converts it or closes it with a reason (issue 11 item 4).
+        """
+        facts = self.facts
+        return facts.risk == "high" or facts.hate or facts.last_contact_at is None
+
     def task_terms(self, kind: str) -> tuple[list[str], Period]:
         """Who a task goes to next when undecided, and how long each holder has (from the profile)."""
         chain = ["officer", *[r for r in self.profile.approvals.escalation_chain if r != "officer"]]
+        if kind == CONSIDER_CLOSURE and OFFICER_PROMPTS in self.patches:
+            return ["officer"], self.profile.approvals.decide_within
+        if kind == "asb_case_review" and CASE_REVIEW_28_DAYS in self.patches:
+            # 004 §8: "completed within 28 days". Not completed by then is a breach on day 28, not an
+            # escalation with a second 28 days (issue 11 item 10): the task stays with its reviewer.
+            return [self.profile.approvals.closure], self.profile.case_review.complete_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
         return chain, self.profile.approvals.decide_within
@@ -598,7 +750,8 @@ class Lifecycle:
 
     @classmethod
     def start(
-        cls, reference: str, report: ReportArgs, profile: Profile, now: datetime
+        cls, reference: str, report: ReportArgs, profile: Profile, now: datetime,
+        patches: frozenset[str] = frozenset(PATCHES),
     ) -> tuple[Lifecycle, Decision]:
         """A report arrives: triage it and open an enquiry, or give it its outcome."""
         result = triage(
@@ -615,11 +768,12 @@ class Lifecycle:
         reported = (Party(id=report.reported_person.id) if report.reported_person else None)
         facts = CaseFacts(
             reference=reference, profile=profile.name, outcome=result.outcome, risk=result.risk,
-            category=result.category, hate=report.hate, channel=report.channel, officer=report.officer,
+            category=result.category, hate=report.hate or report.hate_strand is not None,
+            hate_strand=report.hate_strand, channel=report.channel, officer=report.officer,
             reporter=reporter, reported_person=reported, received_at=now, last_incident_at=now,
             incidents=max(1, report.incidents_last_month),
         )
-        lifecycle = cls(facts, profile)
+        lifecycle = cls(facts, profile, patches)
         events: list[Event] = [
             {"event": "triage", "outcome": result.outcome, "risk": result.risk, "category": result.category},
             {"event": "stage", "stage": "enquiry"} if result.outcome == "enquiry" else {},
@@ -627,11 +781,17 @@ class Lifecycle:
         events = [e for e in events if e]
         if result.outcome == "enquiry":
             lifecycle._letter("acknowledgement", "reporter", events)
+            if facts.hate:
+                lifecycle._tell_the_police(events)
         else:
             template = "not_asb_outcome" if result.outcome == "not_asb" else "early_support"
             extra = {"routed_to": result.routed_to} if result.routed_to else {}
             lifecycle._close("close_enquiry", result.outcome, now, events)
             events[-1].update(extra)
+            if result.routed_to and NOT_ASB_REFERRAL in patches:
+                # 003 §4: a report that is not ASB is routed to another service, never silently dropped:
+                # the referral itself is recorded, not only the letter that mentions it (issue 11 item 16).
+                events.append({"event": "referral", "to": result.routed_to, "reason": result.outcome})
             lifecycle._letter(template, "reporter", events)
         return lifecycle, Decision(events)
 

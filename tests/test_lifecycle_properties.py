@@ -29,7 +29,7 @@ ARG_CHOICES: dict[str, list[dict[str, Any]]] = {
     "close_enquiry": [{"reason": "not_asb"}],
     "escalate_risk": [{"risk": "high"}, {"risk": "medium"}],
     "record_case_review": [{"decision": "continue"}, {"decision": "consider_closure"}],
-    "start_intervention": [{"kind": "warning_letter"}, {"kind": "mediation"}],
+    "start_intervention": [{"kind": "warning_letter"}, {"kind": "mediation"}, {"kind": "support_referral"}],
     "record_equality_assessment": [{}],
     "propose_legal_action": [{"kind": "legal_warning"}, {"kind": "possession_order"},
                              {"kind": "injunction", "emergency": True}],
@@ -40,6 +40,7 @@ ARG_CHOICES: dict[str, list[dict[str, Any]]] = {
     "request_closure": [{"reason": "asb_stopped"}, {"reason": "no_reports"}],
     "approve_closure": [{}],
     "reject_closure": [{}],
+    "record_police_report": [{"police_reference_ref": "N-1"}],
 }
 assert set(ARG_CHOICES) == set(ARGS) - {"report"}
 

@@ -14,7 +14,7 @@ from policy.model import CalendarRules, Profile
 from policy.periods import Period
 from statemachine.commands import CASE_STAGES
 from statemachine.facts import CaseFacts
-from statemachine.lifecycle import BREACH_DEADLINES
+from statemachine.lifecycle import BREACH_DEADLINES, CONTACT_FROM_CONVERSION, PATCHES
 
 #: How each internal deadline appears on the timeline (SCENARIOS.md deadline kinds).
 TIMELINE_KIND = {"investigation_end": "case_review_stage"}
@@ -33,7 +33,24 @@ def due_on(calendar: WorkingCalendar, moment: datetime) -> datetime:
     return calendar.working_day_deadline(moment, 0)
 
 
-def open_deadlines(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> dict[str, datetime]:
+def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | None:
+    """Since when the next contact with the reporter is counted.
+
+    003 §9 promises contact "at least once a month" for the life of the case, whatever the outcome of
+    the officer's calls, so the clock starts at the first response (the first contact attempt) or at
+    conversion, and a contact that gets through restarts it; a failed one does not (issue 11 item 5).
+    Before that change it started only with a successful contact, so a case converted without one
+    ran with no contact deadline at all.
+    """
+    if not from_conversion:
+        return facts.last_contact_at
+    moments = [m for m in (facts.last_contact_at, facts.converted_at, facts.first_response_at) if m is not None]
+    return max(moments) if moments else None
+
+
+def open_deadlines(
+    facts: CaseFacts, profile: Profile, calendar: WorkingCalendar, patches: frozenset[str] = frozenset(PATCHES),
+) -> dict[str, datetime]:
     if facts.is_closed:
         return {}
     found: dict[str, datetime] = {}
@@ -60,11 +77,12 @@ def open_deadlines(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar
         found["inactivity"] = calendar.add_period(quiet_since, profile.case.inactivity)
         if facts.monitoring_since is not None:
             found["monitoring"] = calendar.add_period(facts.monitoring_since, profile.case.extra_monitoring)
-    if not facts.reporter.anonymous and facts.last_contact_at is not None:
+    since = contact_clock(facts, CONTACT_FROM_CONVERSION in patches)
+    if not facts.reporter.anonymous and since is not None:
         every = (
             Period(facts.contact_every_days, "days") if facts.contact_every_days else profile.contact.default_every
         )
-        found["contact"] = due_on(calendar, calendar.add_period(facts.last_contact_at, every))
+        found["contact"] = due_on(calendar, calendar.add_period(since, every))
     return found
 
 
