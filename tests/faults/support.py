@@ -238,11 +238,18 @@ async def command_once(api: httpx.AsyncClient, tokens: Tokens, ledger: Ledger, r
 async def burst(api: httpx.AsyncClient, tokens: Tokens, ledger: Ledger, cases: list[str], *,
                 reports: int, commands_per_case: int, fault: Callable[[], Awaitable[None]]) -> None:
     """Reports and commands at once, with the fault let loose while they are under way."""
-    work: list[Awaitable[None]] = [report_once(api, tokens, ledger) for _ in range(reports)]
+    # Spread over the first seconds, so some requests always arrive while the fault lasts, however fast
+    # the machine: a burst that finished before the fault landed would prove nothing.
+    async def report_later(n: int) -> None:
+        await asyncio.sleep(0.4 * n)
+        await report_once(api, tokens, ledger)
+
+    work: list[Awaitable[None]] = [report_later(n) for n in range(reports)]
 
     async def commands(ref: str) -> None:
         for n in range(commands_per_case):
             await command_once(api, tokens, ledger, ref, n)
+            await asyncio.sleep(0.4)
 
     work += [commands(ref) for ref in cases]
 
