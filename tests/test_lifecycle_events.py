@@ -67,6 +67,7 @@ def test_officers_plans_and_interventions() -> None:
     assert "the case belongs to officer o2" in case.refused("assign_officer", O1, officer="o1")
     assert case.do("assign_officer", O2, officer="o1") == [{"event": "officer", "officer": "o1"}]
     assert case.do("agree_action_plan", contact_every_days=7, contact_method="phone") == [
+        {"event": "action_plan", "contact_every_days": 7, "contact_method": "phone", "reporters_choice": False},
         {"event": "letter", "template": "action_plan", "to": "reporter"},
         {"event": "notification", "channel": "email", "template": "action_plan"}]
     assert (case.facts.contact_every_days, case.facts.contact_method) == (7, "phone")
@@ -133,7 +134,9 @@ def test_a_legal_warning_sends_a_legal_warning_letter_and_an_emergency_goes_stra
     urgent.do("record_equality_assessment")
     assert urgent.do("propose_legal_action", kind="injunction", emergency=True) == [
         {"event": "legal_action", "kind": "injunction", "status": "proposed", "emergency": True},
-        {"event": "task", "kind": "legal_approval", "role": "senior_manager", "after_the_event": True,
+        # 004 §3.12: the officer's manager signs off legal action; only instructing solicitors and
+        # possession or eviction go to the senior role (issue 11 item 7).
+        {"event": "task", "kind": "legal_approval", "role": "manager", "after_the_event": True,
          "approval": "approval-2"},
         {"event": "stage", "stage": "legal"}]
     assert urgent.facts.converted_at == urgent.now
@@ -181,11 +184,12 @@ def test_an_escalated_approval_needs_the_role_it_went_to() -> None:
 
 def test_who_decides_and_how_long_they_have_come_from_the_profile() -> None:
     lc = Case().lc
-    assert lc.task_terms("asb_case_review") == (["officer", "manager", "senior_manager"], Period(count=28, unit="days"))
+    # 004 §8: a review is completed within 28 days, by a manager; it is a breach on day 28, not escalated.
+    assert lc.task_terms("asb_case_review") == (["manager"], Period(count=28, unit="days"))
     assert lc.task_terms("closure_approval") == (["officer", "manager", "senior_manager"],
                                                  Period(count=5, unit="working_days"))
     assert [lc.legal_approver(k) for k in ("legal_warning", "injunction", "possession_order")] == [
-        "manager", "senior_manager", "senior_manager"]
+        "manager", "manager", "senior_manager"]  # 004 §3.12
 
 
 def test_the_asb_case_review_task_ends_when_resolved() -> None:

@@ -153,15 +153,21 @@ async def test_dev_server_killed_and_restarted_during_a_burst_loses_nothing(stac
     cases = await stack.cases(CASES)
     ledger = Ledger()
 
+    outage: list[float] = []
+
     async def kill_and_restart() -> None:
         await stack.server.kill()
+        outage.append(asyncio.get_running_loop().time())
         await asyncio.sleep(3)  # the outage itself
         await stack.server.start()
+        outage.append(asyncio.get_running_loop().time())
 
     await burst(stack.api, stack.tokens, ledger, cases, reports=REPORTS, commands_per_case=COMMANDS_PER_CASE,
                 fault=kill_and_restart)
     figures = await check_nothing_lost(stack.store, stack.client, ledger, cases)
-    assert ledger.answers[202] + ledger.answers[504] + ledger.answers[503] >= 1, ledger.answers  # it did bite
+    # It did bite: requests were under way while the server was down. The Temporal client retries an
+    # unavailable server by itself, so some of them only waited rather than answering 202/503/504.
+    assert ledger.in_flight_during(*outage) >= 1, (outage, ledger.spans)
     _record("dev server kill -9 and restart", figures, started)
 
 
