@@ -200,3 +200,75 @@ def test_the_asb_case_review_task_ends_when_resolved() -> None:
     assert case.facts.asb_case_review_since == case.now
     case.lc.on_task_resolved("asb_case_review")
     assert case.facts.asb_case_review_since is None
+
+
+# --- the ASB Case Review thresholds (003 §10, 004 §4.1; reading: 3 from one person or 5 from a group within
+# 6 months of the first report, or 5 hate incidents in the last 3 months; the last incident within 1 month) --
+
+SIX_MONTHS_ON = datetime(2026, 9, 2, 9, 30, tzinfo=UTC)  # NOW + 6 months: the window's last moment
+
+
+def _incident(case: Case, at: datetime, hate: bool = False) -> None:
+    case.do("record_incident", occurred_at=at.isoformat(), hate=hate)
+
+
+def _apply(case: Case, at: datetime, applicant: str = "individual") -> str | None:
+    """Apply for a review at `at`: None if accepted (with its events checked), else the reason."""
+    case.now = at - timedelta(hours=1)
+    try:
+        events = case.do("request_asb_case_review", applicant=applicant)
+    except Refused as refused:
+        return refused.reason
+    assert events == [{"event": "asb_case_review", "applicant": applicant, "status": "requested"},
+                      {"event": "task", "kind": "asb_case_review", "role": "manager"}]
+    return None
+
+
+def test_a_case_review_needs_three_incidents_from_one_person_within_six_months_of_the_first_report() -> None:
+    case = Case()  # the report itself is the first incident
+    _incident(case, NOW + timedelta(days=10))
+    _incident(case, SIX_MONTHS_ON + timedelta(minutes=1))  # just outside the window
+    assert _apply(case, SIX_MONTHS_ON + timedelta(days=5)) == (
+        "the ASB Case Review threshold is not met: 2 incidents within 6 months of the first report (3 needed for "
+        "one person), 0 hate incidents in the last 3 months (5 needed)")
+    assert case.facts.asb_case_review_since is None
+    _incident(case, SIX_MONTHS_ON)  # on the window's last moment: inside
+    assert _apply(case, SIX_MONTHS_ON + timedelta(days=5), "group") == (
+        "the ASB Case Review threshold is not met: 3 incidents within 6 months of the first report (5 needed for "
+        "a group), 0 hate incidents in the last 3 months (5 needed)")
+    assert _apply(case, SIX_MONTHS_ON + timedelta(days=5)) is None
+    assert case.facts.asb_case_review_since == case.now
+    assert case.refused("request_asb_case_review") == "an ASB Case Review is already under way"
+
+
+def test_a_group_needs_five_incidents() -> None:
+    case = Case()
+    for day in (1, 2, 3, 4):
+        _incident(case, NOW + timedelta(days=day))
+    assert _apply(case, NOW + timedelta(days=20), "group") is None
+
+
+def test_a_case_review_needs_the_last_incident_within_a_month_of_the_application() -> None:
+    case = Case()
+    for day in (1, 2):
+        _incident(case, NOW + timedelta(days=day))
+    last = NOW + timedelta(days=2)
+    assert _apply(case, datetime(2026, 4, 4, 9, 31, tzinfo=UTC)) == (
+        "the last incident was more than 1 month before the application")
+    assert _apply(case, datetime(2026, 4, 4, 9, 30, tzinfo=UTC)) is None  # exactly a month after `last`
+    assert last == datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+
+
+def test_five_hate_incidents_in_the_last_three_months_meet_the_threshold_on_their_own() -> None:
+    case = Case()
+    late = SIX_MONTHS_ON + timedelta(days=30)  # after the six-month window: only the hate rule can count these
+    # Inside the six-month window, but more than 3 months before the application: not a recent hate incident.
+    _incident(case, late - timedelta(days=93), hate=True)
+    for day in range(4):
+        _incident(case, late + timedelta(days=day), hate=True)
+    applied = late + timedelta(days=10)
+    assert _apply(case, applied) == (
+        "the ASB Case Review threshold is not met: 2 incidents within 6 months of the first report (3 needed for "
+        "one person), 4 hate incidents in the last 3 months (5 needed)")
+    _incident(case, late + timedelta(days=5), hate=True)
+    assert _apply(case, applied) is None
