@@ -272,3 +272,115 @@ def test_five_hate_incidents_in_the_last_three_months_meet_the_threshold_on_thei
         "one person), 4 hate incidents in the last 3 months (5 needed)")
     _incident(case, late + timedelta(days=5), hate=True)
     assert _apply(case, applied) is None
+
+
+def test_a_hate_incident_on_the_first_day_of_the_three_months_and_at_the_application_both_count() -> None:
+    case = Case()
+    applied = SIX_MONTHS_ON + timedelta(days=40)
+    three_months_before = applied - timedelta(days=92)  # 3 calendar months back from 12 October is 12 July
+    for at in (three_months_before, applied - timedelta(days=20), applied - timedelta(days=10),
+               applied - timedelta(days=1), applied):
+        _incident(case, at, hate=True)
+    assert _apply(case, applied) is None
+
+
+# --- incidents, risk, and closing an enquiry ---------------------------------------------------------------
+
+
+def test_an_incident_is_counted_ends_monitoring_and_a_backdated_one_does_not_move_the_last_incident_back() -> None:
+    case = _converted()
+    case.do("record_case_review", decision="consider_closure")
+    assert case.facts.monitoring_since is not None
+    assert case.do("record_incident", Actor(role="intake", id="i1")) == [
+        {"event": "incident", "count": 2, "hate": False}]
+    assert (case.facts.incidents, case.facts.last_incident_at, case.facts.monitoring_since) == (2, case.now, None)
+    latest = case.now
+    assert case.do("record_incident", occurred_at=(NOW - timedelta(days=3)).isoformat()) == [
+        {"event": "incident", "count": 3, "hate": False}]
+    assert case.facts.last_incident_at == latest
+    assert case.facts.incident_log[-1] == (NOW - timedelta(days=3), False)
+
+
+def test_a_hate_incident_makes_the_case_high_risk_once() -> None:
+    case = _converted()
+    assert case.facts.risk != "high"
+    assert case.do("record_incident", hate=True) == [
+        {"event": "incident", "count": 2, "hate": True}, {"event": "risk", "risk": "high", "why": "hate incident"}]
+    assert (case.facts.risk, case.facts.hate) == ("high", True)
+    assert case.do("record_incident", hate=True) == [{"event": "incident", "count": 3, "hate": True}]
+
+
+def test_risk_can_only_be_escalated_upwards() -> None:
+    case = Case()
+    assert case.facts.risk == "low"
+    assert case.refused("escalate_risk", risk="low") == "risk is already low: escalation must raise it"
+    assert case.do("escalate_risk", risk="medium") == [{"event": "risk", "risk": "medium", "why": "escalated"}]
+    assert case.facts.risk == "medium"
+    assert case.refused("escalate_risk", risk="medium") == "risk is already medium: escalation must raise it"
+
+
+def test_closing_an_enquiry_tells_the_reporter() -> None:
+    case = Case()
+    assert case.do("close_enquiry", reason="asb_stopped") == [
+        {"event": "stage", "stage": "closed"}, {"event": "closed", "reason": "asb_stopped"},
+        {"event": "letter", "template": "enquiry_closed", "to": "reporter"},
+        {"event": "notification", "channel": "email", "template": "enquiry_closed"}]
+    assert (case.facts.closed_at, case.facts.closure_reason) == (case.now, "asb_stopped")
+
+
+# --- legal action from an urgent enquiry, and rejected where it stood -------------------------------------
+
+
+def test_an_urgent_enquirys_legal_action_makes_it_a_case_when_approved() -> None:
+    urgent = Case(hate=True)
+    urgent.do("record_equality_assessment")
+    assert urgent.do("propose_legal_action", kind="legal_warning")[0] == {
+        "event": "legal_action", "kind": "legal_warning", "status": "proposed", "emergency": False}
+    assert (urgent.facts.stage, urgent.facts.converted_at) == ("enquiry", None)
+    assert urgent.do("approve_legal_action", M1) == [
+        {"event": "legal_action", "kind": "legal_warning", "status": "approved", "emergency": False},
+        {"event": "stage", "stage": "legal"},
+        {"event": "letter", "template": "legal_warning", "to": "reported_person"}]
+    assert urgent.facts.converted_at == urgent.now
+
+
+def test_an_emergency_action_is_recorded_as_one_and_its_rejection_says_so() -> None:
+    urgent = Case(hate=True)
+    urgent.do("record_equality_assessment")
+    urgent.do("propose_legal_action", kind="injunction", emergency=True)
+    (action,) = urgent.facts.legal_actions
+    assert (action.emergency, action.stage_before) == (True, "investigation")
+    assert urgent.do("reject_legal_action", S1) == [
+        {"event": "legal_action", "kind": "injunction", "status": "rejected", "emergency": True},
+        {"event": "stage", "stage": "investigation"}]
+
+
+def test_rejecting_an_action_proposed_during_interventions_leaves_the_case_where_it_is() -> None:
+    case = _converted()
+    case.do("start_intervention", kind="warning_letter")
+    case.do("record_equality_assessment")
+    case.do("propose_legal_action", kind="legal_warning")
+    assert case.do("reject_legal_action", M1) == [
+        {"event": "legal_action", "kind": "legal_warning", "status": "rejected", "emergency": False}]
+    assert case.facts.stage == "interventions"
+
+
+def test_a_legal_outcome_given_as_text_is_not_kept_in_the_case_facts() -> None:
+    """The text is personal data held in the case file (a case note); the workflow's facts only say that an
+    outcome was recorded, so it never reaches Temporal history."""
+    case = _converted()
+    case.do("record_equality_assessment")
+    case.do("propose_legal_action", kind="legal_warning")
+    case.do("approve_legal_action", M1)
+    case.do("conclude_legal_action", outcome="Mr X agreed to stop")
+    (action,) = case.facts.legal_actions
+    assert (action.status, action.outcome) == ("concluded", "recorded")
+
+
+def test_a_chain_that_names_the_officer_does_not_give_the_officer_two_turns() -> None:
+    profile = load("reading")
+    own = profile.model_copy(update={"approvals": profile.approvals.model_copy(
+        update={"escalation_chain": ["officer", "manager", "senior_manager"]})})
+    lc = Case().lc
+    lc.profile = own
+    assert lc.task_terms("overdue")[0] == ["officer", "manager", "senior_manager"]
