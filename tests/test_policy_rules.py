@@ -142,6 +142,14 @@ def test_a_time_without_a_zone_is_refused_naming_what_it_was() -> None:
         calendar.receipt_day(datetime(2026, 3, 2, 9, 30))
     with pytest.raises(NaiveTimeError, match=r"^start 2026-03-02T09:30:00 has no time zone"):
         calendar.add_period(datetime(2026, 3, 2, 9, 30), Period.parse("2 months"))
+    with pytest.raises(NaiveTimeError, match=r"^time 2026-03-02T09:30:00 has no time zone; give an offset"):
+        require_aware(datetime(2026, 3, 2, 9, 30))
+
+
+def test_the_working_day_before_a_bank_holiday_monday_or_a_weekend_is_the_friday() -> None:
+    calendar = WorkingCalendar(nation="eng")
+    assert calendar.previous_working_day(date(2026, 5, 26)) == date(2026, 5, 22)  # spring bank holiday 25 May
+    assert calendar.previous_working_day(date(2026, 3, 8)) == date(2026, 3, 6)  # Sunday -> Friday
 
 
 def test_a_profiles_own_end_of_working_day_decides_the_receipt_day() -> None:
