@@ -384,3 +384,20 @@ def test_a_chain_that_names_the_officer_does_not_give_the_officer_two_turns() ->
     lc = Case().lc
     lc.profile = own
     assert lc.task_terms("overdue")[0] == ["officer", "manager", "senior_manager"]
+
+
+# --- malformed commands are refused naming the field (the API and CLI show these to staff) -----------------
+
+
+def test_a_malformed_command_is_refused_naming_the_argument_and_changing_nothing() -> None:
+    case = Case()
+    assert case.refused("record_incident", colour="red") == "record_incident: colour: unknown argument"
+    assert case.refused("record_contact", outcome="maybe") == (
+        "record_contact: outcome: Input should be 'made' or 'failed'")
+    assert case.refused("record_incident", occurred_at="2026-03-02T22:00") == (
+        "record_incident: occurred_at: Input should have timezone info")
+    assert case.refused("conclude_legal_action") == (
+        "conclude_legal_action: (arguments): Value error, outcome is required")
+    unknown = case.refused("fly")
+    assert unknown.startswith("unknown command 'fly'; commands: report, assign_officer, record_incident, ")
+    assert unknown.endswith(", request_closure, approve_closure, reject_closure")
