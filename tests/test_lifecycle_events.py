@@ -401,3 +401,113 @@ def test_a_malformed_command_is_refused_naming_the_argument_and_changing_nothing
     unknown = case.refused("fly")
     assert unknown.startswith("unknown command 'fly'; commands: report, assign_officer, record_incident, ")
     assert unknown.endswith(", request_closure, approve_closure, reject_closure")
+
+
+# --- a report arriving (Lifecycle.start), contacts, and deadlines ------------------------------------------
+
+
+def _start(**report: Any) -> tuple[Lifecycle, list[dict[str, Any]]]:
+    lc, decision = Lifecycle.start("ASB-2026-000002", ReportArgs.model_validate(report), load("reading"), NOW)
+    return lc, decision.events
+
+
+def test_a_report_opens_an_enquiry_acknowledged_the_way_the_reporter_asked() -> None:
+    lc, events = _start(category="noise", officer="o1", channel="web", incidents_last_month=0,
+                        reported_person={"id": "p1"}, reporter={"id": "r1", "contact": {"method": "sms"}})
+    assert events == [
+        {"event": "triage", "outcome": "enquiry", "risk": "low", "category": "noise"},
+        {"event": "stage", "stage": "enquiry"},
+        {"event": "letter", "template": "acknowledgement", "to": "reporter"},
+        {"event": "notification", "channel": "sms", "template": "acknowledgement"}]
+    f = lc.facts
+    assert (f.reference, f.profile, f.stage, f.outcome, f.risk, f.category, f.hate, f.channel, f.officer) == (
+        "ASB-2026-000002", "reading", "enquiry", "enquiry", "low", "noise", False, "web", "o1")
+    assert (f.reporter.id, f.reporter.anonymous, f.reporter.contact_method) == ("r1", False, "sms")
+    assert f.reported_person is not None and f.reported_person.id == "p1"
+    assert (f.received_at, f.last_incident_at, f.incidents, f.closed_at) == (NOW, NOW, 1, None)
+    assert lc.state == "enquiry"
+
+
+def test_a_report_triaged_elsewhere_is_closed_and_the_reporter_told_where_it_went() -> None:
+    """003 §4.1: daytime DIY is not ASB (routed to tenant services); at night it is noise."""
+    lc, events = _start(category="diy", time_of_day="14:00", reporter={"id": "r1", "contact": {"method": "email"}})
+    assert events == [
+        {"event": "triage", "outcome": "not_asb", "risk": None, "category": "diy"},
+        {"event": "stage", "stage": "closed"},
+        {"event": "closed", "reason": "not_asb", "routed_to": "tenant_services"},
+        {"event": "letter", "template": "not_asb_outcome", "to": "reporter"},
+        {"event": "notification", "channel": "email", "template": "not_asb_outcome"}]
+    assert (lc.facts.closed_at, lc.facts.closure_reason, lc.facts.reported_person) == (NOW, "not_asb", None)
+    night, events = _start(category="diy", time_of_day="23:30", reporter={"id": "r1"}, incidents_last_month=3)
+    assert events[0] == {"event": "triage", "outcome": "enquiry", "risk": "low", "category": "noise"}
+    assert events[-1] == {"event": "letter", "template": "acknowledgement", "to": "reporter"}  # no email asked for
+    assert (night.facts.category, night.facts.incidents) == ("noise", 3)
+
+
+def test_an_early_support_report_is_closed_and_an_anonymous_reporter_gets_no_letter() -> None:
+    lc, events = _start(category="one_off_noise", reporter={"anonymous": True}, hate=False)
+    assert events == [{"event": "triage", "outcome": "early_support", "risk": None, "category": "one_off_noise"},
+                      {"event": "stage", "stage": "closed"}, {"event": "closed", "reason": "early_support"}]
+    named, events = _start(category="one_off_noise", reporter={"id": "r1"})
+    assert events[-1] == {"event": "letter", "template": "early_support", "to": "reporter"}
+    hate, events = _start(category="one_off_noise", hate=True, reporter={"id": "r1"})
+    assert (hate.facts.hate, hate.facts.risk, events[0]["outcome"]) == (True, "high", "enquiry")
+
+
+def test_two_failed_contacts_send_one_unable_to_contact_letter_and_a_made_contact_resets_the_count() -> None:
+    """003 §8 stage 1: after 2 attempts by telephone, a letter is sent."""
+    case = Case()
+    assert case.do("record_contact", outcome="failed") == [
+        {"event": "contact", "outcome": "failed", "method": "phone"}]
+    first = case.now
+    assert (case.facts.first_response_at, case.facts.failed_contacts, case.facts.last_contact_at) == (first, 1, None)
+    assert case.do("record_contact", outcome="failed", method="visit") == [
+        {"event": "contact", "outcome": "failed", "method": "visit"},
+        {"event": "letter", "template": "unable_to_contact", "to": "reporter"},
+        {"event": "notification", "channel": "email", "template": "unable_to_contact"}]
+    assert (case.facts.failed_contacts, case.facts.unable_letter_at) == (2, case.now)
+    assert case.do("record_contact", outcome="failed") == [{"event": "contact", "outcome": "failed", "method": "phone"}]
+    assert case.do("record_contact", outcome="made") == [{"event": "contact", "outcome": "made", "method": "phone"}]
+    f = case.facts
+    assert (f.first_response_at, f.last_contact_at, f.failed_contacts, f.unable_letter_at) == (
+        first, case.now, 0, None)
+
+
+def test_failed_contacts_after_conversion_send_no_enquiry_letter() -> None:
+    case = _converted()
+    for _ in range(3):
+        assert case.do("record_contact", outcome="failed") == [
+            {"event": "contact", "outcome": "failed", "method": "phone"}]
+
+
+def test_a_missed_deadline_is_a_breach_with_an_overdue_task_for_the_first_rank_of_the_chain() -> None:
+    case = Case()
+    at = case.now + timedelta(days=3)
+    for kind in ("first_response", "contact", "case_review"):
+        assert case.lc.on_deadline(kind, at).events == [
+            {"event": "breach", "kind": kind}, {"event": "task", "kind": "overdue", "role": "manager",
+                                                "deadline": kind}]
+    for kind in ("inactivity", "monitoring"):
+        assert case.lc.on_deadline(kind, at).events == [
+            {"event": "task", "kind": "consider_closure", "role": "officer", "why": kind}]
+    assert case.lc.on_deadline("investigation_end", at).events == []  # not in investigation: nothing to do
+    assert case.lc.on_deadline("something_else", at).events == []
+    assert case.facts.stage == "enquiry"
+
+
+def test_an_enquiry_that_expires_or_cannot_reach_the_reporter_closes_with_a_letter() -> None:
+    for kind, reason, trigger_stage in (("enquiry_expiry", "enquiry_expired", "enquiry"),
+                                        ("unable_to_contact", "unable_to_contact", "enquiry")):
+        case = Case()
+        at = case.now + timedelta(days=30)
+        assert case.lc.on_deadline(kind, at).events == [
+            {"event": "stage", "stage": "closed"}, {"event": "closed", "reason": reason},
+            {"event": "letter", "template": "enquiry_closed", "to": "reporter"},
+            {"event": "notification", "channel": "email", "template": "enquiry_closed"}]
+        assert (case.facts.closed_at, case.facts.closure_reason, trigger_stage) == (at, reason, "enquiry")
+    converted = _converted()
+    for kind in ("enquiry_expiry", "unable_to_contact"):
+        assert converted.lc.on_deadline(kind, converted.now).events == []
+    assert converted.lc.on_deadline("investigation_end", converted.now).events == [
+        {"event": "stage", "stage": "review"}]
+    assert converted.facts.stage == "review"
