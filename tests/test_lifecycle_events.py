@@ -13,7 +13,7 @@ import pytest
 from policy.periods import Period
 from policy.profiles import load
 from statemachine import Actor, Lifecycle, Refused
-from statemachine.commands import ReportArgs
+from statemachine.commands import CommandError, ReportArgs, parse_args
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 O1, O2 = Actor(role="officer", id="o1"), Actor(role="officer", id="o2")
@@ -511,3 +511,120 @@ def test_an_enquiry_that_expires_or_cannot_reach_the_reporter_closes_with_a_lett
     assert converted.lc.on_deadline("investigation_end", converted.now).events == [
         {"event": "stage", "stage": "review"}]
     assert converted.facts.stage == "review"
+
+
+def test_what_the_reporter_says_at_intake_reaches_triage() -> None:
+    assert _start(category="noise", violence_or_threats=True)[0].facts.risk == "high"
+    assert _start(category="noise", incidents_last_month=8)[0].facts.risk == "medium"
+    assert _start(category="noise", risk_of_harm=True)[0].facts.risk == "medium"
+    routed, _ = _start(category="pets")
+    assert (routed.facts.outcome, routed.facts.risk) == ("not_asb", None)
+    livewest = load("livewest")  # offers early support to someone who has not tried to resolve it (004 §2.3)
+    tried, _ = Lifecycle.start("ASB-3", ReportArgs.model_validate({"category": "noise", "tried_to_resolve": True}),
+                               livewest, NOW)
+    untried, _ = Lifecycle.start("ASB-4", ReportArgs.model_validate({"category": "noise"}), livewest, NOW)
+    assert (tried.facts.outcome, untried.facts.outcome) == ("enquiry", "early_support")
+
+
+# --- every refusal says why, and changes nothing -------------------------------------------------------
+
+
+def test_refusals_name_the_rule_that_was_broken() -> None:
+    case = Case()
+    for role in ("ops", "auditor"):
+        assert case.refused("record_incident", Actor(role=role, id="x1")) == (
+            f"the {role} role can read cases but not act on them")
+    assert case.refused("assign_officer", Actor(role="intake", id="i1"), officer="o2") == (
+        "intake staff may log reports and incidents; an officer or manager issues this command")
+    assert case.refused("record_case_review", decision="continue") == (
+        "not allowed at the enquiry stage (allowed at: investigation, review, interventions, legal)")
+    assert case.refused("report", category="noise") == "the case already exists: report starts a new case"
+    assert case.refused("convert_to_case") == "record a risk assessment first"
+    assert case.refused("start_intervention", kind="mediation") == (
+        "only an urgent (high-risk) enquiry may go straight to interventions; convert it to a case first")
+    assert case.refused("propose_legal_action", kind="injunction") == (
+        "only an urgent (high-risk) enquiry may go straight to legal action; convert it to a case first")
+    least = load("reading").contact.least_frequent.longest_days
+    assert case.refused("agree_action_plan", contact_every_days=least + 1) == (
+        f"contact every {least + 1} days is less often than this standard allows (at least every 1 month)")
+    assert case.do("agree_action_plan", contact_every_days=least)[0]["template"] == "action_plan"
+    no_officer = Case(officer=None)
+    no_officer.do("record_risk_assessment", level="low")
+    assert no_officer.refused("convert_to_case") == "assign an officer first: the reporter needs one point of contact"
+    urgent = Case(hate=True, officer=None)
+    assert urgent.refused("start_intervention", kind="mediation") == (
+        "assign an officer first: the reporter needs one point of contact")
+    anonymous = Case(reporter={"anonymous": True})
+    assert anonymous.refused("record_contact", outcome="made") == (
+        "the reporter is anonymous: there is nobody to contact")
+    assert anonymous.refused("agree_action_plan", contact_every_days=7) == (
+        "the reporter is anonymous: an action plan cannot be agreed or shared")
+    with pytest.raises(Refused) as refused:
+        case.do("fly")
+    assert (refused.value.command, str(refused.value)) == ("fly", f"fly refused: {refused.value.reason}")
+    with pytest.raises(Refused) as refused:
+        case.do("report")
+    assert refused.value.command == "report"
+
+
+def test_legal_action_needs_a_current_equality_assessment_and_open_actions_block_closure() -> None:
+    case = _converted()
+    assert case.refused("propose_legal_action", kind="legal_warning") == "record an Equality Act assessment first"
+    case.do("record_equality_assessment")
+    case.do("record_incident")
+    assert case.refused("propose_legal_action", kind="legal_warning") == (
+        "new incidents since the Equality Act assessment: record a new one first")
+    case.do("record_equality_assessment")
+    case.do("propose_legal_action", kind="legal_warning")
+    case.do("approve_legal_action", M1)
+    case.do("propose_legal_action", kind="injunction")
+    assert case.refused("request_closure", reason="asb_stopped") == (
+        "legal action is still open (legal_warning, injunction): a case stays open until it has concluded")
+
+
+def test_check_and_allowed_answer_without_acting() -> None:
+    case = Case()
+    assert case.lc.check("record_contact", {"outcome": "maybe"}, O1, NOW) == (
+        "record_contact: outcome: Input should be 'made' or 'failed'")
+    assert case.lc.check("record_contact", {"outcome": "made"}, O1, NOW) is None
+    assert case.lc.allowed(Actor(role="auditor", id="a1")) == []
+    assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident"]
+    assert case.lc.allowed(O1) == [
+        "assign_officer", "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
+        "close_enquiry", "escalate_risk", "record_equality_assessment", "request_asb_case_review"]
+    assert case.facts.stage == "enquiry" and case.facts.failed_contacts == 0
+
+
+def test_an_urgent_enquirys_intervention_makes_it_a_case_and_the_risk_assessment_is_kept() -> None:
+    urgent = Case(hate=True)
+    urgent.do("record_risk_assessment", level="high")
+    assert urgent.facts.risk_assessment == "high"
+    urgent.do("start_intervention", kind="mediation")
+    assert (urgent.facts.stage, urgent.facts.converted_at) == ("interventions", urgent.now)
+
+
+def test_letters_go_to_who_they_are_for() -> None:
+    anonymous = Case(reporter={"anonymous": True})  # no letters to the reporter, but the reported person gets one
+    anonymous.do("record_risk_assessment", level="low")
+    assert anonymous.do("convert_to_case") == [
+        {"event": "stage", "stage": "investigation"},
+        {"event": "letter", "template": "initial_letter_reported_person", "to": "reported_person"}]
+    unknown = Case(reported_person={})  # nobody identified: no letter to send
+    unknown.do("record_risk_assessment", level="low")
+    assert unknown.do("convert_to_case") == [{"event": "stage", "stage": "investigation"}]
+    _, events = _start(category="noise")  # a reporter with no id on file still gets the acknowledgement
+    assert events[-1] == {"event": "letter", "template": "acknowledgement", "to": "reporter"}
+
+
+def test_the_most_senior_approver_of_a_legal_remedy_decides_by_rank() -> None:
+    profile = load("reading")
+    own = profile.model_copy(update={"approvals": profile.approvals.model_copy(
+        update={"legal_action": "officer", "instruct_solicitors": "manager", "eviction": "manager"})})
+    lc = Case().lc
+    lc.profile = own
+    assert [lc.legal_approver(k) for k in ("legal_warning", "injunction")] == ["officer", "manager"]
+
+
+def test_a_nested_argument_is_named_by_its_path() -> None:
+    with pytest.raises(CommandError, match=r"^report: reporter\.contact\.method: String should have at most 16"):
+        parse_args("report", {"category": "noise", "reporter": {"contact": {"method": "x" * 20}}})
