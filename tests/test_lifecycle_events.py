@@ -14,6 +14,7 @@ from policy.periods import Period
 from policy.profiles import load
 from statemachine import Actor, Lifecycle, Refused
 from statemachine.commands import CommandError, ReportArgs, parse_args
+from statemachine.lifecycle import command_names
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 O1, O2 = Actor(role="officer", id="o1"), Actor(role="officer", id="o2")
@@ -563,8 +564,9 @@ def test_refusals_name_the_rule_that_was_broken() -> None:
         case.do("fly")
     assert (refused.value.command, str(refused.value)) == ("fly", f"fly refused: {refused.value.reason}")
     with pytest.raises(Refused) as refused:
-        case.do("report")
-    assert refused.value.command == "report"
+        case.do("record_case_review", decision="continue")
+    assert refused.value.command == "record_case_review"
+    assert {"report", "record_incident", "conclude_legal_action"} <= set(command_names())
 
 
 def test_legal_action_needs_a_current_equality_assessment_and_open_actions_block_closure() -> None:
