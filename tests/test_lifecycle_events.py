@@ -297,11 +297,12 @@ def test_an_incident_is_counted_ends_monitoring_and_a_backdated_one_does_not_mov
     case.do("record_case_review", decision="consider_closure")
     assert case.facts.monitoring_since is not None
     assert case.do("record_incident", Actor(role="intake", id="i1")) == [
-        {"event": "incident", "count": 2, "hate": False}]
+        {"event": "incident", "count": 2, "hate": False, "occurred_at": case.now.isoformat(), "category": "noise"}]
     assert (case.facts.incidents, case.facts.last_incident_at, case.facts.monitoring_since) == (2, case.now, None)
     latest = case.now
-    assert case.do("record_incident", occurred_at=(NOW - timedelta(days=3)).isoformat()) == [
-        {"event": "incident", "count": 3, "hate": False}]
+    backdated = (NOW - timedelta(days=3)).isoformat()
+    assert case.do("record_incident", occurred_at=backdated) == [
+        {"event": "incident", "count": 3, "hate": False, "occurred_at": backdated, "category": "noise"}]
     assert case.facts.last_incident_at == latest
     assert case.facts.incident_log[-1] == (NOW - timedelta(days=3), False)
 
@@ -309,10 +310,16 @@ def test_an_incident_is_counted_ends_monitoring_and_a_backdated_one_does_not_mov
 def test_a_hate_incident_makes_the_case_high_risk_once() -> None:
     case = _converted()
     assert case.facts.risk != "high"
-    assert case.do("record_incident", hate=True) == [
-        {"event": "incident", "count": 2, "hate": True}, {"event": "risk", "risk": "high", "why": "hate incident"}]
+    incident = {"event": "incident", "hate": True, "category": "noise"}
+    first = case.do("record_incident", hate=True)
+    assert {k: v for k, v in first[0].items() if k != "occurred_at"} == {**incident, "count": 2}
+    assert {"event": "risk", "risk": "high", "why": "hate incident"} in first
+    # A hate incident also asks the officer to tell the police (004 §3.5, issue 11 item 11).
+    assert {"event": "task", "kind": "tell_police", "role": "officer", "approval": "tell_police"} in first
     assert (case.facts.risk, case.facts.hate) == ("high", True)
-    assert case.do("record_incident", hate=True) == [{"event": "incident", "count": 3, "hate": True}]
+    again = case.do("record_incident", hate=True)
+    assert {k: v for k, v in again[0].items() if k != "occurred_at"} == {**incident, "count": 3}
+    assert not [e for e in again if e["event"] == "risk"]  # high once: a second hate incident raises nothing
 
 
 def test_risk_can_only_be_escalated_upwards() -> None:
@@ -440,6 +447,7 @@ def test_a_report_triaged_elsewhere_is_closed_and_the_reporter_told_where_it_wen
         {"event": "triage", "outcome": "not_asb", "risk": None, "category": "diy"},
         {"event": "stage", "stage": "closed"},
         {"event": "closed", "reason": "not_asb", "routed_to": "tenant_services"},
+        {"event": "referral", "to": "tenant_services", "reason": "not_asb"},  # 003 §4 (issue 11 item 16)
         {"event": "letter", "template": "not_asb_outcome", "to": "reporter"},
         {"event": "notification", "channel": "email", "template": "not_asb_outcome"}]
     assert (lc.facts.closed_at, lc.facts.closure_reason, lc.facts.reported_person) == (NOW, "not_asb", None)
@@ -488,21 +496,33 @@ def test_failed_contacts_after_conversion_send_no_enquiry_letter() -> None:
 def test_a_missed_deadline_is_a_breach_with_an_overdue_task_for_the_first_rank_of_the_chain() -> None:
     case = Case()
     at = case.now + timedelta(days=3)
-    for kind in ("first_response", "contact", "case_review"):
+    for kind in ("first_response", "case_review"):
         assert case.lc.on_deadline(kind, at).events == [
             {"event": "breach", "kind": kind}, {"event": "task", "kind": "overdue", "role": "manager",
                                                 "deadline": kind}]
-    for kind in ("inactivity", "monitoring"):
-        assert case.lc.on_deadline(kind, at).events == [
-            {"event": "task", "kind": "consider_closure", "role": "officer", "why": kind}]
+    # A missed contact tasks the officer first, and the manager is told (issue 11 item 14).
+    assert case.lc.on_deadline("contact", at).events == [
+        {"event": "breach", "kind": "contact"}, {"event": "task", "kind": "overdue", "role": "officer",
+                                                 "deadline": "contact"},
+        {"event": "notice", "role": "manager", "about": "breach", "kind": "contact"}]
+    for kind in ("inactivity", "monitoring"):  # a prompt for the officer, never a breach
+        assert Case().lc.on_deadline(kind, at).events == [
+            {"event": "task", "kind": "consider_closure", "role": "officer", "why": kind,
+             "approval": "consider_closure", "prompt": True}]
     assert case.lc.on_deadline("investigation_end", at).events == []  # not in investigation: nothing to do
     assert case.lc.on_deadline("something_else", at).events == []
     assert case.facts.stage == "enquiry"
 
 
 def test_an_enquiry_that_expires_or_cannot_reach_the_reporter_closes_with_a_letter() -> None:
-    for kind, reason, trigger_stage in (("enquiry_expiry", "enquiry_expired", "enquiry"),
-                                        ("unable_to_contact", "unable_to_contact", "enquiry")):
+    # An enquiry whose reporter was never reached is not closed by its expiry: the officer decides
+    # (issue 11 item 4, 003 stage 1).
+    case = Case()
+    assert case.lc.on_deadline("enquiry_expiry", case.now + timedelta(days=30)).events == [
+        {"event": "enquiry_expired", "decision": "needed"},
+        {"event": "task", "kind": "enquiry_decision", "role": "officer", "approval": "enquiry_decision"}]
+    assert case.facts.stage == "enquiry"
+    for kind, reason, trigger_stage in (("unable_to_contact", "unable_to_contact", "enquiry"),):
         case = Case()
         at = case.now + timedelta(days=30)
         assert case.lc.on_deadline(kind, at).events == [
@@ -552,7 +572,7 @@ def test_refusals_name_the_rule_that_was_broken() -> None:
     least = load("reading").contact.least_frequent.longest_days
     assert case.refused("agree_action_plan", contact_every_days=least + 1) == (
         f"contact every {least + 1} days is less often than this standard allows (at least every 1 month)")
-    assert case.do("agree_action_plan", contact_every_days=least)[0]["template"] == "action_plan"
+    assert case.do("agree_action_plan", contact_every_days=least)[1]["template"] == "action_plan"
     no_officer = Case(officer=None)
     no_officer.do("record_risk_assessment", level="low")
     assert no_officer.refused("convert_to_case") == "assign an officer first: the reporter needs one point of contact"
@@ -597,7 +617,8 @@ def test_check_and_allowed_answer_without_acting() -> None:
     assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident"]
     assert case.lc.allowed(O1) == [
         "assign_officer", "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
-        "close_enquiry", "escalate_risk", "record_equality_assessment", "request_asb_case_review"]
+        "close_enquiry", "escalate_risk", "start_intervention", "record_equality_assessment",
+        "request_asb_case_review", "record_police_report"]  # support is offered at any stage (003 §9)
     assert case.facts.stage == "enquiry" and case.facts.failed_contacts == 0
 
 
@@ -628,7 +649,10 @@ def test_the_most_senior_approver_of_a_legal_remedy_decides_by_rank() -> None:
         update={"legal_action": "officer", "instruct_solicitors": "manager", "eviction": "manager"})})
     lc = Case().lc
     lc.profile = own
-    assert [lc.legal_approver(k) for k in ("legal_warning", "injunction")] == ["officer", "manager"]
+    assert [lc.legal_approver(k) for k in ("legal_warning", "injunction")] == ["officer", "officer"]
+    # Instructing solicitors, or a possession order, needs the more senior of the roles (004 §3.12).
+    assert lc.legal_approver("injunction", instruct_solicitor=True) == "manager"
+    assert lc.legal_approver("possession_order") == "manager"
 
 
 def test_a_nested_argument_is_named_by_its_path() -> None:
