@@ -57,11 +57,11 @@ from api.schemas import (
 )
 from api.service import InputError, Refused, Service, Unavailable
 from api.settings import ApiSettings
-from asb.taskclient import TaskNotFound
 from casefile.access import CaseNotFound
 from casefile.db import Store
+from clients.taskclient import TaskNotFound
 from policy.model import Profile, Role
-from policy.profiles import load
+from profiles import load
 from statemachine.commands import ARGS, CASE_COMMANDS, FREE_TEXT, STAGES
 
 STAFF: tuple[Role, ...] = ROLES

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from asb.taskclient import TaskView
 from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails, contains_nul
 from casefile.types import LANGUAGE_PATTERN, TIME_BOUNDS, check_time
+from clients.taskclient import TaskView
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"

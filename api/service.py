@@ -1,8 +1,8 @@
 """What each endpoint does, apart from HTTP: intake, case views, commands, tasks and locking.
 
 Every door goes the same way as the simulator and the CLI: a report's people go into the case file
-(casefile.intake.record_report) and the workflow is started with ids only (asb.caseclient.start_case);
-a command goes through asb.caseclient.send_command with the store, so free text stays in the case file
+(casefile.intake.record_report) and the workflow is started with ids only (clients.caseclient.start_case);
+a command goes through clients.caseclient.send_command with the store, so free text stays in the case file
 and refusals are remembered. Database work runs in a thread so a slow query never stalls the event
 loop that also serves other requests (and, under `asb up`, runs the worker).
 
@@ -49,8 +49,6 @@ from api.schemas import (
     check_time,
 )
 from api.settings import ApiSettings
-from asb.caseclient import send_command, start_case
-from asb.taskclient import Decision, TaskNotFound, TaskRefused, TaskView, claim_task, decide_task, get_task, list_tasks
 from casefile import audit
 from casefile.access import MANAGERS, CaseNotFound, may_see, open_case, set_lock
 from casefile.audit import act_as
@@ -59,6 +57,17 @@ from casefile.editing import ConflictError
 from casefile.intake import IntakeReport, record_report
 from casefile.models import CaseNoteRow, CaseRow, ExternalReportRow, IncidentRow, PartyRow, PersonRow
 from casefile.references import next_reference
+from clients.caseclient import send_command, start_case
+from clients.taskclient import (
+    Decision,
+    TaskNotFound,
+    TaskRefused,
+    TaskView,
+    claim_task,
+    decide_task,
+    get_task,
+    list_tasks,
+)
 from policy.model import Profile
 from policy.triage import TriageInput, UnknownCategoryError, triage
 from statemachine.commands import ARGS, FREE_TEXT, CommandError, ReportArgs, parse_args

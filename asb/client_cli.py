@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from asb.cli import EXTENSIONS, _Parser
+from asb.base import Parser
 from asb.errors import UsageError
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -180,7 +180,7 @@ def register(sub: Any) -> None:
     connection.add_argument("--token", default=None, help="bearer token (default: ASB_TOKEN)")
 
     case = sub.add_parser("case", help="report, show, list and work cases through the API").add_subparsers(
-        dest="case_command", required=True, parser_class=_Parser)
+        dest="case_command", required=True, parser_class=Parser)
     p = case.add_parser("report", parents=[connection], help="log a report from a JSON file")
     p.add_argument("file", help="REPORT.json (the body of POST /reports)")
     p.set_defaults(func=cmd_case_report)
@@ -202,7 +202,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_case_do)
 
     tasks = sub.add_parser("tasks", help="the task inbox through the API").add_subparsers(
-        dest="tasks_command", required=True, parser_class=_Parser)
+        dest="tasks_command", required=True, parser_class=Parser)
     p = tasks.add_parser("list", parents=[connection], help="open tasks (one JSON object a line)")
     p.add_argument("--role", choices=["intake", "officer", "manager", "senior_manager"])
     p.add_argument("--case", help="only this case's tasks")
@@ -238,5 +238,3 @@ def register(sub: Any) -> None:
 
         add_api_options(up)
 
-
-EXTENSIONS.append(register)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from asb.errors import UsageError
 from policy.model import Profile
-from policy.profiles import ProfileError, load
+from profiles import ProfileError, load
 from statemachine.commands import ARGS, Actor, CommandError, parse_args
 
 

@@ -16,10 +16,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
 from asb.devserver import bundled
 from asb.scenario import Scenario, Step
 from casefile.db import Store
+from clients.caseclient import send_command, start_case
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs
 from worker import build_worker

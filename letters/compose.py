@@ -45,7 +45,7 @@ class LetterJob:
 
 
 def load_profile(name: str | None) -> Profile:
-    from policy.profiles import ProfileError, load
+    from profiles import ProfileError, load
 
     for candidate in (name, "default"):
         if not candidate:

@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
 from asb.devserver import temporal_cli
 from casefile.db import Store
-from policy.profiles import load
+from clients.caseclient import send_command, start_case
+from profiles import load
 from statemachine.commands import Actor, ReportArgs
 from tests.asb_up import running_asb_up
 from worker import build_worker

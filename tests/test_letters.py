@@ -720,7 +720,7 @@ async def test_the_workflow_sends_a_real_letter_and_text_through_the_worker(
 ) -> None:
     from asb.scenario import Scenario
     from asb.simulate import play
-    from policy.profiles import load
+    from profiles import load
 
     ref = new_ref()
     reporter, reported = seed_case(store, ref, risk=None, reporter={"contact_method": "sms"},
@@ -752,8 +752,8 @@ async def test_a_letter_that_cannot_be_delivered_gives_the_officer_a_task_on_the
     from activities.calendar import fetch_bank_holidays
     from activities.case_file import CaseFileActivities
     from activities.tasks import TaskActivities
-    from asb.caseclient import send_command, start_case
-    from policy.profiles import load
+    from clients.caseclient import send_command, start_case
+    from profiles import load
     from statemachine.commands import Actor, ReportArgs
     from worker import WORKFLOWS, workflow_runner
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from policy.profiles import load
+from profiles import load
 from statemachine import Actor, Lifecycle, Refused
 from statemachine.commands import ARGS, ReportArgs
 

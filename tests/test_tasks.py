@@ -11,10 +11,10 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
-from asb.taskclient import TaskRefused, claim_task, decide_task, get_task, list_tasks
 from casefile.db import Store
-from policy.profiles import load
+from clients.caseclient import send_command, start_case
+from clients.taskclient import TaskRefused, claim_task, decide_task, get_task, list_tasks
+from profiles import load
 from statemachine.commands import Actor, ReportArgs
 
 _refs = itertools.count(600000)

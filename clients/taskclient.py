@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from asb.caseclient import send_command
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import TaskRow
+from clients.caseclient import send_command
 from statemachine.commands import Actor
 
 Decision = Literal["approve", "reject", "done"]

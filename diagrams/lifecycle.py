@@ -409,7 +409,7 @@ def to_bpmn() -> str:
     process = definitions.add("bpmn:process", id="asb_lifecycle", name="ASB case lifecycle",
                               isExecutable="false")
     process.add("bpmn:documentation", "Derived from statemachine.lifecycle STAGE_MOVES and COMMAND_STAGES; "
-                "timers from statemachine.export TIMER_EVENTS.")
+                "timers from diagrams.lifecycle TIMER_EVENTS.")
     incoming = _group(layout.flows, lambda f: f.target)
     outgoing = _group(layout.flows, lambda f: f.source)
     for node in layout.nodes:
