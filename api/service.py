@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, or_, select
@@ -46,7 +46,6 @@ from api.schemas import (
     PartyOut,
     ReportOut,
     TaskOut,
-    check_time,
 )
 from api.settings import ApiSettings
 from casefile import audit
@@ -57,6 +56,7 @@ from casefile.editing import ConflictError
 from casefile.intake import IntakeReport, record_report
 from casefile.models import CaseNoteRow, CaseRow, ExternalReportRow, IncidentRow, PartyRow, PersonRow
 from casefile.references import next_reference
+from casefile.types import check_time
 from clients.caseclient import send_command, start_case
 from clients.taskclient import (
     Decision,
@@ -69,18 +69,10 @@ from clients.taskclient import (
     list_tasks,
 )
 from policy.model import Profile
-from policy.triage import TriageInput, UnknownCategoryError, triage
+from policy.triage import UnknownCategoryError, triage
 from statemachine.commands import ARGS, FREE_TEXT, CommandError, ReportArgs, parse_args
 from statemachine.lifecycle import INTAKE_COMMANDS
-
-#: Arguments the case workflow stores in columns of this size: longer values could never be written.
-ARG_LIMITS: dict[tuple[str, str], int] = {
-    ("assign_officer", "officer"): 64,
-    ("record_contact", "method"): 16,
-    ("agree_action_plan", "contact_method"): 16,
-    ("record_incident", "category"): 64,
-}
-FREE_TEXT_LIMIT = 10000
+from workflows.case import CaseWorkflow
 
 
 class InputError(ValueError):
@@ -142,16 +134,9 @@ class Service:
             raise InputError("hate_strand", f"hate_strand: unknown hate strand {report.hate_strand!r}; known: "
                              f"{', '.join(self.profile.categories.hate_strands)}")
         try:
-            triage(TriageInput(
-                category=report.category, hate=report.hate, violence_or_threats=report.violence_or_threats,
-                incidents_last_month=report.incidents_last_month, risk_of_harm=report.risk_of_harm,
-                tried_to_resolve=report.tried_to_resolve,
-                time_of_day=time.fromisoformat(report.time_of_day) if report.time_of_day else None,
-            ), self.profile)
+            triage(report, self.profile)
         except UnknownCategoryError as exc:
             raise InputError("category", f"category: {exc}") from exc
-        except ValueError as exc:
-            raise InputError("time_of_day", f"time_of_day: {exc}") from exc
 
     def _record(self, role: str, actor: str, report: IntakeReport, received: datetime) -> tuple[str, ReportArgs]:
         with self.store.session() as session, session.begin():
@@ -236,10 +221,8 @@ class Service:
     # ------------------------------------------------------------------------------------ reading
 
     async def _status(self, reference: str) -> CaseStatusOut:
-        handle = self.client.get_workflow_handle(reference)
-        data = await asyncio.wait_for(handle.query("status", result_type=dict),
-                                      timeout=self.settings.query_timeout_seconds)
-        return CaseStatusOut.model_validate(data)
+        handle = self.client.get_workflow_handle_for(CaseWorkflow.run, reference)
+        return await asyncio.wait_for(handle.query(CaseWorkflow.status), timeout=self.settings.query_timeout_seconds)
 
     async def _status_or_none(self, reference: str) -> CaseStatusOut | None:
         try:
@@ -320,7 +303,8 @@ class Service:
     # ------------------------------------------------------------------------------------ commands
 
     def check_args(self, command: str, args: dict[str, Any]) -> None:
-        """parse_args names the first bad field; the rest are values the case could accept but never store."""
+        """Validated once, by the command's own argument model (its limits are the case file's columns), naming
+        the first bad field; then what only this deployment knows: its categories, and the time bounds."""
         if command not in ARGS or command == "report":
             raise InputError("command", f"unknown case command {command!r}" if command != "report"
                              else "report starts a new case: POST /reports")
@@ -333,14 +317,6 @@ class Service:
         except CommandError as exc:
             match = re.match(r"^[a-z_]+: ([^:]+): ", str(exc))
             raise InputError(f"args.{match.group(1)}" if match else "args", str(exc)) from exc
-        for (name, field), limit in ARG_LIMITS.items():
-            value = getattr(parsed, field, None)
-            if name == command and isinstance(value, str) and len(value) > limit:
-                raise InputError(f"args.{field}", f"{command}: {field}: at most {limit} characters")
-        text_field = FREE_TEXT.get(command)
-        text = args.get(text_field) if text_field else None
-        if isinstance(text, str) and len(text) > FREE_TEXT_LIMIT:
-            raise InputError(f"args.{text_field}", f"{command}: {text_field}: at most {FREE_TEXT_LIMIT} characters")
         if command == "record_incident":
             occurred = getattr(parsed, "occurred_at", None)
             if occurred is not None:
@@ -378,7 +354,9 @@ class Service:
             raise Unavailable(503, f"the case engine did not answer: {exc.message}") from exc
         if not result.accepted:
             raise Refused(result.reason or "refused")
-        return CommandOut(command=command, status=CaseStatusOut.model_validate(result.status or {}))
+        if result.status is None:  # an accepted command always answers with the case's status
+            raise Unavailable(503, f"the case accepted {command} but did not say its status")
+        return CommandOut(command=command, status=result.status)
 
     # ------------------------------------------------------------------------------------ locking
 

@@ -91,7 +91,7 @@ async def play(
         assert handle is not None
         result = await send_command(handle, step.do, step.args, _actor(step, officer), store=store, at=step.at)
         if result.status:
-            officer = result.status.get("officer") or officer
+            officer = result.status.officer or officer
     await advance_to(scenario.until)
     until = scenario.until.isoformat()
     return [event for event in store.timeline(reference) if _before(event["at"], until)]

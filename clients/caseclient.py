@@ -20,7 +20,9 @@ from casefile.models import CaseNoteRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
 from statemachine.commands import FREE_TEXT, Actor, ReportArgs
-from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow, CommandRequest
+from statemachine.views import CaseStatus
+from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow
+from workflows.messages import CommandRequest
 
 CLOSED_REASON = "the case is closed and accepts no more commands"
 
@@ -47,7 +49,7 @@ async def start_case(
 @dataclass(frozen=True)
 class CommandResult:
     accepted: bool
-    status: dict[str, Any] | None = None
+    status: CaseStatus | None = None
     reason: str | None = None
 
 
@@ -70,7 +72,8 @@ async def send_command(
     command is accepted) and refusals are recorded on the case's timeline."""
     sent, text = _split_free_text(command, args) if store is not None else (args, None)
     try:
-        status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=dict)
+        # The Update's name is the command (a dynamic Update): one typed request in, the case's status out.
+        status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=CaseStatus)
         if text is not None and store is not None:
             ref, field, body = text
             with store.session() as session, session.begin():

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from policy.model import Risk, Role
+from policy.triage import ReportFacts
 
 Stage = Literal["enquiry", "investigation", "review", "interventions", "legal", "closed"]
 STAGES: tuple[Stage, ...] = ("enquiry", "investigation", "review", "interventions", "legal", "closed")
@@ -68,15 +69,12 @@ class PartyArgs(_Args):
     contact: ContactPref = ContactPref()
 
 
-class ReportArgs(_Args):
-    category: str = Field(min_length=1, max_length=64)
-    hate: bool = False
+class ReportArgs(ReportFacts, _Args):
+    """What starts a case: the facts triage reads, and the parties as ids only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     hate_strand: str | None = Field(None, max_length=32)
-    violence_or_threats: bool = False
-    risk_of_harm: bool = False
-    tried_to_resolve: bool = False
-    incidents_last_month: int = Field(1, ge=0)
-    time_of_day: str | None = None
     channel: str = Field("phone", min_length=1, max_length=32)
     reporter: PartyArgs = PartyArgs()
     reported_person: PartyArgs | None = None

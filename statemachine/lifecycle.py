@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any, cast
 
 from transitions import Machine
 
 from policy.model import RISK_ORDER, Profile, Risk
 from policy.periods import Period
-from policy.triage import TriageInput, triage
+from policy.triage import triage
 from statemachine.commands import (
     ARGS,
     CASE_STAGES,
@@ -601,15 +601,7 @@ class Lifecycle:
         cls, reference: str, report: ReportArgs, profile: Profile, now: datetime
     ) -> tuple[Lifecycle, Decision]:
         """A report arrives: triage it and open an enquiry, or give it its outcome."""
-        result = triage(
-            TriageInput(
-                category=report.category, hate=report.hate, violence_or_threats=report.violence_or_threats,
-                incidents_last_month=report.incidents_last_month, risk_of_harm=report.risk_of_harm,
-                tried_to_resolve=report.tried_to_resolve,
-                time_of_day=time.fromisoformat(report.time_of_day) if report.time_of_day else None,
-            ),
-            profile,
-        )
+        result = triage(report, profile)
         reporter = Party(id=report.reporter.id, anonymous=report.reporter.anonymous,
                          contact_method=report.reporter.contact.method)
         reported = (Party(id=report.reported_person.id) if report.reported_person else None)

@@ -58,7 +58,7 @@ async def _ok(handle: Any, command: str, actor: Actor = OFFICER, **args: Any) ->
     result = await send_command(handle, command, args, actor)
     assert result.accepted, result.reason
     assert result.status is not None
-    return result.status
+    return result.status.model_dump(mode="json")
 
 
 async def test_continue_as_new_keeps_stage_deadlines_and_pending_approvals(

@@ -169,7 +169,7 @@ async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
     from zoneinfo import ZoneInfo
 
     london = ZoneInfo("Europe/London")  # 28 days on the London calendar, whatever the clock change does
-    days = (datetime.fromisoformat(task.due).astimezone(london).date()
+    days = (task.due.astimezone(london).date()
             - datetime.fromisoformat(created["at"]).astimezone(london).date()).days
     assert days == 28  # 004 §8
     await decide_task(env.client, store, task, M1, "done", "review panel met; recommendations sent")
