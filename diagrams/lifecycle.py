@@ -42,7 +42,7 @@ class TimerEvent:
     trigger: str | None = None
 
 
-#: The timers of `workflows.deadlines.open_deadlines` and what `Lifecycle.on_deadline` does when they fire.
+#: The timers of `statemachine.deadlines.open_deadlines` and what `Lifecycle.on_deadline` does when they fire.
 TIMER_EVENTS: tuple[TimerEvent, ...] = (
     TimerEvent("first_response", ("enquiry",), "breach + overdue task", "first_response.<risk>", False),
     TimerEvent("enquiry_expiry", ("enquiry",), "enquiry closes (expired)", "enquiry.length", True,

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from policy.model import Profile
     from statemachine.commands import ReportArgs
+    from statemachine.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
     from statemachine.events import (
         Breach,
         CaseEvent,
@@ -42,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
     from statemachine.facts import CaseFacts
     from statemachine.lifecycle import Event, Lifecycle
     from statemachine.views import CaseStatus
-    from workflows.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
     from workflows.messages import (
         CASE_DECIDED,
         CaseDecided,

@@ -22,8 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.case_file import CaseFileActivities
     from activities.contracts import TaskInput, TaskUpdate
     from statemachine.commands import ROLE_RANK, Actor
+    from statemachine.deadlines import calendar_for_rules
     from statemachine.views import TaskState
-    from workflows.deadlines import calendar_for_rules
     from workflows.messages import (
         CaseDecided,
         ClaimRequest,

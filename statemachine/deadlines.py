@@ -1,5 +1,7 @@
 """Which deadlines a case has open, computed from its facts, its profile and the working-day calendar.
 
+Pure deadline arithmetic, kept with the rules (the workflow keeps only the Temporal timing).
+
 Pure, so the workflow recomputes it after every change: a new incident moves inactivity, a new
 agreed frequency moves the next contact, a conversion starts the review clock. Each deadline is
 "the end of the working day" on which it falls, as officers and the service standard count.
