@@ -49,14 +49,13 @@ class MessageRequest(_Contract):
     #: The policy profile (its landlord's delivery settings and letterhead); else the case row's.
     profile: str | None = None
     #: The date the letter promises: the first-response deadline for "acknowledgement", the end of the
-    #: unable-to-contact window for "unable_to_contact" (LETTER_DUE). Else worked out from the profile.
+    #: unable-to-contact window for "unable_to_contact" (the deadline specs' `promised_by`). Else worked
+    #: out from the profile.
     due: datetime | None = None
     #: The closure reason code for closure letters (e.g. "asb_stopped"); else read from the case file.
     reason: str | None = None
 
 
-#: Which of the workflow's deadlines a letter promises, for MessageRequest.due.
-LETTER_DUE: dict[str, str] = {"acknowledgement": "first_response", "unable_to_contact": "unable_to_contact"}
 
 
 class TaskUpdate(TaskState, _Contract):

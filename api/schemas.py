@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from casefile.intake import CaseFileInput, ContactMethod, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
-from casefile.types import LANGUAGE_PATTERN, TIME_BOUNDS
+from casefile.intake import CaseFileInput, ContactDetails, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
+from casefile.types import TIME_BOUNDS
 from clients.taskclient import TaskView
 from policy.triage import ReportFacts
 from statemachine.views import CaseRecord, CaseStatus
@@ -48,21 +48,11 @@ class ReportIn(IntakeReport):
 
 
 
-class PublicPerson(CaseFileInput):
+class PublicPerson(ContactDetails):
     """The person filling in the form. Anonymous reports are accepted but cannot be updated."""
 
-    name: str | None = Field(None, max_length=200)
-    address: str | None = Field(None, max_length=1000)
-    postcode: str | None = Field(None, max_length=16)
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+() -]{6,40}$")
-    contact_method: ContactMethod | None = None
-    anonymous: bool = False
-    large_print: bool = False
-    easy_read: bool = False
-    language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
-                                 description="the language letters should be in: a code such as cy or en-GB")
-    consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
 
 
 class PublicOther(CaseFileInput):
@@ -269,9 +259,16 @@ class Me(BaseModel):
 
 
 class CommandSpec(BaseModel):
+    """One case command, as the catalogue (statemachine/catalogue.py) defines it."""
+
     name: str
+    summary: str = Field("", description="what it does")
     arguments: dict[str, Any] = Field(description="JSON schema of the command's arguments")
     free_text: str | None = Field(None, description="the argument kept in the case file, not the workflow")
+    stages: list[str] = Field([], description="the stages where it is allowed")
+    roles: list[str] = Field([], description="the roles that may send it")
+    asks: str | None = Field(None, description="the approval it asks for")
+    decides: str | None = Field(None, description="the approval it decides")
 
 
 class CommandCatalogue(BaseModel):

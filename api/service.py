@@ -70,8 +70,8 @@ from clients.taskclient import (
 )
 from policy.model import Profile
 from policy.triage import UnknownCategoryError, triage
-from statemachine.commands import ARGS, FREE_TEXT, CommandError, ReportArgs, parse_args
-from statemachine.lifecycle import INTAKE_COMMANDS
+from statemachine.catalogue import COMMANDS, REPORT_COMMAND, parse_args
+from statemachine.commands import CommandError, ReportArgs
 from workflows.case import CaseWorkflow
 
 
@@ -305,13 +305,14 @@ class Service:
     def check_args(self, command: str, args: dict[str, Any]) -> None:
         """Validated once, by the command's own argument model (its limits are the case file's columns), naming
         the first bad field; then what only this deployment knows: its categories, and the time bounds."""
-        if command not in ARGS or command == "report":
-            raise InputError("command", f"unknown case command {command!r}" if command != "report"
+        spec = COMMANDS.get(command)
+        if spec is None:
+            raise InputError("command", f"unknown case command {command!r}" if command != REPORT_COMMAND
                              else "report starts a new case: POST /reports")
         for field in args:
-            if field.endswith("_ref") and field.removesuffix("_ref") == FREE_TEXT.get(command):
+            if field.endswith("_ref") and field.removesuffix("_ref") == spec.free_text:
                 raise InputError(f"args.{field}", f"{command}: {field}: set by the API, give "
-                                 f"{FREE_TEXT[command]} instead")
+                                 f"{spec.free_text} instead")
         try:
             parsed = parse_args(command, args)
         except CommandError as exc:
@@ -335,7 +336,8 @@ class Service:
     async def command(self, principal: Principal, reference: str, command: str, args: dict[str, Any]) -> CommandOut:
         if principal.role in ("ops", "auditor"):
             raise AuthError(403, f"the {principal.role} role can read cases but not act on them")
-        if principal.role == "intake" and command not in INTAKE_COMMANDS:
+        spec = COMMANDS.get(command)
+        if principal.role == "intake" and (spec is None or "intake" not in spec.roles):
             raise AuthError(403, f"intake staff may log reports and incidents, not {command}")
         await asyncio.to_thread(self._visible, principal, reference, f"command:{command}")
         self.check_args(command, args)

@@ -29,6 +29,15 @@ def _emit(data: Any) -> None:
     print(json.dumps(data, default=str))
 
 
+def commands_help() -> str:
+    """The case commands, from the catalogue: what `asb case do --help` lists."""
+    from statemachine.catalogue import COMMANDS
+
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {spec.name.ljust(width)}  {spec.summary}" for spec in COMMANDS.values()]
+    return "commands (GET /commands gives their arguments):\n" + "\n".join(lines)
+
+
 def _token(args: argparse.Namespace) -> str:
     token = args.token or os.environ.get("ASB_TOKEN")
     if not token:
@@ -194,7 +203,8 @@ def register(sub: Any) -> None:
     p.add_argument("--overdue", action="store_true", help="only cases with a deadline passed")
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_case_list)
-    p = case.add_parser("do", parents=[connection], help="issue a case command, e.g. record_contact")
+    p = case.add_parser("do", parents=[connection], help="issue a case command, e.g. record_contact",
+                        epilog=commands_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ref")
     p.add_argument("command_name", metavar="COMMAND")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",

@@ -55,8 +55,9 @@ class CaseFileInput(BaseModel):
         return data
 
 
-class PersonDetails(CaseFileInput):
-    id: str | None = Field(None, max_length=64)
+class ContactDetails(CaseFileInput):
+    """A person as a report gives them: how to reach them and the adjustments letters make for them."""
+
     name: str | None = Field(None, max_length=200)
     address: str | None = Field(None, max_length=1000)
     postcode: str | None = Field(None, max_length=16)
@@ -68,9 +69,15 @@ class PersonDetails(CaseFileInput):
     easy_read: bool = False
     language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
                                  description="the language letters should be in: a code such as cy or en-GB")
-    is_employee: bool = False
     #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
+
+
+class PersonDetails(ContactDetails):
+    """A person as staff log them: with the id of a person already known, and whether they are staff."""
+
+    id: str | None = Field(None, max_length=64)
+    is_employee: bool = False
 
 
 class Evidence(CaseFileInput):

@@ -19,7 +19,8 @@ from casefile.db import Store
 from casefile.models import CaseNoteRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
-from statemachine.commands import FREE_TEXT, Actor, ReportArgs
+from statemachine.catalogue import COMMANDS
+from statemachine.commands import Actor, ReportArgs
 from statemachine.views import CaseStatus
 from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow
 from workflows.messages import CommandRequest
@@ -55,7 +56,8 @@ class CommandResult:
 
 def _split_free_text(command: str, args: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
     """Take a command's free text out of its arguments, leaving a reference in its place."""
-    field = FREE_TEXT.get(command)
+    spec = COMMANDS.get(command)
+    field = spec.free_text if spec is not None else None
     if field is None or not isinstance(args.get(field), str):
         return args, None
     ref = f"N-{uuid.uuid4().hex[:16]}"

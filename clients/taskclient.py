@@ -22,6 +22,7 @@ from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import TaskRow
 from clients.caseclient import send_command
+from statemachine.catalogue import approval_commands
 from statemachine.commands import Actor
 from statemachine.views import TaskState
 from workflows.messages import ClaimRequest, ResolveRequest
@@ -30,11 +31,8 @@ from workflows.tasks import TaskStatus, TaskWorkflow
 Decision = Literal["approve", "reject", "done"]
 _Request = TypeVar("_Request", ClaimRequest, ResolveRequest)
 
-#: Approval tasks are decided by the case command of the same meaning.
-APPROVAL_COMMANDS: dict[str, dict[str, str]] = {
-    "closure_approval": {"approve": "approve_closure", "reject": "reject_closure"},
-    "legal_approval": {"approve": "approve_legal_action", "reject": "reject_legal_action"},
-}
+#: Approval tasks are decided by the case command of the same meaning (the specs' `decides`).
+APPROVAL_COMMANDS: dict[str, dict[str, str]] = approval_commands()
 
 
 class TaskRefused(Exception):

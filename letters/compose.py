@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activities.contracts import LETTER_DUE
 from casefile.models import ActionPlanItemRow, ActionPlanVersionRow, CaseRow, EventRow, LegalActionRow, TaskRow
 from letters.config import DeliverySettings
 from letters.recipients import Recipient
@@ -24,6 +23,7 @@ from letters.render import Rendered, Renderer
 from policy.calendar import WorkingCalendar
 from policy.model import Profile
 from policy.periods import Period
+from statemachine.catalogue import LETTER_DUE
 
 #: Which deadline each letter promises, as the workflow names it in its `deadline` events.
 DUE_DEADLINE = LETTER_DUE

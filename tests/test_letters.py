@@ -159,8 +159,8 @@ def notify() -> Iterator[NotifyStandIn]:
 def test_every_letter_the_lifecycle_sends_has_a_template() -> None:
     from statemachine.lifecycle import INTERVENTION_LETTERS
 
-    source = (ROOT / "statemachine" / "lifecycle.py").read_text()
-    sent = set(re.findall(r'_letter\("([a-z_]+)"', source)) | set(INTERVENTION_LETTERS.values())
+    source = "".join((ROOT / "statemachine" / name).read_text() for name in ("lifecycle.py", "catalogue.py"))
+    sent = set(re.findall(r'\.letter\("([a-z_]+)"', source)) | set(INTERVENTION_LETTERS.values())
     for chosen in re.findall(r'template = "([a-z_]+)" if .* else "([a-z_]+)"', source):
         sent |= set(chosen)  # legal_warning / letter_before_action, not_asb_outcome / early_support
     assert {"acknowledgement", "case_closed_reporter", "letter_before_action", "not_asb_outcome",

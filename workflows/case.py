@@ -22,12 +22,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import HolidayRequest, fetch_bank_holidays
     from activities.case_file import CaseFileActivities
-    from activities.contracts import LETTER_DUE, EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
+    from activities.contracts import EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
     from activities.messages import MessageActivities
     from activities.tasks import TaskActivities
     from policy.model import Profile
+    from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND
     from statemachine.commands import ReportArgs
-    from statemachine.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
+    from statemachine.deadlines import calendar_for, handled_key, open_deadlines, overdue, unhandled
     from statemachine.events import (
         Breach,
         CaseEvent,
@@ -209,7 +210,8 @@ class CaseWorkflow:
         pending_before = {p.id: p for p in self.lifecycle.facts.pending}
         decision = self.lifecycle.apply(name, request.args, request.actor, self._now())
         still = {p.id for p in self.lifecycle.facts.pending}
-        verdict = "rejected" if name.startswith("reject") else "approved"
+        spec = COMMANDS.get(name)
+        verdict: str = spec.verdict if spec is not None and spec.verdict else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
         await self._step(decision.events, decided=decided)
         return self.status()
