@@ -78,6 +78,8 @@ def test_each_spec_is_whole() -> None:
         if spec.free_text is not None:
             assert spec.free_text in spec.args.model_fields and f"{spec.free_text}_ref" in spec.args.model_fields
         assert (spec.decides is None) == (spec.verdict is None), name
+        for example in spec.examples:
+            spec.args.model_validate(example)  # the property tests play these: they must be valid
     assert REPORT_COMMAND not in COMMANDS and args_model(REPORT_COMMAND) is ReportArgs
 
 
