@@ -52,9 +52,24 @@ from statemachine.commands import (
     Stage,
     StartIntervention,
 )
+from statemachine.events import (
+    AsbCaseReviewRequested,
+    CaseEvent,
+    CaseReviewed,
+    ContactRecorded,
+    Decided,
+    EqualityAssessed,
+    IncidentRecorded,
+    InterventionStarted,
+    LegalActionChanged,
+    OfficerAssigned,
+    RiskAssessed,
+    RiskChanged,
+)
 from statemachine.facts import CaseFacts, LegalAction, PendingApproval
 
-Event = dict[str, Any]
+#: A timeline event (statemachine/events.py): effects append them, in the order they happen.
+Event = CaseEvent
 
 
 class Lifecycle(Protocol):
@@ -308,7 +323,7 @@ def guard_reject_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str |
 
 def do_assign_officer(lc: Lifecycle, args: AssignOfficer, actor: Actor, now: datetime, events: list[Event]) -> None:
     lc.facts.officer = args.officer
-    events.append({"event": "officer", "officer": args.officer})
+    events.append(OfficerAssigned(officer=args.officer))
 
 
 def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -319,17 +334,17 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     facts.monitoring_since = None
     if args.hate:
         facts.hate = True
-    events.append({"event": "incident", "count": facts.incidents, "hate": args.hate})
+    events.append(IncidentRecorded(count=facts.incidents, hate=args.hate))
     if args.hate and facts.risk != "high":
         facts.risk = "high"
-        events.append({"event": "risk", "risk": "high", "why": "hate incident"})
+        events.append(RiskChanged(risk="high", why="hate incident"))
 
 
 def do_record_contact(lc: Lifecycle, args: RecordContact, actor: Actor, now: datetime, events: list[Event]) -> None:
     facts = lc.facts
     if facts.first_response_at is None:
         facts.first_response_at = now
-    events.append({"event": "contact", "outcome": args.outcome, "method": args.method})
+    events.append(ContactRecorded(outcome=args.outcome, method=args.method))
     if args.outcome == "made":
         facts.last_contact_at = now
         facts.failed_contacts = 0
@@ -347,7 +362,7 @@ def do_record_risk_assessment(
 ) -> None:
     lc.facts.risk_assessed_at = now
     lc.facts.risk_assessment = args.level
-    events.append({"event": "risk_assessment", "level": args.level})
+    events.append(RiskAssessed(level=args.level))
 
 
 def do_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]
@@ -370,14 +385,14 @@ def do_close_enquiry(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: da
 
 def do_escalate_risk(lc: Lifecycle, args: EscalateRisk, actor: Actor, now: datetime, events: list[Event]) -> None:
     lc.facts.risk = args.risk
-    events.append({"event": "risk", "risk": args.risk, "why": "escalated"})
+    events.append(RiskChanged(risk=args.risk, why="escalated"))
 
 
 def do_record_case_review(lc: Lifecycle, args: RecordCaseReview, actor: Actor, now: datetime, events: list[Event]
                           ) -> None:
     lc.facts.last_review_at = now
     lc.facts.monitoring_since = now if args.decision == "consider_closure" else None
-    events.append({"event": "case_review", "decision": args.decision})
+    events.append(CaseReviewed(decision=args.decision))
 
 
 def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, now: datetime, events: list[Event]
@@ -386,7 +401,7 @@ def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, 
         lc.facts.converted_at = now
     lc.facts.interventions.append(args.kind)
     lc.move("start_intervention", events)
-    events.append({"event": "intervention", "kind": args.kind})
+    events.append(InterventionStarted(kind=args.kind))
     if args.kind in INTERVENTION_LETTERS:
         lc.letter(INTERVENTION_LETTERS[args.kind], "reported_person", events)
 
@@ -394,7 +409,7 @@ def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, 
 def do_record_equality_assessment(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
     lc.facts.equality_assessed_at = now
     lc.facts.incidents_at_equality = lc.facts.incidents
-    events.append({"event": "equality_assessment"})
+    events.append(EqualityAssessed())
 
 
 def do_propose_legal_action(
@@ -414,8 +429,7 @@ def do_propose_legal_action(
         requested_by=actor.id, requested_at=now, legal_action_id=action.id,
     )
     facts.pending.append(approval)
-    events.append({"event": "legal_action", "kind": args.kind, "status": "proposed",
-                   "emergency": args.emergency})
+    events.append(LegalActionChanged(kind=args.kind, status="proposed", emergency=args.emergency))
     lc.task("legal_approval", role, events, after_the_event=args.emergency, approval=approval.id)
     if args.emergency:
         if facts.converted_at is None:
@@ -430,8 +444,7 @@ def _decide_legal(lc: Lifecycle, approve: bool, now: datetime, events: list[Even
     facts.pending.remove(pending)
     action = next(a for a in facts.legal_actions if a.id == pending.legal_action_id)
     action.status = "approved" if approve else "rejected"
-    events.append({"event": "legal_action", "kind": action.kind, "status": action.status,
-                   "emergency": action.emergency})
+    events.append(LegalActionChanged(kind=action.kind, status=action.status, emergency=action.emergency))
     if approve:
         if facts.converted_at is None:
             facts.converted_at = now
@@ -456,13 +469,13 @@ def do_conclude_legal_action(
     action = next(a for a in reversed(lc.facts.legal_actions) if a.status == "approved")
     action.status = "concluded"
     action.outcome = args.outcome_ref or "recorded"
-    events.append({"event": "legal_action", "kind": action.kind, "status": "concluded"})
+    events.append(LegalActionChanged(kind=action.kind, status="concluded"))
 
 
 def do_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview, actor: Actor, now: datetime,
                                events: list[Event]) -> None:
     lc.facts.asb_case_review_since = now
-    events.append({"event": "asb_case_review", "applicant": args.applicant, "status": "requested"})
+    events.append(AsbCaseReviewRequested(applicant=args.applicant, status="requested"))
     lc.task("asb_case_review", lc.profile.approvals.closure, events)
 
 
@@ -480,7 +493,7 @@ def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: 
 def do_approve_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
     pending = lc.facts.pending_of("closure_approval")
     assert pending is not None and pending.reason is not None  # guarded
-    events.append({"event": "decision", "kind": "closure_approval", "decision": "approved"})
+    events.append(Decided(kind="closure_approval", decision="approved"))
     lc.close("approve_closure", pending.reason, now, events)
     lc.letter("case_closed_reporter", "reporter", events)
     lc.letter("satisfaction_survey", "reporter", events)
@@ -491,7 +504,7 @@ def do_reject_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, eve
     pending = lc.facts.pending_of("closure_approval")
     assert pending is not None  # guarded
     lc.facts.pending.remove(pending)
-    events.append({"event": "decision", "kind": "closure_approval", "decision": "rejected"})
+    events.append(Decided(kind="closure_approval", decision="rejected"))
 
 
 # =============================================================================================== commands

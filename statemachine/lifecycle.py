@@ -40,6 +40,17 @@ from statemachine.catalogue import (
     parse_args,
 )
 from statemachine.commands import COURT_KINDS, EVICTION_KINDS, ROLE_RANK, STAGES, Actor, CommandError, ReportArgs
+from statemachine.events import (
+    Breach,
+    Closed,
+    CommandIssued,
+    LetterSent,
+    NotificationSent,
+    StageEntered,
+    TaskCreated,
+    TaskEscalatedEvent,
+    Triaged,
+)
 from statemachine.facts import CaseFacts, Party
 
 __all__ = ["BREACH_DEADLINES", "INTERVENTION_LETTERS", "STAGE_MOVES", "Decision", "Event", "Lifecycle", "Refused"]
@@ -102,7 +113,7 @@ class Lifecycle:
             self._target = None
         self.facts.stage = cast(Any, self.state)
         if self.state != before:
-            events.append({"event": "stage", "stage": self.state})
+            events.append(StageEntered(stage=self.state))
 
     # ------------------------------------------------------------------ questions
 
@@ -177,7 +188,7 @@ class Lifecycle:
         reason = self._refusal(command, args, actor)
         if reason:
             raise Refused(command, reason)
-        events: list[Event] = [{"event": "command", "command": command, "role": actor.role, "by": actor.id}]
+        events: list[Event] = [CommandIssued(command=command, role=actor.role, by=actor.id)]
         COMMANDS[command].effect(self, args, actor, now, events)
         return Decision(events)
 
@@ -187,19 +198,19 @@ class Lifecycle:
         party = self.facts.reporter if to == "reporter" else self.facts.reported_person
         if party is None or party.anonymous or (to == "reported_person" and not party.id):
             return
-        events.append({"event": "letter", "template": template, "to": to})
+        events.append(LetterSent(template=template, to=to))
         if to == "reporter" and party.contact_method in ("email", "sms"):
-            events.append({"event": "notification", "channel": party.contact_method, "template": template})
+            events.append(NotificationSent(channel=party.contact_method, template=template))
 
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None:
-        events.append({"event": "task", "kind": kind, "role": role, **extra})
+        events.append(TaskCreated(kind=kind, role=role, **extra))
 
     def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None:
         self.facts.closed_at = now
         self.facts.closure_reason = reason
         self.facts.pending = []
         self.move(trigger, events)
-        events.append({"event": "closed", "reason": reason})
+        events.append(Closed(reason=reason))
 
     def legal_approver(self, kind: str) -> str:
         """The role that must approve a legal remedy (solicitors and eviction need a senior)."""
@@ -222,7 +233,7 @@ class Lifecycle:
         spec = DEADLINES[kind]  # a kind without a spec is a fault, never silently ignored
         events: list[Event] = []
         if spec.breach:
-            events.append({"event": "breach", "kind": kind})
+            events.append(Breach(kind=kind))
             self.task("overdue", self.profile.approvals.escalation_chain[0], events, deadline=kind)
         if spec.on_fire is not None:
             spec.on_fire(self, now, events)
@@ -237,7 +248,7 @@ class Lifecycle:
 
     def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:
         """A task was not decided in time and went up the chain; an approval now needs that role."""
-        events: list[Event] = [{"event": "escalation", "task": task, "kind": kind, "role": role}]
+        events: list[Event] = [TaskEscalatedEvent(task=task, kind=kind, role=role)]
         pending = next((p for p in self.facts.pending if p.id == approval_id), None)
         if pending is not None:
             pending.escalated_to = cast(Any, role)
@@ -262,18 +273,16 @@ class Lifecycle:
             incidents=max(1, report.incidents_last_month),
         )
         lifecycle = cls(facts, profile)
-        events: list[Event] = [
-            {"event": "triage", "outcome": result.outcome, "risk": result.risk, "category": result.category},
-            {"event": "stage", "stage": "enquiry"} if result.outcome == "enquiry" else {},
-        ]
-        events = [e for e in events if e]
+        events: list[Event] = [Triaged(outcome=result.outcome, risk=result.risk, category=result.category)]
+        if result.outcome == "enquiry":
+            events.append(StageEntered(stage="enquiry"))
         if result.outcome == "enquiry":
             lifecycle.letter("acknowledgement", "reporter", events)
         else:
             template = "not_asb_outcome" if result.outcome == "not_asb" else "early_support"
-            extra = {"routed_to": result.routed_to} if result.routed_to else {}
             lifecycle.close("close_enquiry", result.outcome, now, events)
-            events[-1].update(extra)
+            if result.routed_to:  # where a report that is not ASB was routed, on its closing event
+                events[-1] = Closed(reason=result.outcome, routed_to=result.routed_to)
             lifecycle.letter(template, "reporter", events)
         return lifecycle, Decision(events)
 
