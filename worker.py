@@ -1,13 +1,16 @@
 """The worker: runs case workflows and their activities against a Temporal server.
 
 `asb worker` runs this against TEMPORAL_ADDRESS (a cluster or Temporal Cloud in production);
-`asb up` runs it beside the embedded dev server.
+`asb up` runs it beside the embedded dev server. On start-up it makes sure the reconciler's Schedule
+exists and runs one reconcile pass at once (activities/reconcile.py): cases logged while Temporal
+was unreachable are started, pending notes settled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,12 +27,16 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar import fetch_bank_holidays
 from activities.case_file import CaseFileActivities
 from activities.messages import MessageActivities
+from activities.reconcile import ReconcileActivities, reconcile_once
 from activities.tasks import TaskActivities
 from casefile.db import Store, default_state_dir
 from workflows.case import TASK_QUEUE, CaseWorkflow
+from workflows.reconcile import ReconcileWorkflow, ensure_reconcile_schedule
 from workflows.tasks import TaskWorkflow
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow)
+log = logging.getLogger(__name__)
+
+WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow, ReconcileWorkflow)
 #: Pure modules shared with activities and the API: imported once, not re-imported per workflow run.
 PASSTHROUGH = ("policy", "statemachine", "activities", "holidays", "transitions", "pydantic", "zoneinfo")
 
@@ -71,8 +78,9 @@ def activities_for(store: Store, outbox: Path, client: Client) -> list[Any]:
     case_file = CaseFileActivities(store)
     messages = MessageActivities(store, outbox)
     tasks = TaskActivities(client)
+    reconciler = ReconcileActivities(store, client)
     return [case_file.record_events, case_file.update_task, messages.send_letter, messages.send_notification,
-            messages.park_for_printing, fetch_bank_holidays, tasks.start_task]
+            messages.park_for_printing, fetch_bank_holidays, tasks.start_task, reconciler.reconcile]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -90,12 +98,24 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
     )
 
 
+async def start_up(client: Client, store: Store, task_queue: str = TASK_QUEUE) -> None:
+    """What a worker does once it polls: the reconciler's Schedule, and one pass at once."""
+    await ensure_reconcile_schedule(client, task_queue)
+    try:
+        result = await reconcile_once(store, client)
+    except Exception as exc:  # e.g. the case file is down: the Schedule's next run tries again
+        log.warning("reconcile at start-up did not finish (the Schedule will retry): %s", type(exc).__name__)
+        return
+    log.info("reconcile at start-up: %s", result.model_dump())
+
+
 async def run_worker(settings: TemporalSettings | None = None) -> None:
     client = await (settings or TemporalSettings.from_env()).connect()
     store = Store.from_env()
     store.upgrade()
     outbox = default_state_dir() / "outbox"
     async with build_worker(client, store, outbox):
+        await start_up(client, store)
         await asyncio.Event().wait()
 
 

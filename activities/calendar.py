@@ -12,6 +12,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
+from activities.failures import scrubbed
 from policy.calendar import bank_holidays
 
 
@@ -23,5 +24,6 @@ class HolidayRequest(BaseModel):
 
 
 @activity.defn(name="bank_holidays")
+@scrubbed
 def fetch_bank_holidays(request: HolidayRequest) -> dict[int, list[date]]:
     return {year: sorted(bank_holidays(request.nation, year)) for year in request.years}

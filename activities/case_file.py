@@ -4,6 +4,9 @@ One transaction per workflow step: the case row (only if this step is newer than
 the timeline events (skipped if already written: the unique (case, seq) key), and, for events that
 were new, the rows they stand for: contacts, risk assessments, interventions, legal actions,
 equality assessments and tasks. A retried or replayed activity therefore writes nothing twice.
+
+A command that carried free text names it on its event (`note_ref`); recording that event confirms
+the note the door wrote, pending, before it sent the command (clients/caseclient.py).
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import EventBatch, TaskUpdate, TimelineEvent
+from activities.failures import scrubbed
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import (
+    CaseNoteRow,
     CaseRow,
     ContactRow,
     EqualityAssessmentRow,
@@ -52,6 +57,7 @@ class CaseFileActivities:
         self.store = store
 
     @activity.defn(name="record_events")
+    @scrubbed
     def record_events(self, batch: EventBatch) -> int:
         """Write a step's events and what they stand for; returns how many events were new."""
         store = self.store
@@ -69,9 +75,12 @@ class CaseFileActivities:
                 if inserted:
                     new.append(item)
             _DomainRows(session, batch.case_ref).write(new)
+            confirm_notes(session, batch.case_ref, [item.data.note_ref for item in batch.events
+                                                    if isinstance(item.data, CommandIssued) and item.data.note_ref])
         return len(new)
 
     @activity.defn(name="update_task")
+    @scrubbed
     def update_task(self, update: TaskUpdate) -> None:
         """Keep a task's row current; an update older than the row's revision is ignored."""
         with self.store.session() as session, session.begin():
@@ -100,12 +109,25 @@ class CaseFileActivities:
             next_deadline=p.next_deadline, overdue=p.overdue, last_seq=p.seq,
         )
         if row is None:
-            session.add(CaseRow(reference=batch.case_ref, **values))
+            session.add(CaseRow(reference=batch.case_ref, started_at=p.opened_at, **values))
             session.flush()
         elif p.seq > row.last_seq:
+            if row.started_at is None:  # the workflow is evidently running: nothing for the reconciler
+                values["started_at"] = p.opened_at
             for name, value in values.items():
                 if getattr(row, name) != value:
                     setattr(row, name, value)
+
+
+def confirm_notes(session: Session, case_ref: str, refs: list[str]) -> int:
+    """The command these notes came with is on the case's timeline: they are the case's notes now."""
+    if not refs:
+        return 0
+    result = session.execute(
+        update(CaseNoteRow).where(CaseNoteRow.case_ref == case_ref, CaseNoteRow.ref.in_(refs),
+                                  CaseNoteRow.status != "confirmed").values(status="confirmed")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class _DomainRows:

@@ -15,13 +15,18 @@ has the key (our key is its `reference`) before anything is sent again; SMTP can
 resend carries the same Message-ID. A delivery that keeps failing is retried with Temporal's backoff
 until `give_up_after` has passed since the letter was due (or at once, if retrying cannot help); then
 the letter is parked in the outbox's print folder and the officer gets a communication_failed task.
+A text or email beside a letter that cannot be delivered is treated the same way: its row says
+"undelivered" (there is nothing to print) and the officer gets the same task (issue 9 item 6).
+
+Failures reach Temporal through activities.failures.scrubbed: a code and the message key, never the
+provider's text, which can name the person (the full reason is the row's `last_error`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jinja2 import TemplateError
@@ -30,6 +35,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import MessageRequest
+from activities.failures import scrubbed
 from casefile.db import Store
 from casefile.models import CaseRow, MessageRow
 from letters.compose import LetterJob, compose
@@ -49,7 +55,9 @@ from letters.pdf import build_pdf
 from letters.recipients import Recipient, Skip, find_recipient, notification_decision
 from letters.render import Rendered, renderer
 
-DONE = ("sent", "skipped", "awaiting_print")
+#: Final states: a retry answers from the row. "undelivered" is a notification given up (nothing to print).
+DONE = ("sent", "skipped", "awaiting_print", "undelivered")
+GIVEN_UP = ("awaiting_print", "undelivered")
 SettingsSource = DeliverySettings | Callable[[str | None], DeliverySettings]
 
 
@@ -69,12 +77,22 @@ def _first_attempt_at(row: _Row) -> datetime:
     return row.created_at
 
 
+def _late(row: _Row, give_up_after: timedelta) -> bool:
+    """Has delivery been failing for `give_up_after`? Under Temporal both ends are the server's clock (this
+    attempt's schedule time against the first's), so it holds on a time-skipping server as on a real one."""
+    now = activity.info().current_attempt_scheduled_time if activity.in_activity() else datetime.now(UTC)
+    return now - _first_attempt_at(row) >= give_up_after
+
+
 def _parked_is_failure(request: MessageRequest, result: str) -> str:
-    """A message that could not be delivered and waits for printing is a failure the case must hear of:
-    a non-retryable error (Temporal stops retrying) that the workflow turns into the officer's task."""
+    """A message that could not be delivered (a letter waiting for printing, a text given up) is a failure
+    the case must hear of: a non-retryable error (Temporal stops retrying) that the workflow turns into the
+    officer's communication_failed task. Its details are for direct callers; `scrubbed` drops them before
+    Temporal sees the failure."""
     if result.startswith(PARKED):
         path, _, reason = result.removeprefix(PARKED).partition("\n")
-        raise ApplicationError(f"{request.key}: not delivered ({reason}); waiting to be printed at {path or '-'}",
+        where = f"waiting to be printed at {path}" if path else "nothing to print"
+        raise ApplicationError(f"{request.key}: not delivered ({reason}); {where}",
                                path, reason, type="DeliveryParked", non_retryable=True)
     return result
 
@@ -94,29 +112,29 @@ class MessageActivities:
     # ------------------------------------------------------------------ activities
 
     @activity.defn(name="send_letter")
+    @scrubbed
     def send_letter(self, request: MessageRequest) -> str:
-        return _parked_is_failure(request, self._send_letter(request))
-
-    def _send_notification(self, request: MessageRequest) -> str:
-        return _parked_is_failure(request, self._send_notification(request))
-
-    def _send_letter(self, request: MessageRequest) -> str:
         """Deliver a letter by the person's chosen route; returns the archive path or "skipped: why"."""
-        return self._deliver(request)
+        return _parked_is_failure(request, self._deliver(request))
 
     @activity.defn(name="send_notification")
+    @scrubbed
     def send_notification(self, request: MessageRequest) -> str:
-        """An email or SMS beside a letter, where the person consented to that channel."""
-        return self._deliver(request)
+        """An email or SMS beside a letter, where the person consented to that channel. One that cannot be
+        delivered fails as a parked letter does, so the case gives the officer a communication_failed task
+        (README "Once, and nothing lost")."""
+        return _parked_is_failure(request, self._deliver(request))
 
     @activity.defn(name="park_for_printing")
+    @scrubbed
     def park_for_printing(self, request: MessageRequest) -> str:
         """After delivery finally failed: the letter's PDF to the print folder, a task for the officer.
 
-        Returns the PDF's path. Idempotent; a message that was in fact sent or skipped is left alone."""
+        Returns the PDF's path ("" for a notification). Idempotent; a message that was in fact sent or
+        skipped is left alone."""
         row = self._claim(request)
         if row.status in DONE:
-            return row.path or "" if row.status == "awaiting_print" else self._result(row)
+            return row.path or "" if row.status in GIVEN_UP else self._result(row)
         return self._park(request, row.last_error or "delivery failed")
 
     # ------------------------------------------------------------------ the send
@@ -186,9 +204,7 @@ class MessageActivities:
                 find: Callable[[], str | None] | None = None) -> str:
         """Record the failure; retry (Temporal's backoff) until it is hopeless or too late, then park."""
         self._update(request.key, status="sending" if exc.maybe_delivered else "failed", last_error=str(exc)[:2000])
-        give_up_after = (settings or DeliverySettings()).give_up_after
-        overdue = datetime.now(UTC) - _first_attempt_at(row) >= give_up_after
-        if exc.permanent or overdue:
+        if exc.permanent or _late(row, (settings or DeliverySettings()).give_up_after):
             sent = find() if exc.maybe_delivered and find is not None else None
             if sent is not None:
                 return sent
@@ -200,7 +216,7 @@ class MessageActivities:
         printed either: keep retrying, so fixing the template sends it, and tell the officer once it is late."""
         reason = f"cannot render {request.template!r}: {exc}"
         self._update(request.key, status="failed", last_error=reason[:2000])
-        if datetime.now(UTC) - _first_attempt_at(row) >= settings.give_up_after:
+        if _late(row, settings.give_up_after):
             # Too late to wait for a fixed template: the case tells the officer.
             raise ApplicationError(f"{request.key}: {reason}", reason, type="LetterNotRendered", non_retryable=True)
         raise ApplicationError(f"{request.key}: {reason}", type="LetterNotRendered")
@@ -227,8 +243,9 @@ class MessageActivities:
             self._update(request.key, status="awaiting_print", path=path, last_error=reason[:2000])
         else:
             # A notification only ever goes beside a letter sent by post, so there is nothing to print:
-            # the officer is told, and the row stays failed.
-            self._update(request.key, status="failed", last_error=reason[:2000])
+            # the row is final ("undelivered": never tried again, so never sent after the officer was
+            # told it failed) and the officer is told.
+            self._update(request.key, status="undelivered", last_error=reason[:2000])
         return path
 
     # ------------------------------------------------------------------ the archive copy
@@ -298,6 +315,6 @@ class MessageActivities:
     def _result(row: _Row) -> str:
         if row.status == "skipped":
             return f"skipped: {row.last_error}"
-        if row.status == "awaiting_print":  # a retry after parking still reports the failure
+        if row.status in GIVEN_UP:  # a retry after parking still reports the failure
             return f"{PARKED}{row.path or ''}\n{row.last_error or 'delivery failed'}"
         return row.path or ""

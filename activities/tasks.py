@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.contracts import TaskInput
+from activities.failures import scrubbed
 
 
 class TaskActivities:
@@ -21,6 +22,7 @@ class TaskActivities:
         self.client = client
 
     @activity.defn(name="start_task")
+    @scrubbed
     async def start_task(self, data: TaskInput) -> str:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow("TaskWorkflow", data, id=data.task_id,

@@ -3,7 +3,9 @@ how refusals become HTTP answers.
 
 `create_app(settings, client, store)` takes the Temporal client and the case file as arguments rather
 than building them, so `asb up`, a production deployment and the tests (time-skipping server, real
-PostgreSQL) all run the very same app. Status codes, everywhere:
+PostgreSQL) all run the very same app. Success on the report doors: 201 opened, 202 accepted and
+starting (the reconciler starts it), 200 a resend (Idempotency-Key, or an app's external id). Status
+codes of errors, everywhere:
 
 - 401 no token, or one that fails signature, expiry, issuer or audience checks;
 - 403 the caller's role may never do this (decided before any case is looked up);
@@ -13,7 +15,9 @@ PostgreSQL) all run the very same app. Status codes, everywhere:
 - 422 bad input, naming the field (also a body nested too deep to be a report or a command);
 - 429 the public form's per-address limit, with Retry-After;
 - 500 `{"detail": "internal error", "field": null}`: a fault of ours, never with a traceback;
-- 503/504 the case file, the case engine or the identity provider did not answer; 503 has Retry-After.
+- 503 the case file, the case engine or the identity provider did not answer; with Retry-After;
+- 504 a command was not answered in time: not yet applied; check the case before retrying (with the same
+  Idempotency-Key it is applied at most once).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from casefile.db import Store
 from clients.taskclient import TaskNotFound
 from policy.model import Profile
 from profiles import load
+from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
 ROUTERS = (reports.router, cases.router, tasks.router, admin.router)
@@ -144,6 +149,8 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # The web pages (/web, and / leads there): the same Service, verifier and public-form limit.
+    mount_pages(app, settings, service, verifier, limiter)
     return app
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -17,6 +17,7 @@ from api.auth import ROLES, AuthError, Principal, TokenVerifier
 from api.guard import RETRY_AFTER_SECONDS
 from api.schemas import REF_PATTERN, TASK_ID_PATTERN, Problem
 from api.service import Service
+from casefile.idempotency import KEY_PATTERN
 from policy.model import Role
 
 STAFF: tuple[Role, ...] = ROLES
@@ -33,7 +34,8 @@ DESCRIPTIONS = {
     422: "Bad input; `field` names it",
     429: "Too many reports from this address; try again after Retry-After seconds",
     503: "The case file, the case engine or the identity provider is unavailable; try again after Retry-After",
-    504: "The case did not answer in time",
+    504: "The case did not answer in time: the command is not yet applied (it may be when the case next "
+         "runs); check the case before retrying, and retry with the same Idempotency-Key",
 }
 
 
@@ -79,6 +81,10 @@ def get_service(request: Request) -> Service:
 Caller = Annotated[Principal, Depends(current_principal)]
 Work = Annotated[Service, Depends(get_service)]
 Ref = Annotated[str, Path(pattern=REF_PATTERN, max_length=32, description="case reference, e.g. ASB-2026-000123")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", pattern=KEY_PATTERN, max_length=255,
+    description="a value the client makes once per report or command (a UUID) and sends again with every retry "
+                "of it: a retry is then recognised, never applied twice (kept at least 24 hours)")]
 TaskId = Annotated[str, Path(pattern=TASK_ID_PATTERN, max_length=80, description="task id, e.g. ASB-2026-000123/14")]
 
 

@@ -162,9 +162,15 @@ CaseStatusOut = CaseStatus
 
 
 class ReportOut(BaseModel):
-    reference: str
-    created: bool = Field(description="false when an app resent a report that already has its case")
-    status: CaseStatusOut | None = Field(None, description="the case after triage (null if not yet known)")
+    reference: str | None = Field(None, description="the case's reference; left out of an app resend's answer when "
+                                  "the case is locked and the caller may not see it")
+    created: bool = Field(description="false for a resend (same Idempotency-Key, or an app's same external_id): "
+                          "the case the first send opened")
+    accepted: bool = Field(True, description="the report is held (always true in a 200, 201 or 202)")
+    started: bool = Field(True, description="false (with status 202) when the case is logged but its workflow is "
+                          "still to be started: accepted, starting; the reconciler starts it within minutes")
+    status: CaseStatusOut | None = Field(None, description="the case after triage (null if not yet known, or "
+                                         "not the caller's to see)")
 
 
 class PublicReportOut(BaseModel):
@@ -215,6 +221,9 @@ class NoteOut(BaseModel):
     command: str
     field: str
     text: str | None
+    status: Literal["confirmed", "pending"] = Field(
+        "confirmed", description="confirmed: the command is on the case's timeline; pending: sent, its answer "
+        "not yet recorded (a command that timed out); notes of refused commands are not kept")
 
 
 class CaseView(BaseModel):

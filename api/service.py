@@ -20,13 +20,16 @@ Access rules, in the order they are checked (README "HTTP API and CLI client"):
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -53,11 +56,20 @@ from casefile.access import MANAGERS, CaseNotFound, may_see, open_case, set_lock
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.editing import ConflictError
+from casefile.idempotency import key_hash, request_hash
 from casefile.intake import IntakeReport, record_report
-from casefile.models import CaseNoteRow, CaseRow, ExternalReportRow, IncidentRow, PartyRow, PersonRow
+from casefile.models import (
+    CaseNoteRow,
+    CaseRow,
+    ExternalReportRow,
+    IdempotencyKeyRow,
+    IncidentRow,
+    PartyRow,
+    PersonRow,
+)
 from casefile.references import next_reference
 from casefile.types import check_time
-from clients.caseclient import send_command, start_case
+from clients.caseclient import StartArgs, mark_started, send_command, start_case, update_id_for
 from clients.taskclient import (
     Decision,
     TaskNotFound,
@@ -73,6 +85,12 @@ from policy.triage import UnknownCategoryError, triage
 from statemachine.catalogue import COMMANDS, REPORT_COMMAND, parse_args
 from statemachine.commands import CommandError, ReportArgs
 from workflows.case import CaseWorkflow
+
+log = logging.getLogger(__name__)
+
+#: A command that timed out may still be applied when the case next runs (README "HTTP API and CLI client").
+NOT_YET_APPLIED = ("the case did not answer {command} in time: not yet applied; check the case before retrying "
+                   "(a retry with the same Idempotency-Key is applied at most once)")
 
 
 class InputError(ValueError):
@@ -94,6 +112,13 @@ class Refused(Exception):
 
 class _Duplicate(Exception):
     """Another delivery of the same app report committed first."""
+
+
+@dataclass(frozen=True)
+class _Key:
+    door: str
+    key_hash: str
+    request_hash: str
 
 
 class Unavailable(Exception):
@@ -138,38 +163,112 @@ class Service:
         except UnknownCategoryError as exc:
             raise InputError("category", f"category: {exc}") from exc
 
-    def _record(self, role: str, actor: str, report: IntakeReport, received: datetime) -> tuple[str, ReportArgs]:
-        with self.store.session() as session, session.begin():
-            act_as(session, role, actor)
-            reference = next_reference(session, received.year)
-            return reference, record_report(session, reference, self.profile.name, report, received, actor)
+    def _start_args(self, args: ReportArgs, received: datetime) -> StartArgs:
+        return StartArgs(report=args, profile=self.profile, received=received, task_queue=self.settings.task_queue,
+                         search_attributes=self.settings.search_attributes)
 
-    async def _start(self, reference: str, args: ReportArgs, received: datetime) -> None:
+    def _open(self, session: Any, role: str, actor: str, report: IntakeReport, received: datetime
+              ) -> tuple[str, ReportArgs]:
+        """Write the case row with its start (the durable intent to run the case) and the report."""
+        act_as(session, role, actor)
+        reference = next_reference(session, received.year)
+        args = record_report(session, reference, self.profile.name, report, received, actor)
+        case = session.get(CaseRow, reference)
+        case.start_args = self._start_args(args, received).model_dump(mode="json")
+        return reference, args
+
+    def _record(self, role: str, actor: str, report: IntakeReport, received: datetime,
+                key: _Key | None) -> tuple[str, bool]:
+        """Log a report once per idempotency key. Race-safe by the unique key_hash: of two sends at once,
+        the second's insert waits for the first to commit, finds its row, and rolls back all it wrote
+        (its reference number included), then answers with the first send's case."""
+        with self.store.session() as session:
+            try:
+                with session.begin():
+                    reference, _args = self._open(session, role, actor, report, received)
+                    if key is not None:
+                        session.flush()
+                        inserted = session.execute(
+                            self.store.insert_ignoring_duplicates(IdempotencyKeyRow.__table__).values(
+                                key_hash=key.key_hash, door=key.door, request_hash=key.request_hash,
+                                case_ref=reference, created_at=received,
+                            ).returning(IdempotencyKeyRow.__table__.c.id)
+                        ).first()
+                        if inserted is None:
+                            raise _Duplicate
+                    return reference, True
+            except _Duplicate:
+                pass
+            assert key is not None
+            with session.begin():
+                row = session.scalars(select(IdempotencyKeyRow).where(IdempotencyKeyRow.key_hash == key.key_hash)).one()
+                if row.request_hash != key.request_hash:
+                    raise InputError("Idempotency-Key", "Idempotency-Key: this key was already used with a different "
+                                     f"report (it opened {row.case_ref}); use a new key for a new report")
+                return row.case_ref, False
+
+    def _pending_start(self, reference: str) -> StartArgs | None:
+        """The stored start of a case whose workflow is not known to be running, else None."""
+        with self.store.session() as session:
+            row = session.execute(select(CaseRow.started_at, CaseRow.start_args)
+                                  .where(CaseRow.reference == reference)).first()
+        if row is None or row.started_at is not None or row.start_args is None:
+            return None
+        return StartArgs.model_validate(row.start_args)
+
+    async def _start(self, reference: str) -> bool:
+        """Start the case's workflow now if it is not running; False if Temporal did not answer. The case row
+        is the durable intent, so a case not started here is started by the reconciler (worker start-up,
+        and its Schedule every minute): the caller is told "accepted, starting" (202), not an error."""
+        start = await asyncio.to_thread(self._pending_start, reference)
+        if start is None:
+            return True
         try:
-            await start_case(self.client, reference, self.profile, args, task_queue=self.settings.task_queue,
-                             received=received, search_attributes=self.settings.search_attributes)
+            await asyncio.wait_for(
+                start_case(self.client, reference, start.profile, start.report, task_queue=start.task_queue,
+                           received=start.received, search_attributes=start.search_attributes),
+                timeout=self.settings.start_timeout_seconds,
+            )
         except WorkflowAlreadyStartedError:
-            pass  # a resent report found its case already running
-        except RPCError as exc:
-            raise Unavailable(503, f"the case was logged as {reference} but could not be started: {exc.message}"
-                              ) from exc
+            pass  # a resend, or the reconciler, started it first
+        except (RPCError, TimeoutError, RuntimeError) as exc:  # RuntimeError: the client could not connect
+            log.warning("case %s logged; its workflow will be started by the reconciler (%s)", reference,
+                        type(exc).__name__)
+            return False
+        try:
+            await asyncio.to_thread(mark_started, self.store, reference)
+        except SQLAlchemyError:
+            log.warning("case %s started; the reconciler will mark it so", reference)
+        return True
 
-    async def log_report(self, principal: Principal, report: IntakeReport) -> ReportOut:
+    def _key(self, door: str, scope: str, key: str | None, report: IntakeReport) -> _Key | None:
+        if key is None:
+            return None
+        return _Key(door=door, key_hash=key_hash(scope, key), request_hash=request_hash(report))
+
+    async def log_report(self, principal: Principal, report: IntakeReport, idempotency_key: str | None = None
+                         ) -> ReportOut:
+        """201 created and started; 202 logged, starting (Temporal did not answer); 200 a resend."""
         self.check_report(report)
         received = _now()
-        reference, args = await asyncio.to_thread(self._record, principal.role, principal.id, report, received)
-        await self._start(reference, args, received)
-        return ReportOut(reference=reference, created=True, status=await self._status_or_none(reference))
+        key = self._key("reports", f"staff:{principal.role}:{principal.id}", idempotency_key, report)
+        reference, created = await asyncio.to_thread(self._record, principal.role, principal.id, report,
+                                                     received, key)
+        started = await self._start(reference)
+        return ReportOut(reference=reference, created=created, started=started,
+                         status=await self._status_or_none(reference) if started else None)
 
-    async def log_public_report(self, report: IntakeReport) -> str:
+    async def log_public_report(self, report: IntakeReport, idempotency_key: str | None = None
+                                ) -> tuple[str, bool, bool]:
+        """(reference, created, started). A resend with the key gets only the reference it was given."""
         self.check_report(report)
         received = _now()
-        reference, args = await asyncio.to_thread(self._record, "public", "online_form", report, received)
-        await self._start(reference, args, received)
-        return reference
+        key = self._key("public", "public", idempotency_key, report)
+        reference, created = await asyncio.to_thread(self._record, "public", "online_form", report, received, key)
+        return reference, created, await self._start(reference)
 
     def _record_external(self, principal: Principal, body: AppReportIn, report: IntakeReport, received: datetime
-                         ) -> tuple[str, ReportArgs | None, bool]:
+                         ) -> tuple[str, bool]:
         """Log an app's report once. Race-safe by the unique (source, external_id) key: of two deliveries
         at once, the second's insert waits for the first to commit, finds its row, and rolls back all it
         wrote (its reference number included), then answers with the first delivery's case."""
@@ -177,10 +276,8 @@ class Service:
         with self.store.session() as session:
             try:
                 with session.begin():
-                    act_as(session, principal.role, principal.id)
                     if session.scalars(select(ExternalReportRow.id).where(*key)).first() is None:
-                        reference = next_reference(session, received.year)
-                        args = record_report(session, reference, self.profile.name, report, received, principal.id)
+                        reference, args = self._open(session, principal.role, principal.id, report, received)
                         session.flush()
                         inserted = session.execute(
                             self.store.insert_ignoring_duplicates(ExternalReportRow.__table__).values(
@@ -190,32 +287,31 @@ class Service:
                         ).first()
                         if inserted is None:
                             raise _Duplicate  # rolls back this delivery's rows and reference number
-                        return reference, args, True
+                        return reference, True
             except _Duplicate:
                 pass
             with session.begin():
                 row = session.scalars(select(ExternalReportRow).where(*key)).one()
-                stored = ReportArgs.model_validate(row.report_args) if row.report_args else None
-                return row.case_ref, stored, False
+                return row.case_ref, False
 
     async def log_app_report(self, principal: Principal, body: AppReportIn) -> ReportOut:
         report = body.report.model_copy(update={"channel": body.source})
         self.check_report(report)
         received = _now()
-        reference, args, created = await asyncio.to_thread(self._record_external, principal, body, report, received)
-        if created and args is not None:
-            await self._start(reference, args, received)
-        elif args is not None and not await self._running_or_done(reference):
-            await self._start(reference, args, received)  # the first delivery's start failed: finish it now
-        return ReportOut(reference=reference, created=created, status=await self._status_or_none(reference))
+        reference, created = await asyncio.to_thread(self._record_external, principal, body, report, received)
+        started = await self._start(reference)  # a resend also finishes a start that failed
+        if not created and not await asyncio.to_thread(self._may_be_shown, principal, reference):
+            return ReportOut(created=False, started=started)  # acceptance only: the case is locked from this caller
+        return ReportOut(reference=reference, created=created, started=started,
+                         status=await self._status_or_none(reference) if started else None)
 
-    async def _running_or_done(self, reference: str) -> bool:
+    def _may_be_shown(self, principal: Principal, reference: str) -> bool:
+        """A resend answers with the case only to someone who may see it (004 §3.7: a locked case is its
+        officer's and the managers'); showing a locked case is a read, and audited (casefile.access)."""
         try:
-            await self.client.get_workflow_handle(reference).describe()
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise Unavailable(503, f"the case engine did not answer: {exc.message}") from exc
+            self._visible(principal, reference, "app feed resend")
+        except CaseNotFound:
+            return False
         return True
 
     # ------------------------------------------------------------------------------------ reading
@@ -240,8 +336,9 @@ class Service:
             incidents = session.scalars(
                 select(IncidentRow).where(IncidentRow.case_ref == reference).order_by(IncidentRow.occurred_at)
             ).all()
-            notes = session.scalars(
-                select(CaseNoteRow).where(CaseNoteRow.case_ref == reference).order_by(CaseNoteRow.at, CaseNoteRow.id)
+            notes = session.scalars(  # discarded notes belong to commands the case never accepted
+                select(CaseNoteRow).where(CaseNoteRow.case_ref == reference, CaseNoteRow.status != "discarded")
+                .order_by(CaseNoteRow.at, CaseNoteRow.id)
             ).all()
             return {
                 "case": _summary(case),
@@ -255,7 +352,8 @@ class Service:
                     description=i.description, police_reference=i.police_reference, evidence=list(i.evidence or []),
                     recorded_at=i.recorded_at,
                 ) for i in incidents],
-                "notes": [NoteOut(at=n.at, by=n.by, command=n.command, field=n.field, text=n.text) for n in notes],
+                "notes": [NoteOut(at=n.at, by=n.by, command=n.command, field=n.field, text=n.text, status=n.status)
+                          for n in notes],
             }
 
     async def case_view(self, principal: Principal, reference: str) -> CaseView:
@@ -333,7 +431,10 @@ class Service:
         with self.store.session() as session, session.begin():
             return open_case(session, reference, principal.role, principal.id, purpose=purpose)
 
-    async def command(self, principal: Principal, reference: str, command: str, args: dict[str, Any]) -> CommandOut:
+    async def command(self, principal: Principal, reference: str, command: str, args: dict[str, Any],
+                      idempotency_key: str | None = None) -> CommandOut:
+        """Send a command. With an Idempotency-Key, the Update id is derived from it (and the case, the
+        command and the caller), so a retry after a 504 is the same Update and Temporal applies it once."""
         if principal.role in ("ops", "auditor"):
             raise AuthError(403, f"the {principal.role} role can read cases but not act on them")
         spec = COMMANDS.get(command)
@@ -342,17 +443,20 @@ class Service:
         await asyncio.to_thread(self._visible, principal, reference, f"command:{command}")
         self.check_args(command, args)
         handle = self.client.get_workflow_handle(reference)
+        update_id = update_id_for(reference, command, idempotency_key, f"{principal.role}:{principal.id}")
         try:
             result = await asyncio.wait_for(
-                send_command(handle, command, args, principal.actor, store=self.store, at=_now()),
+                send_command(handle, command, args, principal.actor, store=self.store, at=_now(),
+                             update_id=update_id),
                 timeout=self.settings.command_timeout_seconds,
             )
-        except TimeoutError as exc:
-            raise Unavailable(504, f"the case did not answer {command} in time; look at it before retrying"
-                              ) from exc
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+            raise Unavailable(504, NOT_YET_APPLIED.format(command=command)) from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise Refused(f"case {reference} has no running workflow") from exc
+            if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise Unavailable(504, NOT_YET_APPLIED.format(command=command)) from exc
             raise Unavailable(503, f"the case engine did not answer: {exc.message}") from exc
         if not result.accepted:
             raise Refused(result.reason or "refused")
@@ -405,15 +509,16 @@ class Service:
                     assignee: str | None) -> list[TaskOut]:
         return await asyncio.to_thread(self._tasks, principal, role, status, case_ref, assignee)
 
-    def _task(self, principal: Principal, task_id: str) -> TaskView:
-        """The task, if its case is one this person may see (else the same 404 as an unknown task)."""
+    def _task(self, principal: Principal, task_id: str) -> tuple[TaskView, str | None]:
+        """The task and its case's officer, if its case is one this person may see (else the same 404 as
+        an unknown task). Who may then act on the task is the task's rule (workflows.tasks.refusal)."""
         with self.store.session() as session, session.begin():
             view = get_task(session, task_id)
             try:
-                open_case(session, view.case_ref, principal.role, principal.id, purpose="task")
+                case = open_case(session, view.case_ref, principal.role, principal.id, purpose="task")
             except CaseNotFound as exc:
                 raise TaskNotFound(f"no task {task_id}") from exc
-            return view
+            return view, case.officer
 
     def _reread(self, task_id: str) -> TaskOut:
         with self.store.session() as session:
@@ -425,23 +530,25 @@ class Service:
 
     async def claim(self, principal: Principal, task_id: str) -> TaskOut:
         self._gate_tasks(principal)
-        await asyncio.to_thread(self._task, principal, task_id)
+        _view, officer = await asyncio.to_thread(self._task, principal, task_id)
         try:
-            await claim_task(self.client, task_id, principal.actor)
+            await claim_task(self.client, task_id, principal.actor, case_officer=officer)
         except TaskRefused as exc:
             raise Refused(exc.reason) from exc
         return await asyncio.to_thread(self._reread, task_id)
 
     async def decide(self, principal: Principal, task_id: str, decision: str, reason: str | None) -> DecideOut:
         self._gate_tasks(principal)
-        view = await asyncio.to_thread(self._task, principal, task_id)
+        view, officer = await asyncio.to_thread(self._task, principal, task_id)
         try:
             result = await asyncio.wait_for(
-                decide_task(self.client, self.store, view, principal.actor, cast(Decision, decision), reason),
+                decide_task(self.client, self.store, view, principal.actor, cast(Decision, decision), reason,
+                            case_officer=officer),
                 timeout=self.settings.command_timeout_seconds,
             )
         except TaskRefused as exc:
             raise Refused(exc.reason) from exc
-        except TimeoutError as exc:
-            raise Unavailable(504, f"task {task_id} was not decided in time; look at it before retrying") from exc
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+            raise Unavailable(504, f"task {task_id} was not decided in time: not yet applied; check the case "
+                              "before retrying") from exc
         return DecideOut(task=await asyncio.to_thread(self._reread, task_id), result=dict(result))

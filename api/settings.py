@@ -40,6 +40,9 @@ class ApiSettings:
     max_body_depth: int = 32
     #: How long a case command may take before the API gives up waiting (the case keeps its own state).
     command_timeout_seconds: float = 30.0
+    #: How long logging a report waits for Temporal to start its case before answering 202 "accepted,
+    #: starting" (the reconciler starts it later).
+    start_timeout_seconds: float = 10.0
     #: How long a case view waits for the workflow's status before showing the case file alone.
     query_timeout_seconds: float = 10.0
     #: Whether new cases upsert Temporal search attributes (the dev server and clusters have them).

@@ -50,17 +50,18 @@ def _base_url(args: argparse.Namespace) -> str:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, *, params: dict[str, Any] | None = None,
-          body: Any = None) -> Any:
+          body: Any = None, idempotency_key: str | None = None) -> Any:
     """One request; a 4xx or 5xx answer, or no answer at all, becomes a UsageError with the reason."""
     import httpx
 
     url = _base_url(args)
     query = {k: v for k, v in (params or {}).items() if v is not None}
+    headers = {"Authorization": f"Bearer {_token(args)}", "Accept": "application/json"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
     try:
-        response = httpx.request(
-            method, f"{url}{path}", params=query, json=body, timeout=TIMEOUT_SECONDS,
-            headers={"Authorization": f"Bearer {_token(args)}", "Accept": "application/json"},
-        )
+        response = httpx.request(method, f"{url}{path}", params=query, json=body, timeout=TIMEOUT_SECONDS,
+                                 headers=headers)
     except httpx.HTTPError as exc:
         raise UsageError(f"cannot reach the API at {url}: {exc}") from exc
     if response.status_code >= 400:
@@ -116,7 +117,7 @@ def cmd_case_report(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(report, dict):
         raise UsageError(f"{args.file}: a report must be a JSON object")
-    _emit(_call(args, "POST", "/reports", body=report))
+    _emit(_call(args, "POST", "/reports", body=report, idempotency_key=args.idempotency_key))
     return 0
 
 
@@ -135,7 +136,8 @@ def cmd_case_list(args: argparse.Namespace) -> int:
 
 def cmd_case_do(args: argparse.Namespace) -> int:
     body = {"args": parse_arg_pairs(args.arg or [])}
-    _emit(_call(args, "POST", f"/cases/{_ref(args.ref)}/commands/{_ref(args.command_name)}", body=body))
+    _emit(_call(args, "POST", f"/cases/{_ref(args.ref)}/commands/{_ref(args.command_name)}", body=body,
+                idempotency_key=args.idempotency_key))
     return 0
 
 
@@ -183,6 +185,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+IDEMPOTENCY_HELP = ("any value unique to this request (a UUID); give the same one again when retrying after "
+                    "a 504 or no answer, and it is applied only once")
+
+
 def register(sub: Any) -> None:
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument("--api-url", default=None, help=f"the API (ASB_API_URL, default {DEFAULT_API_URL})")
@@ -192,6 +198,7 @@ def register(sub: Any) -> None:
         dest="case_command", required=True, parser_class=Parser)
     p = case.add_parser("report", parents=[connection], help="log a report from a JSON file")
     p.add_argument("file", help="REPORT.json (the body of POST /reports)")
+    p.add_argument("--idempotency-key", metavar="KEY", help=IDEMPOTENCY_HELP)
     p.set_defaults(func=cmd_case_report)
     p = case.add_parser("show", parents=[connection], help="a case with its timeline and what may be done next")
     p.add_argument("ref")
@@ -209,6 +216,7 @@ def register(sub: Any) -> None:
     p.add_argument("command_name", metavar="COMMAND")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="a command argument; the value is read as JSON if it parses, else as text (repeatable)")
+    p.add_argument("--idempotency-key", metavar="KEY", help=IDEMPOTENCY_HELP)
     p.set_defaults(func=cmd_case_do)
 
     tasks = sub.add_parser("tasks", help="the task inbox through the API").add_subparsers(

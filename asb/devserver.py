@@ -5,10 +5,12 @@ attributes registered, so cases survive a restart and show in the Temporal UI wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import IO
 
 from asb.errors import UsageError
 
@@ -57,39 +59,67 @@ def dev_server_args(
     return args + (extra or [])
 
 
+def _last_line(log_file: Path | None, since: int) -> str:
+    if log_file is None:
+        return "no output"
+    with log_file.open("rb") as log:
+        log.seek(since)
+        lines = log.read().decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
 async def start_dev_server(
-    db_file: Path | None, port: int, ui_port: int | None, extra: list[str] | None = None, timeout: float = 60.0
+    db_file: Path | None, port: int, ui_port: int | None, extra: list[str] | None = None, timeout: float = 60.0,
+    log_file: Path | None = None,
 ) -> asyncio.subprocess.Process:
-    """Start the dev server and wait until its frontend port answers."""
+    """Start the dev server and wait until its frontend port answers.
+
+    Its output (stdout and stderr) is appended to `log_file` (`asb up`: `.asb/temporal.log`), or
+    discarded. Never a pipe: a pipe nobody reads fills after a burst of errors, the server then blocks
+    on its next log line, and stopping it waited for ever (issue 9 item 10)."""
     for wanted in (port, ui_port):
         if wanted is not None and port_in_use(wanted):
             raise UsageError(f"port {wanted} is already in use: is another `asb up` or Temporal server running?")
-    process = await asyncio.create_subprocess_exec(
-        *dev_server_args(db_file, port, ui_port, extra),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        # Its own session: Ctrl-C reaches `asb up` alone, which stops the worker first and then the server,
-        # rather than both at once (the worker would be left talking to a server already gone).
-        start_new_session=True,
-    )
+    since = 0
+    output: IO[bytes] | None = None
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        output = log_file.open("ab")
+        since = output.tell()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *dev_server_args(db_file, port, ui_port, extra),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output if output is not None else asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.STDOUT,
+            # Its own session: Ctrl-C reaches `asb up` alone, which stops the worker first and then the
+            # server, rather than both at once (the worker would be left talking to a server already gone).
+            start_new_session=True,
+        )
+    finally:
+        if output is not None:
+            output.close()  # the server holds its own copy
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not port_in_use(port):
         if process.returncode is not None:
-            err = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
-            last = err.splitlines()[-1] if err else "no output"
-            raise UsageError(f"the Temporal dev server exited at start: {last}")
+            raise UsageError(f"the Temporal dev server exited at start: {_last_line(log_file, since)}")
         if loop.time() > deadline:
-            process.terminate()
+            await stop(process)
             raise UsageError(f"the Temporal dev server did not answer on port {port} within {timeout:.0f}s")
         await asyncio.sleep(0.2)
     return process
 
 
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
+async def stop(process: asyncio.subprocess.Process, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within `grace` seconds: stopping never waits for ever."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
         process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 15)
-        except TimeoutError:
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
             process.kill()
-            await process.wait()
+        await asyncio.wait_for(process.wait(), grace)

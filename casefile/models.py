@@ -43,6 +43,11 @@ class CaseRow(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     lock_reason: Mapped[str | None] = mapped_column(String(200))
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: What starts the case workflow, ids only (ReportArgs, profile snapshot, received): the case row is
+    #: the durable intent to run a case, so a start that failed is made later by the reconciler.
+    start_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: When the workflow was known to be running; NULL until then (activities/reconcile.py).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
@@ -282,6 +287,9 @@ class CaseNoteRow(Base):
     command: Mapped[str] = mapped_column(String(40))
     field: Mapped[str] = mapped_column(String(24))
     text: Mapped[str | None] = mapped_column(Text)
+    #: pending: written before the command was sent; confirmed: its event is on the timeline;
+    #: discarded: never accepted within the grace period (hidden; a late event still confirms it).
+    status: Mapped[str] = mapped_column(String(12), default="confirmed", server_default="confirmed", index=True)
 
 
 class AuditRow(Base):
@@ -348,3 +356,22 @@ class ExternalReportRow(Base):
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     report_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IdempotencyKeyRow(Base):
+    """A report's Idempotency-Key and the case it opened, so a resend finds that case, not a new one.
+
+    `key_hash` is sha256 of the caller's scope and the key (a key is only ever matched for the caller
+    who sent it); its unique constraint is what makes five concurrent sends open one case. Kept for at
+    least KEY_RETENTION (casefile/idempotency.py), then purged by the reconciler.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("key_hash", name="uq_idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    door: Mapped[str] = mapped_column(String(16))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_ref: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

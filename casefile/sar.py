@@ -194,10 +194,12 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
             "incidents": [_incident(i, person_id, not other_parties, scrub) for i in incidents],
             "contacts_with_you": [_contact(c, scrub) for c in contacts if c.case_ref == ref],
             "messages_to_you": [_message(m) for m in messages if m.case_ref == ref],
-            # Notes officers recorded on the case: disclosable (004 §3.7), other people scrubbed.
+            # Notes officers recorded on the case: disclosable (004 §3.7), other people scrubbed. A pending
+            # note (its command sent, not yet on the timeline) is held, so it is disclosed, marked as such.
             "case_notes": [
-                {"at": _json(n.at), "command": n.command, "text": scrub(n.text)}
-                for n in session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_ref == ref)
+                {"at": _json(n.at), "command": n.command, "text": scrub(n.text), "status": n.status}
+                for n in session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_ref == ref,
+                                                                   CaseNoteRow.status != "discarded")
                                          .order_by(CaseNoteRow.at, CaseNoteRow.id)).all()
             ],
         })

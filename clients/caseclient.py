@@ -1,22 +1,39 @@
-"""Sending a command to a case, the one way every door (simulator, CLI, API) does it.
+"""Starting a case and sending it a command, the one way every door (simulator, CLI, API) does it.
 
 A refused command comes back as a reason, and is remembered in the case file's event record;
 a command to a case whose workflow has finished gets the same answer the lifecycle gives.
+
+Nothing lost, nothing twice:
+- a case is started with its reference as the workflow id and a policy that rejects a second start
+  with that id, even after the first has closed, so the reconciler and a resend can both try safely;
+- a command's free text is written to the case file *before* the Update is sent, as a pending note
+  under the `<field>_ref` the Update carries; the projection confirms it when the command's event is
+  recorded (activities/case_file.py), a refusal deletes it, and the reconciler settles any left over;
+- the Update id can be derived from the caller's idempotency key (`update_id_for`), so a retry of a
+  command that timed out is recognised by Temporal's Update-id dedupe and applied once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from casefile.audit import act_as
 from casefile.db import Store
-from casefile.models import CaseNoteRow
+from casefile.models import CaseNoteRow, CaseRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
 from statemachine.catalogue import COMMANDS
@@ -38,13 +55,57 @@ async def start_case(
     task_queue: str = TASK_QUEUE, received: datetime | None = None, clock_shift_seconds: float = 0.0,
     search_attributes: bool = True,
 ) -> WorkflowHandle[Any, Any]:
-    """Open a case: one workflow per report, its id the case reference, the profile snapshotted."""
+    """Open a case: one workflow per report, its id the case reference, the profile snapshotted.
+
+    A second start with the same reference raises WorkflowAlreadyStartedError, whether the first is
+    running or closed: the reference names one case for ever (REJECT_DUPLICATE, FAIL on conflict)."""
     data = CaseInput(
         reference=reference, profile=profile, report=report, clock_shift_seconds=clock_shift_seconds,
         search_attributes=search_attributes,
         holidays=holidays_around(profile.calendar.nation, received or datetime.now(UTC)),
     )
-    return await client.start_workflow(CaseWorkflow.run, data, id=reference, task_queue=task_queue)
+    return await client.start_workflow(
+        CaseWorkflow.run, data, id=reference, task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+
+
+def update_id_for(case_ref: str, command: str, key: str | None, caller: str) -> str:
+    """The Update id of a command. With the client's idempotency key it is a hash of the case, the
+    command, the key and the caller, so the same retry maps to the same Update (Temporal applies an
+    Update id once per run) while another caller's equal key never collides; without, a fresh id."""
+    if not key:
+        return f"cmd-{uuid.uuid4().hex}"
+    digest = hashlib.sha256("\x1f".join((case_ref, command, key, caller)).encode()).hexdigest()
+    return f"cmd-{digest[:40]}"
+
+
+class StartArgs(BaseModel):
+    """What a case's workflow is started with, kept on its case row (ids and the profile snapshot only)
+    until it runs: the reconciler rebuilds the very same start from it, whichever door logged the case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report: ReportArgs
+    profile: Profile
+    received: datetime
+    task_queue: str = TASK_QUEUE
+    search_attributes: bool = True
+
+
+def mark_started(store: Store, reference: str, at: datetime | None = None) -> None:
+    """The case's workflow is running (or ran): nothing left for the reconciler."""
+    with store.session() as session, session.begin():
+        session.execute(update(CaseRow).where(CaseRow.reference == reference, CaseRow.started_at.is_(None))
+                        .values(started_at=at or datetime.now(UTC)).execution_options(synchronize_session=False))
+
+
+async def start_recorded_case(client: Client, store: Store, reference: str, start: StartArgs) -> None:
+    """Start a logged case from its stored start, idempotently: a start already made counts as done."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await start_case(client, reference, start.profile, start.report, task_queue=start.task_queue,
+                         received=start.received, search_attributes=start.search_attributes)
+    await asyncio.to_thread(mark_started, store, reference)
 
 
 @dataclass(frozen=True)
@@ -54,13 +115,17 @@ class CommandResult:
     reason: str | None = None
 
 
-def _split_free_text(command: str, args: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
-    """Take a command's free text out of its arguments, leaving a reference in its place."""
+def _split_free_text(
+    command: str, args: dict[str, Any], update_id: str | None = None
+) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
+    """Take a command's free text out of its arguments, leaving a reference in its place. The reference
+    follows the Update id, so a retry of the same Update carries (and writes) the same note."""
     spec = COMMANDS.get(command)
     field = spec.free_text if spec is not None else None
     if field is None or not isinstance(args.get(field), str):
         return args, None
-    ref = f"N-{uuid.uuid4().hex[:16]}"
+    seed = hashlib.sha256(update_id.encode()).hexdigest() if update_id else uuid.uuid4().hex
+    ref = f"N-{seed[:16]}"
     rest = {k: v for k, v in args.items() if k != field}
     rest[f"{field}_ref"] = ref
     return rest, (ref, field, str(args[field]))
@@ -68,20 +133,19 @@ def _split_free_text(command: str, args: dict[str, Any]) -> tuple[dict[str, Any]
 
 async def send_command(
     handle: WorkflowHandle[Any, Any], command: str, args: dict[str, Any], actor: Actor,
-    *, store: Store | None = None, at: datetime | None = None,
+    *, store: Store | None = None, at: datetime | None = None, update_id: str | None = None,
 ) -> CommandResult:
-    """Issue a command. With a store, free text is kept in the case file (written only once the
-    command is accepted) and refusals are recorded on the case's timeline."""
-    sent, text = _split_free_text(command, args) if store is not None else (args, None)
+    """Issue a command. With a store, free text is kept in the case file (written pending before the
+    Update, confirmed when its event is recorded, deleted if refused) and refusals are recorded on the
+    case's timeline. An Update that times out raises (WorkflowUpdateRPCTimeoutOrCancelledError): it
+    may still be applied, so its pending note stays for the projection or the reconciler to settle."""
+    sent, text = _split_free_text(command, args, update_id) if store is not None else (args, None)
+    if text is not None and store is not None:
+        write_pending_note(store, handle.id, command, text, actor, at or datetime.now(UTC))
     try:
         # The Update's name is the command (a dynamic Update): one typed request in, the case's status out.
-        status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=CaseStatus)
-        if text is not None and store is not None:
-            ref, field, body = text
-            with store.session() as session, session.begin():
-                act_as(session, actor.role, actor.id)
-                session.add(CaseNoteRow(ref=ref, case_ref=handle.id, at=at or datetime.now(UTC), by=actor.id,
-                                        command=command, field=field, text=body))
+        status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=CaseStatus,
+                                             id=update_id)
         return CommandResult(True, status=status)
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause
@@ -90,9 +154,36 @@ async def send_command(
         if error.status != RPCStatusCode.NOT_FOUND or not await _finished(handle):
             raise
         reason = CLOSED_REASON
+    if text is not None and store is not None:
+        discard_note(store, text[0])
     if store is not None and at is not None:
         store.record_rejection(handle.id, at, command, reason, actor.role)
     return CommandResult(False, reason=reason)
+
+
+def write_pending_note(store: Store, case_ref: str, command: str, text: tuple[str, str, str], actor: Actor,
+                       at: datetime) -> None:
+    """Write a command's free text before the command goes (a retry with the same ref writes nothing)."""
+    ref, field, body = text
+    try:
+        with store.session() as session, session.begin():
+            if session.scalars(select(CaseNoteRow.id).where(CaseNoteRow.ref == ref)).first() is not None:
+                return
+            act_as(session, actor.role, actor.id)
+            session.add(CaseNoteRow(ref=ref, case_ref=case_ref, at=at, by=actor.id, command=command, field=field,
+                                    text=body, status="pending"))
+    except IntegrityError:
+        pass  # the same retry, at the same moment: its twin wrote the note
+
+
+def discard_note(store: Store, ref: str) -> None:
+    """A refused command changed nothing, so its text is not kept (unless its event already confirmed it)."""
+    with store.session() as session, session.begin():
+        row = session.scalars(select(CaseNoteRow).where(CaseNoteRow.ref == ref, CaseNoteRow.status != "confirmed")
+                              ).first()
+        if row is not None:
+            act_as(session, "system", "refused-command")
+            session.delete(row)
 
 
 async def _finished(handle: WorkflowHandle[Any, Any]) -> bool:

@@ -26,7 +26,7 @@ from statemachine.catalogue import approval_commands
 from statemachine.commands import Actor
 from statemachine.views import TaskState
 from workflows.messages import ClaimRequest, ResolveRequest
-from workflows.tasks import TaskStatus, TaskWorkflow
+from workflows.tasks import TaskStatus, TaskWorkflow, claimed_by_another
 
 Decision = Literal["approve", "reject", "done"]
 _Request = TypeVar("_Request", ClaimRequest, ResolveRequest)
@@ -103,20 +103,27 @@ async def _task_update(
         raise TaskRefused(f"the task is no longer open ({error.message})") from error
 
 
-async def claim_task(client: Client, task_id: str, actor: Actor) -> TaskStatus:
-    """Take a task: it is assigned to this person (who must hold at least the task's role)."""
-    return await _task_update(client, task_id, TaskWorkflow.claim, ClaimRequest(actor=actor))
+async def claim_task(client: Client, task_id: str, actor: Actor, *, case_officer: str | None) -> TaskStatus:
+    """Take a task: it is assigned to this person. The task judges (workflows.tasks.refusal): an officer
+    task is `case_officer`'s, a claimed task its holder's, otherwise someone of at least its role."""
+    return await _task_update(client, task_id, TaskWorkflow.claim, ClaimRequest(actor=actor, case_officer=case_officer))
 
 
 async def decide_task(
-    client: Client, store: Store, task: TaskView, actor: Actor, decision: Decision, reason: str | None = None
+    client: Client, store: Store, task: TaskView, actor: Actor, decision: Decision, reason: str | None = None,
+    *, case_officer: str | None,
 ) -> dict[str, Any]:
     """Decide a task with a reason. Approval tasks go through the case's command (its guards decide who
-    may approve, and nobody approves their own request); other tasks are resolved on the task."""
+    may approve, and nobody approves their own request) once no one else holds the task's claim; other
+    tasks are resolved on the task, which applies the whole rule (workflows.tasks.refusal).
+    `case_officer` is the case's officer as the case file has it (an approval does not need it)."""
     commands = APPROVAL_COMMANDS.get(task.kind)
     if commands is not None:
         if decision not in commands:
             raise TaskRefused(f"an approval task is decided with approve or reject, not {decision}")
+        refused = claimed_by_another(task.assignee, actor)  # the role is the case's guard to judge
+        if refused:
+            raise TaskRefused(refused)
         args = {"note": reason} if reason else {}
         result = await send_command(client.get_workflow_handle(task.case_ref), commands[decision], args, actor,
                                     store=store, at=datetime.now(UTC))
@@ -126,7 +133,8 @@ async def decide_task(
                 "case": result.status.model_dump(mode="json") if result.status else None}
     if decision != "done":
         raise TaskRefused(f"a {task.kind} task is resolved with done, not {decision}")
-    resolved = await _task_update(client, task.id, TaskWorkflow.resolve, ResolveRequest(actor=actor, decision=decision))
+    resolved = await _task_update(client, task.id, TaskWorkflow.resolve,
+                                  ResolveRequest(actor=actor, decision=decision, case_officer=case_officer))
     if reason:  # free text stays in the case file, never in the task's history
         with store.session() as session, session.begin():
             act_as(session, actor.role, actor.id)

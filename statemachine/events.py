@@ -43,6 +43,8 @@ class CommandIssued(_Event):
     command: str
     role: str
     by: str
+    #: The command's free text, kept in the case file: recording this event confirms the note.
+    note_ref: str | None = None
 
 
 class Rejected(_Event):

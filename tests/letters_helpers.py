@@ -101,6 +101,9 @@ class Mailbox:
     messages: list[EmailMessage] = field(default_factory=list)
     #: e.g. "451 4.3.0 try again later": the server refuses DATA with this reply.
     refuse_with: str | None = None
+    #: e.g. "550 5.1.1 <{address}>: Recipient address rejected": the server refuses every recipient (RCPT TO)
+    #: with this reply, `{address}` replaced by the address, as real servers name the address they refuse.
+    refuse_recipients_with: str | None = None
     #: Called after a message has been received and before the server answers "250".
     on_data: Callable[[EmailMessage], None] | None = None
     port: int = 0
@@ -112,6 +115,13 @@ class Mailbox:
 class _Handler:
     def __init__(self, box: Mailbox) -> None:
         self.box = box
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if self.box.refuse_recipients_with:
+            return self.box.refuse_recipients_with.replace("{address}", address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.box.refuse_with:
@@ -155,6 +165,8 @@ class NotifyStandIn:
     rejected: list[str] = field(default_factory=list)
     #: Status to answer POSTs with instead of 201 (e.g. 500, 400).
     fail_with: int | None = None
+    #: If given, only POSTs to these paths (e.g. "/v2/notifications/sms") are answered with `fail_with`.
+    fail_paths: tuple[str, ...] = ()
     #: Called after a notification is recorded and before the answer is sent.
     on_post: Callable[[dict[str, Any]], None] | None = None
     url: str = ""
@@ -247,7 +259,7 @@ def notify_server() -> Iterator[NotifyStandIn]:
                     self._answer(400, {"status_code": 400, "errors": [
                         {"error": "ValidationError", "message": "Letter content is not a valid PDF"}]})
                     return
-            if state.fail_with:
+            if state.fail_with and (not state.fail_paths or self.path in state.fail_paths):
                 self._answer(state.fail_with, {"status_code": state.fail_with, "errors": [
                     {"error": "Failure", "message": "stand-in told to fail"}]})
                 return

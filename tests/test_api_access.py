@@ -32,7 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.auth import LocalKeys
 from api.settings import LOCAL_AUDIENCE, LOCAL_ISSUER
 from casefile.db import Store
-from casefile.models import AuditRow
+from casefile.models import AuditRow, ExternalReportRow
 from tests.api_support import Tokens, client_for, external_id, make_app, report
 
 #: The people of the matrix: (role, id). `officer` owns every case below; `other_officer` owns none.
@@ -321,3 +321,47 @@ async def test_production_tokens_are_verified_against_the_providers_jwks(
             local = LocalKeys(tmp_path / "local").mint("manager", "m1")
             assert (await api.get("/me", headers=_bearer(local))).status_code == 401
             assert (await api.get("/.well-known/jwks.json")).json() == {"keys": []}
+
+
+async def test_a_resent_app_report_tells_only_those_who_may_see_a_locked_case_about_it(
+    world: World, store: Store
+) -> None:
+    """Issue 9 item 8: a resend of an existing (source, external_id) to a locked case answers intake with
+    the fact of acceptance alone (no reference, stage, officer or deadlines); its officer and the managers,
+    who may see it, get the case, and that read is audited like any other read of a locked case."""
+    body = {"source": "noise_app", "external_id": external_id(), "report": report()}
+    first = await world.api.post("/feeds/app-reports", json=body, headers=world.headers("intake"))
+    assert first.status_code == 201, first.text
+    ref = first.json()["reference"]
+    for _ in range(50):  # the case's first events may be projected while we lock: then lock again
+        locked = await world.api.post(f"/cases/{ref}/lock", json={"locked": True, "reason": "a party works for us"},
+                                      headers=world.headers("manager"))
+        if locked.status_code != 409:
+            break
+    assert locked.status_code == 200, locked.text
+
+    def reads(actor: str) -> int:
+        with store.session() as session:
+            return int(session.scalar(select(func.count()).select_from(AuditRow).where(
+                AuditRow.case_ref == ref, AuditRow.action == "read", AuditRow.actor_id == actor)) or 0)
+
+    before = {who: reads(who) for who in ("i1", "o2", "o1", "m2")}
+    for person in ("intake", "other_officer"):
+        resent = await world.api.post("/feeds/app-reports", json=body, headers=world.headers(person))
+        assert resent.status_code == 200, resent.text
+        assert resent.json() == {"created": False, "accepted": True}, (person, resent.text)
+        assert ref not in resent.text and "o1" not in resent.text and "enquiry" not in resent.text
+    assert reads("i1") == before["i1"] and reads("o2") == before["o2"]  # nothing was shown
+
+    for person, actor in (("officer", "o1"), ("manager", "m2")):
+        resent = await world.api.post("/feeds/app-reports", json=body, headers=world.headers(person))
+        assert resent.status_code == 200, resent.text
+        shown = resent.json()
+        assert shown["reference"] == ref and shown["created"] is False and shown["accepted"] is True
+        assert shown["status"]["officer"] == "o1" and shown["status"]["stage"] == "enquiry"
+        assert reads(actor) == before[actor] + 1, person  # the case was shown: the read is audited
+
+    # Still one case for the report, whoever resent it.
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(ExternalReportRow).where(
+            ExternalReportRow.external_id == body["external_id"])) == 1

@@ -125,6 +125,21 @@ async def test_a_case_worked_from_the_command_line(server: Server, tmp_path: Pat
     assert "no reports for a month and the reporter agrees" in {n["text"] for n in closed["notes"]}
 
 
+async def test_a_retry_with_the_same_idempotency_key_is_not_applied_twice(server: Server, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(report()), encoding="utf-8")
+    first = (await server.ok("intake", "i1", "case", "report", str(report_file), "--idempotency-key", "r-1")).json()
+    again = (await server.ok("intake", "i1", "case", "report", str(report_file), "--idempotency-key", "r-1")).json()
+    assert again["reference"] == first["reference"] and again["created"] is False
+    ref = first["reference"]
+    for _ in range(2):  # the officer retries, as after a 504
+        await server.ok("officer", "o1", "case", "do", ref, "record_equality_assessment", "--arg",
+                        "note=prefers phone calls", "--idempotency-key", "c-1")
+    shown = (await server.ok("officer", "o1", "case", "show", ref)).json()
+    assert [e["event"] for e in shown["timeline"]].count("equality_assessment") == 1
+    assert [n["text"] for n in shown["notes"]] == ["prefers phone calls"]
+
+
 async def test_refusals_are_one_line_on_stderr_with_exit_code_2(server: Server, tmp_path: Path) -> None:
     report_file = tmp_path / "report.json"
     report_file.write_text(json.dumps(report()), encoding="utf-8")

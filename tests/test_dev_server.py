@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from casefile.db import Store
 from clients.caseclient import send_command, start_case
 from profiles import load
 from statemachine.commands import Actor, ReportArgs
-from tests.asb_up import running_asb_up
+from tests.asb_up import alive, running_asb_up
 from worker import build_worker
 from workflows.case import SEARCH_ATTRIBUTES
 
@@ -128,3 +130,39 @@ async def test_asb_up_starts_serves_a_case_and_stops_cleanly(tmp_path: Path) -> 
         assert await _listed(client, 'CaseStage="enquiry"', ref)
         assert (tmp_path / "state" / "temporal.db").exists()
         assert (tmp_path / "state" / "asb.db").exists()
+
+
+def _burst(pid: int, size: int = 1 << 20) -> int:
+    """Write `size` bytes of error lines to the dev server's own stderr, as a burst of its errors would; stop
+    early if that stream is a pipe nobody drains (it would be full). Returns the bytes written."""
+    line = b"time=2026-12-01T00:00:00Z level=ERROR msg=\"unable to reach peer\" error=\"connection refused\"\n"
+    written = 0
+    fd = os.open(f"/proc/{pid}/fd/2", os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+    try:
+        while written < size:
+            try:
+                written += os.write(fd, line)
+            except BlockingIOError:
+                break
+    finally:
+        os.close(fd)
+    return written
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_asb_up_stops_on_a_signal_within_a_bound_after_a_burst_of_server_output(
+    tmp_path: Path, stop_with: signal.Signals
+) -> None:
+    """Issue 9 item 10: the dev server's output goes to .asb/temporal.log, never to a pipe nobody reads (which
+    fills after a burst of errors and blocks the server, so `asb up` waited for ever); SIGTERM stops
+    everything as Ctrl-C does, within a bound, and no dev server is left behind."""
+    state = tmp_path / "state"
+    async with running_asb_up(state, stop_with=stop_with, within=30) as up:
+        server = up.dev_server_pid()
+        written = _burst(server)
+        for fd in (1, 2):
+            assert os.readlink(f"/proc/{server}/fd/{fd}") == str(state / "temporal.log"), fd
+        assert written >= 1 << 20  # all of it: nothing blocked
+        assert str(state / "temporal.log") in up.text  # `asb up` says where the log is
+    assert not alive(server), f"the dev server ({server}) outlived asb up"
+    assert (state / "temporal.log").stat().st_size >= 1 << 20

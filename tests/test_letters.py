@@ -499,7 +499,8 @@ def test_park_for_printing_is_idempotent_and_leaves_sent_letters_alone(store: St
     assert messages.park_for_printing(sent) == path and row(store, sent.key).status == "sent"
     sms = request(ref, "action_plan", "reporter", reporter, seq=10, channel="sms")
     assert messages.park_for_printing(sms) == ""  # the letter itself went by post: nothing more to print
-    assert row(store, sms.key).status == "failed"
+    assert row(store, sms.key).status == "undelivered"  # final: never sent after the officer is told
+    assert messages.park_for_printing(sms) == ""
 
 
 def test_a_broken_landlord_template_is_retried_and_the_officer_told(store: Store, tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, timedelta
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
@@ -101,3 +103,79 @@ async def test_no_personal_data_in_any_workflow_history(
         notes = {n.text for n in session.query(CaseNoteRow).filter(CaseNoteRow.case_ref.in_([h.id for h in handles]))}
     assert "she is frightened to leave the flat" in notes
     assert "the injunction was granted at Reading County Court" in notes
+
+
+def _failure_texts(history: WorkflowHistory) -> list[str]:
+    """Every failure event's attributes as text (activity task failed, workflow task failed, workflow
+    failed), payloads decoded as in `readable`."""
+    failures: list[str] = []
+    for event in json.loads(history.to_json())["events"]:
+        for name, attributes in event.items():
+            if name.endswith("Attributes") and "failure" in json.dumps(attributes).lower() and (
+                    "Failed" in name or "failed" in name):
+                failures.append(readable_json(attributes))
+    return failures
+
+
+def readable_json(node: Any) -> str:
+    decoded: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if "data" in value and "metadata" in value and isinstance(value["data"], str):
+                decoded.append(base64.b64decode(value["data"]).decode("utf-8", errors="replace"))
+            for inner in value.values():
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(node)
+    return json.dumps(node) + "\n".join(decoded)
+
+
+async def test_no_personal_data_in_failures_a_mail_server_reports(
+    env: WorkflowEnvironment, store: Store, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9 item 9: mail servers name the address they refuse ("SMTP refused recipients: ['…@…']"), and
+    an activity's failure is kept in the workflow's history (ActivityTaskFailed) and, while it is retried,
+    on the pending activity the Temporal UI shows. Neither may carry it: only a code and the message id."""
+    from tests.letters_helpers import smtp_server
+    from tests.test_faults_delivery import _delivery, _open_case, _settled, _until, delivering
+
+    person = ["alex@example.org", "Alex Morgan", "14 Acacia Road", "RG1 1AA", "07700900123"]
+    with smtp_server() as mailbox:
+        # Refused for good, naming the recipient: the letter is parked, the failure is in the history.
+        refused = "ASB-2026-960001"
+        mailbox.refuse_recipients_with = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        with delivering(monkeypatch, _delivery("smtp", smtp_port=mailbox.port)):
+            await _open_case(env, store, task_queue, refused, "email")
+            await _until("the parked letter", lambda: _settled(store, refused))
+            history = await env.client.get_workflow_handle(refused).fetch_history()
+        failures = _failure_texts(history)
+        assert failures and any("DeliveryParked" in text for text in failures), failures
+        for text in failures:
+            for value in person:
+                assert value not in text, f"{value!r} in a failure event: {text[:400]}"
+        assert "alex@example.org" not in readable(history)
+
+        # Refused for now, naming the recipient: retried, and the last failure shown while it waits is clean.
+        busy = "ASB-2026-960002"
+        mailbox.refuse_recipients_with = None
+        mailbox.refuse_with = "451 4.2.1 <alex@example.org>: mailbox of Alex Morgan is busy, try later"
+        with delivering(monkeypatch, _delivery("smtp", smtp_port=mailbox.port)):
+            await _open_case(env, store, task_queue, busy, "email")
+            handle = env.client.get_workflow_handle(busy)
+            pending: list[str] = []
+            for _ in range(300):
+                described = await handle.describe()
+                pending = [str(p.last_failure) for p in described.raw_description.pending_activities
+                           if p.HasField("last_failure")]
+                if pending:
+                    break
+                await asyncio.sleep(0.1)
+            assert pending, "the refused send was never retried"
+            assert any("DeliveryFailed" in text for text in pending), pending
+            for text in pending:
+                for value in person:
+                    assert value not in text, f"{value!r} in a pending activity's last failure: {text[:400]}"

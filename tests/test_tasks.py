@@ -62,15 +62,18 @@ async def test_closure_approval_is_claimed_and_decided_from_the_inbox(
     assert (task.role, task.due is not None) == ("manager", True)
 
     with pytest.raises(TaskRefused, match="for a manager"):
-        await claim_task(env.client, task.id, OFFICER)
-    await claim_task(env.client, task.id, M2)
-    assert (await _row(store, task.id)).assignee == "m2"
-
+        await claim_task(env.client, task.id, OFFICER, case_officer="o1")
     with pytest.raises(TaskRefused, match="nobody may decide their own request"):
-        await decide_task(env.client, store, task, M1, "approve", "looks fine to me")
+        await decide_task(env.client, store, task, M1, "approve", "looks fine to me", case_officer="o1")
+    await claim_task(env.client, task.id, M2, case_officer="o1")
+    task = await _row(store, task.id)
+    assert task.assignee == "m2"
+
+    with pytest.raises(TaskRefused, match="claimed by m2"):  # once claimed, the holder's
+        await decide_task(env.client, store, task, SENIOR, "approve", case_officer="o1")
     with pytest.raises(TaskRefused, match="approve or reject"):
-        await decide_task(env.client, store, task, M2, "done")
-    await decide_task(env.client, store, task, M2, "approve", "no reports for two months")
+        await decide_task(env.client, store, task, M2, "done", case_officer="o1")
+    await decide_task(env.client, store, task, M2, "approve", "no reports for two months", case_officer="o1")
 
     assert await handle.result() == "asb_stopped"
     for _ in range(100):
@@ -95,8 +98,9 @@ async def test_an_escalated_approval_needs_the_senior_manager(
         await asyncio.sleep(0.05)
     assert (escalated.role, escalated.data.get("escalated")) == ("senior_manager", True)
     with pytest.raises(TaskRefused, match="needs approval by a senior_manager"):
-        await decide_task(env.client, store, escalated, M1, "approve")
-    await decide_task(env.client, store, escalated, SENIOR, "reject", "not yet: one more month of monitoring")
+        await decide_task(env.client, store, escalated, M1, "approve", case_officer="o1")
+    await decide_task(env.client, store, escalated, SENIOR, "reject", "not yet: one more month of monitoring",
+                      case_officer="o1")
     status = await handle.query("status", result_type=dict)
     assert status["stage"] != "closed" and status["pending_approvals"] == []
     timeline = store.timeline(handle.id)
@@ -113,8 +117,8 @@ async def test_an_overdue_task_is_resolved_on_the_task_and_the_case_hears_of_it(
     await env.sleep(timedelta(days=14))  # the first response is missed (even over Christmas): an overdue task
     task = await _task_of(store, ref, "overdue")
     with pytest.raises(TaskRefused, match="resolved with done"):
-        await decide_task(env.client, store, task, M1, "approve")
-    await decide_task(env.client, store, task, M1, "done", "called the reporter, apologised")
+        await decide_task(env.client, store, task, M1, "approve", case_officer="o1")
+    await decide_task(env.client, store, task, M1, "done", "called the reporter, apologised", case_officer="o1")
     row = await _row(store, task.id)
     assert (row.status, row.decision, row.decided_by) == ("done", "done", "m1")
     for _ in range(100):
@@ -144,7 +148,7 @@ async def test_closing_the_case_cancels_its_open_tasks(env: WorkflowEnvironment,
         await asyncio.sleep(0.05)
     assert (row.status, row.decision) == ("cancelled", "cancelled")
     with pytest.raises(TaskRefused):
-        await claim_task(env.client, task.id, M1)
+        await claim_task(env.client, task.id, M1, case_officer="o1")
 
 
 async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
@@ -172,7 +176,7 @@ async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
     days = (task.due.astimezone(london).date()
             - datetime.fromisoformat(created["at"]).astimezone(london).date()).days
     assert days == 28  # 004 §8
-    await decide_task(env.client, store, task, M1, "done", "review panel met; recommendations sent")
+    await decide_task(env.client, store, task, M1, "done", "review panel met; recommendations sent", case_officer="o1")
     for _ in range(100):
         if any(e["event"] == "task_resolved" for e in store.timeline(handle.id)):
             break

@@ -213,7 +213,13 @@ class CaseWorkflow:
         spec = COMMANDS.get(name)
         verdict: str = spec.verdict if spec is not None and spec.verdict else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
-        await self._step(decision.events, decided=decided)
+        events = decision.events
+        free_text = spec.free_text if spec is not None else None
+        note_ref = request.args.get(f"{free_text}_ref") if free_text else None
+        if isinstance(note_ref, str) and events and workflow.patched("note-ref-on-command-event"):
+            # The command's event names its note, so recording it confirms the note the door wrote first.
+            events = [parse_event({**events[0].payload(), "note_ref": note_ref}), *events[1:]]
+        await self._step(events, decided=decided)
         return self.status()
 
     async def _finish_tasks(self, which: Any, decision: str, by: str) -> None:
@@ -345,8 +351,9 @@ class CaseWorkflow:
 
     async def _send(self, item: TimelineEvent) -> None:
         """Deliver one letter or message in the background: a slow or failing provider never holds up
-        the officers' commands. Temporal retries it with backoff; when the letter service gives up and
-        parks it for printing, the officer gets a communication_failed task on the case."""
+        the officers' commands. Temporal retries it with backoff; when the letter service gives up (a letter
+        parked for printing, a text or email beside it undelivered), the officer gets a communication_failed
+        task on the case."""
         message = item.data
         assert isinstance(message, LetterSent | NotificationSent)
         try:
@@ -357,9 +364,14 @@ class CaseWorkflow:
                 raise
             channel = message.channel if isinstance(message, NotificationSent) else "letter"
             to = message.to if isinstance(message, LetterSent) else "reporter"
+            printing = cause.type == "DeliveryParked"
+            # A text or email beside a letter has nothing to print (issue 9 item 6: such failures now
+            # reach the case; before, send_notification never failed, so no old history takes this path).
+            if isinstance(message, NotificationSent) and workflow.patched("notification-failure-not-printed"):
+                printing = False
             await self._step([
                 CommunicationFailed(template=message.template, channel=channel, to=to, message_seq=item.seq,
-                                    printing=cause.type == "DeliveryParked"),
+                                    printing=printing),
                 TaskCreated(kind="communication_failed", role="officer", template=message.template,
                             message_seq=item.seq),
             ])

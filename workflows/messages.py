@@ -66,11 +66,15 @@ class TaskResolved(_Message):
 
 class ClaimRequest(_Message):
     actor: Actor
+    #: The case's officer as the case file has it, given by the door (clients.taskclient): an officer task is
+    #: theirs. None (an older caller) leaves that rule out; the claim and the role rules still hold.
+    case_officer: str | None = None
 
 
 class ResolveRequest(_Message):
     actor: Actor
     decision: str = "done"
+    case_officer: str | None = None
 
 
 class CaseDecided(BaseModel):

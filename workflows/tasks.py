@@ -47,6 +47,36 @@ class TaskStatus(TaskState):
     reminded: bool
 
 
+def claimed_by_another(assignee: str | None, actor: Actor) -> str | None:
+    """Once claimed, a task is its holder's alone (escalation clears the claim for the next role)."""
+    if assignee is not None and actor.id != assignee:
+        return f"the task is claimed by {assignee}; only they may act on it"
+    return None
+
+
+def refusal(*, status: str, role: str, assignee: str | None, actor: Actor, case_officer: str | None) -> str | None:
+    """Who may claim or decide a task now (issue 9 item 7), the one statement of the rule, used by the task
+    workflow's validators (an approval is decided on the case, whose guards judge the role; clients.taskclient
+    applies `claimed_by_another` to it first):
+
+    - once claimed, only the holder of the claim (escalation clears the claim for the next role);
+    - unclaimed, someone of at least the task's current role;
+    - and an officer task that has not gone up the chain is the case's own officer's.
+
+    A manager's approval then still meets the case's own guards (nobody approves their own request, an
+    escalated approval needs the senior role). Returns the reason to refuse, or None."""
+    if status != "open":
+        return f"the task is {status}"
+    held = claimed_by_another(assignee, actor)
+    if held:
+        return held
+    if ROLE_RANK.get(actor.role, -1) < ROLE_RANK[role]:
+        return f"this task is for a {role}"
+    if role == "officer" and assignee is None and case_officer and actor.id != case_officer:
+        return f"this task is for the case's officer, {case_officer}"
+    return None
+
+
 @workflow.defn(name="TaskWorkflow")
 class TaskWorkflow:
     @workflow.init
@@ -142,12 +172,11 @@ class TaskWorkflow:
 
     # ------------------------------------------------------------------ people
 
-    def _may_act(self, actor: Actor) -> str | None:
-        if self._status != "open":
-            return f"the task is {self._status}"
-        if ROLE_RANK.get(actor.role, -1) < ROLE_RANK[self._role]:
-            return f"this task is for a {self._role}"
-        return None
+    def _may_act(self, actor: Actor, case_officer: str | None) -> str | None:
+        """Validators only: a refused Update never enters history and validators are not run on replay, so
+        the stricter rule needs no workflow.patched (and patched() may not be called in a validator)."""
+        return refusal(status=self._status, role=self._role, assignee=self._assignee, actor=actor,
+                       case_officer=case_officer)
 
     @workflow.update
     async def claim(self, request: ClaimRequest) -> TaskStatus:
@@ -158,7 +187,7 @@ class TaskWorkflow:
 
     @claim.validator
     def _validate_claim(self, request: ClaimRequest) -> None:
-        reason = self._may_act(request.actor)
+        reason = self._may_act(request.actor, request.case_officer)
         if reason:
             raise ApplicationError(reason, type="TaskRefused", non_retryable=True)
 
@@ -174,7 +203,7 @@ class TaskWorkflow:
 
     @resolve.validator
     def _validate_resolve(self, request: ResolveRequest) -> None:
-        reason = self._may_act(request.actor)
+        reason = self._may_act(request.actor, request.case_officer)
         if not reason and self._in.approval_id is not None:
             reason = "an approval is decided by approving or rejecting it on the case"
         if not reason and request.decision != "done":

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query
 
-from api.deps import ACTORS, LOCKERS, STAFF, Caller, Ref, Work, allow, errors
+from api.deps import ACTORS, LOCKERS, STAFF, Caller, IdempotencyKey, Ref, Work, allow, errors
 from api.schemas import CaseList, CaseView, CommandIn, CommandOut, LockIn, LockOut
 from statemachine.catalogue import COMMANDS
 from statemachine.commands import STAGES
@@ -50,9 +50,12 @@ async def case_command(
     who: Caller,
     service: Work,
     body: Annotated[CommandIn | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CommandOut:
-    """Validated here (422 naming the field), then judged by the case (409 with its reason)."""
-    return await service.command(who, ref, command, body.args if body else {})
+    """Validated here (422 naming the field), then judged by the case (409 with its reason). 504: not yet
+    applied; check the case before retrying. A retry with the same `Idempotency-Key` (same caller, case
+    and command) is the same Temporal Update, so it is applied at most once."""
+    return await service.command(who, ref, command, body.args if body else {}, idempotency_key)
 
 
 @router.post("/cases/{ref}/lock", dependencies=[allow(*LOCKERS)], operation_id="setCaseLock",

@@ -1,0 +1,158 @@
+"""The reconciler: finishes half-done work the doors left behind, idempotently.
+
+- A case row whose workflow was never started (Temporal was unreachable when it was logged): the row
+  is the durable intent, so the workflow is started now from the start kept on the row (ids only).
+  The start is idempotent (the workflow id is the reference; a second start is rejected), so this is
+  safe beside a door retrying the same start.
+- A note left pending (a command's free text written before its Update, whose answer never came): it
+  is confirmed if the case's timeline holds the command's event with its ref, and discarded (hidden,
+  kept so a late event can still confirm it) once the grace period has passed without one.
+- A case started within the last VERIFY_WINDOW whose workflow Temporal no longer knows (a server that
+  died just after acknowledging the start, as the fault suite's SIGKILL of the dev server showed) is
+  started again: its timeline and letters are keyed by (case, seq), so nothing is written twice.
+- Report idempotency keys older than KEY_RETENTION are purged.
+
+It runs when a worker starts (worker.py) and every minute on a Temporal Schedule (RECONCILE_SCHEDULE_ID)
+that runs ReconcileWorkflow, whose one activity is `reconcile`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import delete, select, update
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.case_file import confirm_notes
+from casefile.db import Store
+from casefile.models import CaseNoteRow, CaseRow, EventRow, IdempotencyKeyRow
+from clients.caseclient import StartArgs, start_recorded_case
+
+log = logging.getLogger(__name__)
+
+#: A report's idempotency key is honoured for at least this long (README "HTTP API and CLI client").
+KEY_RETENTION = timedelta(hours=24)
+#: How long a pending note waits for its command's event before it is discarded. Temporal delivers an
+#: admitted Update within moments of a worker polling, so this is generous.
+NOTE_GRACE = timedelta(minutes=10)
+#: How long after its start a case's workflow is checked to be known to Temporal.
+VERIFY_WINDOW = timedelta(minutes=10)
+
+
+class ReconcileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    note_grace_seconds: float = NOTE_GRACE.total_seconds()
+    key_retention_seconds: float = KEY_RETENTION.total_seconds()
+    verify_window_seconds: float = VERIFY_WINDOW.total_seconds()
+
+
+class ReconcileResult(BaseModel):
+    started: int = 0
+    restarted: int = 0
+    start_failed: int = 0
+    notes_confirmed: int = 0
+    notes_discarded: int = 0
+    keys_purged: int = 0
+
+
+def _unstarted(store: Store) -> list[tuple[str, StartArgs]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(CaseRow.reference, CaseRow.start_args)
+            .where(CaseRow.started_at.is_(None), CaseRow.start_args.is_not(None))
+            .order_by(CaseRow.opened_at)
+        ).all()
+        return [(ref, StartArgs.model_validate(args)) for ref, args in rows]
+
+
+def _recently_started(store: Store, since: datetime) -> list[tuple[str, StartArgs]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(CaseRow.reference, CaseRow.start_args)
+            .where(CaseRow.started_at >= since, CaseRow.start_args.is_not(None), CaseRow.closed_at.is_(None))
+        ).all()
+        return [(ref, StartArgs.model_validate(args)) for ref, args in rows]
+
+
+async def _known(client: Client, reference: str) -> bool:
+    try:
+        await client.get_workflow_handle(reference).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def settle_notes(store: Store, now: datetime, grace: timedelta) -> tuple[int, int]:
+    """Confirm pending notes whose command is on the timeline; discard those past the grace period."""
+    confirmed = discarded = 0
+    with store.session() as session, session.begin():
+        pending = session.scalars(select(CaseNoteRow).where(CaseNoteRow.status == "pending")).all()
+        by_case: dict[str, list[CaseNoteRow]] = {}
+        for note in pending:
+            by_case.setdefault(note.case_ref, []).append(note)
+        for case_ref, notes in by_case.items():
+            on_timeline = {
+                str(data.get("note_ref")) for data in session.scalars(
+                    select(EventRow.data).where(EventRow.case_ref == case_ref, EventRow.kind == "command"))
+                if isinstance(data, dict) and data.get("note_ref")
+            }
+            confirmed += confirm_notes(session, case_ref, [n.ref for n in notes if n.ref in on_timeline])
+            stale = [n.ref for n in notes if n.ref not in on_timeline and n.at < now - grace]
+            if stale:
+                session.execute(update(CaseNoteRow).where(CaseNoteRow.ref.in_(stale), CaseNoteRow.status == "pending")
+                                .values(status="discarded").execution_options(synchronize_session=False))
+                discarded += len(stale)
+    return confirmed, discarded
+
+
+def purge_keys(store: Store, now: datetime, retention: timedelta) -> int:
+    with store.session() as session, session.begin():
+        result = session.execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.created_at < now - retention)
+                                 .execution_options(synchronize_session=False))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def reconcile_once(store: Store, client: Client, request: ReconcileRequest | None = None) -> ReconcileResult:
+    """One pass over everything half-done. Safe to run anywhere, any number of times, at once."""
+    request = request or ReconcileRequest()
+    result = ReconcileResult()
+    for reference, start in await asyncio.to_thread(_unstarted, store):
+        try:
+            await start_recorded_case(client, store, reference, start)
+            result.started += 1
+        except (RPCError, RuntimeError) as exc:  # Temporal still unreachable: the next pass tries again
+            log.warning("reconcile: case %s not started yet: %s", reference, type(exc).__name__)
+            result.start_failed += 1
+    now = datetime.now(UTC)
+    for reference, start in await asyncio.to_thread(_recently_started, store,
+                                                    now - timedelta(seconds=request.verify_window_seconds)):
+        try:
+            if not await _known(client, reference):
+                await start_recorded_case(client, store, reference, start)
+                result.restarted += 1
+        except (RPCError, RuntimeError) as exc:
+            log.warning("reconcile: case %s not checked: %s", reference, type(exc).__name__)
+            result.start_failed += 1
+    result.notes_confirmed, result.notes_discarded = await asyncio.to_thread(
+        settle_notes, store, now, timedelta(seconds=request.note_grace_seconds))
+    result.keys_purged = await asyncio.to_thread(purge_keys, store, now,
+                                                 timedelta(seconds=request.key_retention_seconds))
+    return result
+
+
+class ReconcileActivities:
+    def __init__(self, store: Store, client: Client) -> None:
+        self.store = store
+        self.client = client
+
+    @activity.defn(name="reconcile")
+    async def reconcile(self, request: ReconcileRequest) -> ReconcileResult:
+        return await reconcile_once(self.store, self.client, request)

@@ -1,0 +1,273 @@
+"""The pages over HTTP (no browser): signing in, CSRF, the same refusals as the API, and locks.
+
+The app is the API app (api.app.create_app) on the real stack: the time-skipping Temporal server,
+the worker and PostgreSQL, so every page goes through the same Service as the API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+
+from casefile.db import Store
+from tests.api_support import client_for, make_app
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture(scope="module")
+async def app(env: WorkflowEnvironment, store: Store, task_queue: str,
+              tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
+    yield make_app(env, store, task_queue, tmp_path_factory.mktemp("web-state"))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the form carries no CSRF token"
+    return found.group(1)
+
+
+async def signed_in(app: FastAPI, role: str, person: str) -> httpx.AsyncClient:
+    client = client_for(app)
+    page = await client.get("/web/sign-in")
+    answer = await client.post("/web/sign-in", data={"csrf_token": csrf_of(page.text), "role": role,
+                                                      "person": person})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+async def test_root_leads_to_sign_in_and_pages_need_a_session(app: FastAPI) -> None:
+    async with client_for(app) as client:
+        root = await client.get("/", follow_redirects=True)
+        assert root.status_code == 200 and "Sign in to ASB casework" in root.text
+        mine = await client.get("/web/my-cases")
+        assert mine.status_code == 303 and mine.headers["location"].endswith("/web/sign-in")
+
+
+async def test_session_cookie_is_httponly_lax_and_sign_out_ends_it(app: FastAPI) -> None:
+    client = client_for(app)
+    page = await client.get("/web/sign-in")
+    answer = await client.post("/web/sign-in", data={"csrf_token": csrf_of(page.text), "role": "officer",
+                                                      "person": "o1"})
+    cookie = answer.headers["set-cookie"]
+    assert "asb_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    mine = await client.get("/web/my-cases")
+    assert mine.status_code == 200 and "My cases" in mine.text
+    out = await client.post("/web/sign-out", data={"csrf_token": csrf_of(mine.text)})
+    assert out.status_code == 303
+    again = await client.get("/web/my-cases")
+    assert again.status_code == 303
+    await client.aclose()
+
+
+async def test_a_form_without_its_csrf_token_changes_nothing(app: FastAPI) -> None:
+    client = await signed_in(app, "intake", "i1")
+    answer = await client.post("/web/intake/report/confirm", data={"category": "noise", "anonymous": "yes"})
+    assert answer.status_code == 403 and "did not come from this service" in answer.text
+    forged = await client.post("/web/intake/report/confirm",
+                               data={"category": "noise", "anonymous": "yes", "csrf_token": "x" * 43})
+    assert forged.status_code == 403
+    await client.aclose()
+
+
+async def test_a_tampered_session_cookie_is_not_a_session(app: FastAPI) -> None:
+    client = await signed_in(app, "officer", "o1")
+    value = client.cookies.get("asb_session")
+    assert value
+    payload, mac = value.split(".")
+    client.cookies.clear()
+    client.cookies.set("asb_session", payload[:-2] + "xx." + mac, path="/web")
+    answer = await client.get("/web/my-cases")
+    assert answer.status_code == 303
+    await client.aclose()
+
+
+async def test_intake_sees_the_triage_before_saving_and_the_case_opens(app: FastAPI, store: Store) -> None:
+    client = await signed_in(app, "intake", "i1")
+    form_page = await client.get("/web/intake/report")
+    fields = {"csrf_token": csrf_of(form_page.text), "channel": "phone", "category": "noise",
+              "incident.occurred_at": "2026-01-10T22:30", "incident.location": "stairwell",
+              "incidents_last_month": "9", "anonymous": "no", "reporter.name": "Alice Webpage",
+              "reporter.phone": "07700 900123", "reporter.contact_method": "phone",
+              "reporter.postcode": "RG1 2AB", "officer": "o1"}
+    check = await client.post("/web/intake/report", data=fields)
+    assert check.status_code == 200, check.text
+    assert 'id="triage-outcome">An enquiry' in check.text and "Medium" in check.text
+    with store.session() as session:
+        from sqlalchemy import func, select
+
+        from casefile.models import PersonRow
+        before = session.scalar(select(func.count()).select_from(PersonRow).where(PersonRow.name == "Alice Webpage"))
+    assert before == 0, "nothing is saved before the confirm step"
+    saved = await client.post("/web/intake/report/confirm", data=fields)
+    assert saved.status_code == 200, saved.text
+    reference = re.search(r'id="reference">([^<]+)<', saved.text)
+    assert reference
+    # A second report from the same postcode shows the open case before a new one is opened.
+    again = await client.post("/web/intake/report", data=fields)
+    assert 'id="possible-matches"' in again.text and reference.group(1) in again.text.split("possible-matches")[1]
+    officer = await signed_in(app, "officer", "o1")
+    case = await officer.get(f"/web/cases/{reference.group(1)}")
+    assert case.status_code == 200 and "Alice Webpage" in case.text and "Record a contact" in case.text
+    found = await officer.get("/web/search", params={"q": "rg12ab"})
+    assert reference.group(1) in found.text
+    auditor = await signed_in(app, "auditor", "a1")
+    read_only = await auditor.get(f"/web/cases/{reference.group(1)}")
+    assert read_only.status_code == 200 and "Alice Webpage" in read_only.text
+    assert "Record a contact" not in read_only.text and "nothing you can do" in read_only.text
+    await auditor.aclose()
+    await client.aclose()
+    await officer.aclose()
+
+
+async def test_asb_up_prints_the_pages_address_and_it_leads_to_sign_in(tmp_path_factory: pytest.TempPathFactory
+                                                                        ) -> None:
+    from tests.asb_up import running_asb_up
+
+    async with running_asb_up(tmp_path_factory.mktemp("up") / "state") as up:
+        address = f"http://127.0.0.1:{up.api_port}/"
+        assert any(line.startswith("Pages:") and address in line for line in up.lines), up.text
+        async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
+            page = await http.get(address)
+            assert page.status_code == 200 and "Sign in to ASB casework" in page.text
+            public = await http.get(address + "web/report")
+            assert public.status_code == 200 and "privacy notice" in public.text
+
+
+async def test_the_public_form_shares_the_api_s_rate_limit(env: WorkflowEnvironment, store: Store, task_queue: str,
+                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    limited = make_app(env, store, task_queue, tmp_path_factory.mktemp("limited"), public_reports_per_minute=2)
+    async with client_for(limited) as client:
+        api = await client.post("/public/reports", json={
+            "category": "noise", "incident": {"occurred_at": "2026-01-10T22:30:00+00:00"}})
+        assert api.status_code == 201, api.text
+        form = await client.get("/web/report")
+        fields = {"csrf_token": csrf_of(form.text), "category": "noise", "incident.occurred_at": "2026-01-10T22:30",
+                  "anonymous": "yes"}
+        sent = await client.post("/web/report", data=fields)
+        assert sent.status_code == 200 and "Report sent" in sent.text
+        third = await client.post("/web/report", data=fields)
+        assert third.status_code == 429 and "Too many reports" in third.text
+        assert int(third.headers["retry-after"]) >= 1
+        assert (await client.post("/public/reports", json={
+            "category": "noise", "incident": {"occurred_at": "2026-01-10T22:30:00+00:00"}})).status_code == 429
+
+
+async def test_my_cases_puts_overdue_first_then_the_nearest_deadline_and_pages(app: FastAPI, store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from casefile.models import CaseRow
+
+    now = datetime.now(UTC)
+    rows = [("ORD-FAR", now + timedelta(days=20), False), ("ORD-LATE", now - timedelta(days=2), True),
+            ("ORD-NEAR", now + timedelta(days=1, hours=1), False), ("ORD-SHUT", now + timedelta(hours=1), False)]
+    rows += [(f"ORD-P{i:02d}", now + timedelta(days=30 + i), False) for i in range(25)]
+    with store.session() as session, session.begin():
+        for ref, deadline, overdue in rows:
+            session.add(CaseRow(reference=ref, profile="reading", stage="closed" if ref == "ORD-SHUT" else "enquiry",
+                                outcome="enquiry", risk="low", category="noise", hate=ref == "ORD-NEAR",
+                                officer="ord1", opened_at=now, next_deadline=deadline, overdue=overdue))
+    client = await signed_in(app, "officer", "ord1")
+    first = (await client.get("/web/my-cases")).text
+    order = re.findall(r'href="/web/cases/(ORD-[A-Z0-9]+)"', first)
+    assert order[:3] == ["ORD-LATE", "ORD-NEAR", "ORD-FAR"] and "ORD-SHUT" not in order
+    assert len(order) == 25 and "Overdue" in first and "1 day" in first and "Hate" in first
+    second = (await client.get("/web/my-cases", params={"page": 2})).text
+    assert re.findall(r'href="/web/cases/(ORD-[A-Z0-9]+)"', second) == ["ORD-P22", "ORD-P23", "ORD-P24"]
+    await client.aclose()
+
+
+async def test_bad_addresses_and_oversized_forms_get_an_html_page_not_a_traceback(app: FastAPI) -> None:
+    client = await signed_in(app, "officer", "o1")
+    bad = await client.get("/web/my-cases", params={"page": "first"})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert "not one this service makes" in bad.text
+    letter = await client.get("/web/cases/ASB-2026-000001/letters/not-a-number")
+    assert letter.status_code == 422 and "<h1" in letter.text
+    page = await client.get("/web/intake/report")
+    assert "script-src 'self' 'nonce-" in page.headers["content-security-policy"]
+    big = await client.post("/web/intake/report", content=b"csrf_token=" + b"x" * 62_000,
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 422 and "the form is too large" in big.text
+    await client.aclose()
+
+
+async def test_the_dashboard_shows_cases_near_the_case_review_threshold(app: FastAPI, store: Store) -> None:
+    """Reading's profile: 3 incidents in 6 months (003 §10). Two recent incidents are one short; two of
+    which one is older than the window are not near."""
+    from datetime import UTC, datetime, timedelta
+
+    from casefile.models import CaseRow, IncidentRow
+
+    now = datetime.now(UTC)
+    with store.session() as session, session.begin():
+        for ref, ages in (("CR-NEAR", [3, 20]), ("CR-FAR", [3, 400]), ("CR-HIT", [1, 2, 3])):
+            session.add(CaseRow(reference=ref, profile="reading", stage="investigation", outcome="enquiry",
+                                risk="medium", category="noise", hate=False, officer="o7", opened_at=now,
+                                overdue=False))
+            session.flush()
+            for age in ages:
+                session.add(IncidentRow(case_ref=ref, occurred_at=now - timedelta(days=age), category="noise",
+                                        recorded_at=now, evidence=[]))
+    client = await signed_in(app, "manager", "m1")
+    page = (await client.get("/web/dashboard")).text
+    section = page.split("Near an ASB Case Review threshold")[1].split("Hate cases")[0]
+    assert "CR-NEAR" in section and "CR-HIT" in section and "CR-FAR" not in section
+    assert section.index("CR-HIT") < section.index("CR-NEAR") and "Reached" in section
+    officer = await signed_in(app, "officer", "o7")
+    assert (await officer.get("/web/dashboard")).status_code == 403
+    await client.aclose()
+    await officer.aclose()
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("ASB_WEB_SESSION_SECRET", "short", "ASB_WEB_SESSION_SECRET must be at least 32 characters"),
+    ("ASB_WEB_SESSION_HOURS", "eight", "ASB_WEB_SESSION_HOURS must be a number of hours"),
+])
+async def test_asb_up_refuses_bad_page_settings_in_one_line(tmp_path: Path, variable: str, value: str,
+                                                            message: str) -> None:
+    import asyncio
+    import os
+
+    from tests.asb_up import ASB, free_port
+
+    process = await asyncio.create_subprocess_exec(
+        ASB, "up", "--state-dir", str(tmp_path / "state"), "--port", str(free_port()), "--ui-port",
+        str(free_port()), "--api-port", str(free_port()), env={**os.environ, variable: value},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"asb: error: {message}"), lines
+
+
+async def test_the_public_form_sent_twice_opens_one_case(app: FastAPI, store: Store) -> None:
+    """A double click, or a resend after a slow answer, is the same report (issue 9 item 5): the form
+    carries its own Idempotency-Key, so both answers give one reference and only one case is opened."""
+    from sqlalchemy import func, select
+
+    from casefile.models import CaseRow
+
+    async with client_for(app) as client:
+        form = await client.get("/web/report")
+        key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text)
+        assert key, "the public form carries no idempotency key"
+        other = re.search(r'name="idempotency_key" value="([^"]+)"', (await client.get("/web/report")).text)
+        assert other and other.group(1) != key.group(1), "each form shown must have its own key"
+        fields = {"csrf_token": csrf_of(form.text), "category": "noise", "incident.occurred_at": "2026-01-11T22:30",
+                  "anonymous": "yes", "idempotency_key": key.group(1)}
+        with store.session() as session:
+            before = session.scalar(select(func.count()).select_from(CaseRow))
+        first = await client.post("/web/report", data=fields)
+        again = await client.post("/web/report", data=fields)
+    assert first.status_code == 200 and again.status_code == 200, (first.text, again.text)
+    refs = [re.search(r'id="reference">([^<]+)<', page.text) for page in (first, again)]
+    assert refs[0] and refs[1] and refs[0].group(1) == refs[1].group(1)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(CaseRow)) == before + 1

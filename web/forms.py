@@ -1,0 +1,199 @@
+"""Turning the case commands' argument models into HTML forms, and form posts back into arguments.
+
+The forms are generated from the command specs (statemachine/catalogue.py), the same models the API validates with, so a
+page offers exactly the arguments a command takes and nothing the case would refuse as malformed.
+Posted values are plain strings; they become typed arguments here and are then checked by the same
+Service.check_args as the API's, so the 422 rules are one place.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from api.service import InputError
+from statemachine.catalogue import COMMANDS
+
+#: A form post is a handful of short fields and at most one long text (10,000 characters). Kept under
+#: the API's own body limit (64 KiB), so a too-large form gets this page's answer, not a JSON one.
+MAX_FORM_BYTES = 60 * 1024
+MAX_FIELDS = 80
+
+
+FIELD_LABELS: dict[str, str] = {
+    "occurred_at": "When did it happen?",
+    "category": "Category",
+    "hate": "It was a hate incident",
+    "outcome": "Outcome",
+    "method": "How",
+    "level": "Risk level",
+    "contact_every_days": "Contact every (days)",
+    "contact_method": "Contact method",
+    "reason": "Reason",
+    "risk": "New risk level",
+    "decision": "Decision",
+    "kind": "Kind",
+    "note": "Note (kept in the case file)",
+    "applicant": "Who applied",
+    "emergency": "Emergency",
+    "officer": "Officer id",
+}
+
+
+#: Free-form string arguments offered as a choice on the pages (the API still accepts any short text).
+CONTACT_METHODS = [("phone", "Phone"), ("visit", "Visit"), ("email", "Email"), ("sms", "Text message"),
+                   ("letter", "Letter")]
+FIELD_OPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("record_contact", "method"): CONTACT_METHODS,
+    ("agree_action_plan", "contact_method"): CONTACT_METHODS,
+}
+
+
+def humanise(value: str) -> str:
+    text = str(value).replace("_", " ").capitalize()
+    return " ".join("ASB" if w.lower() == "asb" else "SMS" if w.lower() == "sms" else w for w in text.split(" "))
+
+
+#: Each command's form heading, from its spec in the case catalogue.
+COMMAND_TITLES: dict[str, str] = {name: spec.title or humanise(name) for name, spec in COMMANDS.items()}
+
+
+@dataclass
+class FormField:
+    name: str
+    label: str
+    kind: Literal["radios", "select", "checkbox", "number", "datetime", "text", "textarea"]
+    required: bool
+    options: list[tuple[str, str]] = field(default_factory=list)
+    default: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.name.replace(".", "-").replace("_", "-")
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """The type inside Optional[...], and whether None was allowed."""
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        return (inner[0] if len(inner) == 1 else annotation), True
+    return annotation, False
+
+
+def command_fields(command: str, categories: list[str]) -> list[FormField]:
+    """The inputs for one command, from its argument model (the `*_ref` fields are the API's own)."""
+    fields: list[FormField] = []
+    spec = COMMANDS[command]
+    text_field = spec.free_text
+    for name, info in spec.args.model_fields.items():
+        if name.endswith("_ref"):
+            continue
+        annotation, optional = _unwrap(info.annotation)
+        required = info.is_required()
+        label = FIELD_LABELS.get(name, humanise(name))
+        default = None if info.default in (None, ...) else str(info.default)
+        if (command, name) in FIELD_OPTIONS:
+            fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
+        elif name == text_field:
+            fields.append(FormField(name, label, "textarea", required or spec.verdict == "rejected"))
+        elif get_origin(annotation) is Literal:
+            options = [(str(v), humanise(str(v))) for v in get_args(annotation)]
+            fields.append(FormField(name, label, "radios" if len(options) <= 4 else "select", required,
+                                    options, default))
+        elif annotation is bool:
+            fields.append(FormField(name, label, "checkbox", False))
+        elif annotation is int:
+            fields.append(FormField(name, label, "number", required, default=default))
+        elif annotation is datetime or "datetime" in str(annotation).lower():
+            fields.append(FormField(name, label, "datetime", required))
+        elif name == "category":
+            fields.append(FormField(name, label, "select", required and not optional,
+                                    [("", "The case's category")] + [(c, humanise(c)) for c in categories]))
+        else:
+            fields.append(FormField(name, label, "text", required, default=default))
+    return fields
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """An urlencoded body, bounded; the last value of a repeated field wins (no field repeats here)."""
+    if len(body) > MAX_FORM_BYTES:
+        raise InputError(None, "the form is too large")
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS,
+                          strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(None, "the form could not be read") from exc
+    return {k: v[-1] for k, v in parsed.items()}
+
+
+def local_time(value: str, zone: str, name: str) -> str:
+    """A datetime-local value ("2026-03-01T22:30") in the landlord's time zone, as an aware ISO time."""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(name, f"{name}: enter a date and time, like 2026-03-01 22:30") from exc
+    if naive.tzinfo is None:
+        naive = naive.replace(tzinfo=ZoneInfo(zone))
+    return naive.isoformat()
+
+
+def command_args(command: str, form: dict[str, str], categories: list[str], zone: str) -> dict[str, Any]:
+    """The command's arguments from a form post: blank optional fields are left out."""
+    args: dict[str, Any] = {}
+    for spec in command_fields(command, categories):
+        raw = form.get(spec.name, "").strip()
+        if spec.kind == "checkbox":
+            if raw:
+                args[spec.name] = True
+            continue
+        if not raw:
+            if spec.required:
+                raise InputError(spec.name, f"{spec.label}: enter a value")
+            continue
+        if spec.kind == "number":
+            try:
+                args[spec.name] = int(raw)
+            except ValueError as exc:
+                raise InputError(spec.name, f"{spec.label}: enter a whole number") from exc
+        elif spec.kind == "datetime":
+            args[spec.name] = local_time(raw, zone, spec.name)
+        else:
+            args[spec.name] = raw
+    return args
+
+
+#: What to say, in the design system's words, when a report form's field is missing or malformed.
+FRIENDLY: dict[str, str] = {
+    "category": "Select what kind of behaviour it is",
+    "incident.occurred_at": "Enter when it last happened, for example 1 March 2026 22:30",
+    "reporter.email": "Enter an email address in the correct format, like name@example.com",
+    "reporter.phone": "Enter a phone number, like 01632 960 001 or 07700 900 982",
+    "reporter.name": "Enter your full name, or choose to report anonymously",
+    "incidents_last_month": "Enter how many times it happened in the last month, as a number",
+}
+
+
+def errors_of(exc: ValidationError) -> list[tuple[str | None, str]]:
+    """Each problem as (field name, message) for the error summary; a rule about the whole report
+    ("reporter.name is required unless ...") is pinned to the field it names."""
+    out: list[tuple[str | None, str]] = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if not loc:
+            named = re.match(r"^(reporter\.[a-z_]+|incident\.[a-z_]+)", message)
+            loc = named.group(1).split(".") if named else []
+            out.append((".".join(loc) or None, message[0].upper() + message[1:]))
+            continue
+        name = ".".join(loc)
+        out.append((name, FRIENDLY.get(name) or f"{humanise(loc[-1])}: {message}"))
+    return out

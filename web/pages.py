@@ -1,0 +1,807 @@
+"""The pages: server-rendered HTML on the GOV.UK Design System, for staff and the public.
+
+Every page calls the API's own Service with the signed-in person as the Principal, so the rules,
+refusals and audit entries are exactly the API's: 403 by role before anything is looked up, the same
+404 for an unknown case and a locked one, and a case's refusal (409) shown in the error summary with
+the case's own reason. Forms work without JavaScript; every POST carries a CSRF token.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import math
+import re
+import urllib.parse
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import ROLES, AuthError, Principal, TokenVerifier, principal_from_claims
+from api.ratelimit import RateLimiter
+from api.schemas import REF_PATTERN, TASK_ID_PATTERN, PublicReportIn, ReportIn
+from api.service import InputError, Refused, Service, Unavailable
+from api.settings import ApiSettings
+from casefile.access import MANAGERS, CaseNotFound, open_case
+from casefile.idempotency import KEY_PATTERN
+from casefile.models import CaseRow
+from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
+from policy.triage import TriageInput, TriageResult, triage
+from statemachine.catalogue import COMMANDS
+from web import queries
+from web.forms import (
+    COMMAND_TITLES,
+    MAX_FORM_BYTES,
+    command_args,
+    command_fields,
+    errors_of,
+    humanise,
+    local_time,
+    parse_form,
+)
+from web.oidc import OidcClient, SignInError, pkce_pair
+from web.session import (
+    ANON_CSRF_COOKIE,
+    CSRF_FIELD,
+    FLOW_COOKIE,
+    SESSION_COOKIE,
+    WebUser,
+    new_token,
+    same,
+    sign,
+    unsign,
+)
+from web.settings import WebSettings
+
+HERE = Path(__file__).parent
+logger = logging.getLogger(__name__)
+PAGE_SIZE = 25
+PREFIX = "/web"
+SERVICE_NAME = "ASB casework"
+STAFF_ROLES = ROLES
+CASE_WORKERS = ("officer", "manager", "senior_manager")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+REF_RE = re.compile(REF_PATTERN)
+TASK_RE = re.compile(TASK_ID_PATTERN)
+
+
+class _SignInFirst(Exception):
+    """No session: send the browser to the sign-in page."""
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([
+            FileSystemLoader(HERE / "templates"),
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+        ]),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["humanise"] = humanise
+    env.filters["humanise_pair"] = lambda value: (value, humanise(value))
+    env.filters["when"] = _when
+    env.filters["day"] = _day
+    env.globals["prefix"] = PREFIX
+    env.globals["service_name"] = SERVICE_NAME
+    env.globals["reason_id"] = _reason_id
+    return env
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return f"{value.astimezone(UTC):%-d %b %Y %H:%M} UTC" if value.tzinfo else f"{value:%-d %b %Y %H:%M}"
+
+
+def _day(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return f"{value:%-d %B %Y}"
+
+
+def days_left(deadline: datetime | None, now: datetime) -> int | None:
+    """Whole days until a deadline (negative once passed), counted as people read a calendar."""
+    if deadline is None:
+        return None
+    return math.floor((deadline - now).total_seconds() / 86400)
+
+
+@dataclass
+class Problem:
+    field: str | None
+    message: str
+
+    @property
+    def href(self) -> str:
+        return "#" + (self.field or "main-content").replace(".", "-").replace("_", "-")
+
+
+def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVerifier, limiter: RateLimiter,
+                 web_settings: WebSettings | None = None) -> FastAPI:
+    """The pages as an app of their own, mounted by the API app at /web."""
+    settings = web_settings or WebSettings.for_api(api_settings)
+    env = _environment()
+    profile = service.profile
+    categories = list(profile.categories.all)
+    zone = profile.calendar.timezone
+    oidc: OidcClient | None = None
+    if not api_settings.local_mode:
+        assert api_settings.oidc_issuer
+        oidc = OidcClient(api_settings.oidc_issuer, settings.client_id or "", settings.client_secret,
+                          settings.scopes)
+    ttl = settings.session_hours * 3600
+
+    pages = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    pages.mount("/assets", StaticFiles(directory=HERE / "static"), name="assets")
+
+    # -------------------------------------------------------------------------------- plumbing
+
+    def secure(request: Request) -> bool:
+        return settings.force_secure_cookies or request.url.scheme == "https"
+
+    def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="lax",
+                            secure=secure(request))
+
+    def current(request: Request) -> WebUser | None:
+        data = unsign(settings.session_secret, request.cookies.get(SESSION_COOKIE))
+        if data is None:
+            return None
+        try:
+            return WebUser(role=str(data["r"]), id=str(data["i"]), name=str(data["n"]), csrf=str(data["c"]))
+        except KeyError:
+            return None
+
+    def need(request: Request, *roles: str) -> WebUser:
+        user = current(request)
+        if user is None or user.role not in STAFF_ROLES:
+            raise _SignInFirst
+        if roles and user.role not in roles:
+            raise AuthError(403, f"the {user.role} role may not use this page")
+        return user
+
+    def principal(user: WebUser) -> Principal:
+        return Principal(role=user.role, id=user.id)  # type: ignore[arg-type]
+
+    def anon_csrf(request: Request) -> str:
+        token = request.cookies.get(ANON_CSRF_COOKIE)
+        return token if token and len(token) <= 64 else new_token()
+
+    def render(request: Request, template: str, status: int = 200, user: WebUser | None = None,
+               errors: list[Problem] | None = None, csrf: str | None = None, **context: Any) -> HTMLResponse:
+        token = user.csrf if user else (csrf or anon_csrf(request))
+        nonce = new_token()
+        html = env.get_template(template).render(
+            user=user, errors=errors or [], csrf_field=CSRF_FIELD, csrf=token, request_path=request.url.path,
+            nav=_nav(user, request.url.path), cspNonce=nonce, **context)
+        response = HTMLResponse(html, status_code=status)
+        # Only this service's own scripts and styles, and the one inline line GOV.UK's template needs.
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if user is None:
+            set_cookie(response, request, ANON_CSRF_COOKIE, token, 3600 * 4)
+        return response
+
+    async def posted(request: Request, user: WebUser | None) -> dict[str, str]:
+        """The form, once its CSRF token matches the session's (or, before sign-in, the cookie's)."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+            raise InputError(None, "the form must be sent as application/x-www-form-urlencoded")
+        form = parse_form(await _bounded_body(request))
+        expected = user.csrf if user else request.cookies.get(ANON_CSRF_COOKIE)
+        if not same(form.get(CSRF_FIELD), expected):
+            raise AuthError(403, "the form has expired or did not come from this service: go back, reload the "
+                                 "page and try again")
+        return form
+
+    def redirect(path: str) -> RedirectResponse:
+        return RedirectResponse(PREFIX + path, status_code=303)
+
+    def home_for(user: WebUser) -> str:
+        return {"officer": "/my-cases", "manager": "/dashboard", "senior_manager": "/dashboard",
+                "intake": "/intake/report"}.get(user.role, "/search")
+
+    def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+        return render(request, "error.html", status=status, user=current(request), title=title, message=message)
+
+    # -------------------------------------------------------------------------------- errors
+
+    @pages.exception_handler(_SignInFirst)
+    async def _sign_in_first(request: Request, exc: _SignInFirst) -> Response:
+        return redirect("/sign-in")
+
+    @pages.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError) -> Response:
+        titles = {401: "Sign in again", 403: "You cannot do that", 503: "Sign-in is unavailable"}
+        return error_page(request, exc.status, titles.get(exc.status, "Sorry"), exc.reason)
+
+    @pages.exception_handler(CaseNotFound)
+    async def _no_case(request: Request, exc: CaseNotFound) -> Response:
+        return error_page(request, 404, "Case not found", f"There is no case {exc.reference} that you can see.")
+
+    @pages.exception_handler(TaskNotFound)
+    async def _no_task(request: Request, exc: TaskNotFound) -> Response:
+        return error_page(request, 404, "Task not found", str(exc))
+
+    @pages.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable) -> Response:
+        return error_page(request, exc.status, "Sorry, there is a problem with the service", exc.reason)
+
+    @pages.exception_handler(InputError)
+    async def _bad_form(request: Request, exc: InputError) -> Response:
+        return error_page(request, 422, "There is a problem", exc.message)
+
+    @pages.exception_handler(RequestValidationError)
+    async def _bad_address(request: Request, exc: RequestValidationError) -> Response:
+        return error_page(request, 422, "There is a problem", "The web address is not one this service makes: "
+                          "go back and follow a link.")
+
+    @pages.exception_handler(Exception)
+    async def _fault(request: Request, exc: Exception) -> Response:
+        # Never a traceback: the person gets an apology, the log gets the exception type only.
+        logger.error("page %s failed: %s", request.url.path, type(exc).__name__)
+        return error_page(request, 500, "Sorry, there is a problem with the service", "Try again later.")
+
+    @pages.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {404: "Page not found", 405: "Page not found"}
+        return error_page(request, exc.status_code, titles.get(exc.status_code, "Sorry"),
+                          "If you typed the web address, check it is correct." if exc.status_code in titles
+                          else str(exc.detail))
+
+    # -------------------------------------------------------------------------------- signing in
+
+    @pages.get("/")
+    async def start(request: Request) -> Response:
+        user = current(request)
+        return redirect(home_for(user) if user else "/sign-in")
+
+    @pages.get("/sign-in")
+    async def sign_in_page(request: Request) -> Response:
+        return render(request, "sign_in.html", local=api_settings.local_mode,
+                      roles=[r for r in STAFF_ROLES], signed_out=request.query_params.get("signed_out") == "1")
+
+    @pages.post("/sign-in")
+    async def sign_in_local(request: Request) -> Response:
+        """Local mode only: choose a role and a name (there is no identity provider to ask)."""
+        if not api_settings.local_mode:
+            raise AuthError(403, "sign in with your organisation's account")
+        form = await posted(request, None)
+        errors: list[Problem] = []
+        role = form.get("role", "")
+        person = form.get("person", "").strip()
+        if role not in STAFF_ROLES:
+            errors.append(Problem("role", "Select the role you are working in"))
+        if not ID_PATTERN.match(person):
+            errors.append(Problem("person", "Enter your staff id: letters, digits, dots, @ or dashes, "
+                                            "up to 64 characters"))
+        if errors:
+            return render(request, "sign_in.html", status=422, errors=errors, local=True, roles=list(STAFF_ROLES),
+                          values=form)
+        return signed_in(request, principal_from_claims({"sub": person, "roles": [role]}), person)
+
+    def signed_in(request: Request, who: Principal, name: str) -> Response:
+        user = WebUser(role=who.role, id=who.id, name=name, csrf=new_token())
+        response = redirect(home_for(user))
+        cookie = sign(settings.session_secret, {"r": user.role, "i": user.id, "n": user.name[:100],
+                                                "c": user.csrf}, ttl)
+        set_cookie(response, request, SESSION_COOKIE, cookie, int(ttl))
+        response.delete_cookie(FLOW_COOKIE, path=PREFIX)
+        return response
+
+    def callback_url(request: Request) -> str:
+        """Where the provider sends the browser back: this server's own address (register it there)."""
+        root = str(request.scope.get("root_path") or PREFIX)
+        return str(request.url.replace(path=root.rstrip("/") + "/sign-in/callback", query=None, fragment=None))
+
+    @pages.get("/sign-in/start")
+    async def sign_in_start(request: Request) -> Response:
+        """Production: off to the identity provider, with state, nonce and a PKCE challenge."""
+        if oidc is None:
+            return redirect("/sign-in")
+        if not settings.client_id:
+            raise AuthError(503, "the pages have no OIDC client: set ASB_OIDC_CLIENT_ID")
+        verifier_text, challenge = pkce_pair()
+        state, nonce = new_token(), new_token()
+        url = await oidc.authorize_url(callback_url(request), state, nonce, challenge)
+        response = RedirectResponse(url, status_code=303)
+        set_cookie(response, request, FLOW_COOKIE,
+                   sign(settings.session_secret, {"s": state, "v": verifier_text, "n": nonce}, 600), 600)
+        return response
+
+    @pages.get("/sign-in/callback", name="sign_in_callback")
+    async def sign_in_callback(request: Request) -> Response:
+        if oidc is None:
+            return redirect("/sign-in")
+        flow = unsign(settings.session_secret, request.cookies.get(FLOW_COOKIE))
+        params = request.query_params
+        try:
+            if flow is None:
+                raise SignInError("the sign-in took too long or began in another browser: start again")
+            if params.get("error"):
+                raise SignInError(f"the identity provider said: {params.get('error', '')[:100]}")
+            if not same(params.get("state"), str(flow.get("s"))):
+                raise SignInError("the sign-in does not match the one this browser began (state): start again")
+            code = params.get("code") or ""
+            if not code or len(code) > 4096:
+                raise SignInError("the identity provider sent no code")
+            tokens = await oidc.exchange(code, callback_url(request), str(flow["v"]))
+            claims = await oidc.id_claims(tokens["id_token"], str(flow["n"]))
+            who = await verifier.verify(tokens["access_token"])
+        except SignInError as exc:
+            return render(request, "error.html", status=401, title="You could not be signed in",
+                          message=exc.reason, retry=True)
+        name = claims.get("name") or claims.get("preferred_username") or who.id
+        return signed_in(request, who, str(name))
+
+    @pages.post("/sign-out")
+    async def sign_out(request: Request) -> Response:
+        user = current(request)
+        if user is not None:
+            await posted(request, user)
+        response = redirect("/sign-in?signed_out=1")
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
+
+    # -------------------------------------------------------------------------------- officer
+
+    @pages.get("/my-cases")
+    async def my_cases(request: Request, page: int = 1) -> Response:
+        """The officer's open cases, most urgent first: overdue, then the nearest deadline."""
+        user = need(request, *CASE_WORKERS)
+        page = max(1, min(page, 10_000))
+        query = (select(CaseRow).where(CaseRow.officer == user.id, CaseRow.stage != "closed")
+                 .order_by(CaseRow.overdue.desc(), CaseRow.next_deadline.asc().nulls_last()))
+        listed = await _in_thread(service._list, principal(user), query, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+        now = datetime.now(UTC)
+        rows = [(c, days_left(c.next_deadline, now)) for c in listed.cases[:PAGE_SIZE]]
+        return render(request, "my_cases.html", user=user, rows=rows, page=page,
+                      more=len(listed.cases) > PAGE_SIZE)
+
+    async def case_context(user: WebUser, reference: str) -> dict[str, Any]:
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        view = await service.case_view(principal(user), reference)
+        letters = await _in_thread(_letters, service, reference)
+        now = datetime.now(UTC)
+        deadlines = []
+        if view.status:
+            for name, due in sorted(view.status.deadlines.items(), key=lambda kv: kv[1]):
+                deadlines.append({"name": name, "due": due, "days": days_left(due, now),
+                                  "overdue": name in view.status.overdue or due < now})
+        allowed = [c for c in (view.status.allowed if view.status else []) if c in COMMANDS]
+        if user.role == "intake":
+            allowed = [c for c in allowed if "intake" in COMMANDS[c].roles]
+        elif user.role not in CASE_WORKERS:
+            allowed = []  # ops and auditors read cases but never act on them (README "HTTP API")
+        forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
+                  "fields": command_fields(c, categories)} for c in allowed]
+        return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
+                "reference": reference, "may_lock": user.role in MANAGERS}
+
+    @pages.get("/cases/{reference}")
+    async def case_page(request: Request, reference: str) -> Response:
+        user = need(request, *STAFF_ROLES)
+        context = await case_context(user, reference)
+        done = request.query_params.get("done", "")
+        return render(request, "case.html", user=user, done=COMMAND_TITLES.get(done) or
+                      {"lock": "The case is locked", "unlock": "The case is unlocked"}.get(done), **context)
+
+    @pages.post("/cases/{reference}/commands/{command}")
+    async def case_command(request: Request, reference: str, command: str) -> Response:
+        """A command from the case page: refused, it shows the case's reason in the error summary."""
+        user = need(request, "intake", *CASE_WORKERS)
+        form = await posted(request, user)
+        if command not in COMMANDS:
+            raise StarletteHTTPException(404)
+        try:
+            args = command_args(command, form, categories, zone)
+            await service.command(principal(user), reference, command, args)
+        except (InputError, Refused) as exc:
+            if isinstance(exc, InputError):
+                name = (exc.field or "").removeprefix("args.")
+                problem = Problem(f"{command}.{name}" if name else command, exc.message)
+            else:
+                problem = Problem(command, f"The case refused: {exc.reason}")
+            context = await case_context(user, reference)
+            return render(request, "case.html", status=422 if isinstance(exc, InputError) else 409, user=user,
+                          errors=[problem], open_form=command, values=form, **context)
+        return redirect(f"/cases/{reference}?done={command}#main-content")
+
+    @pages.post("/cases/{reference}/lock")
+    async def lock(request: Request, reference: str) -> Response:
+        user = need(request, *MANAGERS)
+        form = await posted(request, user)
+        locking = form.get("locked") == "true"
+        reason = form.get("reason", "").strip() or None
+        try:
+            if locking and not reason:
+                raise InputError("lock.reason", "Enter why the case is locked")
+            if reason and len(reason) > 200:
+                raise InputError("lock.reason", "The reason must be 200 characters or fewer")
+            await service.lock(principal(user), reference, locking, reason, None)
+        except (InputError, Refused) as exc:
+            problem = (Problem(exc.field, exc.message) if isinstance(exc, InputError)
+                       else Problem(None, exc.reason))
+            context = await case_context(user, reference)
+            return render(request, "case.html", status=409 if isinstance(exc, Refused) else 422, user=user,
+                          errors=[problem], **context)
+        return redirect(f"/cases/{reference}?done={'lock' if locking else 'unlock'}")
+
+    @pages.get("/cases/{reference}/letters/{letter_id}")
+    async def letter(request: Request, reference: str, letter_id: int) -> Response:
+        """A letter's PDF, read through the same access rule as the case (a locked case's read is audited)."""
+        user = need(request, *STAFF_ROLES)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        pdf = await _in_thread(_letter_pdf, service, user, reference, letter_id)
+        if pdf is None:
+            raise StarletteHTTPException(404)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="{reference}-letter-{letter_id}.pdf"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+    # -------------------------------------------------------------------------------- tasks
+
+    @pages.get("/tasks")
+    async def tasks(request: Request) -> Response:
+        user = need(request, *CASE_WORKERS)
+        return render(request, "tasks.html", user=user, tasks=await my_tasks(user), approvals=APPROVAL_COMMANDS,
+                      done=request.query_params.get("done"))
+
+    async def my_tasks(user: WebUser) -> list[Any]:
+        """An officer's tasks are those on their own cases or taken by them; a manager's, every open task
+        at their level or below (the inbox's own visibility rules apply first)."""
+        every = await service.tasks(principal(user), role=None, status="open", case_ref=None, assignee=None)
+        if user.role in MANAGERS:
+            return [t for t in every if _rank(user.role) >= _rank(t.role)]
+        own = await _in_thread(_cases_of, service, user.id, sorted({t.case_ref for t in every}))
+        return [t for t in every if t.role == "officer" and (t.assignee == user.id or
+                                                              (t.assignee is None and t.case_ref in own))]
+
+    async def task_action(request: Request, back: str) -> Response:
+        user = need(request, *CASE_WORKERS)
+        form = await posted(request, user)
+        task_id = form.get("task", "")
+        if not TASK_RE.match(task_id):
+            raise TaskNotFound(f"no task {task_id}")
+        action = form.get("action", "")
+        try:
+            if action == "claim":
+                await service.claim(principal(user), task_id)
+            elif action in ("approve", "reject", "done"):
+                reason = form.get("reason", "").strip() or None
+                if action == "reject" and not reason:
+                    raise InputError(_reason_id(task_id), "Enter why you are rejecting it")
+                if reason and len(reason) > 10000:
+                    raise InputError(_reason_id(task_id), "The reason must be 10,000 characters or fewer")
+                await service.decide(principal(user), task_id, action, reason)
+            else:
+                raise InputError("action", "Choose claim, approve, reject or done")
+        except (InputError, Refused) as exc:
+            problem = (Problem(exc.field, exc.message) if isinstance(exc, InputError)
+                       else Problem(None, f"Task {task_id}: {exc.reason}"))
+            if back == "/approvals":
+                return await approvals_page(request, user, [problem], 409 if isinstance(exc, Refused) else 422)
+            return render(request, "tasks.html", status=409 if isinstance(exc, Refused) else 422, user=user,
+                          tasks=await my_tasks(user), approvals=APPROVAL_COMMANDS, errors=[problem])
+        return redirect(f"{back}?done={urllib.parse.quote(action)}")
+
+    @pages.post("/tasks")
+    async def task_post(request: Request) -> Response:
+        return await task_action(request, "/tasks")
+
+    # -------------------------------------------------------------------------------- manager
+
+    async def approvals_page(request: Request, user: WebUser, errors: list[Problem] | None = None,
+                             status: int = 200) -> Response:
+        open_tasks = await service.tasks(principal(user), role=None, status="open", case_ref=None, assignee=None)
+        items = []
+        for task in open_tasks:
+            if task.kind not in APPROVAL_COMMANDS:
+                continue
+            view = await service.case_view(principal(user), task.case_ref)
+            requested = next((e for e in reversed(view.timeline)
+                              if e.get("event") == "task" and e.get("kind") == task.kind), None)
+            equality = [n for n in view.notes if n.command == "record_equality_assessment"]
+            items.append({"task": task, "view": view, "requested": requested, "equality": equality})
+        return render(request, "approvals.html", status=status, user=user, items=items, errors=errors,
+                      done=request.query_params.get("done"))
+
+    @pages.get("/approvals")
+    async def approvals(request: Request) -> Response:
+        user = need(request, *MANAGERS)
+        return await approvals_page(request, user)
+
+    @pages.post("/approvals")
+    async def approvals_post(request: Request) -> Response:
+        need(request, *MANAGERS)
+        return await task_action(request, "/approvals")
+
+    @pages.get("/dashboard")
+    async def dashboard(request: Request) -> Response:
+        user = need(request, *MANAGERS)
+        board = await _in_thread(_dashboard, service, user)
+        return render(request, "dashboard.html", user=user, board=board, stages=list(_STAGE_ORDER),
+                      risks=["high", "medium", "low", "none"])
+
+    # -------------------------------------------------------------------------------- intake and search
+
+    @pages.get("/search")
+    async def search(request: Request, q: str = "") -> Response:
+        user = need(request, *STAFF_ROLES)
+        results = await _in_thread(_search, service, user, q) if q.strip() else []
+        return render(request, "search.html", user=user, q=q[:100], results=results, searched=bool(q.strip()))
+
+    def report_from_form(form: dict[str, str], public: bool) -> dict[str, Any]:
+        """The report as the API's JSON body, from the form's flat fields (blank ones left out)."""
+
+        def text(name: str) -> str | None:
+            value = form.get(name, "").strip()
+            return value or None
+
+        def flag(name: str) -> bool:
+            return form.get(name) in ("yes", "true", "on")
+
+        anonymous = form.get("anonymous") == "yes"
+        reporter: dict[str, Any] = {"anonymous": anonymous}
+        for key in ("name", "address", "postcode", "email", "phone", "contact_method"):
+            if not anonymous and text(f"reporter.{key}"):
+                reporter[key] = text(f"reporter.{key}")
+        if not anonymous:
+            reporter["consents"] = {"action": flag("reporter.consent_action")}
+        reported = {k: text(f"reported_person.{k}") for k in ("name", "address", "postcode")
+                    if text(f"reported_person.{k}")}
+        occurred = text("incident.occurred_at")
+        incident: dict[str, Any] = {k: text(f"incident.{k}") for k in ("location", "description")
+                                    if text(f"incident.{k}")}
+        if occurred:
+            incident["occurred_at"] = local_time(occurred, zone, "incident.occurred_at")
+        body: dict[str, Any] = {
+            "category": text("category") or "", "hate": flag("hate"),
+            "violence_or_threats": flag("violence_or_threats"), "risk_of_harm": flag("risk_of_harm"),
+            "tried_to_resolve": flag("tried_to_resolve"), "reporter": reporter, "incident": incident,
+        }
+        if text("hate_strand"):
+            body["hate_strand"] = text("hate_strand")
+        try:
+            body["incidents_last_month"] = int(text("incidents_last_month") or "1")
+        except ValueError as exc:
+            raise InputError("incidents_last_month", "How many times in the last month: enter a number") from exc
+        if reported:
+            body["reported_person"] = reported
+        if not public:
+            if text("officer"):
+                body["officer"] = text("officer")
+            body["channel"] = text("channel") or "phone"
+            if not incident.get("occurred_at"):
+                body.pop("incident")
+        return body
+
+    def triage_of(report: ReportIn | PublicReportIn) -> TriageResult:
+        return triage(TriageInput(
+            category=report.category, hate=report.hate, violence_or_threats=report.violence_or_threats,
+            incidents_last_month=report.incidents_last_month, risk_of_harm=report.risk_of_harm,
+            tried_to_resolve=report.tried_to_resolve), profile)
+
+    def report_problems(form: dict[str, str], public: bool) -> tuple[Any, list[Problem]]:
+        try:
+            body = report_from_form(form, public)
+            model: ReportIn | PublicReportIn = (PublicReportIn if public else ReportIn).model_validate(body)
+            if public:
+                service.check_report(model.to_intake())  # type: ignore[union-attr]
+            else:
+                service.check_report(model)  # type: ignore[arg-type]
+        except InputError as exc:
+            return None, [Problem(exc.field, exc.message)]
+        except ValidationError as exc:
+            return None, [Problem(f, m) for f, m in errors_of(exc)]
+        return model, []
+
+    def report_context() -> dict[str, Any]:
+        # A fresh Idempotency-Key per form shown: a double submit, or a resend after a time-out, is the
+        # same report and opens one case (issue 9 item 5), exactly as the API's header does.
+        return {"categories": categories, "strands": list(profile.categories.hate_strands),
+                "contact_methods": ["phone", "email", "sms", "letter"], "idempotency_key": uuid.uuid4().hex}
+
+    def form_key(form: dict[str, str]) -> str | None:
+        key = form.get(IDEMPOTENCY_FIELD, "")
+        return key if re.fullmatch(KEY_PATTERN, key) else None
+
+    @pages.get("/intake/report")
+    async def intake_form(request: Request) -> Response:
+        user = need(request, "intake", *CASE_WORKERS)
+        return render(request, "intake.html", user=user, values={}, **report_context())
+
+    @pages.post("/intake/report")
+    async def intake_check(request: Request) -> Response:
+        """Step one: validate and triage, and show the outcome before anything is saved."""
+        user = need(request, "intake", *CASE_WORKERS)
+        form = await posted(request, user)
+        model, problems = report_problems(form, public=False)
+        if problems:
+            return render(request, "intake.html", status=422, user=user, errors=problems, values=form,
+                          **report_context())
+        hidden = {k: v for k, v in form.items() if k not in (CSRF_FIELD, "confirm")}
+        terms = [form.get(k, "").strip() for k in ("reported_person.name", "reported_person.postcode",
+                                                    "reported_person.address", "reporter.postcode")]
+        matches = await _in_thread(_matches, service, user, [t for t in terms if len(t) >= 3])
+        return render(request, "intake_confirm.html", user=user, result=triage_of(model), report=model,
+                      hidden=hidden, first_response=profile.first_response, matches=matches)
+
+    @pages.post("/intake/report/edit")
+    async def intake_edit(request: Request) -> Response:
+        user = need(request, "intake", *CASE_WORKERS)
+        form = await posted(request, user)
+        return render(request, "intake.html", user=user, values=form, **report_context())
+
+    @pages.post("/intake/report/confirm")
+    async def intake_save(request: Request) -> Response:
+        user = need(request, "intake", *CASE_WORKERS)
+        form = await posted(request, user)
+        model, problems = report_problems(form, public=False)
+        if problems:
+            return render(request, "intake.html", status=422, user=user, errors=problems, values=form,
+                          **report_context())
+        out = await service.log_report(principal(user), model, form_key(form))
+        return render(request, "intake_done.html", user=user, reference=out.reference, status_out=out.status)
+
+    # -------------------------------------------------------------------------------- public
+
+    @pages.get("/report")
+    async def public_form(request: Request) -> Response:
+        return render(request, "public_report.html", values={}, **report_context())
+
+    @pages.post("/report")
+    async def public_submit(request: Request) -> Response:
+        """The online form, under the same per-address limit as POST /public/reports (one counter)."""
+        form = await posted(request, None)
+        retry_after = limiter.check(request.client.host if request.client else "unknown")
+        if retry_after is not None:
+            response = render(request, "error.html", status=429, title="Too many reports from this connection",
+                              message=f"Please try again in {int(retry_after)} seconds, or phone us.")
+            response.headers["Retry-After"] = str(int(retry_after))
+            return response
+        model, problems = report_problems(form, public=True)
+        if problems:
+            return render(request, "public_report.html", status=422, errors=problems, values=form,
+                          **report_context())
+        reference, _created, _started = await service.log_public_report(model.to_intake(), form_key(form))
+        result = triage_of(model)
+        days = profile.first_response.for_risk(result.risk or "low")
+        return render(request, "public_done.html", reference=reference, result=result, days=days,
+                      anonymous=model.reporter.anonymous)
+
+    return pages
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+#: The hidden field that carries a report form's Idempotency-Key.
+IDEMPOTENCY_FIELD = "idempotency_key"
+
+_STAGE_ORDER = ("enquiry", "investigation", "review", "interventions", "legal")
+_RANKS = {"officer": 1, "manager": 2, "senior_manager": 3}
+
+
+def _rank(role: str) -> int:
+    return _RANKS.get(role, 0)
+
+
+def _nav(user: WebUser | None, path: str) -> list[dict[str, Any]]:
+    if user is None:
+        return []
+    items: list[tuple[str, str]] = []
+    if user.role in ("officer", "manager", "senior_manager"):
+        items.append(("/my-cases", "My cases"))
+        items.append(("/tasks", "My tasks"))
+    if user.role in MANAGERS:
+        items += [("/dashboard", "Team dashboard"), ("/approvals", "Approvals")]
+    if user.role in ("intake", "officer", "manager", "senior_manager"):
+        items.append(("/intake/report", "Log a report"))
+    items.append(("/search", "Search"))
+    return [{"href": PREFIX + href, "text": text, "active": path == PREFIX + href} for href, text in items]
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args)
+
+
+def _letters(service: Service, reference: str) -> list[queries.Letter]:
+    with service.store.session() as session:
+        return queries.letters(session, reference)
+
+
+def _letter_pdf(service: Service, user: WebUser, reference: str, letter_id: int) -> bytes | None:
+    with service.store.session() as session, session.begin():
+        open_case(session, reference, user.role, user.id, purpose="letter")
+        path = queries.letter_path(session, reference, letter_id)
+    if not path:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        return None
+    if file.suffix == ".pdf":
+        return file.read_bytes()
+    if file.suffix == ".eml":
+        message = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+        for part in message.walk():
+            if part.get_content_type() == "application/pdf":
+                payload = part.get_payload(decode=True)
+                return payload if isinstance(payload, bytes) else None
+    return None
+
+
+def _dashboard(service: Service, user: WebUser) -> queries.Dashboard:
+    with service.store.session() as session, session.begin():
+        return queries.dashboard(session, user.role, user.id, service.profile)
+
+
+def _search(service: Service, user: WebUser, text: str) -> list[tuple[Any, list[str]]]:
+    with service.store.session() as session, session.begin():
+        return queries.search(session, text, user.role, user.id)
+
+
+def _reason_id(task_id: str) -> str:
+    """The id of a task's reason box: task ids hold '/' and ':', which fragment links dislike."""
+    return "reason-" + re.sub(r"[^A-Za-z0-9-]", "-", task_id)
+
+
+def _cases_of(service: Service, officer: str, refs: list[str]) -> set[str]:
+    if not refs:
+        return set()
+    with service.store.session() as session:
+        return set(session.scalars(select(CaseRow.reference).where(CaseRow.reference.in_(refs),
+                                                                   CaseRow.officer == officer)))
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The request body, refused once it passes the form limit, without reading the rest into memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise InputError(None, "the form is too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_FORM_BYTES:
+            raise InputError(None, "the form is too large")
+    return bytes(body)
+
+
+def _matches(service: Service, user: WebUser, terms: list[str]) -> list[tuple[Any, list[str]]]:
+    """Open cases that may be about the same people or place, for intake to check before opening a new
+    one (only cases this person may see; reads of locked ones are audited as in search)."""
+    found: dict[str, tuple[Any, list[str]]] = {}
+    with service.store.session() as session, session.begin():
+        for term in terms[:4]:
+            for case, names in queries.search(session, term, user.role, user.id):
+                if case.stage != "closed":
+                    entry = found.setdefault(case.reference, (case, []))
+                    entry[1].extend(n for n in [*names, term] if n not in entry[1])
+    return list(found.values())[:10]
