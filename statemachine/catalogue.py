@@ -771,9 +771,12 @@ def command_table() -> str:
     """The command table of the README and docs/scenarios.md, as Markdown (tests keep both in step)."""
     rows = ["| command | allowed at | who | arguments | what it does |", "|---|---|---|---|---|"]
     for spec in _COMMANDS:
-        fields = ", ".join(f"`{name}`" for name in spec.args.model_fields) or "none"
+        given = [name for name in spec.args.model_fields if name != f"{spec.free_text}_ref"]  # the door sets *_ref
+        fields = ", ".join(f"`{name}`" for name in given) or "none"
         stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
         who = ", ".join(spec.roles)
+        if spec.decides is not None:
+            who = "the role the approval needs (profile `approvals`), never its requester"
         rows.append(f"| `{spec.name}` | {stages} | {who} | {fields} | {spec.summary} |")
     return "\n".join(rows)
 
