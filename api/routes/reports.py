@@ -66,5 +66,7 @@ async def app_report(body: AppReportIn, who: Caller, service: Work) -> JSONRespo
     if the caller may see it; of a locked case (004 §3.7) anyone else hears only
     `{"created": false, "accepted": true}`, so a feed account learns nothing about it."""
     out = await service.log_app_report(who, body)
-    return JSONResponse(out.model_dump(mode="json", exclude_none=out.reference is None),
+    # A locked case hidden from the caller: the fact of acceptance alone (issue 9 item 8).
+    hidden = {"created", "accepted"} if out.reference is None else None
+    return JSONResponse(out.model_dump(mode="json", include=hidden),
                         status_code=report_status(out.created, out.started))
