@@ -55,3 +55,9 @@ def test_recorded_events_keep_their_exact_shape() -> None:
     assert len({e["event"] for e in recorded}) >= 15
     for data in recorded:
         assert parse_event(data).payload() == data
+
+
+def test_the_scenario_format_documents_every_event_kind() -> None:
+    documented = (Path(__file__).parent.parent / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    missing = sorted(kind for kind in EVENT_KINDS if f"| `{kind}` |" not in documented)
+    assert missing == [], "add them to the Timeline table of docs/scenarios.md"
