@@ -4,6 +4,7 @@ time-skipping test server, and print the case's timeline from its event record.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -19,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from asb.devserver import bundled
 from asb.scenario import Scenario, Step
 from casefile.db import Store
+from casefile.models import EventRow
 from clients.caseclient import send_command, start_case
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs
@@ -93,8 +96,28 @@ async def play(
         if result.status:
             officer = result.status.officer or officer
     await advance_to(scenario.until)
+    if handle is not None:
+        await _caught_up(handle, store, reference)
     until = scenario.until.isoformat()
     return [event for event in store.timeline(reference) if _before(event["at"], until)]
+
+
+async def _caught_up(handle: WorkflowHandle[Any, Any], store: Store, reference: str, deadline: float = 60.0) -> None:
+    """Wait until the case file holds every event the workflow has numbered (see CaseWorkflow.timeline_seq):
+    printing the timeline before then could leave out a breach or a letter of the scenario's last days."""
+    numbered = await handle.query("timeline_seq", result_type=int)
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + deadline
+    while _recorded_seq(store, reference) < numbered:
+        if loop.time() > stop:
+            raise RuntimeError(f"the case file of {reference} did not catch up with its workflow "
+                               f"(event {_recorded_seq(store, reference)} of {numbered}) within {deadline:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+def _recorded_seq(store: Store, reference: str) -> int:
+    with store.session() as session:
+        return int(session.scalar(select(func.max(EventRow.seq)).where(EventRow.case_ref == reference)) or 0)
 
 
 def _before(at: str, until: str) -> bool:

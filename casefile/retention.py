@@ -125,11 +125,12 @@ def _scrub_case(session: Session, ref: str, apply: bool) -> bool:
             values = dict(blanks)
             if isinstance(row, IncidentRow):
                 values["evidence"] = [{**item, "ref": ANONYMISED} for item in row.evidence or []]
+            if isinstance(row, ActionPlanVersionRow):
+                # Item by item, keeping the list: blanking the column whole would write "[anonymised]"
+                # (it may not be empty) where a list belongs.
+                values["items"] = [{**item, **{k: ANONYMISED for k in PERSONAL["action_plan_items"] if k in item}}
+                                   for item in row.items or []]
             changed |= _set(row, values, apply)
-    for version in session.scalars(select(ActionPlanVersionRow).where(ActionPlanVersionRow.case_ref == ref)).all():
-        items = [{**item, **{k: ANONYMISED for k in PERSONAL["action_plan_items"] if k in item}}
-                 for item in version.items or []]
-        changed |= _set(version, {"items": items}, apply)
     return changed
 
 

@@ -67,7 +67,14 @@ class Refused(Exception):
 
 @dataclass
 class Decision:
-    events: list[Event] = field(default_factory=list)
+    """What a command, a deadline or a task's news did: its timeline events, in order."""
+
+    typed: list[Event] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events as the timeline stores them (`{"event": kind, ...}`)."""
+        return [event.payload() for event in self.typed]
 
 
 def _a(role: str) -> str:

@@ -57,14 +57,21 @@ def outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outbox")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the module's own.
+
+    Shared by the whole session, every case an earlier module left open fires its timers whenever a
+    later test skips time: a long skip then has so much to do that it can outlast the server's own
+    deadline (the intermittent time-out in test_case_timers), and what one test sees depends on which
+    ran before it. Terminating the leftovers instead wedges the server's clock, so each module gets a
+    fresh server (about a second to start) and leaves nothing behind for the next."""
     environment = await start_time_skipping()
     yield environment
     await environment.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def task_queue(env: WorkflowEnvironment, store: Store, outbox: Path) -> AsyncIterator[str]:
     queue = f"test-{uuid.uuid4().hex[:8]}"
     async with build_worker(env.client, store, outbox, task_queue=queue):

@@ -310,7 +310,7 @@ async def test_the_openapi_document_is_complete(api: httpx.AsyncClient) -> None:
     assert len(operations) == 13
     assert len({op["operationId"] for _, _, op in operations}) == len(operations)
     for path, _method, op in operations:
-        assert op["tags"] and op.get("summary") or op.get("description"), path
+        assert op["tags"] and (op.get("summary") or op.get("description")), path
         codes = set(op["responses"])
         assert any(code.startswith("2") for code in codes), path
         if op.get("security"):

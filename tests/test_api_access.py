@@ -32,7 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.auth import LocalKeys
 from api.settings import LOCAL_AUDIENCE, LOCAL_ISSUER
 from casefile.db import Store
-from casefile.models import AuditRow, ExternalReportRow
+from casefile.models import AuditRow, CaseRow, ExternalReportRow, TaskRow
 from tests.api_support import Tokens, client_for, external_id, make_app, report
 
 #: The people of the matrix: (role, id). `officer` owns every case below; `other_officer` owns none.
@@ -47,11 +47,10 @@ PEOPLE: dict[str, tuple[str, str] | None] = {
     "auditor": ("auditor", "a1"),
 }
 STAFF = [p for p in PEOPLE if p != "anonymous"]
-CLAIMED = {200, 409}  # a claim is the task's to grant: taken, or already taken by someone else
 
 
-def _row(default: int | set[int], **overrides: int | set[int]) -> dict[str, int | set[int]]:
-    row: dict[str, int | set[int]] = {person: default for person in PEOPLE}
+def _row(default: int, **overrides: int) -> dict[str, int]:
+    row: dict[str, int] = {person: default for person in PEOPLE}
     row["anonymous"] = 401
     row.update(overrides)
     return row
@@ -62,7 +61,7 @@ HIDDEN = {"intake": 404, "other_officer": 404, "ops": 404, "auditor": 404}
 
 #: endpoint name -> (method, path, body, expected status per person). {A}, {L}: the open and the locked
 #: case; {TA}, {TL}: a closure-approval task on each; {NEW}: a fresh app report id.
-MATRIX: dict[str, tuple[str, str, Any, dict[str, int | set[int]]]] = {
+MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "log report": ("POST", "/reports", "report", _row(201, **READ_ONLY)),
     "app feed": ("POST", "/feeds/app-reports", "app", _row(201, **READ_ONLY)),
     "public form": ("POST", "/public/reports", "public", _row(201, anonymous=201)),
@@ -73,7 +72,8 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int | set[int]]]] = {
     "intake command": ("POST", "/cases/{A}/commands/record_incident", {"args": {}}, _row(200, **READ_ONLY)),
     "lock": ("POST", "/cases/{A}/lock", {"locked": False}, _row(403, manager=200, senior_manager=200)),
     "task inbox": ("GET", "/tasks", None, _row(200)),
-    "claim task": ("POST", "/tasks/{TA}/claim", None, _row(CLAIMED, intake=403, **READ_ONLY)),
+    "claim task": ("POST", "/tasks/{TA}/claim", None,
+                   _row(409, manager=200, senior_manager=200, intake=403, **READ_ONLY)),
     "decide task": ("POST", "/tasks/{TA}/decide", {"decision": "done"}, _row(409, intake=403, **READ_ONLY)),
     "who am I": ("GET", "/me", None, _row(200)),
     "commands": ("GET", "/commands", None, _row(200)),
@@ -88,7 +88,8 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int | set[int]]]] = {
     "lock locked case": ("POST", "/cases/{L}/lock", {"locked": True, "reason": "reporter is an employee"},
                          _row(403, manager=200, senior_manager=200)),
     "claim task on locked case": ("POST", "/tasks/{TL}/claim", None,
-                                  _row(CLAIMED, intake=403, other_officer=404, **READ_ONLY)),
+                                  _row(409, manager=200, senior_manager=200, intake=403, other_officer=404,
+                                       **READ_ONLY)),
     "decide task on locked case": ("POST", "/tasks/{TL}/decide", {"decision": "done"},
                                    _row(409, intake=403, other_officer=404, **READ_ONLY)),
 }
@@ -148,19 +149,81 @@ def _body(kind: Any) -> Any:
     return kind
 
 
+#: Why the case or task refuses (409), by endpoint and person: the refusal must give the right reason.
+REASONS_409 = {
+    ("officer command", "other_officer"): "the case belongs to officer o1",
+    ("claim task", "officer"): "this task is for a manager",
+    ("claim task", "other_officer"): "this task is for a manager",
+    ("claim task on locked case", "officer"): "this task is for a manager",
+    **{(endpoint, person): "an approval task is decided with approve or reject, not done"
+       for endpoint in ("decide task", "decide task on locked case")
+       for person in ("officer", "other_officer", "manager", "senior_manager")},
+}
+del REASONS_409[("decide task on locked case", "other_officer")]  # the locked case is hidden from them: 404
+#: Endpoints that change a case or a task: a 200 there must have taken effect, a refusal must not have.
+CHANGES = {"officer command", "intake command", "lock", "claim task", "decide task", "officer command on locked case",
+           "intake command on locked case", "lock locked case", "claim task on locked case",
+           "decide task on locked case"}
+
+
+def _state(store: Store, ref: str, task: str) -> tuple[Any, ...]:
+    """What a command, a lock or a claim would change: accepted commands, the lock, the task's holder."""
+    with store.session() as session:
+        case = session.get(CaseRow, ref)
+        row = session.scalars(select(TaskRow).where(TaskRow.key == task)).one()
+        assert case is not None
+        commands = [(e["command"], e["by"]) for e in store.timeline(ref) if e["event"] == "command"]
+        return commands, case.locked, case.lock_reason, case.risk, row.assignee, row.status, row.decision
+
+
 @pytest.mark.parametrize("person", list(PEOPLE))
 @pytest.mark.parametrize("endpoint", list(MATRIX))
-async def test_access_matrix(world: World, endpoint: str, person: str) -> None:
+async def test_access_matrix(world: World, store: Store, endpoint: str, person: str) -> None:
     method, path, body, expected = MATRIX[endpoint]
-    response = await world.api.request(method, path.format(**world.refs), json=_body(body),
-                                       headers=world.headers(person))
     wanted = expected[person]
-    assert response.status_code in (wanted if isinstance(wanted, set) else {wanted}), (
-        endpoint, person, response.status_code, response.text)
+    refs = dict(world.refs)
+    if endpoint in CHANGES and wanted == 200:
+        # A change gets a case of its own, so no cell depends on which ran before it.
+        locked = "{L}" in path or "{TL}" in path
+        ref, task = await _case(world.api, world.tokens, lock=locked)
+        refs.update({"L": ref, "TL": task} if locked else {"A": ref, "TA": task})
+    ref, task = (refs["L"], refs["TL"]) if "{L}" in path or "{TL}" in path else (refs["A"], refs["TA"])
+    before = _state(store, ref, task)
+    response = await world.api.request(method, path.format(**refs), json=_body(body), headers=world.headers(person))
+    assert response.status_code == wanted, (endpoint, person, response.status_code, response.text)
     if response.status_code >= 400:
         assert response.json()["detail"], response.text  # every refusal says why
     if response.status_code == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    if response.status_code == 409:
+        assert REASONS_409[(endpoint, person)] in response.json()["detail"], response.text
+    else:
+        assert (endpoint, person) not in REASONS_409
+    after = _state(store, ref, task)
+    if response.status_code >= 400:
+        assert after == before, f"{endpoint} refused to {person} yet changed {before} to {after}"
+    elif endpoint in CHANGES:
+        _took_effect(endpoint, PEOPLE[person], before, after, response.json())
+    elif endpoint in ("log report", "app feed", "public form"):
+        with store.session() as session:
+            assert session.get(CaseRow, response.json()["reference"]) is not None
+
+
+def _took_effect(endpoint: str, who: tuple[str, str] | None, before: tuple[Any, ...], after: tuple[Any, ...],
+                 body: Any) -> None:
+    assert who is not None
+    commands, locked, reason, risk, assignee, status, _decision = after
+    if "command" in endpoint:
+        command = "record_risk_assessment" if endpoint.startswith("officer") else "record_incident"
+        assert commands == [*before[0], (command, who[1])]
+    elif endpoint.startswith("lock"):
+        wants_lock = endpoint == "lock locked case"
+        assert body["locked"] is wants_lock and locked is wants_lock
+        assert reason == ("reporter is an employee" if wants_lock else None)
+    elif endpoint.startswith("claim"):
+        assert (assignee, status) == (who[1], "open")
+    else:
+        raise AssertionError(f"{endpoint} should never answer 200 here")
 
 
 async def test_a_locked_case_looks_exactly_like_a_missing_one(world: World) -> None:
@@ -349,7 +412,7 @@ async def test_a_resent_app_report_tells_only_those_who_may_see_a_locked_case_ab
     for person in ("intake", "other_officer"):
         resent = await world.api.post("/feeds/app-reports", json=body, headers=world.headers(person))
         assert resent.status_code == 200, resent.text
-        assert resent.json() == {"created": False, "accepted": True}, (person, resent.text)
+        assert resent.json() == {"created": False, "accepted": True, "started": True}, (person, resent.text)
         assert ref not in resent.text and "o1" not in resent.text and "enquiry" not in resent.text
     assert reads("i1") == before["i1"] and reads("o2") == before["o2"]  # nothing was shown
 

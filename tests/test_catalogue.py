@@ -159,7 +159,7 @@ def test_a_deadline_kind_without_a_spec_is_an_error_not_a_silence() -> None:
 
 def test_a_breach_deadline_is_a_breach_and_an_overdue_task() -> None:
     for kind in BREACH_DEADLINES:
-        events = [e.payload() for e in _case(stage="review").on_deadline(kind, datetime(2026, 4, 1, tzinfo=UTC)).events]
+        events = _case(stage="review").on_deadline(kind, datetime(2026, 4, 1, tzinfo=UTC)).events
         assert events[0] == {"event": "breach", "kind": kind}
         assert events[1] == {"event": "task", "kind": "overdue", "role": "manager", "deadline": kind}
 

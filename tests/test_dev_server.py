@@ -3,7 +3,6 @@ and `asb up` starts, serves and stops cleanly."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import signal
@@ -19,9 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 from asb.devserver import temporal_cli
 from casefile.db import Store
 from clients.caseclient import send_command, start_case
+from clients.taskclient import get_task, list_tasks
 from profiles import load
 from statemachine.commands import Actor, ReportArgs
 from tests.asb_up import alive, running_asb_up
+from tests.polling import eventually
 from worker import build_worker
 from workflows.case import SEARCH_ATTRIBUTES
 
@@ -76,31 +77,48 @@ async def test_continue_as_new_keeps_stage_deadlines_and_pending_approvals(
     before = await handle.query("status", result_type=dict)
     for _ in range(12):
         await _ok(handle, "record_incident")
-    runs = {first_run}
-    async for execution in dev_env.client.list_workflows(f'WorkflowId="{ref}"'):
-        runs.add(execution.run_id)
-    assert len(runs) > 1, "the case never continued as new"
+
+    async def runs() -> set[str]:
+        return {first_run} | {execution.run_id
+                              async for execution in dev_env.client.list_workflows(f'WorkflowId="{ref}"')}
+
+    # Visibility is eventually consistent, and the case continues as new only once its letters are out.
+    await eventually(runs, lambda found: len(found) > 1, what="the case continued as new")
     after = await handle.query("status", result_type=dict)
     assert after["stage"] == before["stage"] == "investigation"
     assert after["pending_approvals"] == before["pending_approvals"]
     assert after["deadlines"]["case_review"] == before["deadlines"]["case_review"]
     assert after["deadlines"]["contact"] == before["deadlines"]["contact"]
     # The closure requested in the first run is decided in a later one.
+    def closure_tasks() -> list[Any]:
+        with store.session() as session:
+            return [t for t in list_tasks(session, case_ref=ref, status=None) if t.kind == "closure_approval"]
+
+    (task,) = await eventually(closure_tasks, what="the closure approval's task")
+    assert task.status == "open"
     status = await _ok(handle, "approve_closure", Actor(role="manager", id="m1"))
     assert status["stage"] == "closed"
+    # The case still knew its open task workflows after continuing as new: the approval closed its task.
+    decided = await eventually(lambda: _task_row(store, task.id), lambda row: row.status != "open",
+                               what=f"task {task.id} closed by the approval")
+    assert (decided.status, decided.decision, decided.decided_by) == ("done", "approved", "m1")
     timeline = store.timeline(ref)
     assert [e["count"] for e in timeline if e["event"] == "incident"] == list(range(2, 14))
     seqs = [e for e in timeline if e["event"] == "stage"]
     assert [s["stage"] for s in seqs] == ["enquiry", "investigation", "closed"]
 
 
+def _task_row(store: Store, task_id: str) -> Any:
+    with store.session() as session:
+        return get_task(session, task_id)
+
+
 async def _listed(client: Client, query: str, ref: str) -> bool:
-    for _ in range(50):
-        ids = [w.id async for w in client.list_workflows(query)]
-        if ref in ids:
-            return True
-        await asyncio.sleep(0.2)
-    return False
+    async def ids() -> list[str]:
+        return [w.id async for w in client.list_workflows(query)]
+
+    await eventually(ids, lambda found: ref in found, what=f"{ref} listed by {query}")
+    return True
 
 
 async def test_search_attributes_show_stage_risk_officer_and_deadline(

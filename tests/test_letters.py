@@ -7,8 +7,6 @@ read back with pdfplumber and checked against Notify's precompiled-letter geomet
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import json
 import re
@@ -16,8 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -49,6 +46,7 @@ from tests.letters_helpers import (
     seed_case,
     smtp_server,
 )
+from tests.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 MM = 25.4 / 72
@@ -466,13 +464,19 @@ def test_a_failing_delivery_is_retried_then_parked_for_printing_with_a_task(stor
     reporter, _ = seed_case(store, ref, reporter={"contact_method": "email"}, consents=[("email", True)])
     mailbox.refuse_with = "451 4.3.0 Mail server temporarily unavailable"
     messages = MessageActivities(store, tmp_path, settings("smtp", smtp_port=mailbox.port,
-                                                           give_up_after=timedelta(seconds=1)))
+                                                           give_up_after=timedelta(hours=2)))
     req = request(ref, "case_closed_reporter", "reporter", reporter)
     with pytest.raises(ApplicationError, match="451"):  # Temporal retries this, with backoff
         messages.send_letter(req)
     failed = row(store, req.key)
     assert (failed.status, failed.attempts) == ("failed", 1) and "451" in (failed.last_error or "")
-    time.sleep(1.1)  # past give_up_after
+    with pytest.raises(ApplicationError, match="451"):  # still within give_up_after: retried again
+        messages.send_letter(req)
+    assert row(store, req.key).status == "failed"
+    # Three hours pass (the first attempt is dated back, rather than the test waiting): past give_up_after.
+    with store.session() as session, session.begin():
+        claimed = session.scalars(select(MessageRow).where(MessageRow.key == req.key)).one()
+        claimed.created_at -= timedelta(hours=3)
     with pytest.raises(ApplicationError) as gave_up:  # not retried again: the case tells the officer
         messages.send_letter(req)
     assert (gave_up.value.type, gave_up.value.non_retryable) == ("DeliveryParked", True)
@@ -480,10 +484,10 @@ def test_a_failing_delivery_is_retried_then_parked_for_printing_with_a_task(stor
     assert parked == str(print_path(tmp_path, ref, req.key)) and "451" in gave_up.value.details[1]
     assert address_block(Path(parked).read_bytes())[0] == "Alex Morgan"
     saved = row(store, req.key)
-    assert (saved.status, saved.attempts) == ("awaiting_print", 2)
+    assert (saved.status, saved.attempts) == ("awaiting_print", 3)
     with pytest.raises(ApplicationError, match="not delivered"):
         messages.send_letter(req)  # a later retry changes nothing and still reports the failure
-    assert row(store, req.key).attempts == 2 and mailbox.messages == []
+    assert row(store, req.key).attempts == 3 and mailbox.messages == []
 
 
 def test_park_for_printing_is_idempotent_and_leaves_sent_letters_alone(store: Store, tmp_path: Path) -> None:
@@ -743,8 +747,20 @@ async def test_the_workflow_sends_a_real_letter_and_text_through_the_worker(
     assert "07700900123" in Path(sent["sms"].path or "").read_text()
 
 
+@pytest.fixture
+async def private_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server for one test whose worker (and so its workflows) dies with it: left on the
+    module's server, those workflows would hold up every later time skip, and terminating them wedges
+    that server's clock. Shut down with the test instead, they trouble nobody."""
+    from asb.simulate import start_time_skipping
+
+    environment = await start_time_skipping()
+    yield environment
+    await environment.shutdown()
+
+
 async def test_a_letter_that_cannot_be_delivered_gives_the_officer_a_task_on_the_case(
-    env: WorkflowEnvironment, store: Store, tmp_path: Path, mailbox: Mailbox
+    private_env: WorkflowEnvironment, store: Store, tmp_path: Path, mailbox: Mailbox
 ) -> None:
     """Through the real workflow: the mail server refuses, the letter service gives up and parks the letter
     for printing, and the case records communication_failed with a task (a task workflow) for the officer."""
@@ -765,33 +781,32 @@ async def test_a_letter_that_cannot_be_delivered_gives_the_officer_a_task_on_the
                                                            give_up_after=timedelta(0)))
     case_file = CaseFileActivities(store)
     queue = f"letters-{ref}"
-    async with Worker(env.client, task_queue=queue, workflows=list(WORKFLOWS), workflow_runner=workflow_runner(),
+    async with Worker(private_env.client, task_queue=queue, workflows=list(WORKFLOWS),
+                      workflow_runner=workflow_runner(),
                       activities=[case_file.record_events, case_file.update_task, messages.send_letter,
                                   messages.send_notification, fetch_bank_holidays,
-                                  TaskActivities(env.client).start_task],
+                                  TaskActivities(private_env.client).start_task],
                       activity_executor=__import__("concurrent.futures").futures.ThreadPoolExecutor(4)):
         report = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reported_person": {"id": reported},
                                             "reporter": {"id": reporter, "contact": {"method": "email"}}})
-        handle = await start_case(env.client, ref, load("reading"), report, task_queue=queue,
+        handle = await start_case(private_env.client, ref, load("reading"), report, task_queue=queue,
                                   search_attributes=False)
         # Commands are not held up by the failing delivery.
         result = await send_command(handle, "record_contact", {"outcome": "made", "method": "phone"},
                                     Actor(role="officer", id="o1"))
         assert result.accepted
-        for _ in range(200):
-            timeline = store.timeline(ref)
-            if any(e["event"] == "task" and e["kind"] == "communication_failed" for e in timeline):
-                break
-            await asyncio.sleep(0.05)
-        # This worker's queue dies with the test: stop its workflows too, or the shared time-skipping
-        # server would wait for them for ever.
-        await asyncio.sleep(0.5)
+        timeline = await eventually(
+            lambda: store.timeline(ref), lambda events: any(
+                e["event"] == "task" and e["kind"] == "communication_failed" for e in events),
+            what="the communication_failed task on the case")
         from casefile.models import TaskRow
-        with store.session() as session:
-            task_ids = [t.key for t in session.query(TaskRow).filter(TaskRow.case_ref == ref)]
-        for workflow_id in [ref, *task_ids]:
-            with contextlib.suppress(Exception):
-                await env.client.get_workflow_handle(workflow_id).terminate("test finished")
+
+        def task_ids() -> list[str]:
+            with store.session() as session:
+                return [t.key for t in session.query(TaskRow).filter(TaskRow.case_ref == ref)]
+
+        # The officer's task is a task workflow with its row in the case file.
+        assert await eventually(task_ids, what="the communication_failed task's row")
     failed = [e for e in timeline if e["event"] == "communication_failed"]
     assert failed and failed[0]["template"] == "acknowledgement" and failed[0]["printing"] is True
     [task] = [e for e in timeline if e["event"] == "task" and e["kind"] == "communication_failed"]

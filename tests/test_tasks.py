@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from clients.caseclient import send_command, start_case
 from clients.taskclient import TaskRefused, claim_task, decide_task, get_task, list_tasks
 from profiles import load
 from statemachine.commands import Actor, ReportArgs
+from tests.polling import eventually
 
 _refs = itertools.count(600000)
 OFFICER = Actor(role="officer", id="o1")
@@ -38,19 +38,26 @@ async def _case(env: WorkflowEnvironment, task_queue: str) -> WorkflowHandle[Any
 
 async def _task_of(store: Store, case_ref: str, kind: str, status: str | None = "open") -> Any:
     """The task once its workflow has taken it up (it sets the due date)."""
-    for _ in range(100):
+    def matching() -> list[Any]:
         with store.session() as session:
             found = list_tasks(session, case_ref=case_ref, status=status)
-        matching = [t for t in found if t.kind == kind and t.due is not None]
-        if matching:
-            return matching[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no {kind} task for {case_ref}")
+        return [t for t in found if t.kind == kind and t.due is not None]
+
+    return (await eventually(matching, what=f"a {kind} task for {case_ref}"))[0]
 
 
-async def _row(store: Store, task_id: str) -> Any:
+def _row(store: Store, task_id: str) -> Any:
     with store.session() as session:
         return get_task(session, task_id)
+
+
+async def _row_when(store: Store, task_id: str, until: Any, what: str) -> Any:
+    return await eventually(lambda: _row(store, task_id), until, what=what)
+
+
+async def _timeline_event(store: Store, ref: str, event: str) -> list[dict[str, Any]]:
+    return await eventually(lambda: [e for e in store.timeline(ref) if e["event"] == event],
+                            what=f"a {event} event on {ref}'s timeline")
 
 
 async def test_closure_approval_is_claimed_and_decided_from_the_inbox(
@@ -66,21 +73,17 @@ async def test_closure_approval_is_claimed_and_decided_from_the_inbox(
     with pytest.raises(TaskRefused, match="nobody may decide their own request"):
         await decide_task(env.client, store, task, M1, "approve", "looks fine to me", case_officer="o1")
     await claim_task(env.client, task.id, M2, case_officer="o1")
-    task = await _row(store, task.id)
+    task = _row(store, task.id)
     assert task.assignee == "m2"
-
-    with pytest.raises(TaskRefused, match="claimed by m2"):  # once claimed, the holder's
+    with pytest.raises(TaskRefused, match="claimed by m2"):  # once claimed, the holder's (issue 9 item 7)
         await decide_task(env.client, store, task, SENIOR, "approve", case_officer="o1")
+
     with pytest.raises(TaskRefused, match="approve or reject"):
         await decide_task(env.client, store, task, M2, "done", case_officer="o1")
     await decide_task(env.client, store, task, M2, "approve", "no reports for two months", case_officer="o1")
 
     assert await handle.result() == "asb_stopped"
-    for _ in range(100):
-        row = await _row(store, task.id)
-        if row.status == "done":
-            break
-        await asyncio.sleep(0.05)
+    row = await _row_when(store, task.id, lambda r: r.status != "open", "the approval's task closed")
     assert (row.status, row.decision, row.decided_by) == ("done", "approved", "m2")
 
 
@@ -91,11 +94,7 @@ async def test_an_escalated_approval_needs_the_senior_manager(
     assert (await send_command(handle, "request_closure", {"reason": "no_reports"}, OFFICER)).accepted
     task = await _task_of(store, handle.id, "closure_approval")
     await env.sleep(timedelta(days=14))  # past 5 working days, even over Christmas
-    for _ in range(100):
-        escalated = await _row(store, task.id)
-        if escalated.role != "manager":
-            break
-        await asyncio.sleep(0.05)
+    escalated = await _row_when(store, task.id, lambda r: r.role != "manager", "the approval escalated")
     assert (escalated.role, escalated.data.get("escalated")) == ("senior_manager", True)
     with pytest.raises(TaskRefused, match="needs approval by a senior_manager"):
         await decide_task(env.client, store, escalated, M1, "approve", case_officer="o1")
@@ -119,13 +118,9 @@ async def test_an_overdue_task_is_resolved_on_the_task_and_the_case_hears_of_it(
     with pytest.raises(TaskRefused, match="resolved with done"):
         await decide_task(env.client, store, task, M1, "approve", case_officer="o1")
     await decide_task(env.client, store, task, M1, "done", "called the reporter, apologised", case_officer="o1")
-    row = await _row(store, task.id)
+    row = _row(store, task.id)
     assert (row.status, row.decision, row.decided_by) == ("done", "done", "m1")
-    for _ in range(100):
-        resolved = [e for e in store.timeline(ref) if e["event"] == "task_resolved"]
-        if resolved:
-            break
-        await asyncio.sleep(0.05)
+    resolved = await _timeline_event(store, ref, "task_resolved")
     assert resolved[0]["task"] == task.id and resolved[0]["by"] == "m1"
     with store.session() as session:
         from casefile.models import TaskRow
@@ -141,11 +136,7 @@ async def test_closing_the_case_cancels_its_open_tasks(env: WorkflowEnvironment,
     await env.sleep(timedelta(days=14))
     task = await _task_of(store, ref, "overdue")
     assert (await send_command(handle, "close_enquiry", {"reason": "not_asb"}, OFFICER)).accepted
-    for _ in range(100):
-        row = await _row(store, task.id)
-        if row.status != "open":
-            break
-        await asyncio.sleep(0.05)
+    row = await _row_when(store, task.id, lambda r: r.status != "open", "the task cancelled by the closure")
     assert (row.status, row.decision) == ("cancelled", "cancelled")
     with pytest.raises(TaskRefused):
         await claim_task(env.client, task.id, M1, case_officer="o1")
@@ -177,9 +168,7 @@ async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
             - datetime.fromisoformat(created["at"]).astimezone(london).date()).days
     assert days == 28  # 004 §8
     await decide_task(env.client, store, task, M1, "done", "review panel met; recommendations sent", case_officer="o1")
-    for _ in range(100):
-        if any(e["event"] == "task_resolved" for e in store.timeline(handle.id)):
-            break
-        await asyncio.sleep(0.05)
+    (resolved,) = await _timeline_event(store, handle.id, "task_resolved")
+    assert (resolved["task"], resolved["kind"], resolved["by"]) == (task.id, "asb_case_review", "m1")
     # Once completed, a new application can be made.
     assert (await send_command(handle, "request_asb_case_review", {}, OFFICER)).accepted

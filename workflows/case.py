@@ -126,7 +126,7 @@ class CaseWorkflow:
         self._seq = 0
         self._received = self._now()
         self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received)
-        self._opening = decision.events
+        self._opening = decision.typed
 
     # ------------------------------------------------------------------ clock and state
 
@@ -200,7 +200,7 @@ class CaseWorkflow:
             if due > now or facts.is_closed:
                 break
             facts.handled.append(handled_key(kind, due))
-            await self._step(self.lifecycle.on_deadline(kind, now).events)
+            await self._step(self.lifecycle.on_deadline(kind, now).typed)
 
     # ------------------------------------------------------------------ commands
 
@@ -213,7 +213,7 @@ class CaseWorkflow:
         spec = COMMANDS.get(name)
         verdict: str = spec.verdict if spec is not None and spec.verdict else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
-        events = decision.events
+        events = decision.typed
         free_text = spec.free_text if spec is not None else None
         note_ref = request.args.get(f"{free_text}_ref") if free_text else None
         if isinstance(note_ref, str) and events and workflow.patched("note-ref-on-command-event"):
@@ -238,7 +238,7 @@ class CaseWorkflow:
     async def task_escalated(self, signal: TaskEscalated) -> None:
         decision = self.lifecycle.on_task_escalated(signal.approval, signal.task, signal.kind, signal.role,
                                                     self._now())
-        await self._step(decision.events)
+        await self._step(decision.typed)
 
     @workflow.signal
     async def task_reminder(self, signal: TaskReminder) -> None:
@@ -272,6 +272,13 @@ class CaseWorkflow:
         except Exception as exc:  # a malformed payload is the caller's error, refused before history
             raise ApplicationError(f"malformed command payload: {exc}", type="CommandRefused",
                                    non_retryable=True) from exc
+
+    @workflow.query(name="timeline_seq")
+    def timeline_seq(self) -> int:
+        """How many events this case has numbered. A reader of the case file (`asb simulate`) waits until
+        the file holds them all: a timer's events are written by an activity after the timer fires, so
+        they can land just after the time-skipping server has reached the end of a scenario."""
+        return self._seq
 
     @workflow.query(name="status")
     def status(self) -> CaseStatus:

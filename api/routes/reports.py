@@ -64,9 +64,7 @@ async def public_report(body: PublicReportIn, service: Work, idempotency_key: Id
 async def app_report(body: AppReportIn, who: Caller, service: Work) -> JSONResponse:
     """Idempotent by (source, external_id): a resent report answers 200 with the case the first opened,
     if the caller may see it; of a locked case (004 §3.7) anyone else hears only
-    `{"created": false, "accepted": true}`, so a feed account learns nothing about it."""
+    `{"created": false, "accepted": true, "started": true}`, so a feed account learns nothing about it."""
     out = await service.log_app_report(who, body)
-    # A locked case hidden from the caller: the fact of acceptance alone (issue 9 item 8).
-    hidden = {"created", "accepted"} if out.reference is None else None
-    return JSONResponse(out.model_dump(mode="json", include=hidden),
+    return JSONResponse(out.model_dump(mode="json", exclude_none=out.reference is None),
                         status_code=report_status(out.created, out.started))

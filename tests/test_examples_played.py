@@ -1,0 +1,138 @@
+"""Every scenario in examples/ played as `asb simulate` plays it, with its key outcomes asserted.
+
+Each example documents a rule (README "Using it"); test_scenario_files.py checks that they parse and that
+`asb simulate` prints them. Here each is played through the simulator's own machinery (asb.simulate.play,
+the real workflows and activities, on a time-skipping server of its own so no other case's timers run
+during its months) and the outcomes a user would see are pinned: the stage reached, why it closed, the
+letters sent, the breaches, the tasks and where they were escalated, and the commands refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asb.scenario import load_scenario
+from asb.simulate import play, start_time_skipping
+from casefile.db import Store
+from worker import build_worker
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+#: Per example: the last stage, the closure reason (None: still open at `until`), letters (template, to)
+#: in order, breaches (kind), tasks (kind, role), escalations (kind, role), refused commands in order.
+EXPECTED: dict[str, dict[str, Any]] = {
+    "enquiry-unable-to-contact.yaml": {
+        "stage": "closed", "closed": "unable_to_contact",
+        "letters": [("acknowledgement", "reporter"), ("unable_to_contact", "reporter"),
+                    ("enquiry_closed", "reporter")],
+        "breaches": [], "tasks": [], "escalations": [],
+        "rejected": [("convert_to_case", "record a risk assessment first")],
+    },
+    "first-response-breach.yaml": {
+        "stage": "enquiry", "closed": None, "risk": "high",
+        "letters": [("acknowledgement", "reporter")],
+        "breaches": ["first_response"], "tasks": [("overdue", "manager")], "escalations": [], "rejected": [],
+    },
+    "legal-action.yaml": {
+        "stage": "legal", "closed": None,
+        "letters": [("acknowledgement", "reporter"), ("initial_letter_reported_person", "reported_person"),
+                    ("acceptable_behaviour_contract", "reported_person"),
+                    ("letter_before_action", "reported_person")],
+        "breaches": ["contact", "overdue", "consider_closure", "case_review", "overdue"],
+        "tasks": [("consider_closure", "officer"), ("legal_approval", "senior_manager"), ("overdue", "manager"),
+                  ("overdue", "manager")],
+        "escalations": [("consider_closure", "manager"), ("overdue", "senior_manager"),
+                        ("consider_closure", "senior_manager"), ("overdue", "senior_manager")],
+        "rejected": [("propose_legal_action", "record an Equality Act assessment first"),
+                     ("approve_legal_action", "needs approval by a senior_manager, not a manager"),
+                     ("request_closure", "legal action is still open (possession_order)")],
+    },
+    "not-asb-and-escalation.yaml": {
+        "stage": "investigation", "closed": None,
+        "letters": [("acknowledgement", "reporter"), ("initial_letter_reported_person", "reported_person")],
+        "breaches": ["closure_approval"], "tasks": [("closure_approval", "manager")],
+        "escalations": [("closure_approval", "senior_manager")], "rejected": [],
+    },
+    "not-asb.yaml": {
+        "stage": "closed", "closed": "not_asb", "routed_to": "tenant_services",
+        "letters": [("not_asb_outcome", "reporter")], "breaches": [], "tasks": [], "escalations": [],
+        "rejected": [],
+    },
+    "six-month-case.yaml": {
+        "stage": "closed", "closed": "asb_stopped",
+        "letters": [("acknowledgement", "reporter"), ("action_plan", "reporter"),
+                    ("initial_letter_reported_person", "reported_person"), ("warning_letter", "reported_person"),
+                    ("case_closed_reporter", "reporter"), ("satisfaction_survey", "reporter"),
+                    ("case_closed_reported_person", "reported_person")],
+        "breaches": ["consider_closure"],
+        "tasks": [("consider_closure", "officer"), ("closure_approval", "manager")],
+        "escalations": [("consider_closure", "manager"), ("consider_closure", "senior_manager")],
+        "rejected": [("approve_closure", "needs approval by a manager, not an officer")],
+        "stages": ["enquiry", "investigation", "review", "interventions", "closed"],
+    },
+    "weekly-contact.yaml": {
+        "stage": "enquiry", "closed": None,
+        "letters": [("acknowledgement", "reporter"), ("action_plan", "reporter")],
+        "breaches": ["contact"], "tasks": [("overdue", "manager")], "escalations": [("overdue", "senior_manager")],
+        "rejected": [("agree_action_plan", "less often than this standard allows (at least every 1 week)")],
+    },
+}
+
+
+def test_every_example_has_its_outcomes_pinned() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(EXPECTED)
+
+
+@pytest.fixture
+async def simulator(store: Store, outbox: Path) -> AsyncIterator[tuple[Any, str]]:
+    """A time-skipping server and worker for one example, as `asb simulate` has (with the session's case file)."""
+    environment = await start_time_skipping()
+    queue = f"example-{uuid.uuid4().hex[:8]}"
+    try:
+        async with build_worker(environment.client, store, outbox, task_queue=queue):
+            yield environment, queue
+    finally:
+        await environment.shutdown()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+async def test_example_plays_with_its_outcomes(name: str, simulator: tuple[Any, str], store: Store) -> None:
+    env, queue = simulator
+    scenario, profile = load_scenario(str(EXAMPLES / name))
+    reference = f"EX-{scenario.start.year}-{uuid.uuid4().int % 10**6:06d}"
+    timeline = await play(env, store, scenario.model_copy(update={"reference": reference}), profile,
+                          task_queue=queue)
+    want = EXPECTED[name]
+
+    def events(kind: str) -> list[dict[str, Any]]:
+        return [e for e in timeline if e["event"] == kind]
+
+    stages = [e["stage"] for e in events("stage")]
+    assert stages[-1] == want["stage"]
+    if "stages" in want:
+        assert stages == want["stages"]
+    closed = events("closed")
+    assert [c["reason"] for c in closed] == ([want["closed"]] if want["closed"] else [])
+    if "routed_to" in want:
+        assert closed[0]["routed_to"] == want["routed_to"]
+    if "risk" in want:
+        assert events("triage")[0]["risk"] == want["risk"]
+    assert [(e["template"], e["to"]) for e in events("letter")] == want["letters"]
+    assert [e["kind"] for e in events("breach")] == want["breaches"]
+    assert [(e["kind"], e["role"]) for e in events("task")] == want["tasks"]
+    assert [(e["kind"], e["role"]) for e in events("escalation")] == want["escalations"]
+    rejected = events("rejected")
+    assert [e["command"] for e in rejected] == [command for command, _ in want["rejected"]]
+    for event, (_command, reason) in zip(rejected, want["rejected"], strict=True):
+        assert reason in event["reason"]
+    # The case file agrees with the timeline about where the case ended up.
+    with store.session() as session:
+        from casefile.models import CaseRow
+
+        case = session.get(CaseRow, reference)
+        assert case is not None and case.stage == want["stage"] and case.closure_reason == want["closed"]
