@@ -30,6 +30,7 @@ from casefile.models import (
     ContactRow,
     EqualityAssessmentRow,
     EventRow,
+    IncidentRow,
     InterventionRow,
     LegalActionRow,
     PartyRow,
@@ -40,6 +41,7 @@ from statemachine.events import (
     CommandIssued,
     ContactRecorded,
     EqualityAssessed,
+    IncidentRecorded,
     InterventionStarted,
     LegalActionChanged,
     RiskAssessed,
@@ -108,6 +110,8 @@ class CaseFileActivities:
             officer=p.officer, opened_at=p.opened_at, closed_at=p.closed_at, closure_reason=p.closure_reason,
             next_deadline=p.next_deadline, overdue=p.overdue, last_seq=p.seq,
         )
+        if p.hate is not None:
+            values["hate"] = p.hate
         if row is None:
             session.add(CaseRow(reference=batch.case_ref, started_at=p.opened_at, **values))
             session.flush()
@@ -157,6 +161,17 @@ class _DomainRows:
         ).first()
         self.session.add(ContactRow(case_ref=self.case_ref, person_id=reporter, at=at, outcome=data.outcome,
                                     method=data.method or "phone", by=self.by))
+
+    def incident(self, data: IncidentRecorded, at: datetime, seq: int) -> None:
+        """An incident recorded on the case (not the report's own, which intake writes): its moment,
+        category and hate strand, for the chronology and for reporting hate-related cases (004 §6.4)."""
+        if data.occurred_at is None:
+            return  # recorded before incidents carried their details
+        self.session.add(IncidentRow(
+            case_ref=self.case_ref, occurred_at=datetime.fromisoformat(data.occurred_at),
+            category=data.category or "unknown", hate_strand=data.hate_strand,
+            reported_by=None, evidence=[], recorded_at=at,
+        ))
 
     def risk_assessment(self, data: RiskAssessed, at: datetime, seq: int) -> None:
         self.session.add(RiskAssessmentRow(case_ref=self.case_ref, level=data.level, assessed_at=at, by=self.by))
@@ -209,7 +224,7 @@ PROJECTIONS: dict[str, _Project | None] = {
     "stage": None,
     "closed": None,
     "officer": None,
-    "incident": None,  # the incident's details are written by the door that logged it
+    "incident": _DomainRows.incident,
     "risk": None,
     "case_review": None,
     "asb_case_review": None,
@@ -222,4 +237,9 @@ PROJECTIONS: dict[str, _Project | None] = {
     "task_resolved": None,
     "deadline": None,
     "breach": None,
+    "action_plan": None,
+    "police_informed": None,
+    "enquiry_expired": None,
+    "referral": None,
+    "notice": None,
 }

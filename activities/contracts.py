@@ -28,6 +28,8 @@ class Projection(CaseRecord, _Contract):
     """The case row as the workflow sees it after `seq`."""
 
     seq: int
+    #: Whether any incident so far was a hate incident (None: not said, as in older histories).
+    hate: bool | None = None
 
 
 class EventBatch(_Contract):
@@ -84,3 +86,5 @@ class TaskInput(_Contract):
     created_at: datetime
     approval_id: str | None = None
     clock_shift_seconds: float = 0.0
+    #: A prompt (e.g. consider closure) stays with its holder when its time passes: never a breach.
+    prompt: bool = False

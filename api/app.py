@@ -22,13 +22,17 @@ codes of errors, everywhere:
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
@@ -48,6 +52,24 @@ from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
 ROUTERS = (reports.router, cases.router, tasks.router, admin.router)
+
+#: Where the docs page's Swagger UI files are served from: the installed `fastapi-offline` package's
+#: copy of Swagger UI 5 (it reads OpenAPI 3.1; `swagger-ui-bundle`'s 4.15 cannot), so /docs renders on
+#: a machine with no internet (issue 11 item 2), never from a CDN.
+DOCS_ASSETS = "/docs-assets"
+SWAGGER_FILES = FilePath(fastapi_offline.__file__).with_name("static")
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_FILES), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -79,7 +101,9 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],
+        docs_url=None,
     )
+    _serve_docs_offline(app)
     app.state.service = service
     app.state.verifier = verifier
     app.state.limiter = limiter
@@ -137,6 +161,17 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
         # A last guard: the input models should refuse anything the case file cannot hold.
         return problem(422, "a value is too long or malformed for the case file")
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # The case file did not answer: like Temporal not answering, the caller may try again later.
+        return problem(503, "the case file is not available: try again shortly")
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+        # Whatever else goes wrong is still the documented JSON, never a bare text 500 (issue 11 item 1);
+        # the exception itself is for the server's log, not the caller.
+        return problem(500, "the request could not be completed: the server has logged the fault")
 
     for router in ROUTERS:
         app.include_router(router)

@@ -271,7 +271,8 @@ class Service:
                          ) -> tuple[str, bool]:
         """Log an app's report once. Race-safe by the unique (source, external_id) key: of two deliveries
         at once, the second's insert waits for the first to commit, finds its row, and rolls back all it
-        wrote (its reference number included), then answers with the first delivery's case."""
+        wrote (its reference number, taken in a transaction of its own, is left unused), then answers
+        with the first delivery's case."""
         key = (ExternalReportRow.source == body.source, ExternalReportRow.external_id == body.external_id)
         with self.store.session() as session:
             try:
@@ -316,9 +317,12 @@ class Service:
 
     # ------------------------------------------------------------------------------------ reading
 
-    async def _status(self, reference: str) -> CaseStatusOut:
+    async def _status(self, reference: str, principal: Principal | None = None) -> CaseStatusOut:
         handle = self.client.get_workflow_handle_for(CaseWorkflow.run, reference)
-        return await asyncio.wait_for(handle.query(CaseWorkflow.status), timeout=self.settings.query_timeout_seconds)
+        # As the caller sees it: `allowed` never offers them an approval they asked for (issue 11 item 14).
+        query = handle.query(CaseWorkflow.status_for, principal.actor) if principal is not None \
+            else handle.query(CaseWorkflow.status)
+        return await asyncio.wait_for(query, timeout=self.settings.query_timeout_seconds)
 
     async def _status_or_none(self, reference: str) -> CaseStatusOut | None:
         try:
@@ -362,7 +366,7 @@ class Service:
         status: CaseStatusOut | None = None
         error: str | None = None
         try:
-            status = await self._status(reference)
+            status = await self._status(reference, principal)
         except TimeoutError:
             error = "the case's workflow did not answer in time"
         except (RPCError, WorkflowQueryFailedError) as exc:

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,20 @@ def add_api_options(parser: Any) -> None:
     parser.add_argument("--forwarded-allow-ips", default=None,
                         help="a reverse proxy's address(es) whose X-Forwarded-For is believed "
                              "(ASB_FORWARDED_ALLOW_IPS; default: none)")
+
+
+def letterhead_warnings(profile: str | None) -> list[str]:
+    """What the letters would be missing with the delivery settings in force (issue 11 item 3): said at
+    start, so nobody finds out from a letter signed by nobody. deploy/delivery.example.toml fills them in."""
+    from letters.config import ConfigError, load_settings
+
+    try:
+        gaps = load_settings(profile).letterhead_gaps()
+    except ConfigError as exc:
+        return [f"the delivery settings cannot be used: {exc}"]
+    if gaps:
+        gaps.append("set them in a file named by ASB_DELIVERY_CONFIG (see deploy/delivery.example.toml)")
+    return gaps
 
 
 async def _up(state: Path, port: int, ui_port: int, api_port: int, forwarded_allow_ips: str | None = None) -> int:
@@ -133,6 +148,8 @@ async def _serve(settings: ApiSettings, client: Client, store: Store, state: Pat
                     print(f"  {role:<15}{person:<6}{token}", flush=True)
             else:
                 print(f"Tokens:       OIDC, issuer {settings.oidc_issuer}", flush=True)
+            for warning in letterhead_warnings(settings.profile):
+                print(f"Warning:      {warning}", file=sys.stderr, flush=True)
             print("Worker running on task queue asb-cases. Ctrl-C stops everything.", flush=True)
             await stopping.wait()
 

@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile.models import ActionPlanItemRow, ActionPlanVersionRow, CaseRow, EventRow, LegalActionRow, TaskRow
+from casefile.models import (
+    ActionPlanItemRow,
+    ActionPlanVersionRow,
+    CaseRow,
+    EventRow,
+    InterventionRow,
+    LegalActionRow,
+    MessageRow,
+    TaskRow,
+)
 from letters.config import DeliverySettings
 from letters.recipients import Recipient
 from letters.render import Rendered, Renderer
@@ -149,6 +158,39 @@ def _address(recipient: Recipient) -> list[str]:
     return lines
 
 
+#: Remedies that are court applications; the others (a notice seeking possession, a community protection
+#: notice, an undertaking) are served or agreed without applying to the court (issue 11 item 8).
+COURT_APPLICATIONS = frozenset({"injunction", "closure_order", "criminal_behaviour_order", "demotion",
+                                "possession_order", "absolute_ground"})
+#: Interventions that are a warning to the reported person (003 stage 4).
+WARNINGS = frozenset({"verbal_warning", "warning_letter", "community_protection_warning",
+                      "acceptable_behaviour_contract"})
+
+
+def _legal_history(session: Session, job: LetterJob, legal: LegalActionRow | None,
+                   labels: dict[str, Any]) -> dict[str, Any]:
+    """What a letter before action may truthfully say: whether the reported person was warned or written
+    to before (from the case file, not assumed), whether the remedy is a court application, and whether
+    it is an emergency action that cannot wait for 14 days' notice (issue 11 item 8; 004 §3.12)."""
+    kinds = set(session.scalars(select(InterventionRow.kind).where(InterventionRow.case_ref == job.case_ref)))
+    warned_in_legal = session.scalars(select(LegalActionRow.id).where(
+        LegalActionRow.case_ref == job.case_ref, LegalActionRow.kind == "legal_warning",
+        LegalActionRow.status.in_(("approved", "concluded")))).first() is not None
+    written = session.scalars(select(MessageRow.id).where(
+        MessageRow.case_ref == job.case_ref, MessageRow.recipient_role == "reported_person",
+        MessageRow.channel == "letter", MessageRow.template != job.template,
+        MessageRow.created_at < job.at)).first() is not None
+    kind = legal.kind if legal else ""
+    return {
+        "warned": bool(kinds & WARNINGS) or warned_in_legal,
+        "written_before": written or bool(kinds & {"warning_letter", "acceptable_behaviour_contract",
+                                                   "good_neighbour_agreement"}),
+        "legal_court": kind in COURT_APPLICATIONS or not kind,
+        "legal_intent": labels.get("legal_intent", {}).get(kind),
+        "legal_emergency": bool(legal.emergency) if legal else False,
+    }
+
+
 def context_for(
     session: Session, job: LetterJob, recipient: Recipient, settings: DeliverySettings, labels: dict[str, Any]
 ) -> dict[str, Any]:
@@ -194,6 +236,7 @@ def context_for(
             "action_items": _action_items(session, job.case_ref, officer.name if officer else None),
             "unable_window": str(profile.enquiry.unable_to_contact_window),
             "legal_text": legal_words.get(legal.kind if legal else "", "a court order"),
+            **_legal_history(session, job, legal, labels),
             "survey_url": settings.landlord.survey_url,
         },
     }

@@ -125,9 +125,27 @@ class DeliverySettings:
     default_language: str = "en"
 
     def officer(self, officer_id: str | None) -> Officer | None:
+        """The officer a letter names, if the settings know them. An officer with no `[officers.ID]`
+        entry is not named at all (the letter speaks for the team): a bare id such as "o1" is never
+        shown as a person's name (issue 11 item 3)."""
         if not officer_id:
             return None
-        return self.officers.get(officer_id) or Officer(id=officer_id, name=officer_id)
+        return self.officers.get(officer_id)
+
+    def letterhead_gaps(self) -> list[str]:
+        """What the letters will be missing with these settings, for `asb up` to warn about: the
+        letterhead's landlord, address and phone, and the officers who are named as the reporter's
+        one point of contact (003 §9)."""
+        gaps = []
+        if self.landlord.name == Landlord.name:
+            gaps.append("the landlord's name is not set ([landlord] name): letters are signed by a generic team")
+        if not self.landlord.address:
+            gaps.append("the landlord's address is not set ([landlord] address): letters show no address to write to")
+        if not self.landlord.phone:
+            gaps.append("the landlord's phone is not set ([landlord] phone): letters give no number to call")
+        if not self.officers:
+            gaps.append("no officers are set ([officers.ID] name, phone, email): letters name no case officer")
+        return gaps
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)?\s*$", re.I)

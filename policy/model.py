@@ -124,6 +124,10 @@ class ContactRules(_Section):
 
     default_every: Period = Period(1, "months")
     least_frequent: Period = Period(1, "months")
+    #: Whether `least_frequent` is the standard the landlord offers rather than a floor: a less frequent
+    #: plan is then allowed when it is recorded as the reporter's own choice (never the officer's alone).
+    #: 001 rec. 3 leaves frequency and method to the victim; 003 §9 ("at least once a month") does not.
+    reporter_may_choose_less: bool = False
 
     @model_validator(mode="after")
     def _default_within_minimum(self) -> ContactRules:

@@ -40,12 +40,14 @@ from statemachine.commands import (
     CommandError,
     ConcludeLegalAction,
     EscalateRisk,
+    LegalDecision,
     NoArgs,
     Note,
     ProposeLegalAction,
     RecordCaseReview,
     RecordContact,
     RecordIncident,
+    RecordPoliceReport,
     RecordRiskAssessment,
     ReportArgs,
     RequestAsbCaseReview,
@@ -53,20 +55,34 @@ from statemachine.commands import (
     StartIntervention,
 )
 from statemachine.events import (
+    ActionPlanAgreed,
     AsbCaseReviewRequested,
     CaseEvent,
     CaseReviewed,
     ContactRecorded,
     Decided,
+    EnquiryExpired,
     EqualityAssessed,
     IncidentRecorded,
     InterventionStarted,
     LegalActionChanged,
+    Notice,
     OfficerAssigned,
+    PoliceInformed,
     RiskAssessed,
     RiskChanged,
 )
 from statemachine.facts import CaseFacts, LegalAction, PendingApproval
+from statemachine.patches import (
+    CONSIDER_CLOSURE,
+    CONTACT_FROM_CONVERSION,
+    ENQUIRY_DECISION,
+    ENQUIRY_EXPIRY_DECISION,
+    OFFICER_PROMPTS,
+    SUPPORT_MOVES_NOTHING,
+    TELL_POLICE,
+    TELL_THE_POLICE,
+)
 
 #: A timeline event (statemachine/events.py): effects append them, in the order they happen.
 Event = CaseEvent
@@ -81,18 +97,20 @@ class Lifecycle(Protocol):
     facts: CaseFacts
     profile: Profile
     clock: datetime | None
+    #: The behaviour changes in force for this case (statemachine/patches.py).
+    patches: frozenset[str]
 
     def letter(self, template: str, to: str, events: list[Event]) -> None: ...
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None: ...
     def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None: ...
     def move(self, trigger: str, events: list[Event], target: str | None = None) -> None: ...
-    def legal_approver(self, kind: str) -> str: ...
+    def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str: ...
 
 
 ApprovalKind = Literal["closure_approval", "legal_approval"]
 Guard = Callable[[Lifecycle, Any, Actor | None], str | None]
 Effect = Callable[[Lifecycle, Any, Actor, datetime, list[Event]], None]
-Due = Callable[[CaseFacts, Profile, WorkingCalendar], datetime | None]
+Due = Callable[[CaseFacts, Profile, WorkingCalendar, frozenset[str]], datetime | None]
 Fire = Callable[[Lifecycle, datetime, list[Event]], None]
 
 #: Everyone who acts on cases; intake staff log reports and incidents only, ops and auditors only read.
@@ -213,12 +231,24 @@ def guard_record_contact(lc: Lifecycle, args: RecordContact | None, actor: Actor
 def guard_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan | None, actor: Actor | None) -> str | None:
     if lc.facts.reporter.anonymous:
         return "the reporter is anonymous: an action plan cannot be agreed or shared"
-    least = lc.profile.contact.least_frequent
+    rules = lc.profile.contact
+    least = rules.least_frequent
     if args is not None and args.contact_every_days > least.longest_days:
+        if args.reporters_choice and rules.reporter_may_choose_less:
+            return None  # 001 rec. 3: the reporter chose it, and it is recorded as theirs
+        choice = (" unless the reporter chooses it (record it as their choice: reporters_choice)"
+                  if rules.reporter_may_choose_less else "")
         return (
             f"contact every {args.contact_every_days} days is less often than this standard allows "
-            f"(at least every {least})"
+            f"(at least every {least}){choice}"
         )
+    return None
+
+
+def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Actor | None) -> str | None:
+    strands = lc.profile.categories.hate_strands
+    if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
+        return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
     return None
 
 
@@ -237,7 +267,13 @@ def guard_escalate_risk(lc: Lifecycle, args: EscalateRisk | None, actor: Actor |
 
 
 def guard_start_intervention(lc: Lifecycle, args: StartIntervention | None, actor: Actor | None) -> str | None:
-    if lc.facts.stage == "enquiry":
+    # Support is offered at any stage and is not escalation (003 §9; 004 §3.3): a support referral
+    # may be started even at the legal stage, and from an enquiry without converting it.
+    support = SUPPORT_MOVES_NOTHING in lc.patches and (args is None or args.kind == "support_referral")
+    if lc.facts.stage == "legal" and not support:
+        return ("not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
+                "a support referral at any stage)")
+    if lc.facts.stage == "enquiry" and not support:
         return _urgent_jump_refusal(lc, "interventions")
     return None
 
@@ -332,14 +368,43 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     facts = lc.facts
     facts.incidents += 1
     facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
-    facts.incident_log.append((args.occurred_at or now, args.hate))
+    hate = args.hate or args.hate_strand is not None
+    facts.incident_log.append((args.occurred_at or now, hate))
     facts.monitoring_since = None
-    if args.hate:
+    # A later hate incident marks the case as hate, and its strand is the case's latest: both feed
+    # reporting of hate-related cases (004 §6.4; issue 11 item 15), not only the first report's.
+    if hate:
         facts.hate = True
-    events.append(IncidentRecorded(count=facts.incidents, hate=args.hate))
-    if args.hate and facts.risk != "high":
+    if args.hate_strand is not None:
+        facts.hate_strand = args.hate_strand
+    events.append(IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
+                                   category=args.category or facts.category,
+                                   **({"hate_strand": args.hate_strand} if args.hate_strand else {})))
+    if hate:
+        tell_the_police(lc, events)
+    if hate and facts.risk != "high":
         facts.risk = "high"
         events.append(RiskChanged(risk="high", why="hate incident"))
+
+
+def tell_the_police(lc: Lifecycle, events: list[Event]) -> None:
+    """A hate incident: the reporter is told "we will tell the police" (the acknowledgement), so the
+    officer gets a task to do it (004 §3.5 "make sure the Police are aware"; 003 §5), answered by
+    record_police_report with the police's reference (issue 11 item 11)."""
+    facts = lc.facts
+    if TELL_THE_POLICE in lc.patches and facts.police_told_at is None and not facts.police_task_open:
+        facts.police_task_open = True
+        lc.task(TELL_POLICE, "officer", events, approval=TELL_POLICE)
+
+
+def do_record_police_report(lc: Lifecycle, args: RecordPoliceReport, actor: Actor, now: datetime,
+                            events: list[Event]) -> None:
+    lc.facts.police_told_at = now
+    events.append(PoliceInformed(reference_ref=args.police_reference_ref) if args.police_reference_ref
+                  else PoliceInformed())
+    if lc.facts.police_task_open:
+        lc.facts.police_task_open = False
+        events.append(Decided(kind=TELL_POLICE, decision="done"))
 
 
 def do_record_contact(lc: Lifecycle, args: RecordContact, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -371,7 +436,17 @@ def do_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan, actor: Actor, now
                          ) -> None:
     lc.facts.contact_every_days = args.contact_every_days
     lc.facts.contact_method = args.contact_method
+    events.append(ActionPlanAgreed(contact_every_days=args.contact_every_days, contact_method=args.contact_method,
+                                   reporters_choice=args.reporters_choice))
     lc.letter("action_plan", "reporter", events)
+
+
+def decide_enquiry(lc: Lifecycle, decision: str, events: list[Event]) -> None:
+    """An enquiry awaiting the officer's decision at expiry is decided by converting or closing it
+    (003 stage 1; issue 11 item 4): its decision task is answered on the case."""
+    if lc.facts.enquiry_decision_since is not None:
+        lc.facts.enquiry_decision_since = None
+        events.append(Decided(kind=ENQUIRY_DECISION, decision=decision))
 
 
 def do_convert_to_case(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -381,6 +456,7 @@ def do_convert_to_case(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
 
 
 def do_close_enquiry(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
+    decide_enquiry(lc, "closed", events)
     lc.close("close_enquiry", args.reason, now, events)
     lc.letter("enquiry_closed", "reporter", events)
 
@@ -394,11 +470,28 @@ def do_record_case_review(lc: Lifecycle, args: RecordCaseReview, actor: Actor, n
                           ) -> None:
     lc.facts.last_review_at = now
     lc.facts.monitoring_since = now if args.decision == "consider_closure" else None
-    events.append(CaseReviewed(decision=args.decision))
+    events.append(CaseReviewed(decision=args.decision, reason_ref=args.reason_ref) if args.reason_ref
+                  else CaseReviewed(decision=args.decision))
+    if args.reason or args.reason_ref or args.decision == "consider_closure":
+        answer_closure_prompt(lc, "kept_open" if args.decision == "continue" else "monitoring", events)
+
+
+def answer_closure_prompt(lc: Lifecycle, decision: str, events: list[Event]) -> None:
+    """The officer answered "consider closure": by requesting closure, or by a recorded decision to
+    keep the case open (with a reason) or to monitor it further (003 stage 3; 004 §3.13)."""
+    if lc.facts.closure_prompt_since is not None:
+        lc.facts.closure_prompt_since = None
+        events.append(Decided(kind=CONSIDER_CLOSURE, decision=decision))
 
 
 def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, now: datetime, events: list[Event]
                           ) -> None:
+    if args.kind == "support_referral" and SUPPORT_MOVES_NOTHING in lc.patches:
+        # Support is offered at any stage and is not escalation: the case stays where it is
+        # (003 §9 "referrals to other support agencies, as and when required"; 004 §3.3).
+        lc.facts.interventions.append(args.kind)
+        events.append(InterventionStarted(kind=args.kind))
+        return
     if lc.facts.converted_at is None:
         lc.facts.converted_at = now
     lc.facts.interventions.append(args.kind)
@@ -423,15 +516,17 @@ def do_propose_legal_action(
     back = {"enquiry": "investigation", "legal": "interventions"}.get(facts.stage, facts.stage)
     action = LegalAction(
         id=facts.next_id("legal"), kind=args.kind, emergency=args.emergency, stage_before=cast(Any, back),
+        instruct_solicitor=args.instruct_solicitor, case_review_meeting=args.case_review_meeting,
     )
     facts.legal_actions.append(action)
-    role = lc.legal_approver(args.kind)
+    role = lc.legal_approver(args.kind, args.instruct_solicitor)
     approval = PendingApproval(
         id=facts.next_id("approval"), kind="legal_approval", role=cast(Any, role),
         requested_by=actor.id, requested_at=now, legal_action_id=action.id,
     )
     facts.pending.append(approval)
-    events.append(LegalActionChanged(kind=args.kind, status="proposed", emergency=args.emergency))
+    events.append(LegalActionChanged(kind=args.kind, status="proposed", emergency=args.emergency,
+                                     **_legal_facts(action)))
     lc.task("legal_approval", role, events, after_the_event=args.emergency, approval=approval.id)
     if args.emergency:
         if facts.converted_at is None:
@@ -439,14 +534,27 @@ def do_propose_legal_action(
         lc.move("enter_legal", events)
 
 
-def _decide_legal(lc: Lifecycle, approve: bool, now: datetime, events: list[Event]) -> None:
+def _legal_facts(action: LegalAction) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if action.instruct_solicitor:
+        out["instruct_solicitor"] = True
+    if action.case_review_meeting is not None:
+        out["case_review_meeting"] = action.case_review_meeting.isoformat()
+    return out
+
+
+def _decide_legal(lc: Lifecycle, approve: bool, now: datetime, events: list[Event],
+                  meeting: datetime | None = None) -> None:
     facts = lc.facts
     pending = facts.pending_of("legal_approval")
     assert pending is not None  # guarded
     facts.pending.remove(pending)
     action = next(a for a in facts.legal_actions if a.id == pending.legal_action_id)
     action.status = "approved" if approve else "rejected"
-    events.append(LegalActionChanged(kind=action.kind, status=action.status, emergency=action.emergency))
+    if meeting is not None:  # e.g. the review held after an emergency action (004 §3.12)
+        action.case_review_meeting = meeting
+    events.append(LegalActionChanged(kind=action.kind, status=action.status, emergency=action.emergency,
+                                     **_legal_facts(action)))
     if approve:
         if facts.converted_at is None:
             facts.converted_at = now
@@ -457,12 +565,14 @@ def _decide_legal(lc: Lifecycle, approve: bool, now: datetime, events: list[Even
         lc.move("withdraw_legal", events, target=action.stage_before)
 
 
-def do_approve_legal_action(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-    _decide_legal(lc, True, now, events)
+def do_approve_legal_action(lc: Lifecycle, args: LegalDecision, actor: Actor, now: datetime, events: list[Event]
+                            ) -> None:
+    _decide_legal(lc, True, now, events, args.case_review_meeting)
 
 
-def do_reject_legal_action(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-    _decide_legal(lc, False, now, events)
+def do_reject_legal_action(lc: Lifecycle, args: LegalDecision, actor: Actor, now: datetime, events: list[Event]
+                           ) -> None:
+    _decide_legal(lc, False, now, events, args.case_review_meeting)
 
 
 def do_conclude_legal_action(
@@ -483,6 +593,7 @@ def do_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview, actor:
 
 def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]
                        ) -> None:
+    answer_closure_prompt(lc, "closure", events)
     role = lc.profile.approvals.closure
     approval = PendingApproval(
         id=lc.facts.next_id("approval"), kind="closure_approval", role=role,
@@ -512,15 +623,14 @@ def do_reject_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, eve
 # =============================================================================================== commands
 
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
-_BEFORE_LEGAL: tuple[Stage, ...] = ("enquiry", "investigation", "review", "interventions")
 
 _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("assign_officer", "give the case its officer, the reporter's one point of contact",
                 AssignOfficer, OPEN_STAGES, do_assign_officer, examples=({"officer": "o1"}, {"officer": "o2"}),
                 title="Assign an officer", clause="003 §6"),
     CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk)",
-                RecordIncident, OPEN_STAGES, do_record_incident, roles=INTAKE_AND_OFFICERS, any_officer=True,
-                examples=({}, {"hate": True}),
+                RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
+                any_officer=True, examples=({}, {"hate": True}),
                 title="Record an incident", clause="004 §6.4"),
     CommandSpec("record_contact", "record a contact with the reporter, made or failed", RecordContact, OPEN_STAGES,
                 do_record_contact, guard_record_contact,
@@ -543,12 +653,14 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 guard_escalate_risk, examples=({"risk": "high"}, {"risk": "medium"}),
                 title="Escalate the risk", clause="003 §7"),
     CommandSpec("record_case_review", "record a case review: continue, or consider closure", RecordCaseReview,
-                CASE_STAGES, do_record_case_review,
-                examples=({"decision": "continue"}, {"decision": "consider_closure"}),
+                CASE_STAGES, do_record_case_review, free_text="reason",
+                examples=({"decision": "continue"}, {"decision": "consider_closure"},
+                          {"decision": "continue", "reason_ref": "N-2"}),
                 title="Record a case review", clause="003 §8 stage 3"),
+    # At legal, only a support referral (the guard says so): support is offered at any stage.
     CommandSpec("start_intervention", "start an intervention (a warning letter, an ABC, mediation, ...)",
-                StartIntervention, _BEFORE_LEGAL, do_start_intervention, guard_start_intervention,
-                examples=({"kind": "warning_letter"}, {"kind": "mediation"}),
+                StartIntervention, OPEN_STAGES, do_start_intervention, guard_start_intervention,
+                examples=({"kind": "warning_letter"}, {"kind": "mediation"}, {"kind": "support_referral"}),
                 title="Start an intervention", clause="003 §8 stage 4"),
     CommandSpec("record_equality_assessment", "record an Equality Act assessment", Note, OPEN_STAGES,
                 do_record_equality_assessment, free_text="note", examples=({},),
@@ -556,13 +668,15 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("propose_legal_action", "propose a legal remedy; it needs approval (an emergency acts at once)",
                 ProposeLegalAction, OPEN_STAGES, do_propose_legal_action, guard_propose_legal_action,
                 asks="legal_approval", examples=({"kind": "legal_warning"}, {"kind": "possession_order"},
-                          {"kind": "injunction", "emergency": True}),
+                          {"kind": "injunction", "emergency": True},
+                          {"kind": "injunction", "instruct_solicitor": True,
+                           "case_review_meeting": "2026-01-05T10:00:00+00:00"}),
                 title="Propose legal action", clause="004 §3.12"),
-    CommandSpec("approve_legal_action", "approve the legal action awaiting approval", Note, OPEN_STAGES,
+    CommandSpec("approve_legal_action", "approve the legal action awaiting approval", LegalDecision, OPEN_STAGES,
                 do_approve_legal_action, guard_decide_legal_action, free_text="note", decides="legal_approval",
                 verdict="approved", examples=({},),
                 title="Approve the legal action", clause="004 §3.12"),
-    CommandSpec("reject_legal_action", "reject the legal action awaiting approval", Note, OPEN_STAGES,
+    CommandSpec("reject_legal_action", "reject the legal action awaiting approval", LegalDecision, OPEN_STAGES,
                 do_reject_legal_action, guard_decide_legal_action, free_text="note", decides="legal_approval",
                 verdict="rejected", examples=({},),
                 title="Reject the legal action", clause="004 §3.12"),
@@ -570,6 +684,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 _LEGAL_STAGES, do_conclude_legal_action, guard_conclude_legal_action, free_text="outcome",
                 examples=({"outcome": "order granted"},),
                 title="Conclude the legal action", clause="003 §8 stage 5"),
+    CommandSpec("record_police_report", "record that the police were told of a hate incident, with their reference",
+                RecordPoliceReport, OPEN_STAGES, do_record_police_report, free_text="police_reference",
+                examples=({}, {"police_reference_ref": "N-1"}),
+                title="Record that the police were told", clause="004 §3.5"),
     CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review", RequestAsbCaseReview,
                 OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
                 examples=({"applicant": "individual"}, {"applicant": "group"}),
@@ -642,29 +760,34 @@ def _due_on(calendar: WorkingCalendar, moment: datetime) -> datetime:
     return calendar.working_day_deadline(moment, 0)
 
 
-def due_first_response(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
+def due_first_response(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                       patches: frozenset[str]) -> datetime | None:
     if facts.first_response_at is not None or facts.risk is None:
         return None
     return calendar.working_day_deadline(facts.received_at, profile.first_response.for_risk(facts.risk))
 
 
-def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
+def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                       patches: frozenset[str]) -> datetime | None:
     return calendar.add_period(facts.received_at, profile.enquiry.length)
 
 
-def due_unable_to_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
+def due_unable_to_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                          patches: frozenset[str]) -> datetime | None:
     if facts.unable_letter_at is None:
         return None
     return calendar.add_period(facts.unable_letter_at, profile.enquiry.unable_to_contact_window)
 
 
-def due_investigation_end(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
+def due_investigation_end(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                          patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
     return calendar.add_period(facts.converted_at, profile.case.investigation)
 
 
-def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
+def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                    patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
     if facts.last_review_at is None:
@@ -674,30 +797,86 @@ def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalenda
     return _due_on(calendar, first)
 
 
-def due_inactivity(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
+def due_inactivity(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                   patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
     quiet_since = max(facts.last_incident_at, facts.converted_at)
     return calendar.add_period(quiet_since, profile.case.inactivity)
 
 
-def due_monitoring(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
+def due_monitoring(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                   patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None or facts.monitoring_since is None:
         return None
     return calendar.add_period(facts.monitoring_since, profile.case.extra_monitoring)
 
 
-def due_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> datetime | None:
-    if facts.reporter.anonymous or facts.last_contact_at is None:
+def due_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                patches: frozenset[str]) -> datetime | None:
+    since = contact_clock(facts, CONTACT_FROM_CONVERSION in patches)
+    if facts.reporter.anonymous or since is None:
         return None
     every = Period(facts.contact_every_days, "days") if facts.contact_every_days else profile.contact.default_every
-    return _due_on(calendar, calendar.add_period(facts.last_contact_at, every))
+    return _due_on(calendar, calendar.add_period(since, every))
+
+
+def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | None:
+    """Since when the next contact with the reporter is counted.
+
+    003 §9 promises contact "at least once a month" for the life of the case, whatever the outcome of
+    the officer's calls, so the clock starts at the first response (the first contact attempt) or at
+    conversion, and a contact that gets through restarts it; a failed one does not (issue 11 item 5).
+    Before that change it started only with a successful contact, so a case converted without one
+    ran with no contact deadline at all.
+    """
+    if not from_conversion:
+        return facts.last_contact_at
+    moments = [m for m in (facts.last_contact_at, facts.converted_at, facts.first_response_at) if m is not None]
+    return max(moments) if moments else None
+
+
+def fire_overdue(kind: str) -> Fire:
+    """A missed deadline is a breach (recorded by `on_deadline`), with an overdue task for the first
+    role of the escalation chain (004 §3.12)."""
+    def fire(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+        lc.task("overdue", lc.profile.approvals.escalation_chain[0], events, deadline=kind)
+
+    return fire
+
+
+def fire_contact_missed(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """A missed contact is the officer's to put right first; their manager is told, and the task goes
+    up the chain only if it stays undone (003 §9; issue 11 item 14). Before that change the overdue
+    task went straight to the first role of the chain."""
+    if OFFICER_PROMPTS not in lc.patches:
+        fire_overdue("contact")(lc, now, events)
+        return
+    lc.task("overdue", "officer", events, deadline="contact")
+    events.append(Notice(role=lc.profile.approvals.escalation_chain[0], about="breach", kind="contact"))
 
 
 def fire_enquiry_expiry(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
-    if lc.facts.stage == "enquiry":
-        lc.close("expire_enquiry", "enquiry_expired", now, events)
-        lc.letter("enquiry_closed", "reporter", events)
+    if lc.facts.stage != "enquiry":
+        return
+    if ENQUIRY_EXPIRY_DECISION in lc.patches and _expiry_needs_a_decision(lc.facts):
+        lc.facts.enquiry_decision_since = now
+        events.append(EnquiryExpired(decision="needed"))
+        lc.task(ENQUIRY_DECISION, "officer", events, approval=ENQUIRY_DECISION)
+        return
+    lc.close("expire_enquiry", "enquiry_expired", now, events)
+    lc.letter("enquiry_closed", "reporter", events)
+
+
+def _expiry_needs_a_decision(facts: CaseFacts) -> bool:
+    """Whether an enquiry at its 4 weeks needs the officer's decision rather than closing itself.
+
+    003 stage 1 closes an enquiry when *insufficient information* was provided to meet the
+    threshold: that presumes an enquiry that was worked, with the reporter reached. A high-risk or
+    hate enquiry (003 §5, §8: the highest priority), or one whose reporter was never reached, is
+    not closed by a timer: the officer converts it or closes it with a reason (issue 11 item 4).
+    """
+    return facts.risk == "high" or facts.hate or facts.last_contact_at is None
 
 
 def fire_unable_to_contact(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
@@ -713,7 +892,14 @@ def fire_investigation_end(lc: Lifecycle, now: datetime, events: list[Event]) ->
 
 def fire_consider_closure(kind: str) -> Fire:
     def fire(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
-        lc.task("consider_closure", "officer", events, why=kind)
+        if OFFICER_PROMPTS not in lc.patches:
+            lc.task(CONSIDER_CLOSURE, "officer", events, why=kind)
+            return
+        # A prompt for the officer, not a breach: answered by requesting closure, or by a recorded
+        # decision to keep the case open with a reason (003 stage 3; 004 §3.13; issue 11 item 14).
+        if lc.facts.closure_prompt_since is None:
+            lc.facts.closure_prompt_since = now
+            lc.task(CONSIDER_CLOSURE, "officer", events, why=kind, approval=CONSIDER_CLOSURE, prompt=True)
 
     return fire
 
@@ -723,10 +909,13 @@ _FIRST_OF_CHAIN = "the first role of approvals.escalation_chain (an overdue task
 _DEADLINES: tuple[DeadlineSpec, ...] = (
     # In the order the timeline announces deadlines falling due at the same moment.
     DeadlineSpec("first_response", "first contact with the reporter, by risk", OPEN_STAGES,
-                 "first_response.<risk>", due_first_response, "breach + overdue task", breach=True,
+                 "first_response.<risk>", due_first_response, "breach + overdue task", fire_overdue("first_response"),
+                 breach=True,
                  tells=_FIRST_OF_CHAIN, promised_by=("acknowledgement",), clause="003 §8 stage 1"),
-    DeadlineSpec("enquiry_expiry", "an enquiry not converted closes", ("enquiry",), "enquiry.length",
-                 due_enquiry_expiry, "enquiry closes (expired)", fire_enquiry_expiry, tells="the reporter (letter)",
+    DeadlineSpec("enquiry_expiry", "an enquiry not converted closes, or (high risk, hate, never reached) "
+                 "needs the officer's decision", ("enquiry",), "enquiry.length", due_enquiry_expiry,
+                 "enquiry closes (expired), or an enquiry_decision task", fire_enquiry_expiry,
+                 tells="the reporter (letter), or the officer (a decision task)",
                  trigger="expire_enquiry", clause="003 §8 stage 1"),
     DeadlineSpec("unable_to_contact", "after the unable-to-contact letter, the enquiry closes", ("enquiry",),
                  "enquiry.unable_to_contact_window", due_unable_to_contact, "enquiry closes (reporter unreachable)",
@@ -736,17 +925,18 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "case.investigation", due_investigation_end, "initial case review", fire_investigation_end,
                  trigger="begin_review", timeline_kind="case_review_stage", clause="003 §8 stage 2"),
     DeadlineSpec("case_review", "the two-month review, then monthly reviews", CASE_STAGES, "case.review_interval",
-                 due_case_review, "breach + overdue task", breach=True, tells=_FIRST_OF_CHAIN,
-                 clause="003 §8 stage 3"),
-    DeadlineSpec("inactivity", "28 quiet days: the officer considers closure", CASE_STAGES, "case.inactivity",
-                 due_inactivity, "consider_closure task", fire_consider_closure("inactivity"),
-                 tells="the officer (a consider_closure task)", clause="003 §8 stage 6"),
+                 due_case_review, "breach + overdue task", fire_overdue("case_review"), breach=True,
+                 tells=_FIRST_OF_CHAIN, clause="003 §8 stage 3"),
+    DeadlineSpec("inactivity", "28 quiet days: the officer is prompted to consider closure", CASE_STAGES,
+                 "case.inactivity", due_inactivity, "consider_closure prompt", fire_consider_closure("inactivity"),
+                 tells="the officer (a consider_closure prompt, answered on the case)", clause="003 §8 stage 6"),
     DeadlineSpec("monitoring", "after a review decided to consider closure, the monitoring period ends",
-                 CASE_STAGES, "case.extra_monitoring", due_monitoring, "consider_closure task",
-                 fire_consider_closure("monitoring"), tells="the officer (a consider_closure task)",
+                 CASE_STAGES, "case.extra_monitoring", due_monitoring, "consider_closure prompt",
+                 fire_consider_closure("monitoring"), tells="the officer (a consider_closure prompt)",
                  clause="003 §8 stage 6"),
     DeadlineSpec("contact", "contact with the reporter at the agreed (or default) frequency", OPEN_STAGES,
-                 "contact.default_every", due_contact, "breach + overdue task", breach=True, tells=_FIRST_OF_CHAIN,
+                 "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
+                 fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
                  clause="003 §9"),
     DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
                  OPEN_STAGES, "approvals.decide_within", None,

@@ -94,6 +94,8 @@ class RecordIncident(_Args):
     occurred_at: AwareDatetime | None = None
     category: str | None = Field(None, max_length=64)
     hate: bool = False
+    #: The prejudice the incident is perceived to be motivated by (a strand of the profile); implies hate.
+    hate_strand: str | None = Field(None, min_length=1, max_length=32)
 
 
 class RecordContact(_Args):
@@ -108,6 +110,9 @@ class RecordRiskAssessment(_Args):
 class AgreeActionPlan(_Args):
     contact_every_days: int = Field(ge=1, le=366)
     contact_method: str = Field("phone", min_length=1, max_length=16)
+    #: The frequency is the reporter's own recorded choice (001 rec. 3): only then may it be less often
+    #: than the standard the landlord offers, and only where the profile allows it.
+    reporters_choice: bool = False
 
 
 class CloseWithReason(_Args):
@@ -120,6 +125,10 @@ class EscalateRisk(_Args):
 
 class RecordCaseReview(_Args):
     decision: Literal["continue", "consider_closure"]
+    #: Why the case stays open: required when it answers a "consider closure" prompt (free text,
+    #: kept in the case file; the workflow gets `reason_ref`).
+    reason: str | None = Field(None, min_length=1, max_length=10000)
+    reason_ref: str | None = Field(None, max_length=40)
 
 
 class StartIntervention(_Args):
@@ -141,6 +150,27 @@ class RequestAsbCaseReview(_Args):
 class ProposeLegalAction(_Args):
     kind: LegalKind
     emergency: bool = False
+    #: Instructing a solicitor or barrister (a complex defended case) is a fact of the proposal, not
+    #: of the remedy: it needs the profile's senior approver (004 §3.12, "approved by the Regional Manager").
+    instruct_solicitor: bool = False
+    #: When the decision was considered at a case review meeting (004 §3.12; 003 stage 5). An emergency
+    #: action enters legal at once and its review follows, recorded when it is approved.
+    case_review_meeting: AwareDatetime | None = None
+
+
+class LegalDecision(Note):
+    """A manager's decision on a proposed legal action; an emergency action's review meeting, held
+    after the event, is recorded with it (004 §3.12)."""
+
+    case_review_meeting: AwareDatetime | None = None
+
+
+class RecordPoliceReport(_Args):
+    """The police were told of a hate incident (004 §3.5 "make sure the Police are aware"). The police's
+    reference is kept in the case file (a door sends `police_reference_ref`)."""
+
+    police_reference: str | None = Field(None, min_length=1, max_length=64)
+    police_reference_ref: str | None = Field(None, max_length=40)
 
 
 class ConcludeLegalAction(_Args):

@@ -16,6 +16,7 @@ from policy.calendar import WorkingCalendar
 from policy.model import CalendarRules, Profile
 from statemachine.catalogue import BREACH_DEADLINES, DEADLINES
 from statemachine.facts import CaseFacts
+from statemachine.patches import ALL
 
 
 def calendar_for_rules(rules: CalendarRules, holidays_by_year: dict[int, frozenset[date]]) -> WorkingCalendar:
@@ -26,15 +27,18 @@ def calendar_for(profile: Profile, holidays_by_year: dict[int, frozenset[date]] 
     return WorkingCalendar.from_rules(profile.calendar, holidays_by_year=holidays_by_year)
 
 
-def open_deadlines(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> dict[str, datetime]:
-    """Each deadline kind that runs in the case's stage and has a due time now (catalogue DEADLINES)."""
+def open_deadlines(
+    facts: CaseFacts, profile: Profile, calendar: WorkingCalendar, patches: frozenset[str] = ALL,
+) -> dict[str, datetime]:
+    """Each deadline kind that runs in the case's stage and has a due time now (catalogue DEADLINES),
+    by the rules in force for the case (`patches`, statemachine/patches.py)."""
     if facts.is_closed:
         return {}
     found: dict[str, datetime] = {}
     for spec in DEADLINES.values():
         if spec.due is None or facts.stage not in spec.stages:
             continue
-        due = spec.due(facts, profile, calendar)
+        due = spec.due(facts, profile, calendar, patches)
         if due is not None:
             found[spec.kind] = due
     return found

@@ -81,9 +81,15 @@ class OfficerAssigned(_Event):
 
 
 class IncidentRecorded(_Event):
+    """A further incident on the case. Its moment, category and hate strand are carried so the case
+    file writes its incident row (older histories carry only the count and the flag)."""
+
     event: Literal["incident"] = "incident"
     count: int
     hate: bool
+    occurred_at: str | None = None
+    category: str | None = None
+    hate_strand: str | None = None
 
 
 class RiskChanged(_Event):
@@ -106,6 +112,49 @@ class RiskAssessed(_Event):
 class CaseReviewed(_Event):
     event: Literal["case_review"] = "case_review"
     decision: str
+    #: Why the case stays open (its text is in the case file).
+    reason_ref: str | None = None
+
+
+class ActionPlanAgreed(_Event):
+    """The contact frequency and method agreed with the reporter; `reporters_choice` when a frequency
+    less often than the standard was the reporter's own recorded choice (001 rec. 3)."""
+
+    event: Literal["action_plan"] = "action_plan"
+    contact_every_days: int
+    contact_method: str
+    reporters_choice: bool
+
+
+class PoliceInformed(_Event):
+    """The police were told of a hate incident (004 §3.5); their reference is in the case file."""
+
+    event: Literal["police_informed"] = "police_informed"
+    reference_ref: str | None = None
+
+
+class EnquiryExpired(_Event):
+    """An enquiry reached its length needing the officer's decision instead of closing (003 stage 1)."""
+
+    event: Literal["enquiry_expired"] = "enquiry_expired"
+    decision: str
+
+
+class Referral(_Event):
+    """A report routed to another service (003 §4): the referral itself, not only its letter."""
+
+    event: Literal["referral"] = "referral"
+    to: str
+    reason: str
+
+
+class Notice(_Event):
+    """A role is told of something without a task of its own (a manager told of a missed contact)."""
+
+    event: Literal["notice"] = "notice"
+    role: str
+    about: str
+    kind: str
 
 
 class InterventionStarted(_Event):
@@ -122,6 +171,10 @@ class LegalActionChanged(_Event):
     kind: str
     status: Literal["proposed", "approved", "rejected", "concluded"]
     emergency: bool | None = None
+    #: Solicitors are instructed (the senior approver's decision, 004 §3.12).
+    instruct_solicitor: bool | None = None
+    #: When the case review meeting considered it (ISO date-time).
+    case_review_meeting: str | None = None
 
 
 class AsbCaseReviewRequested(_Event):
@@ -183,6 +236,8 @@ class TaskCreated(_Event):
     #: The letter a communication_failed task is about, and its event.
     template: str | None = None
     message_seq: int | None = None
+    #: A prompt (consider closure) stays with its holder: never a breach.
+    prompt: bool | None = None
 
 
 class TaskReminded(_Event):
@@ -230,7 +285,8 @@ CaseEvent = Annotated[
     CommandIssued | Rejected | Triaged | StageEntered | Closed | OfficerAssigned | IncidentRecorded | RiskChanged
     | ContactRecorded | RiskAssessed | CaseReviewed | InterventionStarted | EqualityAssessed | LegalActionChanged
     | AsbCaseReviewRequested | Decided | LetterSent | NotificationSent | CommunicationFailed | TaskCreated
-    | TaskReminded | TaskEscalatedEvent | TaskResolvedEvent | DeadlineSet | Breach,
+    | TaskReminded | TaskEscalatedEvent | TaskResolvedEvent | DeadlineSet | Breach | ActionPlanAgreed
+    | PoliceInformed | EnquiryExpired | Referral | Notice,
     Field(discriminator="event"),
 ]
 

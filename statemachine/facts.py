@@ -32,6 +32,9 @@ class LegalAction(BaseModel):
     status: Literal["proposed", "approved", "rejected", "concluded"] = "proposed"
     outcome: str | None = None
     stage_before: Stage = "interventions"
+    instruct_solicitor: bool = False
+    #: When the decision was considered at a case review meeting (004 §3.12), if recorded.
+    case_review_meeting: datetime | None = None
 
 
 class PendingApproval(BaseModel):
@@ -58,6 +61,9 @@ class CaseFacts(BaseModel):
     risk: Risk | None = None
     category: str
     hate: bool = False
+    #: The latest hate strand recorded on the case (the report's, then any later incident's): for
+    #: reporting hate-related cases (004 §6.4; issue 11 item 15).
+    hate_strand: str | None = None
     channel: str = "phone"
     officer: str | None = None
     reporter: Party = Party()
@@ -87,6 +93,14 @@ class CaseFacts(BaseModel):
     last_review_at: datetime | None = None
     monitoring_since: datetime | None = None
     asb_case_review_since: datetime | None = None
+    #: When an enquiry reached its 4 weeks needing the officer's decision (convert, or close with a
+    #: reason) instead of closing itself (003 stage 1; issue 11 item 4).
+    enquiry_decision_since: datetime | None = None
+    #: When the officer was prompted to consider closure (28 quiet days), until they answer it.
+    closure_prompt_since: datetime | None = None
+    #: A hate incident the police have not yet been told of has a task open; when they were told.
+    police_task_open: bool = False
+    police_told_at: datetime | None = None
 
     interventions: list[str] = []
     legal_actions: list[LegalAction] = []

@@ -37,7 +37,9 @@ from statemachine.catalogue import (
     REPORT_COMMAND,
     STAGE_MOVES,
     Event,
+    decide_enquiry,
     parse_args,
+    tell_the_police,
 )
 from statemachine.commands import COURT_KINDS, EVICTION_KINDS, ROLE_RANK, STAGES, Actor, CommandError, ReportArgs
 from statemachine.events import (
@@ -46,14 +48,26 @@ from statemachine.events import (
     CommandIssued,
     LetterSent,
     NotificationSent,
+    Referral,
     StageEntered,
     TaskCreated,
     TaskEscalatedEvent,
     Triaged,
 )
 from statemachine.facts import CaseFacts, Party
+from statemachine.patches import (
+    ALL,
+    ANSWERED_ON_THE_CASE,
+    CASE_REVIEW_28_DAYS,
+    CONSIDER_CLOSURE,
+    LEGAL_APPROVER_BY_FACT,
+    NOT_ASB_REFERRAL,
+    OFFICER_PROMPTS,
+    PATCHES,
+)
 
-__all__ = ["BREACH_DEADLINES", "INTERVENTION_LETTERS", "STAGE_MOVES", "Decision", "Event", "Lifecycle", "Refused"]
+__all__ = ["ANSWERED_ON_THE_CASE", "BREACH_DEADLINES", "INTERVENTION_LETTERS", "PATCHES", "STAGE_MOVES", "Decision",
+           "Event", "Lifecycle", "Refused"]
 
 
 class Refused(Exception):
@@ -91,9 +105,12 @@ class Lifecycle:
     state: str  # kept by transitions
     trigger: Callable[..., bool]  # added by transitions: fire a declared trigger by name
 
-    def __init__(self, facts: CaseFacts, profile: Profile) -> None:
+    def __init__(self, facts: CaseFacts, profile: Profile, patches: frozenset[str] = ALL) -> None:
         self.facts = facts
         self.profile = profile
+        #: The behaviour changes in force for this run (statemachine/patches.py): all of them unless a
+        #: workflow replaying an older history says otherwise.
+        self.patches = patches
         self._target: str | None = None
         #: The time of the command being checked, for guards that count time windows.
         self.clock: datetime | None = None
@@ -197,6 +214,8 @@ class Lifecycle:
             raise Refused(command, reason)
         events: list[Event] = [CommandIssued(command=command, role=actor.role, by=actor.id)]
         COMMANDS[command].effect(self, args, actor, now, events)
+        if self.facts.stage != "enquiry":  # converted, or jumped to interventions or legal action
+            decide_enquiry(self, "converted", events)
         return Decision(events)
 
     def letter(self, template: str, to: str, events: list[Event]) -> None:
@@ -219,11 +238,20 @@ class Lifecycle:
         self.move(trigger, events)
         events.append(Closed(reason=reason))
 
-    def legal_approver(self, kind: str) -> str:
-        """The role that must approve a legal remedy (solicitors and eviction need a senior)."""
+    def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str:
+        """The role that must approve a legal action.
+
+        004 §3.12: "decisions to take legal action should be signed off by the case officer's manager"
+        (the profile's `legal_action` approver); instructing "a solicitor/barrister" for a complex
+        defended case is "approved by the Regional Manager", and "authority to evict must be approved by
+        the Regional Manager" (the profile's `instruct_solicitors` and `eviction` approvers). So a court
+        remedy needs the senior role only when solicitors are instructed, which the proposal states.
+        Before that change (unpatched histories) every court remedy was taken to instruct solicitors.
+        """
         approvals = self.profile.approvals
         roles = [approvals.legal_action]
-        if kind in COURT_KINDS:
+        by_fact = LEGAL_APPROVER_BY_FACT in self.patches
+        if (instruct_solicitor if by_fact else kind in COURT_KINDS):
             roles.append(approvals.instruct_solicitors)
         if kind in EVICTION_KINDS:
             roles.append(approvals.eviction)
@@ -239,9 +267,8 @@ class Lifecycle:
         """A deadline passed without what it required: say so, and act as its spec says."""
         spec = DEADLINES[kind]  # a kind without a spec is a fault, never silently ignored
         events: list[Event] = []
-        if spec.breach:
+        if spec.breach:  # who is tasked with it is the spec's `on_fire` (the officer, or the chain's first)
             events.append(Breach(kind=kind))
-            self.task("overdue", self.profile.approvals.escalation_chain[0], events, deadline=kind)
         if spec.on_fire is not None:
             spec.on_fire(self, now, events)
         return Decision(events)
@@ -249,6 +276,12 @@ class Lifecycle:
     def task_terms(self, kind: str) -> tuple[list[str], Period]:
         """Who a task goes to next when undecided, and how long each holder has (from the profile)."""
         chain = ["officer", *[r for r in self.profile.approvals.escalation_chain if r != "officer"]]
+        if kind == CONSIDER_CLOSURE and OFFICER_PROMPTS in self.patches:
+            return ["officer"], self.profile.approvals.decide_within
+        if kind == "asb_case_review" and CASE_REVIEW_28_DAYS in self.patches:
+            # 004 §8: "completed within 28 days". Not completed by then is a breach on day 28, not an
+            # escalation with a second 28 days (issue 11 item 10): the task stays with its reviewer.
+            return [self.profile.approvals.closure], self.profile.case_review.complete_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
         return chain, self.profile.approvals.decide_within
@@ -266,7 +299,7 @@ class Lifecycle:
 
     @classmethod
     def start(
-        cls, reference: str, report: ReportArgs, profile: Profile, now: datetime
+        cls, reference: str, report: ReportArgs, profile: Profile, now: datetime, patches: frozenset[str] = ALL,
     ) -> tuple[Lifecycle, Decision]:
         """A report arrives: triage it and open an enquiry, or give it its outcome."""
         result = triage(report, profile)
@@ -275,24 +308,32 @@ class Lifecycle:
         reported = (Party(id=report.reported_person.id) if report.reported_person else None)
         facts = CaseFacts(
             reference=reference, profile=profile.name, outcome=result.outcome, risk=result.risk,
-            category=result.category, hate=report.hate, channel=report.channel, officer=report.officer,
+            category=result.category, hate=report.hate or report.hate_strand is not None,
+            hate_strand=report.hate_strand, channel=report.channel, officer=report.officer,
             reporter=reporter, reported_person=reported, received_at=now, last_incident_at=now,
             incidents=max(1, report.incidents_last_month),
         )
-        lifecycle = cls(facts, profile)
+        lifecycle = cls(facts, profile, patches)
         events: list[Event] = [Triaged(outcome=result.outcome, risk=result.risk, category=result.category)]
         if result.outcome == "enquiry":
             events.append(StageEntered(stage="enquiry"))
         if result.outcome == "enquiry":
             lifecycle.letter("acknowledgement", "reporter", events)
+            if facts.hate:
+                tell_the_police(lifecycle, events)
         else:
             template = "not_asb_outcome" if result.outcome == "not_asb" else "early_support"
             lifecycle.close("close_enquiry", result.outcome, now, events)
             if result.routed_to:  # where a report that is not ASB was routed, on its closing event
                 events[-1] = Closed(reason=result.outcome, routed_to=result.routed_to)
+            if result.routed_to and NOT_ASB_REFERRAL in patches:
+                # 003 §4: a report that is not ASB is routed to another service, never silently dropped:
+                # the referral itself is recorded, not only the letter that mentions it (issue 11 item 16).
+                events.append(Referral(to=result.routed_to, reason=result.outcome))
             lifecycle.letter(template, "reporter", events)
         return lifecycle, Decision(events)
 
 
 def command_names() -> list[str]:
-    return list(COMMANDS)
+    """Every command a scenario may name: `report` (which starts a case), then the case commands."""
+    return [REPORT_COMMAND, *COMMANDS]

@@ -71,6 +71,24 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     await environment.shutdown()
 
 
+@pytest.fixture
+async def fresh_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server for one test alone, for modules whose tests skip weeks or months: on a
+    server shared even by one module, the cases earlier tests left open fire their timers (reminders,
+    escalations, breaches) on every later skip, and under load a long skip can outlast the server's own
+    deadline ("Timeout expired"). Such a module opts in with `env = fresh_env` style fixtures."""
+    environment = await start_time_skipping()
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+async def fresh_task_queue(fresh_env: WorkflowEnvironment, store: Store, outbox: Path) -> AsyncIterator[str]:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    async with build_worker(fresh_env.client, store, outbox, task_queue=queue):
+        yield queue
+
+
 @pytest.fixture(scope="module")
 async def task_queue(env: WorkflowEnvironment, store: Store, outbox: Path) -> AsyncIterator[str]:
     queue = f"test-{uuid.uuid4().hex[:8]}"

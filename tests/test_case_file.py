@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from activities.case_file import CaseFileActivities
 from activities.contracts import EventBatch, Projection, TimelineEvent
@@ -117,6 +118,36 @@ def test_case_references_count_up_per_year(any_store: Store) -> None:
         other_year = next_reference(session, 2032)
     assert second == first[:-6] + f"{int(first[-6:]) + 1:06d}"
     assert other_year.startswith("ASB-2032-")
+
+
+def test_a_case_started_outside_intake_never_blocks_new_reports(any_store: Store) -> None:
+    """Issue 11 item 1: a workflow started with `temporal workflow start` is projected into the case
+    file under a reference intake would issue next. Intake skips it, and a failed intake does not
+    hand the same number out again, so reports never stall on `UNIQUE constraint failed`."""
+    with any_store.session() as session, session.begin():
+        taken = next_reference(session, 2033)
+    following = taken[:-6] + f"{int(taken[-6:]) + 1:06d}"
+    with any_store.session() as session, session.begin():  # what the outside workflow's projection wrote
+        session.add(CaseRow(reference=following, profile="reading", stage="enquiry", outcome="enquiry",
+                            category="noise", opened_at=NOW, overdue=False, last_seq=1, locked=False))
+    references = []
+    for _ in range(2):
+        with any_store.session() as session, session.begin():
+            reference = next_reference(session, 2033)
+            record_report(session, reference, "reading", _report(), NOW, "i1")
+        references.append(reference)
+    assert following not in references
+    assert len(set(references)) == 2
+    # An intake whose insert fails (here: the reference is already a case) rolls back, and the number
+    # it took is not handed out again.
+    with pytest.raises(IntegrityError), any_store.session() as session, session.begin():
+        failed = next_reference(session, 2033)
+        session.add(CaseRow(reference=following, profile="reading", stage="enquiry", outcome="enquiry",
+                            category="noise", opened_at=NOW, overdue=False, last_seq=1, locked=False))
+        session.flush()
+    with any_store.session() as session, session.begin():
+        after = next_reference(session, 2033)
+    assert after != failed and after not in references
 
 
 def test_two_officers_editing_a_person_never_lose_an_update(any_store: Store) -> None:

@@ -15,6 +15,18 @@ from profiles import load
 from statemachine.commands import Actor, ReportArgs
 
 _refs = itertools.count(500000)
+
+@pytest.fixture
+def env(fresh_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Each test on a time-skipping server of its own (tests/conftest.py `fresh_env`)."""
+    return fresh_env
+
+
+@pytest.fixture
+def task_queue(fresh_task_queue: str) -> str:
+    return fresh_task_queue
+
+
 OFFICER = Actor(role="officer", id="o1")
 
 

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from casefile.db import Store
 from tests.scenarios import MANAGER, MANAGER_2, SENIOR, of, report, run, step
+
+
+@pytest.fixture
+def env(fresh_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Each test on a time-skipping server of its own (tests/conftest.py `fresh_env`)."""
+    return fresh_env
+
+
+@pytest.fixture
+def task_queue(fresh_task_queue: str) -> str:
+    return fresh_task_queue
+
 
 START = "2026-03-02T09:30:00+00:00"
 
@@ -236,13 +250,231 @@ async def test_emergency_legal_action_enters_legal_at_once_and_is_approved_after
         report(at, violence_or_threats=True),
         step("2026-03-02T10:00:00+00:00", "propose_legal_action", kind="injunction", emergency=True),
         step("2026-03-02T10:05:00+00:00", "record_equality_assessment"),
-        step("2026-03-02T10:10:00+00:00", "propose_legal_action", kind="injunction", emergency=True),
+        step("2026-03-02T10:10:00+00:00", "propose_legal_action", kind="injunction", emergency=True,
+             instruct_solicitor=True),
         step("2026-03-03T10:00:00+00:00", "approve_legal_action", MANAGER),
         step("2026-03-03T11:00:00+00:00", "approve_legal_action", SENIOR),
     ])
     assert "Equality Act" in of(timeline, "rejected", command="propose_legal_action")[0]["reason"]
     assert of(timeline, "stage", stage="legal")[0]["at"] == "2026-03-02T10:10:00+00:00"
     task = of(timeline, "task", kind="legal_approval")[0]
-    assert (task["role"], task["after_the_event"]) == ("senior_manager", True)  # injunction: solicitors
+    assert (task["role"], task["after_the_event"]) == ("senior_manager", True)  # solicitors instructed
     assert "senior_manager" in of(timeline, "rejected", command="approve_legal_action")[0]["reason"]
     assert of(timeline, "legal_action", status="approved")
+
+
+async def test_an_untouched_hate_enquiry_is_not_closed_by_its_timer_but_raises_a_decision_task(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 4: nobody worked this high-risk hate report; at 4 weeks it is not closed as
+    "does not meet the threshold" (003 stage 1 closes for insufficient information, which presumes
+    an enquiry that was worked). The officer gets a decision task, which escalates to the manager."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-10T00:00:00+00:00",
+                         steps=[report(START, hate=True)])
+    assert of(timeline, "breach", kind="first_response")
+    assert not of(timeline, "closed")
+    assert not of(timeline, "letter", template="enquiry_closed")
+    task = of(timeline, "task", kind="enquiry_decision")
+    assert [(t["at"], t["role"]) for t in task] == [("2026-03-30T08:30:00+00:00", "officer")]
+    assert of(timeline, "escalation", kind="enquiry_decision", role="manager")
+
+
+async def test_an_enquiry_whose_reporter_was_never_reached_is_decided_by_the_officer(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 4: low risk, but every call failed: the officer decides, and the closure letter
+    states the reason the officer recorded."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-10T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+        step("2026-03-31T10:00:00+00:00", "close_enquiry", reason="no_cooperation"),
+    ])
+    assert of(timeline, "task", kind="enquiry_decision", role="officer")
+    assert [(c["at"], c["reason"]) for c in of(timeline, "closed")] == [("2026-03-31T10:00:00+00:00", "no_cooperation")]
+    assert of(timeline, "decision", kind="enquiry_decision", decision="closed")
+    assert not of(timeline, "escalation", kind="enquiry_decision")  # the task ended with the decision
+
+
+async def test_a_case_converted_without_a_successful_contact_still_has_a_contact_deadline(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 5 (003 §9: contact at least monthly): the reporter's phone never answers, the
+    officer converts the case anyway; the contact deadline runs from conversion and is breached."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-06-01T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+        step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
+        step("2026-03-05T10:10:00+00:00", "convert_to_case"),
+        step("2026-03-06T10:00:00+00:00", "record_contact", outcome="failed", method="phone"),
+    ])
+    contact = of(timeline, "deadline", kind="contact")
+    # a month from conversion is Sunday 5 April; Easter Monday is a bank holiday: Tuesday 7 April
+    assert contact and contact[-1]["due"] == "2026-04-07T17:00:00+01:00"
+    assert [b["at"] for b in of(timeline, "breach", kind="contact")] == ["2026-04-07T16:00:00+00:00"]
+
+
+CONVERTED = [
+    report(START),
+    step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+    step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
+    step("2026-03-03T10:10:00+00:00", "convert_to_case"),
+]
+
+
+async def test_consider_closure_is_a_prompt_for_the_officer_never_a_breach(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 14 (003 stage 3, 004 §3.13): 28 quiet days prompt the officer to consider closure.
+    The prompt does not go up to managers or end in a breach while the officer works the case; it is
+    answered by a recorded decision to keep the case open, with a reason."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-05-20T00:00:00+01:00", steps=[
+        *CONVERTED,
+        step("2026-03-05T10:00:00+00:00", "agree_action_plan", contact_every_days=7),
+        *[step(f"2026-{m:02d}-{d:02d}T10:00:00+00:00", "record_contact", outcome="made", method="phone")
+          for m, d in ((3, 10), (3, 17), (3, 24), (3, 31), (4, 7), (4, 14), (4, 21), (4, 28), (5, 5), (5, 12))],
+        step("2026-05-12T11:00:00+00:00", "record_case_review", decision="continue"),
+        step("2026-05-12T11:05:00+00:00", "record_case_review", decision="continue",
+             reason="reporter expects the noise to return when the lodger is back"),
+    ])
+    prompts = of(timeline, "task", kind="consider_closure")
+    assert [p["role"] for p in prompts] == ["officer"]
+    assert not of(timeline, "escalation", kind="consider_closure")
+    assert not of(timeline, "breach", kind="consider_closure")
+    # A review with no reason is a review, not an answer to the prompt; the one with a reason is.
+    answers = of(timeline, "decision", kind="consider_closure", decision="kept_open")
+    assert [a["at"] for a in answers] == ["2026-05-12T11:05:00+00:00"]
+
+
+async def test_a_missed_contact_tasks_the_officer_first_and_tells_the_manager(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 14: a missed monthly contact (003 §9) is the officer's to put right first."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-04-10T00:00:00+01:00", steps=CONVERTED)
+    assert of(timeline, "breach", kind="contact")
+    assert [t["role"] for t in of(timeline, "task", kind="overdue", deadline="contact")] == ["officer"]
+    assert of(timeline, "notice", role="manager", kind="contact")
+
+
+async def test_a_support_referral_moves_the_case_nowhere(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 12 (003 §9, 004 §3.3): support is offered at any stage and is not escalation."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-10T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-02T10:00:00+00:00", "start_intervention", kind="support_referral"),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+        step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
+        step("2026-03-03T10:10:00+00:00", "convert_to_case"),
+        step("2026-03-04T10:00:00+00:00", "start_intervention", kind="support_referral"),
+    ])
+    assert not of(timeline, "rejected")
+    assert len(of(timeline, "intervention", kind="support_referral")) == 2
+    assert [s["stage"] for s in of(timeline, "stage")] == ["enquiry", "investigation"]
+
+
+async def test_a_later_hate_incident_marks_the_case_as_hate_with_its_strand(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 15 (004 §6.4): the hate flag and strand are not only the first report's."""
+    from sqlalchemy import select
+
+    from casefile.models import CaseRow, IncidentRow
+
+    when = "2026-03-04T21:13:07+00:00"
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-06T00:00:00+00:00", steps=[
+        report(START),
+        step("2026-03-04T22:00:00+00:00", "record_incident", occurred_at=when, hate_strand="religion"),
+        step("2026-03-04T22:05:00+00:00", "record_incident", hate_strand="colour_of_socks"),
+    ])
+    assert "unknown hate strand" in of(timeline, "rejected", command="record_incident")[0]["reason"]
+    assert of(timeline, "risk", risk="high", why="hate incident")
+    with store.session() as session:
+        incident = session.scalars(select(IncidentRow).where(IncidentRow.occurred_at == datetime.fromisoformat(when))
+                                   ).one()
+        case = session.get(CaseRow, incident.case_ref)
+        assert incident.hate_strand == "religion"
+        assert case is not None and case.hate is True
+
+
+async def test_legal_action_is_signed_off_by_the_manager_unless_solicitors_or_eviction(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 7 (004 §3.12): the officer's manager signs off legal action; the senior role
+    approves only instructing a solicitor or barrister, and eviction. The case review meeting that
+    considered it is recorded."""
+    meeting = "2026-03-19T14:00:00+00:00"
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-31T00:00:00+00:00", steps=[
+        *CONVERTED,
+        step("2026-03-20T10:00:00+00:00", "record_equality_assessment", note="none identified"),
+        step("2026-03-20T11:00:00+00:00", "propose_legal_action", kind="injunction", case_review_meeting=meeting),
+        step("2026-03-21T10:00:00+00:00", "approve_legal_action", MANAGER),
+        step("2026-03-23T10:00:00+00:00", "propose_legal_action", kind="closure_order", instruct_solicitor=True),
+        step("2026-03-23T11:00:00+00:00", "reject_legal_action", SENIOR),
+        step("2026-03-24T10:00:00+00:00", "propose_legal_action", kind="possession_order"),
+    ])
+    roles = [(t["at"][:10], t["role"]) for t in of(timeline, "task", kind="legal_approval")]
+    assert roles == [("2026-03-20", "manager"), ("2026-03-23", "senior_manager"), ("2026-03-24", "senior_manager")]
+    approved = of(timeline, "legal_action", kind="injunction", status="approved")
+    assert approved and approved[0]["case_review_meeting"] == meeting
+    assert of(timeline, "legal_action", kind="closure_order", status="rejected", instruct_solicitor=True)
+
+
+async def test_homes_in_somerset_allows_rarer_contact_only_as_the_reporters_recorded_choice(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 13 (001 rec. 3): weekly is what the landlord offers; a fortnightly plan is allowed
+    when it is recorded as the reporter's own choice, never the officer's alone. Reading's monthly
+    minimum (003 §9) stays a floor."""
+    steps = [*_converted(),
+             step("2026-03-03T11:00:00+00:00", "agree_action_plan", contact_every_days=14),
+             step("2026-03-03T11:05:00+00:00", "agree_action_plan", contact_every_days=14, reporters_choice=True)]
+    somerset = await run(env, store, task_queue, profile="homes-in-somerset", start=START,
+                         until="2026-03-12T00:00:00+00:00", steps=steps)
+    refused = of(somerset, "rejected", command="agree_action_plan")
+    assert len(refused) == 1 and "unless the reporter chooses it" in refused[0]["reason"]
+    assert of(somerset, "action_plan", contact_every_days=14, reporters_choice=True)
+    assert not of(somerset, "breach", kind="contact")  # next contact due a fortnight on
+    reading = await run(env, store, task_queue, start=START, until="2026-03-05T00:00:00+00:00", steps=[
+        *_converted(),
+        step("2026-03-03T11:05:00+00:00", "agree_action_plan", contact_every_days=60, reporters_choice=True)])
+    assert "at least every 1 month" in of(reading, "rejected", command="agree_action_plan")[0]["reason"]
+
+
+async def test_an_asb_case_review_not_completed_in_28_days_is_a_breach_on_day_28(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 10 (004 §8 "within 28 days"): no escalation and a second 28 days."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-05-01T00:00:00+01:00", steps=[
+        *CONVERTED,
+        step("2026-03-05T10:00:00+00:00", "record_incident", occurred_at="2026-03-05T09:00:00+00:00"),
+        step("2026-03-06T10:00:00+00:00", "record_incident", occurred_at="2026-03-06T09:00:00+00:00"),
+        step("2026-03-06T11:00:00+00:00", "request_asb_case_review", applicant="individual"),
+    ])
+    assert [t["role"] for t in of(timeline, "task", kind="asb_case_review")] == ["manager"]
+    assert not of(timeline, "escalation", kind="asb_case_review")
+    assert [b["at"][:10] for b in of(timeline, "breach", kind="asb_case_review")] == ["2026-04-03"]
+
+
+async def test_a_hate_report_gives_the_officer_a_task_to_tell_the_police(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 11 (004 §3.5): the acknowledgement says "we will tell the police"; something follows."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-20T00:00:00+00:00", steps=[
+        report(START, hate=True),
+        step("2026-03-02T12:00:00+00:00", "record_police_report", police_reference="43260012345"),
+    ])
+    assert [(t["at"][:16], t["role"]) for t in of(timeline, "task", kind="tell_police")] == [(START[:16], "officer")]
+    assert of(timeline, "police_informed")
+    assert of(timeline, "decision", kind="tell_police", decision="done")
+    assert not of(timeline, "escalation", kind="tell_police")
+    assert "43260012345" not in str(timeline)  # the police's reference stays in the case file's notes
+
+
+async def test_a_report_that_is_not_asb_is_recorded_as_a_referral_to_the_service_it_went_to(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 16 (003 §4): which service a not-ASB report went to is a recorded referral."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-03T00:00:00+00:00",
+                         steps=[report(START, category="parking")])
+    assert of(timeline, "closed", reason="not_asb")
+    assert [(r["to"], r["reason"]) for r in of(timeline, "referral")] == [("tenant_services", "not_asb")]

@@ -814,3 +814,54 @@ async def test_a_letter_that_cannot_be_delivered_gives_the_officer_a_task_on_the
     parked = print_path(tmp_path, ref, f"{ref}/{failed[0]['message_seq']}/letter")
     assert parked.exists() and address_block(parked.read_bytes())[0] == "Alex Morgan"
     assert mailbox.messages == []
+
+
+def test_a_letter_never_names_an_officer_by_a_bare_id(store: Store) -> None:
+    """Issue 11 item 3: an officer with no details in the settings is not called "o2" in a letter."""
+    ref = new_ref()
+    seed_case(store, ref, officer="o2")
+    text = pdf_text(render(store, ref, "acknowledgement")[0])
+    assert not re.search(r"\bo2\b", text), text
+    assert "Sam Patel" not in text
+
+
+def test_the_shipped_example_delivery_settings_fill_in_the_letterhead_and_asb_up_warns_without_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11 item 3: default settings leave the letterhead empty, and `asb up` says so; the example
+    configuration in deploy/ fills in the landlord and the officers."""
+    from asb.up import letterhead_warnings
+
+    for name in ("ASB_DELIVERY_CONFIG", "ASB_DELIVERY"):
+        monkeypatch.delenv(name, raising=False)
+    warnings = letterhead_warnings("reading")
+    assert any("address" in w for w in warnings) and any("officers" in w for w in warnings)
+    assert any("deploy/delivery.example.toml" in w for w in warnings)
+    monkeypatch.setenv("ASB_DELIVERY_CONFIG", str(ROOT / "deploy" / "delivery.example.toml"))
+    assert letterhead_warnings("reading") == []
+    officer = load_settings("reading").officer("o1")
+    assert officer is not None and officer.name == "Sam Patel"
+
+
+def test_the_letter_before_action_says_only_what_the_case_file_shows(store: Store) -> None:
+    """Issue 11 item 8: no "we have warned you" without a recorded warning, no court for a remedy that
+    is not a court application, no 14 days' notice for an emergency action."""
+    from casefile.models import InterventionRow, LegalActionRow
+
+    notice = new_ref()
+    seed_case(store, notice, legal="notice_seeking_possession")
+    text = pdf_text(render(store, notice, "letter_before_action")[0])
+    assert "warned you" not in text and "apply to the court" not in text
+    assert "serve you with a notice of seeking possession" in text
+    assert "within 14 days" in text
+
+    urgent = new_ref()
+    seed_case(store, urgent, legal="injunction")
+    with store.session() as session, session.begin():
+        row = session.scalars(select(LegalActionRow).where(LegalActionRow.case_ref == urgent)).one()
+        row.emergency = True
+        session.add(InterventionRow(case_ref=urgent, kind="warning_letter", started_at=AT, by="o1"))
+    text = pdf_text(render(store, urgent, "letter_before_action")[0])
+    assert "we have warned you about it" in text
+    assert "We intend to apply to the court for a civil injunction" in text
+    assert "within 14 days" not in text and "we are acting now and cannot wait" in text

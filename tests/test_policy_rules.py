@@ -6,7 +6,7 @@ Fast enough for the mutation run (scripts/mutate) to try every change to policy/
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -128,3 +128,49 @@ def test_profiles_read_and_write_periods_as_text() -> None:
         _Holder.model_validate({"every": 28})
     with pytest.raises(ValidationError, match="is not a period"):
         _Holder.model_validate({"every": "soon"})
+
+
+def test_an_unknown_nation_names_the_ones_there_are() -> None:
+    with pytest.raises(ValueError) as refused:
+        WorkingCalendar(nation="gb")
+    assert str(refused.value) == "unknown nation 'gb': use one of eng, wls, sct, nir"
+
+
+def test_a_time_without_a_zone_is_refused_naming_what_it_was() -> None:
+    calendar = WorkingCalendar()
+    with pytest.raises(NaiveTimeError, match=r"^received 2026-03-02T09:30:00 has no time zone"):
+        calendar.receipt_day(datetime(2026, 3, 2, 9, 30))
+    with pytest.raises(NaiveTimeError, match=r"^start 2026-03-02T09:30:00 has no time zone"):
+        calendar.add_period(datetime(2026, 3, 2, 9, 30), Period.parse("2 months"))
+    with pytest.raises(NaiveTimeError, match=r"^time 2026-03-02T09:30:00 has no time zone; give an offset"):
+        require_aware(datetime(2026, 3, 2, 9, 30))
+
+
+def test_the_working_day_before_a_bank_holiday_monday_or_a_weekend_is_the_friday() -> None:
+    calendar = WorkingCalendar(nation="eng")
+    assert calendar.previous_working_day(date(2026, 5, 26)) == date(2026, 5, 22)  # spring bank holiday 25 May
+    assert calendar.previous_working_day(date(2026, 3, 8)) == date(2026, 3, 6)  # Sunday -> Friday
+
+
+def test_a_profiles_own_end_of_working_day_decides_the_receipt_day() -> None:
+    """A landlord whose office shuts at 16:00 counts a 16:30 report from the next working day (DOMAIN
+    convention: at or after the end of the working day)."""
+    early = READING.calendar.model_copy(update={"end_of_working_day": time(16, 0)})
+    calendar = WorkingCalendar.from_rules(early)
+    assert calendar.receipt_day(datetime(2026, 3, 2, 15, 59, tzinfo=UTC)) == date(2026, 3, 2)
+    assert calendar.receipt_day(datetime(2026, 3, 2, 16, 30, tzinfo=UTC)) == date(2026, 3, 3)
+    assert calendar.end_of(date(2026, 3, 3)) == datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
+
+
+def test_a_month_from_december_lands_in_january_of_the_next_year() -> None:
+    assert Period.parse("1 month").add_calendar(date(2026, 12, 15)) == date(2027, 1, 15)
+    assert Period.parse("2 months").add_calendar(date(2026, 12, 31)) == date(2027, 2, 28)
+    assert Period.parse("13 months").add_calendar(date(2026, 1, 31)) == date(2027, 2, 28)
+
+
+def test_risk_of_harm_never_lowers_a_risk_already_reached() -> None:
+    """A profile may rate risk of harm alone as low; a persistent (medium) report with it stays medium."""
+    mild = READING.model_copy(update={"triage": READING.triage.model_copy(update={"risk_of_harm_risk": "low"})})
+    result = triage(TriageInput(category="noise", incidents_last_month=READING.triage.persistence_threshold,
+                                risk_of_harm=True), mild)
+    assert (result.outcome, result.risk) == ("enquiry", "medium")

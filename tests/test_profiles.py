@@ -93,3 +93,41 @@ def test_every_bad_field_is_named_not_just_the_first() -> None:
 def test_unknown_profile_name_lists_the_shipped_ones() -> None:
     with pytest.raises(ProfileError, match="unknown profile 'nowhere'.*reading"):
         load("nowhere")
+
+
+def test_an_unknown_profile_lists_every_shipped_name() -> None:
+    with pytest.raises(ProfileError) as refused:
+        load("nowhere")
+    assert str(refused.value) == ("unknown profile 'nowhere': not a shipped profile (default, homes-in-somerset, "
+                                  "livewest, place-called-home, reading, whg) nor a file")
+
+
+def test_a_name_with_a_slash_is_a_path_never_a_shipped_lookup() -> None:
+    """Profile names come from forms and command lines: "../profiles/reading" must not climb out of, or
+    back into, the shipped folder; it is a path, and there is no such file here."""
+    with pytest.raises(ProfileError, match=r"^unknown profile '\.\./profiles/reading'"):
+        load("../profiles/reading")
+
+
+def test_every_problem_is_listed_in_one_line_with_the_file_named(tmp_path: Path) -> None:
+    text = _mutate('nation = "eng"', 'nation = "england"').replace('closure = "manager"', 'closure = "caretaker"')
+    own = tmp_path / "our-homes.toml"
+    own.write_text(text)
+    with pytest.raises(ProfileError) as refused:
+        load(str(own))
+    message = str(refused.value)
+    assert message.startswith(f"{own}: calendar.nation: ") and "; approvals.closure: " in message
+    assert "\n" not in message
+
+
+def test_a_rule_across_sections_is_named_as_the_whole_profile() -> None:
+    with pytest.raises(ProfileError) as refused:
+        parse(_mutate('high_risk = ["violence"', 'high_risk = ["parking"'), "x.toml")
+    assert str(refused.value) == "x.toml: (top level): triage.high_risk: 'parking' is not an in_scope category"
+
+
+def test_a_file_that_is_not_text_is_refused_naming_it(tmp_path: Path) -> None:
+    own = tmp_path / "latin1.toml"
+    own.write_bytes(BASE.replace('name = "default"', 'name = "caf\u00e9"').encode("latin-1"))
+    with pytest.raises(ProfileError, match=rf"^{own}: cannot read: 'utf-8' codec can't decode"):
+        load(str(own))

@@ -18,6 +18,18 @@ from statemachine.commands import Actor, ReportArgs
 from tests.polling import eventually
 
 _refs = itertools.count(600000)
+
+@pytest.fixture
+def env(fresh_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Each test on a time-skipping server of its own (tests/conftest.py `fresh_env`)."""
+    return fresh_env
+
+
+@pytest.fixture
+def task_queue(fresh_task_queue: str) -> str:
+    return fresh_task_queue
+
+
 OFFICER = Actor(role="officer", id="o1")
 M1 = Actor(role="manager", id="m1")
 M2 = Actor(role="manager", id="m2")

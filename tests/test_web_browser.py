@@ -150,12 +150,12 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await looked_at(page, "intake-logged")
     await context.close()
 
-    # Another officer may open it but not act on it: the case's own reason shows in the error summary.
+    # Another officer may open it but is offered nothing to do on it: the case lists only what this
+    # person may do now (issue 11 item 14).
     context, page = await sign_in(browser, base_url, "officer", "o2")
     await page.goto(f"{base_url}/web/cases/{reference}")
-    await do(page, "record_contact", check=["#record-contact-outcome"])
-    await expect(page.locator(".govuk-error-summary")).to_contain_text("belongs to officer o1")
-    await looked_at(page, "case-refused")
+    await expect(page.get_by_role("heading", name=f"Case {reference}")).to_be_visible()
+    await expect(page.locator("details#record-contact")).to_have_count(0)
     await context.close()
 
     # The officer finds it among their cases, contacts the reporter, assesses, converts, records an incident.
@@ -165,7 +165,7 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.get_by_role("link", name=reference).click()
     await expect(page.get_by_role("heading", name=f"Case {reference}")).to_be_visible()
     await expect(page.get_by_text("Alice Browser")).to_be_visible()
-    # o2's refused contact changed nothing: the first response is still due.
+    # Nothing was done by o2: the first response is still due.
     await expect(page.get_by_role("cell", name="First response")).to_be_visible()
     # Letters go out in the background: reload until the acknowledgement has been sent.
     letter = page.get_by_role("link", name=re.compile(r"Acknowledgement to the reporter \(PDF\)"))
@@ -183,9 +183,18 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await expect(page.get_by_role("cell", name="First response")).to_have_count(0)
     await do(page, "record_risk_assessment", check=["#record-risk-assessment-level-2"])
     await do(page, "agree_action_plan", fill={"#agree-action-plan-contact-every-days": "14"})
+    stale = await context.new_page()  # the same case open in a second tab, from before the conversion
+    await stale.goto(f"{base_url}/web/cases/{reference}")
     await do(page, "convert_to_case")
     await expect(page.get_by_text("Done: Convert the enquiry to a case")).to_be_visible()
     await expect(page.locator(".govuk-summary-list").first).to_contain_text("Investigation")
+    # The stale tab still offers the conversion: the case refuses it with its own reason, shown in the
+    # error summary, and nothing changes.
+    await do(stale, "convert_to_case")
+    await expect(stale.locator(".govuk-error-summary")).to_contain_text("The case refused")
+    await expect(stale.locator(".govuk-summary-list").first).to_contain_text("Investigation")
+    await looked_at(stale, "case-refused")
+    await stale.close()
     await do(page, "record_incident", fill={"#record-incident-occurred-at": "2026-01-12T23:00"})
     await expect(page.get_by_text("Done: Record an incident")).to_be_visible()
     # The officer asks for closure.

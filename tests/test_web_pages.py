@@ -209,7 +209,7 @@ async def test_the_dashboard_shows_cases_near_the_case_review_threshold(app: Fas
     with store.session() as session, session.begin():
         for ref, ages in (("CR-NEAR", [3, 20]), ("CR-FAR", [3, 400]), ("CR-HIT", [1, 2, 3])):
             session.add(CaseRow(reference=ref, profile="reading", stage="investigation", outcome="enquiry",
-                                risk="medium", category="noise", hate=False, officer="o7", opened_at=now,
+                                risk="medium", category="noise", hate=False, officer="cr-o7", opened_at=now,
                                 overdue=False))
             session.flush()
             for age in ages:

@@ -27,13 +27,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from policy.model import Profile
     from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND
-    from statemachine.commands import ReportArgs
+    from statemachine.commands import Actor, ReportArgs
     from statemachine.deadlines import calendar_for, handled_key, open_deadlines, overdue, unhandled
     from statemachine.events import (
         Breach,
         CaseEvent,
         CommunicationFailed,
         DeadlineSet,
+        Decided,
         LetterSent,
         NotificationSent,
         TaskCreated,
@@ -42,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         parse_event,
     )
     from statemachine.facts import CaseFacts
-    from statemachine.lifecycle import Event, Lifecycle
+    from statemachine.lifecycle import ANSWERED_ON_THE_CASE, PATCHES, Event, Lifecycle
     from statemachine.views import CaseStatus
     from workflows.messages import (
         CASE_DECIDED,
@@ -115,8 +116,10 @@ class CaseWorkflow:
         holidays = carried.holidays if carried is not None else data.holidays
         self._holidays: dict[int, frozenset[date]] = {int(y): frozenset(d) for y, d in holidays.items()}
         self._tasks: dict[str, str | None] = dict(carried.tasks) if carried is not None else {}
+        # Which behaviour changes this run follows: a history recorded before one replays without it.
+        patches = frozenset(name for name in PATCHES if workflow.patched(name))
         if carried is not None:
-            self._lifecycle = Lifecycle(carried.facts, data.profile)
+            self._lifecycle = Lifecycle(carried.facts, data.profile, patches)
             self._announced: dict[str, str] = dict(carried.announced)
             self._seq = carried.seq
             return
@@ -125,7 +128,8 @@ class CaseWorkflow:
         self._announced = {}
         self._seq = 0
         self._received = self._now()
-        self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received)
+        self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received,
+                                                    patches)
         self._opening = decision.typed
 
     # ------------------------------------------------------------------ clock and state
@@ -140,7 +144,7 @@ class CaseWorkflow:
 
     def _deadlines(self) -> dict[str, datetime]:
         lc = self.lifecycle
-        return open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile, self._holidays))
+        return open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile, self._holidays), lc.patches)
 
     async def _ensure_holidays(self, around: datetime) -> None:
         """Keep the bank holidays of the years a deadline can reach (last year to two years ahead)."""
@@ -207,12 +211,16 @@ class CaseWorkflow:
     @workflow.update(dynamic=True)
     async def command(self, name: str, args: Sequence[RawValue]) -> CaseStatus:
         request = self._request(args)
-        pending_before = {p.id: p for p in self.lifecycle.facts.pending}
+        facts = self.lifecycle.facts
+        pending_before = {p.id: p for p in facts.pending}
         decision = self.lifecycle.apply(name, request.args, request.actor, self._now())
-        still = {p.id for p in self.lifecycle.facts.pending}
+        still = {p.id for p in facts.pending}
         spec = COMMANDS.get(name)
         verdict: str = spec.verdict if spec is not None and spec.verdict else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
+        for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt)
+            if isinstance(event, Decided) and event.kind in ANSWERED_ON_THE_CASE:
+                decided[event.kind] = (event.decision, request.actor.id)
         events = decision.typed
         free_text = spec.free_text if spec is not None else None
         note_ref = request.args.get(f"{free_text}_ref") if free_text else None
@@ -220,7 +228,7 @@ class CaseWorkflow:
             # The command's event names its note, so recording it confirms the note the door wrote first.
             events = [parse_event({**events[0].payload(), "note_ref": note_ref}), *events[1:]]
         await self._step(events, decided=decided)
-        return self.status()
+        return self.status(request.actor)
 
     async def _finish_tasks(self, which: Any, decision: str, by: str) -> None:
         for task_id, approval_id in list(self._tasks.items()):
@@ -280,8 +288,15 @@ class CaseWorkflow:
         they can land just after the time-skipping server has reached the end of a scenario."""
         return self._seq
 
+    @workflow.query(name="status_for")
+    def status_for(self, actor: Actor) -> CaseStatus:
+        """The status as `actor` sees it: `allowed` lists only what they may do now, so an approval is
+        never offered to the person who asked for it, nor to a role below the one it needs (issue 11
+        item 14)."""
+        return self.status(actor)
+
     @workflow.query(name="status")
-    def status(self) -> CaseStatus:
+    def status(self, actor: Actor | None = None) -> CaseStatus:
         lc = self.lifecycle
         facts = lc.facts
         deadlines = self._deadlines()
@@ -290,7 +305,7 @@ class CaseWorkflow:
             risk=facts.risk, category=facts.category, officer=facts.officer, deadlines=deadlines,
             overdue=overdue(facts, deadlines, self._now()),
             pending_approvals=list(facts.pending),
-            allowed=lc.allowed(), closure_reason=facts.closure_reason,
+            allowed=lc.allowed(actor), closure_reason=facts.closure_reason,
         )
 
     # ------------------------------------------------------------------ effects
@@ -347,7 +362,8 @@ class CaseWorkflow:
             TaskInput(task_id=task_id, case_ref=facts.reference, kind=kind, role=task.role,
                       chain=chain, decide_within=within, calendar=self._input.profile.calendar,
                       holidays={y: sorted(d) for y, d in self._holidays.items()}, created_at=item.at,
-                      approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds),
+                      approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds,
+                      prompt=bool(task.prompt)),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
@@ -408,7 +424,7 @@ class CaseWorkflow:
             category=facts.category, officer=facts.officer, opened_at=facts.received_at,
             closed_at=facts.closed_at, closure_reason=facts.closure_reason,
             next_deadline=pending[0][0] if pending else None,
-            overdue=bool(overdue(facts, deadlines, self._now())),
+            overdue=bool(overdue(facts, deadlines, self._now())), hate=facts.hate,
         )
 
     def _upsert_attributes(self, projection: Projection) -> None:

@@ -114,6 +114,10 @@ class TaskWorkflow:
             now = self._now()
             due = self._due()
             if not self._breached and now >= due:
+                if self._in.prompt and self._role == self._in.chain[-1]:
+                    # A prompt is not a breach: it waits for its answer (issue 11 item 14).
+                    await workflow.wait_condition(lambda: self._status != "open")
+                    break
                 await self._escalate()
                 continue
             if not self._reminded and not self._breached and now >= self._reminder_at():

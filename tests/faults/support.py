@@ -181,6 +181,12 @@ class Ledger:
     dropped: int = 0
     #: Error answers that were not the documented JSON, or a 503 without Retry-After.
     undocumented: list[str] = field(default_factory=list)
+    #: (sent, answered) loop times of every accepted request, to show the fault met requests in flight.
+    spans: list[tuple[float, float]] = field(default_factory=list)
+
+    def in_flight_during(self, start: float, end: float) -> int:
+        """How many accepted requests were under way at some moment between start and end."""
+        return sum(1 for sent, answered in self.spans if sent < end and answered > start)
 
 
 OK = (200, 201, 202)
@@ -191,6 +197,7 @@ async def send_until_accepted(send: Callable[[], Awaitable[httpx.Response]], led
     """A client that retries with the same Idempotency-Key until the answer is yes (as the README says)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    sent = loop.time()
     while True:
         try:
             answer = await send()
@@ -207,6 +214,7 @@ async def send_until_accepted(send: Callable[[], Awaitable[httpx.Response]], led
                 if not documented or (answer.status_code == 503 and "retry-after" not in answer.headers):
                     ledger.undocumented.append(f"{answer.status_code}: {answer.text[:80]}")
             if answer.status_code in OK:
+                ledger.spans.append((sent, loop.time()))
                 return answer
             assert answer.status_code >= 500, answer.text  # a refusal would be a bug here
         if loop.time() > deadline:
@@ -238,11 +246,18 @@ async def command_once(api: httpx.AsyncClient, tokens: Tokens, ledger: Ledger, r
 async def burst(api: httpx.AsyncClient, tokens: Tokens, ledger: Ledger, cases: list[str], *,
                 reports: int, commands_per_case: int, fault: Callable[[], Awaitable[None]]) -> None:
     """Reports and commands at once, with the fault let loose while they are under way."""
-    work: list[Awaitable[None]] = [report_once(api, tokens, ledger) for _ in range(reports)]
+    # Spread over the first seconds, so some requests always arrive while the fault lasts, however fast
+    # the machine: a burst that finished before the fault landed would prove nothing.
+    async def report_later(n: int) -> None:
+        await asyncio.sleep(0.4 * n)
+        await report_once(api, tokens, ledger)
+
+    work: list[Awaitable[None]] = [report_later(n) for n in range(reports)]
 
     async def commands(ref: str) -> None:
         for n in range(commands_per_case):
             await command_once(api, tokens, ledger, ref, n)
+            await asyncio.sleep(0.4)
 
     work += [commands(ref) for ref in cases]
 
