@@ -11,8 +11,10 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from temporalio.testing import WorkflowEnvironment
 
@@ -94,3 +96,27 @@ async def task_queue(env: WorkflowEnvironment, store: Store, outbox: Path) -> As
     queue = f"test-{uuid.uuid4().hex[:8]}"
     async with build_worker(env.client, store, outbox, task_queue=queue):
         yield queue
+
+
+# The API on the module's time-skipping server, for tests that drive it over HTTP (a module may define its
+# own `app` to change the settings).
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def app(env: WorkflowEnvironment, store: Store, task_queue: str, state_dir: Path) -> FastAPI:
+    from tests.api_support import make_app
+
+    return make_app(env, store, task_queue, state_dir)
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    from tests.api_support import client_for
+
+    async with client_for(app) as client:
+        yield client

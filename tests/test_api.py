@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -32,27 +31,11 @@ from api.auth import Principal
 from api.schemas import AppReportIn
 from casefile.db import Store
 from casefile.models import CaseRow, ExternalReportRow
-from tests.api_support import Tokens, client_for, external_id, make_app, report
+from tests.api_support import Tokens, external_id, report
 
 #: What the generated requests must show: no server error, and answers as the document describes them.
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_headers_conformance, checks.response_schema_conformance]
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def app(env: WorkflowEnvironment, store: Store, task_queue: str, state_dir: Path) -> FastAPI:
-    return make_app(env, store, task_queue, state_dir)
-
-
-@pytest.fixture
-async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as client:
-        yield client
 
 
 @pytest.fixture

@@ -71,22 +71,6 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def state_dir(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def app(env: WorkflowEnvironment, store: Store, task_queue: str, state_dir: Path) -> FastAPI:
-    return make_app(env, store, task_queue, state_dir)
-
-
-@pytest.fixture
-async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as client:
-        yield client
-
-
-@pytest.fixture
 def as_(app: FastAPI, state_dir: Path) -> Tokens:
     return Tokens(state_dir)
 

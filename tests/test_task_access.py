@@ -13,7 +13,7 @@ the acknowledgement is parked for printing and the case gives its officer a comm
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,29 +23,12 @@ import pytest
 from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
-from casefile.db import Store
-from tests.api_support import Tokens, client_for, make_app, report
+from tests.api_support import Tokens, report
 from tests.letters_helpers import Mailbox, smtp_server
 
 O1, O2, O3 = ("officer", "o1"), ("officer", "o2"), ("officer", "o3")
 M1, M2, M3 = ("manager", "m1"), ("manager", "m2"), ("manager", "m3")
 S1 = ("senior_manager", "s1")
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Path:
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def app(env: WorkflowEnvironment, store: Store, task_queue: str, state_dir: Path) -> FastAPI:
-    return make_app(env, store, task_queue, state_dir)
-
-
-@pytest.fixture
-async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as client:
-        yield client
 
 
 @pytest.fixture
