@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from asb.simulate import start_time_skipping
 from casefile.db import Store
+from tests.letters_helpers import Mailbox, NotifyStandIn, notify_server, smtp_server
 from worker import build_worker
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -120,3 +121,17 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
     async with client_for(app) as client:
         yield client
+
+
+@pytest.fixture()
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it is sent."""
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture()
+def notify() -> Iterator[NotifyStandIn]:
+    """An HTTP server on loopback answering as GOV.UK Notify's API does."""
+    with notify_server() as server:
+        yield server

@@ -34,7 +34,7 @@ from clients.caseclient import start_case
 from letters.delivery import print_path
 from profiles import load
 from statemachine.commands import ReportArgs
-from tests.letters_helpers import API_KEY, Mailbox, NotifyStandIn, notify_server, seed_case, smtp_server
+from tests.letters_helpers import API_KEY, Mailbox, NotifyStandIn, seed_case
 from tests.test_personal_data import readable
 
 FINAL = {"sent", "awaiting_print", "undelivered", "skipped"}
@@ -52,18 +52,6 @@ def _delivery(kind: str, *, smtp_port: int = 0, notify_url: str = "", give_up_af
             "ASB_SMTP_HOST": "127.0.0.1", "ASB_SMTP_PORT": str(smtp_port), "ASB_SMTP_FROM": "asb@example.org",
             "ASB_NOTIFY_API_KEY": API_KEY, "ASB_NOTIFY_BASE_URL": notify_url or "http://127.0.0.1:9",
             "ASB_NOTIFY_EMAIL_TEMPLATE_ID": "e-template", "ASB_NOTIFY_SMS_TEMPLATE_ID": "s-template"}
-
-
-@pytest.fixture()
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture()
-def notify() -> Iterator[NotifyStandIn]:
-    with notify_server() as server:
-        yield server
 
 
 @contextmanager

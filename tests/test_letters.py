@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -42,9 +42,7 @@ from tests.letters_helpers import (
     AT,
     Mailbox,
     NotifyStandIn,
-    notify_server,
     seed_case,
-    smtp_server,
 )
 from tests.polling import eventually
 
@@ -137,18 +135,6 @@ def address_block(pdf: bytes) -> list[str]:
         if _inside(word, ADDRESS_WINDOW_MM):
             lines.setdefault(round(word["top"]), []).append(word["text"])
     return [" ".join(line) for _, line in sorted(lines.items())]
-
-
-@pytest.fixture()
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture()
-def notify() -> Iterator[NotifyStandIn]:
-    with notify_server() as server:
-        yield server
 
 
 # ---------------------------------------------------------------------- templates and PDFs

@@ -13,7 +13,6 @@ the acknowledgement is parked for printing and the case gives its officer a comm
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,11 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api_support import Tokens, report
-from tests.letters_helpers import Mailbox, smtp_server
+from tests.letters_helpers import Mailbox
 
 O1, O2, O3 = ("officer", "o1"), ("officer", "o2"), ("officer", "o3")
 M1, M2, M3 = ("manager", "m1"), ("manager", "m2"), ("manager", "m3")
 S1 = ("senior_manager", "s1")
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
 
 
 class People:

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import re
 import secrets
-import socket
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -29,17 +28,12 @@ from temporalio.testing import WorkflowEnvironment
 from api.serve import serving
 from casefile.db import Store
 from tests.api_support import client_for, make_app
+from tests.asb_up import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 CLIENT_ID = "asb-pages"
 AUDIENCE = "api://asb-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -104,7 +98,7 @@ class Provider:
 
 @pytest.fixture(scope="module")
 async def provider() -> AsyncIterator[Provider]:
-    port = _free_port()
+    port = free_port()
     idp = Provider(issuer=f"http://127.0.0.1:{port}")
     async with serving(idp.app(), "127.0.0.1", port):
         yield idp
