@@ -58,7 +58,7 @@ def _code_files() -> list[Path]:
 
 
 def test_every_command_named_in_the_code_has_a_spec() -> None:
-    unknown = {}
+    unknown: dict[str, str] = {}
     for path in _code_files():
         for text in _strings(path):
             if COMMAND_SHAPE.match(text) and text not in COMMANDS and text not in NOT_COMMANDS \

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "check_layout.py"
 
 
-def _checker():  # type: ignore[no-untyped-def]
+def _checker() -> ModuleType:
     spec = importlib.util.spec_from_file_location("check_layout", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
