@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from policy.model import CalendarRules
 from policy.periods import Period
+from statemachine.events import CaseEvent
+from statemachine.views import CaseRecord, TaskState
 
 
 class _Contract(BaseModel):
@@ -16,26 +17,17 @@ class _Contract(BaseModel):
 
 
 class TimelineEvent(_Contract):
+    """One numbered event of a case's timeline; `data` is typed by its kind (statemachine/events.py)."""
+
     seq: int
     at: datetime
-    data: dict[str, Any]
+    data: CaseEvent
 
 
-class Projection(_Contract):
+class Projection(CaseRecord, _Contract):
     """The case row as the workflow sees it after `seq`."""
 
     seq: int
-    profile: str
-    stage: str
-    outcome: str
-    risk: str | None
-    category: str
-    officer: str | None
-    opened_at: datetime
-    closed_at: datetime | None
-    closure_reason: str | None
-    next_deadline: datetime | None
-    overdue: bool
     #: Whether any incident so far was a hate incident (None: not said, as in older histories).
     hate: bool | None = None
 
@@ -59,27 +51,20 @@ class MessageRequest(_Contract):
     #: The policy profile (its landlord's delivery settings and letterhead); else the case row's.
     profile: str | None = None
     #: The date the letter promises: the first-response deadline for "acknowledgement", the end of the
-    #: unable-to-contact window for "unable_to_contact" (LETTER_DUE). Else worked out from the profile.
+    #: unable-to-contact window for "unable_to_contact" (the deadline specs' `promised_by`). Else worked
+    #: out from the profile.
     due: datetime | None = None
     #: The closure reason code for closure letters (e.g. "asb_stopped"); else read from the case file.
     reason: str | None = None
 
 
-#: Which of the workflow's deadlines a letter promises, for MessageRequest.due.
-LETTER_DUE: dict[str, str] = {"acknowledgement": "first_response", "unable_to_contact": "unable_to_contact"}
 
 
-class TaskUpdate(_Contract):
+class TaskUpdate(TaskState, _Contract):
     """A task's state after its `version`th change: applied only if newer than what the row holds."""
 
     key: str
     version: int
-    role: str
-    status: str
-    assignee: str | None
-    due: datetime | None
-    decision: str | None
-    decided_by: str | None
     decided_at: datetime | None
     escalated: bool
     reminded: bool

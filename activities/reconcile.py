@@ -29,9 +29,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.case_file import confirm_notes
-from asb.caseclient import StartArgs, start_recorded_case
 from casefile.db import Store
 from casefile.models import CaseNoteRow, CaseRow, EventRow, IdempotencyKeyRow
+from clients.caseclient import StartArgs, start_recorded_case
 
 log = logging.getLogger(__name__)
 

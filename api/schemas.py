@@ -11,27 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from asb.taskclient import TaskView
-from casefile.intake import ContactMethod, IncidentDetails, IntakeReport, PersonDetails, contains_nul
-from casefile.types import LANGUAGE_PATTERN, TIME_BOUNDS, check_time
+from casefile.intake import CaseFileInput, ContactDetails, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
+from casefile.types import TIME_BOUNDS
+from clients.taskclient import TaskView
+from policy.triage import ReportFacts
+from statemachine.views import CaseRecord, CaseStatus
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 #: Task ids are the task rows' keys, e.g. ASB-2026-000123/14.
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/_:.-]{0,79}$"
 TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold NUL; nobody types one on purpose.
-        if contains_nul(data):
-            raise ValueError("text may not contain NUL characters")
-        return data
 
 
 class ReportIn(IntakeReport):
@@ -54,33 +46,16 @@ class ReportIn(IntakeReport):
     officer: str | None = Field(None, min_length=1, max_length=64, description="id of the officer to assign")
     witnesses: list[PersonDetails] = Field([], max_length=20)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if contains_nul(data):
-            raise ValueError("text may not contain NUL characters")
-        return data
 
 
-
-class PublicPerson(_In):
+class PublicPerson(ContactDetails):
     """The person filling in the form. Anonymous reports are accepted but cannot be updated."""
 
-    name: str | None = Field(None, max_length=200)
-    address: str | None = Field(None, max_length=1000)
-    postcode: str | None = Field(None, max_length=16)
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+() -]{6,40}$")
-    contact_method: ContactMethod | None = None
-    anonymous: bool = False
-    large_print: bool = False
-    easy_read: bool = False
-    language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
-                                 description="the language letters should be in: a code such as cy or en-GB")
-    consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
 
 
-class PublicOther(_In):
+class PublicOther(CaseFileInput):
     """Someone else involved, as the reporter knows them: a name or a description, maybe an address."""
 
     name: str | None = Field(None, max_length=200)
@@ -88,20 +63,11 @@ class PublicOther(_In):
     postcode: str | None = Field(None, max_length=16)
 
 
-class PublicIncident(_In):
-    occurred_at: AwareDatetime = Field(description=TIME_BOUNDS)
-    location: str | None = Field(None, max_length=300)
-    description: str | None = Field(None, max_length=10000)
-    police_reference: str | None = Field(None, max_length=64)
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _plausible(cls, value: datetime) -> datetime:
-        check_time(value, "occurred_at")
-        return value
+class PublicIncident(IncidentBasics):
+    """The incident as the public form gives it (no evidence: staff add that)."""
 
 
-class PublicReportIn(_In):
+class PublicReportIn(ReportFacts, CaseFileInput):
     """The online form: what happened and how to reach you. No ids, officers or channels: staff set those."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
@@ -111,12 +77,7 @@ class PublicReportIn(_In):
         "incident": {"occurred_at": "2026-03-01T23:10:00+00:00", "description": "music until 3am"},
     }]})
 
-    category: str = Field(min_length=1, max_length=64)
-    hate: bool = False
     hate_strand: str | None = Field(None, min_length=1, max_length=32)
-    violence_or_threats: bool = False
-    risk_of_harm: bool = False
-    tried_to_resolve: bool = False
     incidents_last_month: int = Field(1, ge=0, le=1000)
     time_of_day: str | None = Field(None, pattern=TIME_OF_DAY_PATTERN)
     reporter: PublicPerson = PublicPerson(anonymous=True)
@@ -152,7 +113,7 @@ class PublicReportIn(_In):
         )
 
 
-class AppReportIn(_In):
+class AppReportIn(CaseFileInput):
     """A report from an app feed. Apps resend when unsure; the same (source, external_id) is one case."""
 
     source: str = Field("noise_app", pattern=r"^[a-z][a-z0-9_]{0,31}$", description="the sending app")
@@ -161,18 +122,18 @@ class AppReportIn(_In):
     report: ReportIn
 
 
-class CommandIn(_In):
+class CommandIn(CaseFileInput):
     args: dict[str, Any] = Field({}, max_length=20, description=(
         "the command's arguments (GET /commands lists them); a time argument such as occurred_at: " + TIME_BOUNDS))
 
 
-class DecideIn(_In):
+class DecideIn(CaseFileInput):
     decision: Literal["approve", "reject", "done"]
     reason: str | None = Field(None, min_length=1, max_length=10000,
                                description="why: kept in the case file, never in the workflow's history")
 
 
-class LockIn(_In):
+class LockIn(CaseFileInput):
     locked: bool
     reason: str | None = Field(None, min_length=1, max_length=200,
                                description="required to lock (e.g. a party is linked to an employee)")
@@ -196,23 +157,8 @@ class Problem(BaseModel):
     field: str | None = None
 
 
-class CaseStatusOut(BaseModel):
-    """The case workflow's own view: where the case is, what is due, and what may be done next."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    reference: str
-    profile: str
-    stage: str
-    outcome: str
-    risk: str | None = None
-    category: str
-    officer: str | None = None
-    deadlines: dict[str, datetime] = {}
-    overdue: list[str] = []
-    pending_approvals: list[dict[str, Any]] = []
-    allowed: list[str] = []
-    closure_reason: str | None = None
+#: The case workflow's own view (its status query, the answer to every command): one shape, defined once.
+CaseStatusOut = CaseStatus
 
 
 class ReportOut(BaseModel):
@@ -232,20 +178,11 @@ class PublicReportOut(BaseModel):
     message: str
 
 
-class CaseSummary(BaseModel):
+class CaseSummary(CaseRecord):
+    """A case as lists show it: the case file's row, with what only the case file knows."""
+
     reference: str
-    profile: str
-    stage: str
-    outcome: str
-    risk: str | None
-    category: str
     hate: bool
-    officer: str | None
-    opened_at: datetime
-    closed_at: datetime | None
-    closure_reason: str | None
-    next_deadline: datetime | None
-    overdue: bool
     locked: bool
     version: int
 
@@ -331,9 +268,16 @@ class Me(BaseModel):
 
 
 class CommandSpec(BaseModel):
+    """One case command, as the catalogue (statemachine/catalogue.py) defines it."""
+
     name: str
+    summary: str = Field("", description="what it does")
     arguments: dict[str, Any] = Field(description="JSON schema of the command's arguments")
     free_text: str | None = Field(None, description="the argument kept in the case file, not the workflow")
+    stages: list[str] = Field([], description="the stages where it is allowed")
+    roles: list[str] = Field([], description="the roles that may send it")
+    asks: str | None = Field(None, description="the approval it asks for")
+    decides: str | None = Field(None, description="the approval it decides")
 
 
 class CommandCatalogue(BaseModel):

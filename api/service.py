@@ -1,8 +1,8 @@
 """What each endpoint does, apart from HTTP: intake, case views, commands, tasks and locking.
 
 Every door goes the same way as the simulator and the CLI: a report's people go into the case file
-(casefile.intake.record_report) and the workflow is started with ids only (asb.caseclient.start_case);
-a command goes through asb.caseclient.send_command with the store, so free text stays in the case file
+(casefile.intake.record_report) and the workflow is started with ids only (clients.caseclient.start_case);
+a command goes through clients.caseclient.send_command with the store, so free text stays in the case file
 and refusals are remembered. Database work runs in a thread so a slow query never stalls the event
 loop that also serves other requests (and, under `asb up`, runs the worker).
 
@@ -23,7 +23,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, or_, select
@@ -49,11 +49,8 @@ from api.schemas import (
     PartyOut,
     ReportOut,
     TaskOut,
-    check_time,
 )
 from api.settings import ApiSettings
-from asb.caseclient import StartArgs, mark_started, send_command, start_case, update_id_for
-from asb.taskclient import Decision, TaskNotFound, TaskRefused, TaskView, claim_task, decide_task, get_task, list_tasks
 from casefile import audit
 from casefile.access import MANAGERS, CaseNotFound, may_see, open_case, set_lock
 from casefile.audit import act_as
@@ -71,21 +68,26 @@ from casefile.models import (
     PersonRow,
 )
 from casefile.references import next_reference
+from casefile.types import check_time
+from clients.caseclient import StartArgs, mark_started, send_command, start_case, update_id_for
+from clients.taskclient import (
+    Decision,
+    TaskNotFound,
+    TaskRefused,
+    TaskView,
+    claim_task,
+    decide_task,
+    get_task,
+    list_tasks,
+)
 from policy.model import Profile
-from policy.triage import TriageInput, UnknownCategoryError, triage
-from statemachine.commands import ARGS, FREE_TEXT, CommandError, ReportArgs, parse_args
-from statemachine.lifecycle import INTAKE_COMMANDS
+from policy.triage import UnknownCategoryError, triage
+from statemachine.catalogue import COMMANDS, REPORT_COMMAND, parse_args
+from statemachine.commands import CommandError, ReportArgs
+from workflows.case import CaseWorkflow
 
 log = logging.getLogger(__name__)
 
-#: Arguments the case workflow stores in columns of this size: longer values could never be written.
-ARG_LIMITS: dict[tuple[str, str], int] = {
-    ("assign_officer", "officer"): 64,
-    ("record_contact", "method"): 16,
-    ("agree_action_plan", "contact_method"): 16,
-    ("record_incident", "category"): 64,
-}
-FREE_TEXT_LIMIT = 10000
 #: A command that timed out may still be applied when the case next runs (README "HTTP API and CLI client").
 NOT_YET_APPLIED = ("the case did not answer {command} in time: not yet applied; check the case before retrying "
                    "(a retry with the same Idempotency-Key is applied at most once)")
@@ -157,16 +159,9 @@ class Service:
             raise InputError("hate_strand", f"hate_strand: unknown hate strand {report.hate_strand!r}; known: "
                              f"{', '.join(self.profile.categories.hate_strands)}")
         try:
-            triage(TriageInput(
-                category=report.category, hate=report.hate, violence_or_threats=report.violence_or_threats,
-                incidents_last_month=report.incidents_last_month, risk_of_harm=report.risk_of_harm,
-                tried_to_resolve=report.tried_to_resolve,
-                time_of_day=time.fromisoformat(report.time_of_day) if report.time_of_day else None,
-            ), self.profile)
+            triage(report, self.profile)
         except UnknownCategoryError as exc:
             raise InputError("category", f"category: {exc}") from exc
-        except ValueError as exc:
-            raise InputError("time_of_day", f"time_of_day: {exc}") from exc
 
     def _start_args(self, args: ReportArgs, received: datetime) -> StartArgs:
         return StartArgs(report=args, profile=self.profile, received=received, task_queue=self.settings.task_queue,
@@ -323,12 +318,11 @@ class Service:
     # ------------------------------------------------------------------------------------ reading
 
     async def _status(self, reference: str, principal: Principal | None = None) -> CaseStatusOut:
-        handle = self.client.get_workflow_handle(reference)
+        handle = self.client.get_workflow_handle_for(CaseWorkflow.run, reference)
         # As the caller sees it: `allowed` never offers them an approval they asked for (issue 11 item 14).
-        query = handle.query("status_for", principal.actor, result_type=dict) if principal is not None \
-            else handle.query("status", result_type=dict)
-        data = await asyncio.wait_for(query, timeout=self.settings.query_timeout_seconds)
-        return CaseStatusOut.model_validate(data)
+        query = handle.query(CaseWorkflow.status_for, principal.actor) if principal is not None \
+            else handle.query(CaseWorkflow.status)
+        return await asyncio.wait_for(query, timeout=self.settings.query_timeout_seconds)
 
     async def _status_or_none(self, reference: str) -> CaseStatusOut | None:
         try:
@@ -411,27 +405,21 @@ class Service:
     # ------------------------------------------------------------------------------------ commands
 
     def check_args(self, command: str, args: dict[str, Any]) -> None:
-        """parse_args names the first bad field; the rest are values the case could accept but never store."""
-        if command not in ARGS or command == "report":
-            raise InputError("command", f"unknown case command {command!r}" if command != "report"
+        """Validated once, by the command's own argument model (its limits are the case file's columns), naming
+        the first bad field; then what only this deployment knows: its categories, and the time bounds."""
+        spec = COMMANDS.get(command)
+        if spec is None:
+            raise InputError("command", f"unknown case command {command!r}" if command != REPORT_COMMAND
                              else "report starts a new case: POST /reports")
         for field in args:
-            if field.endswith("_ref") and field.removesuffix("_ref") == FREE_TEXT.get(command):
+            if field.endswith("_ref") and field.removesuffix("_ref") == spec.free_text:
                 raise InputError(f"args.{field}", f"{command}: {field}: set by the API, give "
-                                 f"{FREE_TEXT[command]} instead")
+                                 f"{spec.free_text} instead")
         try:
             parsed = parse_args(command, args)
         except CommandError as exc:
             match = re.match(r"^[a-z_]+: ([^:]+): ", str(exc))
             raise InputError(f"args.{match.group(1)}" if match else "args", str(exc)) from exc
-        for (name, field), limit in ARG_LIMITS.items():
-            value = getattr(parsed, field, None)
-            if name == command and isinstance(value, str) and len(value) > limit:
-                raise InputError(f"args.{field}", f"{command}: {field}: at most {limit} characters")
-        text_field = FREE_TEXT.get(command)
-        text = args.get(text_field) if text_field else None
-        if isinstance(text, str) and len(text) > FREE_TEXT_LIMIT:
-            raise InputError(f"args.{text_field}", f"{command}: {text_field}: at most {FREE_TEXT_LIMIT} characters")
         if command == "record_incident":
             occurred = getattr(parsed, "occurred_at", None)
             if occurred is not None:
@@ -453,7 +441,8 @@ class Service:
         command and the caller), so a retry after a 504 is the same Update and Temporal applies it once."""
         if principal.role in ("ops", "auditor"):
             raise AuthError(403, f"the {principal.role} role can read cases but not act on them")
-        if principal.role == "intake" and command not in INTAKE_COMMANDS:
+        spec = COMMANDS.get(command)
+        if principal.role == "intake" and (spec is None or "intake" not in spec.roles):
             raise AuthError(403, f"intake staff may log reports and incidents, not {command}")
         await asyncio.to_thread(self._visible, principal, reference, f"command:{command}")
         self.check_args(command, args)
@@ -475,7 +464,9 @@ class Service:
             raise Unavailable(503, f"the case engine did not answer: {exc.message}") from exc
         if not result.accepted:
             raise Refused(result.reason or "refused")
-        return CommandOut(command=command, status=CaseStatusOut.model_validate(result.status or {}))
+        if result.status is None:  # an accepted command always answers with the case's status
+            raise Unavailable(503, f"the case accepted {command} but did not say its status")
+        return CommandOut(command=command, status=result.status)
 
     # ------------------------------------------------------------------------------------ locking
 

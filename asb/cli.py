@@ -9,43 +9,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from pydantic import ValidationError
 
+from asb import client_cli, commands, dataprotection, letters
+from asb.base import EXIT_USAGE, Parser, parse_time
 from asb.errors import UsageError
 from policy.calendar import NaiveTimeError, WorkingCalendar
-from policy.profiles import ProfileError, load, parse, resolve, shipped_names
 from policy.triage import TriageInput, UnknownCategoryError, triage
-
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+from profiles import ProfileError, load, parse, resolve, shipped_names
 
 
 def _emit(data: Any) -> None:
     print(json.dumps(data, indent=None, default=str))
 
 
-def _parse_time(text: str, what: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"{what}: {text!r} is not an ISO 8601 time") from exc
-    if when.tzinfo is None:
-        raise UsageError(f"{what}: {text!r} has no time zone; add an offset such as +00:00 or Z")
-    return when
-
-
 def cmd_deadline(args: argparse.Namespace) -> int:
     profile = load(args.profile)
-    received = _parse_time(args.received, "--received")
+    received = parse_time(args.received, "--received")
     calendar = WorkingCalendar.from_rules(profile.calendar, args.nation)
     days = profile.first_response.for_risk(args.category)
     due_at = calendar.working_day_deadline(received, days)
@@ -107,8 +91,8 @@ def cmd_profiles_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="asb", description="ASB and hate incident casework.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="asb", description="ASB and hate incident casework.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = sub.add_parser("deadline", help="first-response deadline for a report")
     p.add_argument("--profile", required=True, help="shipped profile name or a profile file")
@@ -123,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_triage)
 
     profiles = sub.add_parser("profiles", help="shipped policy profiles").add_subparsers(
-        dest="profiles_command", required=True, parser_class=_Parser
+        dest="profiles_command", required=True, parser_class=Parser
     )
     profiles.add_parser("list", help="list shipped profiles").set_defaults(func=cmd_profiles_list)
     p = profiles.add_parser("show", help="show a profile with every value")
@@ -133,18 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_profiles_check)
 
-    for register in EXTENSIONS:
-        register(sub)
+    # The run-time subcommands live in their own modules, each importing only `asb.base`, so this file
+    # stays small and the imports run one way. Order matters: client_cli adds API options to `up`.
+    for module in SUBCOMMANDS:
+        module.register(sub)
     return parser
 
 
-#: Later modules (worker, up, simulate, lifecycle) add their subcommands here, keeping this file small.
-EXTENSIONS: list[Callable[[Any], None]] = []
+SUBCOMMANDS = (commands, client_cli, dataprotection, letters)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from asb import commands  # noqa: F401  (registers the run-time subcommands)
-
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from asb.cli import EXTENSIONS, _Parser
+from asb.base import Parser
 from asb.errors import UsageError
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -27,6 +27,15 @@ TIMEOUT_SECONDS = 60.0
 
 def _emit(data: Any) -> None:
     print(json.dumps(data, default=str))
+
+
+def commands_help() -> str:
+    """The case commands, from the catalogue: what `asb case do --help` lists."""
+    from statemachine.catalogue import COMMANDS
+
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {spec.name.ljust(width)}  {spec.summary}" for spec in COMMANDS.values()]
+    return "commands (GET /commands gives their arguments):\n" + "\n".join(lines)
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -186,7 +195,7 @@ def register(sub: Any) -> None:
     connection.add_argument("--token", default=None, help="bearer token (default: ASB_TOKEN)")
 
     case = sub.add_parser("case", help="report, show, list and work cases through the API").add_subparsers(
-        dest="case_command", required=True, parser_class=_Parser)
+        dest="case_command", required=True, parser_class=Parser)
     p = case.add_parser("report", parents=[connection], help="log a report from a JSON file")
     p.add_argument("file", help="REPORT.json (the body of POST /reports)")
     p.add_argument("--idempotency-key", metavar="KEY", help=IDEMPOTENCY_HELP)
@@ -201,7 +210,8 @@ def register(sub: Any) -> None:
     p.add_argument("--overdue", action="store_true", help="only cases with a deadline passed")
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_case_list)
-    p = case.add_parser("do", parents=[connection], help="issue a case command, e.g. record_contact")
+    p = case.add_parser("do", parents=[connection], help="issue a case command, e.g. record_contact",
+                        epilog=commands_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ref")
     p.add_argument("command_name", metavar="COMMAND")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
@@ -210,7 +220,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_case_do)
 
     tasks = sub.add_parser("tasks", help="the task inbox through the API").add_subparsers(
-        dest="tasks_command", required=True, parser_class=_Parser)
+        dest="tasks_command", required=True, parser_class=Parser)
     p = tasks.add_parser("list", parents=[connection], help="open tasks (one JSON object a line)")
     p.add_argument("--role", choices=["intake", "officer", "manager", "senior_manager"])
     p.add_argument("--case", help="only this case's tasks")
@@ -246,5 +256,3 @@ def register(sub: Any) -> None:
 
         add_api_options(up)
 
-
-EXTENSIONS.append(register)

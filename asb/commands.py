@@ -7,8 +7,6 @@ import asyncio
 import json
 from typing import Any
 
-from asb.cli import EXTENSIONS
-
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from asb.scenario import load_scenario
@@ -34,7 +32,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_lifecycle(args: argparse.Namespace) -> int:
-    from statemachine.export import export
+    from diagrams.lifecycle import export
 
     print(export(args.format))
     return 0
@@ -59,8 +57,3 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=["mermaid", "dot", "bpmn"], default="mermaid")
     p.set_defaults(func=cmd_lifecycle)
 
-
-EXTENSIONS.append(register)
-import asb.client_cli  # noqa: E402,F401
-import asb.dataprotection  # noqa: E402,F401  (registers sar, retention, db)
-import asb.letters  # noqa: E402,F401

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from asb.cli import EXTENSIONS, _parse_time, _Parser
+from asb.base import Parser, parse_time
 from asb.errors import UsageError
 from casefile.db import Store
 
@@ -64,7 +64,7 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     from casefile.audit import act_as
     from casefile.retention import run_retention
 
-    now = _parse_time(args.now, "--now") if args.now else datetime.now(UTC)
+    now = parse_time(args.now, "--now") if args.now else datetime.now(UTC)
     role, actor_id = _actor(args.actor)
     with _store() as store, store.session() as session:
         act_as(session, role, actor_id)
@@ -89,7 +89,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_sar)
 
     retention = sub.add_parser("retention", help="retention of closed cases").add_subparsers(
-        dest="retention_command", required=True, parser_class=_Parser
+        dest="retention_command", required=True, parser_class=Parser
     )
     p = retention.add_parser("run", help="anonymise closed cases past the profile's retention period")
     p.add_argument("--now", metavar="ISO8601", help="the time to judge expiry at, with an offset (default: now)")
@@ -99,11 +99,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_retention_run)
 
     db = sub.add_parser("db", help="the case file's schema").add_subparsers(
-        dest="db_command", required=True, parser_class=_Parser
+        dest="db_command", required=True, parser_class=Parser
     )
     db.add_parser("upgrade", help="bring ASB_DATABASE_URL's schema to head; prints the revision").set_defaults(
         func=cmd_db_upgrade
     )
 
-
-EXTENSIONS.append(register)

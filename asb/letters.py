@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from asb.cli import EXTENSIONS
+from asb.base import Parser
 from asb.errors import UsageError
 
 
@@ -84,10 +84,8 @@ def cmd_letters_templates(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from asb.cli import _Parser
-
     letters = sub.add_parser("letters", help="letter templates: preview a letter as a PDF").add_subparsers(
-        dest="letters_command", required=True, parser_class=_Parser
+        dest="letters_command", required=True, parser_class=Parser
     )
     p = letters.add_parser("preview", help="write the PDF of a letter for a case, without sending it")
     p.add_argument("template", help="template name, e.g. acknowledgement (see `asb letters templates`)")
@@ -102,5 +100,3 @@ def register(sub: Any) -> None:
     letters.add_parser("templates", help="list the letter templates and whom each is for").set_defaults(
         func=cmd_letters_templates)
 
-
-EXTENSIONS.append(register)

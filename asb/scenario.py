@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from asb.errors import UsageError
 from policy.model import Profile
-from policy.profiles import ProfileError, load
-from statemachine.commands import ARGS, Actor, CommandError, parse_args
+from profiles import ProfileError, load
+from statemachine.catalogue import args_model, canonical, parse_args
+from statemachine.commands import Actor, CommandError
 
 
 class Step(BaseModel):
@@ -33,9 +34,10 @@ class Step(BaseModel):
     @field_validator("do")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in ARGS:
+        """A command by its name today, or by an old name kept as an alias (docs/scenarios.md)."""
+        if args_model(value) is None:
             raise ValueError(f"unknown command {value!r}")
-        return value
+        return canonical(value)
 
 
 class Scenario(BaseModel):

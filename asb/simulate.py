@@ -18,11 +18,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
 from asb.devserver import bundled
 from asb.scenario import Scenario, Step
 from casefile.db import Store
 from casefile.models import EventRow
+from clients.caseclient import send_command, start_case
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs
 from worker import build_worker
@@ -94,7 +94,7 @@ async def play(
         assert handle is not None
         result = await send_command(handle, step.do, step.args, _actor(step, officer), store=store, at=step.at)
         if result.status:
-            officer = result.status.get("officer") or officer
+            officer = result.status.officer or officer
     await advance_to(scenario.until)
     if handle is not None:
         await _caught_up(handle, store, reference)

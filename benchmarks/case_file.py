@@ -25,13 +25,13 @@ from sqlalchemy.engine import make_url
 
 from activities.case_file import CaseFileActivities
 from activities.contracts import EventBatch, Projection, TimelineEvent
-from asb.caseclient import send_command, start_case
 from asb.simulate import start_time_skipping
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.intake import IntakeReport, record_report
 from casefile.models import IncidentRow
-from policy.profiles import load
+from clients.caseclient import send_command, start_case
+from profiles import load
 from statemachine.commands import Actor
 from worker import build_worker
 

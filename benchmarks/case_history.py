@@ -21,7 +21,7 @@ from typing import Any
 
 from asb.scenario import Scenario
 from asb.simulate import TASK_QUEUE, play, scratch_store, start_time_skipping
-from policy.profiles import load
+from profiles import load
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
 from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_time
+from policy.triage import ReportFacts
 from statemachine.commands import ReportArgs
 
 ContactMethod = Literal["letter", "email", "sms", "phone"]
@@ -40,7 +41,9 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
-class _In(BaseModel):
+class CaseFileInput(BaseModel):
+    """Input the case file will store: unknown fields and NUL characters are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
@@ -52,8 +55,9 @@ class _In(BaseModel):
         return data
 
 
-class PersonDetails(_In):
-    id: str | None = Field(None, max_length=64)
+class ContactDetails(CaseFileInput):
+    """A person as a report gives them: how to reach them and the adjustments letters make for them."""
+
     name: str | None = Field(None, max_length=200)
     address: str | None = Field(None, max_length=1000)
     postcode: str | None = Field(None, max_length=16)
@@ -65,22 +69,29 @@ class PersonDetails(_In):
     easy_read: bool = False
     language: str | None = Field(None, max_length=6, pattern=LANGUAGE_PATTERN,
                                  description="the language letters should be in: a code such as cy or en-GB")
-    is_employee: bool = False
     #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
 
 
-class Evidence(_In):
+class PersonDetails(ContactDetails):
+    """A person as staff log them: with the id of a person already known, and whether they are staff."""
+
+    id: str | None = Field(None, max_length=64)
+    is_employee: bool = False
+
+
+class Evidence(CaseFileInput):
     kind: Literal["noise_app", "diary_sheet", "cctv", "photo", "police_report", "statement", "other"]
     ref: str = Field(max_length=200)
 
 
-class IncidentDetails(_In):
+class IncidentBasics(CaseFileInput):
+    """What happened, as the public form gives it; staff add evidence (IncidentDetails)."""
+
     occurred_at: AwareDatetime = Field(description=TIME_BOUNDS)
     location: str | None = Field(None, max_length=300)
     description: str | None = Field(None, max_length=10000)
     police_reference: str | None = Field(None, max_length=64)
-    evidence: list[Evidence] = Field([], max_length=50)
 
     @field_validator("occurred_at")
     @classmethod
@@ -89,15 +100,16 @@ class IncidentDetails(_In):
         return value
 
 
-class IntakeReport(_In):
-    category: str
-    hate: bool = False
+class IncidentDetails(IncidentBasics):
+    evidence: list[Evidence] = Field([], max_length=50)
+
+
+class IntakeReport(ReportFacts, CaseFileInput):
+    """A report as a door logs it: the facts triage reads, the people and the incident."""
+
+    model_config = ConfigDict(extra="forbid")
+
     hate_strand: str | None = None
-    violence_or_threats: bool = False
-    risk_of_harm: bool = False
-    tried_to_resolve: bool = False
-    incidents_last_month: int = Field(1, ge=0)
-    time_of_day: str | None = None
     channel: str = Field("phone", min_length=1, max_length=32)
     officer: str | None = None
     reporter: PersonDetails = PersonDetails()

@@ -32,7 +32,7 @@ from casefile.models import (
     PersonRow,
 )
 from policy.periods import Period
-from policy.profiles import ProfileError, load
+from profiles import ProfileError, load
 
 #: Written where a personal column may not be empty (an action plan item must have a description).
 ANONYMISED = "[anonymised]"

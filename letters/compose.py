@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activities.contracts import LETTER_DUE
 from casefile.models import (
     ActionPlanItemRow,
     ActionPlanVersionRow,
@@ -33,6 +32,7 @@ from letters.render import Rendered, Renderer
 from policy.calendar import WorkingCalendar
 from policy.model import Profile
 from policy.periods import Period
+from statemachine.catalogue import LETTER_DUE
 
 #: Which deadline each letter promises, as the workflow names it in its `deadline` events.
 DUE_DEADLINE = LETTER_DUE
@@ -54,7 +54,7 @@ class LetterJob:
 
 
 def load_profile(name: str | None) -> Profile:
-    from policy.profiles import ProfileError, load
+    from profiles import ProfileError, load
 
     for candidate in (name, "default"):
         if not candidate:

@@ -6,28 +6,46 @@ Pure and total over the profile's taxonomy, so intake staff, the workflow and `a
 from __future__ import annotations
 
 from datetime import time
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from policy.model import RISK_ORDER, Profile, Risk
 
 Outcome = Literal["not_asb", "early_support", "enquiry"]
 
 
-class TriageInput(BaseModel):
-    """The facts of a report that triage depends on (no personal data)."""
+class ReportFacts(BaseModel):
+    """What a report says that triage reads (no personal data). Every report shape starts from it: the
+    workflow's ReportArgs, the case file's IntakeReport and the API's forms add what they carry."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    category: str
+    category: str = Field(min_length=1, max_length=64)
     hate: bool = False
     violence_or_threats: bool = False
     incidents_last_month: int = Field(1, ge=0)
     risk_of_harm: bool = False
     tried_to_resolve: bool = False
-    #: Local time of day the noise happens, for time-dependent categories such as DIY.
-    time_of_day: time | None = None
+    #: Local time of day the noise happens ("22:30"), for time-dependent categories such as DIY.
+    time_of_day: str | None = None
+
+    @field_validator("time_of_day", mode="before")
+    @classmethod
+    def _time_as_text(cls, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, time) else value
+
+    @field_validator("time_of_day")
+    @classmethod
+    def _is_a_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            time.fromisoformat(value)  # ValueError names the field: refused where the report comes in
+        return value
+
+    def local_time(self) -> time | None:
+        return time.fromisoformat(self.time_of_day) if self.time_of_day else None
+
+
+#: `asb triage` reads a report file: anything triage does not read is ignored.
+TriageInput = ReportFacts
 
 
 class TriageResult(BaseModel):
@@ -55,7 +73,7 @@ def _outside_hours(profile: Profile, at: time | None) -> bool:
     return not (rules.reasonable_hours_start <= at < rules.reasonable_hours_end)
 
 
-def triage(report: TriageInput, profile: Profile) -> TriageResult:
+def triage(report: ReportFacts, profile: Profile) -> TriageResult:
     cats = profile.categories
     rules = profile.triage
     category = report.category
@@ -74,7 +92,7 @@ def triage(report: TriageInput, profile: Profile) -> TriageResult:
 
     reasons: list[str] = []
     if category in cats.time_dependent:
-        if _outside_hours(profile, report.time_of_day):
+        if _outside_hours(profile, report.local_time()):
             reasons.append(f"{category} at unreasonable hours counts as {cats.time_dependent[category]}")
             category = cats.time_dependent[category]
         else:

@@ -1,12 +1,16 @@
-"""The case commands and their arguments: the names the workflow, API, CLI and scenarios share."""
+"""The case commands' argument models, and the names every door shares (stages, roles, kinds).
+
+Which command takes which model, and everything else about it, is its spec in statemachine/catalogue.py.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from policy.model import Risk, Role
+from policy.triage import ReportFacts
 
 Stage = Literal["enquiry", "investigation", "review", "interventions", "legal", "closed"]
 STAGES: tuple[Stage, ...] = ("enquiry", "investigation", "review", "interventions", "legal", "closed")
@@ -68,15 +72,12 @@ class PartyArgs(_Args):
     contact: ContactPref = ContactPref()
 
 
-class ReportArgs(_Args):
-    category: str = Field(min_length=1, max_length=64)
-    hate: bool = False
+class ReportArgs(ReportFacts, _Args):
+    """What starts a case: the facts triage reads, and the parties as ids only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     hate_strand: str | None = Field(None, max_length=32)
-    violence_or_threats: bool = False
-    risk_of_harm: bool = False
-    tried_to_resolve: bool = False
-    incidents_last_month: int = Field(1, ge=0)
-    time_of_day: str | None = None
     channel: str = Field("phone", min_length=1, max_length=32)
     reporter: PartyArgs = PartyArgs()
     reported_person: PartyArgs | None = None
@@ -135,7 +136,7 @@ class StartIntervention(_Args):
 
 
 class Note(_Args):
-    #: Free text: a door stores it in the case file and sends `note_ref` instead (see FREE_TEXT).
+    #: Free text: a door stores it in the case file and sends `note_ref` instead (CommandSpec.free_text).
     note: str | None = Field(None, max_length=10000)
     note_ref: str | None = Field(None, max_length=40)
 
@@ -181,58 +182,3 @@ class ConcludeLegalAction(_Args):
         if not self.outcome and not self.outcome_ref:
             raise ValueError("outcome is required")
         return self
-
-
-ARGS: dict[str, type[_Args]] = {
-    "report": ReportArgs,
-    "assign_officer": AssignOfficer,
-    "record_incident": RecordIncident,
-    "record_contact": RecordContact,
-    "record_risk_assessment": RecordRiskAssessment,
-    "agree_action_plan": AgreeActionPlan,
-    "convert_to_case": NoArgs,
-    "close_enquiry": CloseWithReason,
-    "escalate_risk": EscalateRisk,
-    "record_case_review": RecordCaseReview,
-    "start_intervention": StartIntervention,
-    "record_equality_assessment": Note,
-    "propose_legal_action": ProposeLegalAction,
-    "approve_legal_action": LegalDecision,
-    "reject_legal_action": LegalDecision,
-    "conclude_legal_action": ConcludeLegalAction,
-    "record_police_report": RecordPoliceReport,
-    "request_asb_case_review": RequestAsbCaseReview,
-    "request_closure": CloseWithReason,
-    "approve_closure": Note,
-    "reject_closure": Note,
-}
-
-#: Free-text arguments, by command: the doors keep their text in the case file and pass a reference
-#: (`<field>_ref`), so Temporal history never holds what someone wrote about a person.
-FREE_TEXT: dict[str, str] = {
-    "record_equality_assessment": "note",
-    "approve_legal_action": "note",
-    "reject_legal_action": "note",
-    "approve_closure": "note",
-    "reject_closure": "note",
-    "conclude_legal_action": "outcome",
-    "record_case_review": "reason",
-    "record_police_report": "police_reference",
-}
-
-#: Commands an officer (or a manager acting as one) sends; `report` starts a case instead.
-CASE_COMMANDS: tuple[str, ...] = tuple(name for name in ARGS if name != "report")
-
-
-def parse_args(command: str, args: dict[str, Any] | None) -> _Args:
-    """Validate a command's arguments, naming the first bad field."""
-    model = ARGS.get(command)
-    if model is None:
-        raise CommandError(f"unknown command {command!r}; commands: {', '.join(ARGS)}")
-    try:
-        return model.model_validate(args or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(arguments)"
-        message = "unknown argument" if first["type"] == "extra_forbidden" else first["msg"]
-        raise CommandError(f"{command}: {field}: {message}") from exc

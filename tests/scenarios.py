@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from asb.scenario import Scenario
 from asb.simulate import play
 from casefile.db import Store
-from policy.profiles import load
+from profiles import load
 
 _numbers = itertools.count(1)
 

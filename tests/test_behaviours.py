@@ -30,7 +30,7 @@ from casefile.models import AuditRow, CaseRow, ConsentRow, ContactRow, PersonRow
 from casefile.retention import run_retention
 from casefile.sar import export_subject
 from letters.recipients import Recipient, Skip, find_recipient, notification_decision
-from policy.profiles import load
+from profiles import load
 from statemachine import Actor, Lifecycle, Refused
 from statemachine.commands import ReportArgs
 from tests.scenarios import of, report, run, step

@@ -9,9 +9,9 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
 from casefile.db import Store
-from policy.profiles import load
+from clients.caseclient import send_command, start_case
+from profiles import load
 from statemachine.commands import Actor, ReportArgs
 
 _refs = itertools.count(500000)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from asb.cli import main
-from policy.profiles import SHIPPED_DIR
+from profiles import SHIPPED_DIR
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -15,11 +15,11 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
 from asb.devserver import temporal_cli
-from asb.taskclient import get_task, list_tasks
 from casefile.db import Store
-from policy.profiles import load
+from clients.caseclient import send_command, start_case
+from clients.taskclient import get_task, list_tasks
+from profiles import load
 from statemachine.commands import Actor, ReportArgs
 from tests.asb_up import alive, running_asb_up
 from tests.polling import eventually
@@ -61,7 +61,7 @@ async def _ok(handle: Any, command: str, actor: Actor = OFFICER, **args: Any) ->
     result = await send_command(handle, command, args, actor)
     assert result.accepted, result.reason
     assert result.status is not None
-    return result.status
+    return result.status.model_dump(mode="json")
 
 
 async def test_continue_as_new_keeps_stage_deadlines_and_pending_approvals(

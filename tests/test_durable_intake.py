@@ -27,10 +27,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import start_case
 from casefile.db import Store
 from casefile.models import CaseNoteRow, CaseRow, EventRow
-from policy.profiles import load
+from clients.caseclient import start_case
+from profiles import load
 from statemachine.commands import ReportArgs
 from tests.api_support import Tokens, client_for, make_app, report
 

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from asb.cli import main
-from policy.profiles import load
+from diagrams.lifecycle import TIMER_EVENTS, export, stage_moves
+from profiles import load
 from statemachine.commands import OPEN_STAGES, STAGES
-from statemachine.export import TIMER_EVENTS, export, stage_moves
 from statemachine.lifecycle import STAGE_MOVES
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"

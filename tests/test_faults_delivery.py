@@ -28,11 +28,11 @@ from sqlalchemy import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import start_case
 from casefile.db import Store
 from casefile.models import EventRow, MessageRow, TaskRow
+from clients.caseclient import start_case
 from letters.delivery import print_path
-from policy.profiles import load
+from profiles import load
 from statemachine.commands import ReportArgs
 from tests.letters_helpers import API_KEY, Mailbox, NotifyStandIn, seed_case
 from tests.test_personal_data import readable

@@ -143,8 +143,8 @@ def address_block(pdf: bytes) -> list[str]:
 def test_every_letter_the_lifecycle_sends_has_a_template() -> None:
     from statemachine.lifecycle import INTERVENTION_LETTERS
 
-    source = (ROOT / "statemachine" / "lifecycle.py").read_text()
-    sent = set(re.findall(r'_letter\("([a-z_]+)"', source)) | set(INTERVENTION_LETTERS.values())
+    source = "".join((ROOT / "statemachine" / name).read_text() for name in ("lifecycle.py", "catalogue.py"))
+    sent = set(re.findall(r'\.letter\("([a-z_]+)"', source)) | set(INTERVENTION_LETTERS.values())
     for chosen in re.findall(r'template = "([a-z_]+)" if .* else "([a-z_]+)"', source):
         sent |= set(chosen)  # legal_warning / letter_before_action, not_asb_outcome / early_support
     assert {"acknowledgement", "case_closed_reporter", "letter_before_action", "not_asb_outcome",
@@ -711,7 +711,7 @@ async def test_the_workflow_sends_a_real_letter_and_text_through_the_worker(
 ) -> None:
     from asb.scenario import Scenario
     from asb.simulate import play
-    from policy.profiles import load
+    from profiles import load
 
     ref = new_ref()
     reporter, reported = seed_case(store, ref, risk=None, reporter={"contact_method": "sms"},
@@ -755,8 +755,8 @@ async def test_a_letter_that_cannot_be_delivered_gives_the_officer_a_task_on_the
     from activities.calendar import fetch_bank_holidays
     from activities.case_file import CaseFileActivities
     from activities.tasks import TaskActivities
-    from asb.caseclient import send_command, start_case
-    from policy.profiles import load
+    from clients.caseclient import send_command, start_case
+    from profiles import load
     from statemachine.commands import Actor, ReportArgs
     from worker import WORKFLOWS, workflow_runner
 

@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from policy.profiles import load
+from profiles import load
 from statemachine import Actor, Lifecycle, Refused
-from statemachine.commands import ARGS, ReportArgs
+from statemachine.catalogue import COMMANDS, DEADLINES
+from statemachine.commands import ReportArgs
 
 PROFILE = load("reading")
 ACTORS = [
@@ -19,30 +20,8 @@ ACTORS = [
     Actor(role="manager", id="m2"), Actor(role="senior_manager", id="s1"), Actor(role="intake", id="i1"),
     Actor(role="auditor", id="a1"),
 ]
-ARG_CHOICES: dict[str, list[dict[str, Any]]] = {
-    "assign_officer": [{"officer": "o1"}, {"officer": "o2"}],
-    "record_incident": [{}, {"hate": True}],
-    "record_contact": [{"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}],
-    "record_risk_assessment": [{"level": "high"}, {"level": "low"}],
-    "agree_action_plan": [{"contact_every_days": 14}, {"contact_every_days": 60}],
-    "convert_to_case": [{}],
-    "close_enquiry": [{"reason": "not_asb"}],
-    "escalate_risk": [{"risk": "high"}, {"risk": "medium"}],
-    "record_case_review": [{"decision": "continue"}, {"decision": "consider_closure"}],
-    "start_intervention": [{"kind": "warning_letter"}, {"kind": "mediation"}, {"kind": "support_referral"}],
-    "record_equality_assessment": [{}],
-    "propose_legal_action": [{"kind": "legal_warning"}, {"kind": "possession_order"},
-                             {"kind": "injunction", "emergency": True}],
-    "approve_legal_action": [{}],
-    "reject_legal_action": [{}],
-    "conclude_legal_action": [{"outcome": "order granted"}],
-    "request_asb_case_review": [{"applicant": "individual"}, {"applicant": "group"}],
-    "request_closure": [{"reason": "asb_stopped"}, {"reason": "no_reports"}],
-    "approve_closure": [{}],
-    "reject_closure": [{}],
-    "record_police_report": [{"police_reference_ref": "N-1"}],
-}
-assert set(ARG_CHOICES) == set(ARGS) - {"report"}
+#: Every command of the catalogue, with its spec's example arguments.
+ARG_CHOICES: dict[str, list[dict[str, Any]]] = {name: list(spec.examples) for name, spec in COMMANDS.items()}
 
 
 class CaseMachine(RuleBasedStateMachine):
@@ -88,8 +67,7 @@ class CaseMachine(RuleBasedStateMachine):
             assert self.lifecycle.facts.equality_assessed_at is not None, "legal stage without an assessment"
         self.stages_seen.append(self.lifecycle.state)
 
-    @rule(kind=st.sampled_from(["first_response", "enquiry_expiry", "unable_to_contact", "investigation_end",
-                                "case_review", "contact", "inactivity"]))
+    @rule(kind=st.sampled_from(sorted(kind for kind, spec in DEADLINES.items() if not spec.on_task)))
     def deadline_passes(self, kind: str) -> None:
         self.now += timedelta(days=3)
         self.lifecycle.on_deadline(kind, self.now)

@@ -12,13 +12,13 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.intake import IntakeReport, record_report
 from casefile.models import CaseNoteRow
 from casefile.references import next_reference
-from policy.profiles import load
+from clients.caseclient import send_command, start_case
+from profiles import load
 from statemachine.commands import Actor
 
 SECRETS = [

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from policy.calendar import HolidaysNotLoaded, NaiveTimeError, WorkingCalendar, bank_holidays, require_aware
 from policy.periods import Period
-from policy.profiles import load
 from policy.triage import TriageInput, UnknownCategoryError, triage
+from profiles import load
 
 READING, LIVEWEST = load("reading"), load("livewest")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from policy.periods import Period
-from policy.profiles import SHIPPED_DIR, ProfileError, load, parse, shipped_names
+from profiles import SHIPPED_DIR, ProfileError, load, parse, shipped_names
 
 EXPECTED = {"default", "reading", "livewest", "whg", "homes-in-somerset", "place-called-home"}
 

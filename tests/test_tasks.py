@@ -10,10 +10,10 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from asb.caseclient import send_command, start_case
-from asb.taskclient import TaskRefused, claim_task, decide_task, get_task, list_tasks
 from casefile.db import Store
-from policy.profiles import load
+from clients.caseclient import send_command, start_case
+from clients.taskclient import TaskRefused, claim_task, decide_task, get_task, list_tasks
+from profiles import load
 from statemachine.commands import Actor, ReportArgs
 from tests.polling import eventually
 
@@ -176,7 +176,7 @@ async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
     from zoneinfo import ZoneInfo
 
     london = ZoneInfo("Europe/London")  # 28 days on the London calendar, whatever the clock change does
-    days = (datetime.fromisoformat(task.due).astimezone(london).date()
+    days = (task.due.astimezone(london).date()
             - datetime.fromisoformat(created["at"]).astimezone(london).date()).days
     assert days == 28  # 004 §8
     await decide_task(env.client, store, task, M1, "done", "review panel met; recommendations sent", case_officer="o1")

@@ -6,8 +6,8 @@ from datetime import time
 
 import pytest
 
-from policy.profiles import load, shipped_names
 from policy.triage import TriageInput, UnknownCategoryError, triage
+from profiles import load, shipped_names
 
 PROFILES = shipped_names()
 

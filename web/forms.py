@@ -1,6 +1,6 @@
 """Turning the case commands' argument models into HTML forms, and form posts back into arguments.
 
-The forms are generated from statemachine.commands.ARGS, the same models the API validates with, so a
+The forms are generated from the command specs (statemachine/catalogue.py), the same models the API validates with, so a
 page offers exactly the arguments a command takes and nothing the case would refuse as malformed.
 Posted values are plain strings; they become typed arguments here and are then checked by the same
 Service.check_args as the API's, so the 422 rules are one place.
@@ -20,34 +20,13 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from api.service import InputError
-from statemachine.commands import ARGS, FREE_TEXT
+from statemachine.catalogue import COMMANDS
 
 #: A form post is a handful of short fields and at most one long text (10,000 characters). Kept under
 #: the API's own body limit (64 KiB), so a too-large form gets this page's answer, not a JSON one.
 MAX_FORM_BYTES = 60 * 1024
 MAX_FIELDS = 80
 
-COMMAND_TITLES: dict[str, str] = {
-    "assign_officer": "Assign an officer",
-    "record_incident": "Record an incident",
-    "record_contact": "Record a contact",
-    "record_risk_assessment": "Record a risk assessment",
-    "agree_action_plan": "Agree an action plan",
-    "convert_to_case": "Convert the enquiry to a case",
-    "close_enquiry": "Close the enquiry",
-    "escalate_risk": "Escalate the risk",
-    "record_case_review": "Record a case review",
-    "start_intervention": "Start an intervention",
-    "record_equality_assessment": "Record an Equality Act assessment",
-    "propose_legal_action": "Propose legal action",
-    "approve_legal_action": "Approve the legal action",
-    "reject_legal_action": "Reject the legal action",
-    "conclude_legal_action": "Conclude the legal action",
-    "request_asb_case_review": "Record an ASB Case Review application",
-    "request_closure": "Ask a manager to close the case",
-    "approve_closure": "Approve the closure",
-    "reject_closure": "Reject the closure",
-}
 
 FIELD_LABELS: dict[str, str] = {
     "occurred_at": "When did it happen?",
@@ -83,6 +62,10 @@ def humanise(value: str) -> str:
     return " ".join("ASB" if w.lower() == "asb" else "SMS" if w.lower() == "sms" else w for w in text.split(" "))
 
 
+#: Each command's form heading, from its spec in the case catalogue.
+COMMAND_TITLES: dict[str, str] = {name: spec.title or humanise(name) for name, spec in COMMANDS.items()}
+
+
 @dataclass
 class FormField:
     name: str
@@ -109,8 +92,9 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 def command_fields(command: str, categories: list[str]) -> list[FormField]:
     """The inputs for one command, from its argument model (the `*_ref` fields are the API's own)."""
     fields: list[FormField] = []
-    text_field = FREE_TEXT.get(command)
-    for name, info in ARGS[command].model_fields.items():
+    spec = COMMANDS[command]
+    text_field = spec.free_text
+    for name, info in spec.args.model_fields.items():
         if name.endswith("_ref"):
             continue
         annotation, optional = _unwrap(info.annotation)
@@ -120,7 +104,7 @@ def command_fields(command: str, categories: list[str]) -> list[FormField]:
         if (command, name) in FIELD_OPTIONS:
             fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
         elif name == text_field:
-            fields.append(FormField(name, label, "textarea", required or command.startswith("reject")))
+            fields.append(FormField(name, label, "textarea", required or spec.verdict == "rejected"))
         elif get_origin(annotation) is Literal:
             options = [(str(v), humanise(str(v))) for v in get_args(annotation)]
             fields.append(FormField(name, label, "radios" if len(options) <= 4 else "select", required,

@@ -34,12 +34,12 @@ from api.ratelimit import RateLimiter
 from api.schemas import REF_PATTERN, TASK_ID_PATTERN, PublicReportIn, ReportIn
 from api.service import InputError, Refused, Service, Unavailable
 from api.settings import ApiSettings
-from asb.taskclient import APPROVAL_COMMANDS, TaskNotFound
 from casefile.access import MANAGERS, CaseNotFound, open_case
 from casefile.idempotency import KEY_PATTERN
 from casefile.models import CaseRow
+from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
 from policy.triage import TriageInput, TriageResult, triage
-from statemachine.commands import ARGS
+from statemachine.catalogue import COMMANDS
 from web import queries
 from web.forms import (
     COMMAND_TITLES,
@@ -393,9 +393,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             for name, due in sorted(view.status.deadlines.items(), key=lambda kv: kv[1]):
                 deadlines.append({"name": name, "due": due, "days": days_left(due, now),
                                   "overdue": name in view.status.overdue or due < now})
-        allowed = [c for c in (view.status.allowed if view.status else []) if c in ARGS and c != "report"]
+        allowed = [c for c in (view.status.allowed if view.status else []) if c in COMMANDS]
         if user.role == "intake":
-            allowed = [c for c in allowed if c == "record_incident"]
+            allowed = [c for c in allowed if "intake" in COMMANDS[c].roles]
         elif user.role not in CASE_WORKERS:
             allowed = []  # ops and auditors read cases but never act on them (README "HTTP API")
         forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
@@ -416,7 +416,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         """A command from the case page: refused, it shows the case's reason in the error summary."""
         user = need(request, "intake", *CASE_WORKERS)
         form = await posted(request, user)
-        if command not in ARGS or command == "report":
+        if command not in COMMANDS:
             raise StarletteHTTPException(404)
         try:
             args = command_args(command, form, categories, zone)

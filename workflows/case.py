@@ -20,14 +20,40 @@ from temporalio.common import RawValue, RetryPolicy, SearchAttributeKey, SearchA
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.calendar import HolidayRequest
-    from activities.contracts import LETTER_DUE, EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
+    from activities.calendar import HolidayRequest, fetch_bank_holidays
+    from activities.case_file import CaseFileActivities
+    from activities.contracts import EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
+    from activities.messages import MessageActivities
+    from activities.tasks import TaskActivities
     from policy.model import Profile
-    from statemachine.commands import FREE_TEXT, Actor, ReportArgs
+    from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND
+    from statemachine.commands import Actor, ReportArgs
+    from statemachine.deadlines import calendar_for, handled_key, open_deadlines, overdue, unhandled
+    from statemachine.events import (
+        Breach,
+        CaseEvent,
+        CommunicationFailed,
+        DeadlineSet,
+        Decided,
+        LetterSent,
+        NotificationSent,
+        TaskCreated,
+        TaskReminded,
+        TaskResolvedEvent,
+        parse_event,
+    )
     from statemachine.facts import CaseFacts
     from statemachine.lifecycle import ANSWERED_ON_THE_CASE, PATCHES, Event, Lifecycle
-    from workflows.deadlines import TIMELINE_KIND, calendar_for, handled_key, open_deadlines, overdue, unhandled
-    from workflows.tasks import CaseDecided
+    from statemachine.views import CaseStatus
+    from workflows.messages import (
+        CASE_DECIDED,
+        CaseDecided,
+        CommandRequest,
+        TaskBreached,
+        TaskEscalated,
+        TaskReminder,
+        TaskResolved,
+    )
 
 TASK_QUEUE = "asb-cases"
 
@@ -73,30 +99,6 @@ class CaseInput(BaseModel):
     holidays: dict[int, list[date]] = {}
 
 
-class CommandRequest(BaseModel):
-    """An Update's payload: the command's arguments and who issues it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    args: dict[str, Any] = {}
-    actor: Actor
-
-
-class CaseStatus(BaseModel):
-    reference: str
-    profile: str
-    stage: str
-    outcome: str
-    risk: str | None
-    category: str
-    officer: str | None
-    deadlines: dict[str, datetime]
-    overdue: list[str]
-    pending_approvals: list[dict[str, Any]]
-    allowed: list[str]
-    closure_reason: str | None
-
-
 @workflow.defn(name="CaseWorkflow")
 class CaseWorkflow:
     @workflow.init
@@ -128,7 +130,7 @@ class CaseWorkflow:
         self._received = self._now()
         self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received,
                                                     patches)
-        self._opening = decision.events
+        self._opening = decision.typed
 
     # ------------------------------------------------------------------ clock and state
 
@@ -149,9 +151,9 @@ class CaseWorkflow:
         wanted = [year for year in range(around.year - 1, around.year + 3) if year not in self._holidays]
         if not wanted:
             return
-        fetched: dict[int, list[date]] = await workflow.execute_activity(
-            "bank_holidays", HolidayRequest(nation=self._input.profile.calendar.nation, years=wanted),
-            result_type=dict[int, list[date]], start_to_close_timeout=ACTIVITY_TIMEOUT,
+        fetched = await workflow.execute_activity(
+            fetch_bank_holidays, HolidayRequest(nation=self._input.profile.calendar.nation, years=wanted),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
         for year, days in fetched.items():
             self._holidays[int(year)] = frozenset(days)
@@ -202,7 +204,7 @@ class CaseWorkflow:
             if due > now or facts.is_closed:
                 break
             facts.handled.append(handled_key(kind, due))
-            await self._step(self.lifecycle.on_deadline(kind, now).events)
+            await self._step(self.lifecycle.on_deadline(kind, now).typed)
 
     # ------------------------------------------------------------------ commands
 
@@ -213,16 +215,18 @@ class CaseWorkflow:
         pending_before = {p.id: p for p in facts.pending}
         decision = self.lifecycle.apply(name, request.args, request.actor, self._now())
         still = {p.id for p in facts.pending}
-        verdict = "rejected" if name.startswith("reject") else "approved"
+        spec = COMMANDS.get(name)
+        verdict: str = spec.verdict if spec is not None and spec.verdict else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
-        for event in decision.events:  # tasks answered by this command (an enquiry decision, a prompt)
-            if event["event"] == "decision" and event["kind"] in ANSWERED_ON_THE_CASE:
-                decided[str(event["kind"])] = (str(event["decision"]), request.actor.id)
-        events = decision.events
-        note_ref = request.args.get(f"{FREE_TEXT.get(name, '')}_ref")
+        for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt)
+            if isinstance(event, Decided) and event.kind in ANSWERED_ON_THE_CASE:
+                decided[event.kind] = (event.decision, request.actor.id)
+        events = decision.typed
+        free_text = spec.free_text if spec is not None else None
+        note_ref = request.args.get(f"{free_text}_ref") if free_text else None
         if isinstance(note_ref, str) and events and workflow.patched("note-ref-on-command-event"):
             # The command's event names its note, so recording it confirms the note the door wrote first.
-            events = [{**events[0], "note_ref": note_ref}, *events[1:]]
+            events = [parse_event({**events[0].payload(), "note_ref": note_ref}), *events[1:]]
         await self._step(events, decided=decided)
         return self.status(request.actor)
 
@@ -232,33 +236,32 @@ class CaseWorkflow:
                 del self._tasks[task_id]
                 try:
                     await workflow.get_external_workflow_handle(task_id).signal(
-                        "case_decided", CaseDecided(decision=decision, by=by))
+                        CASE_DECIDED, CaseDecided(decision=decision, by=by))
                 except Exception as exc:  # the task finished at the same moment: nothing left to tell
                     workflow.logger.info("task %s not told it is %s: %s", task_id, decision, exc)
 
     # ------------------------------------------------------------------ tasks tell the case
 
     @workflow.signal
-    async def task_escalated(self, payload: dict[str, Any]) -> None:
-        decision = self.lifecycle.on_task_escalated(payload.get("approval"), payload["task"], payload["kind"],
-                                                    payload["role"], self._now())
-        await self._step(decision.events)
+    async def task_escalated(self, signal: TaskEscalated) -> None:
+        decision = self.lifecycle.on_task_escalated(signal.approval, signal.task, signal.kind, signal.role,
+                                                    self._now())
+        await self._step(decision.typed)
 
     @workflow.signal
-    async def task_reminder(self, payload: dict[str, Any]) -> None:
-        await self._step([{"event": "reminder", "task": payload["task"], "kind": payload["kind"],
-                           "role": payload["role"]}])
+    async def task_reminder(self, signal: TaskReminder) -> None:
+        await self._step([TaskReminded(task=signal.task, kind=signal.kind, role=signal.role)])
 
     @workflow.signal
-    async def task_breached(self, payload: dict[str, Any]) -> None:
-        await self._step([{"event": "breach", "kind": payload["kind"], "task": payload["task"]}])
+    async def task_breached(self, signal: TaskBreached) -> None:
+        await self._step([Breach(kind=signal.kind, task=signal.task)])
 
     @workflow.signal
-    async def task_resolved(self, payload: dict[str, Any]) -> None:
-        self._tasks.pop(payload["task"], None)
-        self.lifecycle.on_task_resolved(payload["kind"])
-        await self._step([{"event": "task_resolved", "task": payload["task"], "kind": payload["kind"],
-                           "decision": payload["decision"], "by": payload["by"]}])
+    async def task_resolved(self, signal: TaskResolved) -> None:
+        self._tasks.pop(signal.task, None)
+        self.lifecycle.on_task_resolved(signal.kind)
+        await self._step([TaskResolvedEvent(task=signal.task, kind=signal.kind, decision=signal.decision,
+                                            by=signal.by)])
 
     @command.validator
     def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
@@ -301,66 +304,66 @@ class CaseWorkflow:
             reference=facts.reference, profile=facts.profile, stage=facts.stage, outcome=facts.outcome,
             risk=facts.risk, category=facts.category, officer=facts.officer, deadlines=deadlines,
             overdue=overdue(facts, deadlines, self._now()),
-            pending_approvals=[p.model_dump(mode="json") for p in facts.pending],
+            pending_approvals=list(facts.pending),
             allowed=lc.allowed(actor), closure_reason=facts.closure_reason,
         )
 
     # ------------------------------------------------------------------ effects
 
-    def _deadline_events(self) -> list[Event]:
+    def _deadline_events(self) -> list[CaseEvent]:
         current = {kind: due.isoformat() for kind, due in self._deadlines().items()}
-        events: list[Event] = []
+        events: list[CaseEvent] = []
         for kind, due in sorted(current.items(), key=lambda item: item[1]):
             if self._announced.get(kind) != due:
-                events.append({"event": "deadline", "kind": TIMELINE_KIND.get(kind, kind), "due": due})
+                events.append(DeadlineSet(kind=TIMELINE_KIND.get(kind, kind), due=due))
         self._announced = current
         return events
 
     async def _step(
-        self, events: list[Event], at: datetime | None = None, decided: dict[str, tuple[str, str]] | None = None
+        self, events: Sequence[Event | CaseEvent], at: datetime | None = None,
+        decided: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         """Number the events, then perform them in order: messages first, then the case file."""
-        events = [*events, *self._deadline_events()]
+        typed = [*(parse_event(data) for data in events), *self._deadline_events()]
         now = at or self._now()
         numbered: list[TimelineEvent] = []
-        for data in events:
+        for data in typed:
             self._seq += 1
             numbered.append(TimelineEvent(seq=self._seq, at=now, data=data))
         projection = self._projection()
         self._changed = True
         async with self._lock:
             for item in numbered:
-                if item.data["event"] in ("letter", "notification"):
+                if isinstance(item.data, LetterSent | NotificationSent):
                     self._sending.append(asyncio.create_task(self._send(item)))
-            await workflow.execute_activity(
-                "record_events",
+            await workflow.execute_activity_method(
+                CaseFileActivities.record_events,
                 EventBatch(case_ref=self.lifecycle.facts.reference, events=numbered, projection=projection),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
             self._upsert_attributes(projection)
             for item in numbered:
-                if item.data["event"] == "task" and not self.lifecycle.facts.is_closed:
-                    await self._start_task(item)
+                if isinstance(item.data, TaskCreated) and not self.lifecycle.facts.is_closed:
+                    await self._start_task(item, item.data)
             for approval_id, (verdict, by) in (decided or {}).items():
                 await self._finish_tasks(lambda _tid, aid, a=approval_id: aid == a, verdict, by)
             if self.lifecycle.facts.is_closed and self._tasks:
                 await self._finish_tasks(lambda _tid, _aid: True, "cancelled", "case closed")
 
-    async def _start_task(self, item: TimelineEvent) -> None:
+    async def _start_task(self, item: TimelineEvent, task: TaskCreated) -> None:
         """Each task is its own workflow, with the same id as its row in the case file."""
         facts = self.lifecycle.facts
         task_id = f"{facts.reference}-T{item.seq}"
-        kind = str(item.data["kind"])
+        kind = task.kind
         chain, within = self.lifecycle.task_terms(kind)
-        approval = item.data.get("approval")
-        self._tasks[task_id] = str(approval) if approval else None
-        await workflow.execute_activity(
-            "start_task",
-            TaskInput(task_id=task_id, case_ref=facts.reference, kind=kind, role=str(item.data["role"]),
+        self._tasks[task_id] = task.approval or None
+        await workflow.execute_activity_method(
+            TaskActivities.start_task,
+            TaskInput(task_id=task_id, case_ref=facts.reference, kind=kind, role=task.role,
                       chain=chain, decide_within=within, calendar=self._input.profile.calendar,
                       holidays={y: sorted(d) for y, d in self._holidays.items()}, created_at=item.at,
                       approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds,
-                      prompt=bool(item.data.get("prompt"))),
+                      prompt=bool(task.prompt)),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
@@ -374,40 +377,43 @@ class CaseWorkflow:
         the officers' commands. Temporal retries it with backoff; when the letter service gives up (a letter
         parked for printing, a text or email beside it undelivered), the officer gets a communication_failed
         task on the case."""
+        message = item.data
+        assert isinstance(message, LetterSent | NotificationSent)
         try:
-            await self._deliver(item)
+            await self._deliver(item, message)
         except ActivityError as failed:
             cause = failed.cause
             if not isinstance(cause, ApplicationError) or cause.type not in ("DeliveryParked", "LetterNotRendered"):
                 raise
+            channel = message.channel if isinstance(message, NotificationSent) else "letter"
+            to = message.to if isinstance(message, LetterSent) else "reporter"
             printing = cause.type == "DeliveryParked"
             # A text or email beside a letter has nothing to print (issue 9 item 6: such failures now
             # reach the case; before, send_notification never failed, so no old history takes this path).
-            if item.data["event"] == "notification" and workflow.patched("notification-failure-not-printed"):
+            if isinstance(message, NotificationSent) and workflow.patched("notification-failure-not-printed"):
                 printing = False
             await self._step([
-                {"event": "communication_failed", "template": item.data["template"],
-                 "channel": item.data.get("channel", "letter"), "to": item.data.get("to", "reporter"),
-                 "message_seq": item.seq, "printing": printing},
-                {"event": "task", "kind": "communication_failed", "role": "officer",
-                 "template": item.data["template"], "message_seq": item.seq},
+                CommunicationFailed(template=message.template, channel=channel, to=to, message_seq=item.seq,
+                                    printing=printing),
+                TaskCreated(kind="communication_failed", role="officer", template=message.template,
+                            message_seq=item.seq),
             ])
 
-    async def _deliver(self, item: TimelineEvent) -> None:
+    async def _deliver(self, item: TimelineEvent, message: LetterSent | NotificationSent) -> None:
         facts = self.lifecycle.facts
-        to = str(item.data.get("to", "reporter"))
+        to = message.to if isinstance(message, LetterSent) else "reporter"
         party = facts.reporter if to == "reporter" else facts.reported_person
-        channel = "letter" if item.data["event"] == "letter" else str(item.data["channel"])
-        template = str(item.data["template"])
+        channel = message.channel if isinstance(message, NotificationSent) else "letter"
+        template = message.template
         due = self._deadlines().get(LETTER_DUE.get(template, ""))
         request = MessageRequest(
             key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
             template=template, to=to, recipient_id=party.id if party else None, at=item.at,
             profile=facts.profile, reason=facts.closure_reason, due=due,
         )
-        activity = "send_letter" if channel == "letter" else "send_notification"
-        await workflow.execute_activity(activity, request, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                                        retry_policy=DELIVERY_RETRY)
+        send = MessageActivities.send_letter if channel == "letter" else MessageActivities.send_notification
+        await workflow.execute_activity_method(send, request, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                               retry_policy=DELIVERY_RETRY)
 
     def _projection(self) -> Projection:
         facts = self.lifecycle.facts

@@ -21,7 +21,7 @@ from temporalio.client import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.reconcile import ReconcileRequest, ReconcileResult
+    from activities.reconcile import ReconcileActivities, ReconcileRequest, ReconcileResult
 
 RECONCILE_SCHEDULE_ID = "asb-reconcile"
 RECONCILE_EVERY = timedelta(minutes=1)
@@ -31,8 +31,8 @@ RECONCILE_EVERY = timedelta(minutes=1)
 class ReconcileWorkflow:
     @workflow.run
     async def run(self, request: ReconcileRequest) -> ReconcileResult:
-        return await workflow.execute_activity(
-            "reconcile", request, result_type=ReconcileResult, start_to_close_timeout=timedelta(minutes=5),
+        return await workflow.execute_activity_method(
+            ReconcileActivities.reconcile, request, start_to_close_timeout=timedelta(minutes=5),
         )
 
 

@@ -9,49 +9,42 @@ says it was decided (approvals are the case's own commands) or when it is resolv
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.case import CaseWorkflow
+
 with workflow.unsafe.imports_passed_through():
+    from activities.case_file import CaseFileActivities
     from activities.contracts import TaskInput, TaskUpdate
     from statemachine.commands import ROLE_RANK, Actor
-    from workflows.deadlines import calendar_for_rules
+    from statemachine.deadlines import calendar_for_rules
+    from statemachine.views import TaskState
+    from workflows.messages import (
+        CaseDecided,
+        ClaimRequest,
+        ResolveRequest,
+        TaskBreached,
+        TaskEscalated,
+        TaskReminder,
+        TaskResolved,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
+_Signal = TypeVar("_Signal", TaskEscalated, TaskReminder, TaskBreached, TaskResolved)
 
 
-class TaskStatus(BaseModel):
+class TaskStatus(TaskState):
+    """The task workflow's own view: its query, and the answer to a claim or a resolve."""
+
     task_id: str
     case_ref: str
     kind: str
-    role: str
-    status: str
-    assignee: str | None
-    due: datetime | None
     reminded: bool
-    decision: str | None
-    decided_by: str | None
-
-
-class ClaimRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    actor: Actor
-    #: The case's officer as the case file has it, given by the door (asb.taskclient): an officer task is
-    #: theirs. None (an older caller) leaves that rule out; the claim and the role rules still hold.
-    case_officer: str | None = None
-
-
-class ResolveRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    actor: Actor
-    decision: str = "done"
-    case_officer: str | None = None
 
 
 def claimed_by_another(assignee: str | None, actor: Actor) -> str | None:
@@ -63,7 +56,7 @@ def claimed_by_another(assignee: str | None, actor: Actor) -> str | None:
 
 def refusal(*, status: str, role: str, assignee: str | None, actor: Actor, case_officer: str | None) -> str | None:
     """Who may claim or decide a task now (issue 9 item 7), the one statement of the rule, used by the task
-    workflow's validators (an approval is decided on the case, whose guards judge the role; asb.taskclient
+    workflow's validators (an approval is decided on the case, whose guards judge the role; clients.taskclient
     applies `claimed_by_another` to it first):
 
     - once claimed, only the holder of the claim (escalation clears the claim for the next role);
@@ -82,11 +75,6 @@ def refusal(*, status: str, role: str, assignee: str | None, actor: Actor, case_
     if role == "officer" and assignee is None and case_officer and actor.id != case_officer:
         return f"this task is for the case's officer, {case_officer}"
     return None
-
-
-class CaseDecided(BaseModel):
-    decision: str
-    by: str
 
 
 @workflow.defn(name="TaskWorkflow")
@@ -136,8 +124,8 @@ class TaskWorkflow:
                 self._reminded = True
                 if self._reminder_at() <= self._level_since:
                     continue  # due within a working day: no reminder to give
-                await self._tell_case("task_reminder", {"task": self._in.task_id, "kind": self._in.kind,
-                                                        "role": self._role})
+                await self._tell_case(CaseWorkflow.task_reminder,
+                                      TaskReminder(task=self._in.task_id, kind=self._in.kind, role=self._role))
                 await self._save()
                 continue
             self._changed = False
@@ -155,29 +143,29 @@ class TaskWorkflow:
         higher = [r for r in self._in.chain if ROLE_RANK[r] > ROLE_RANK[self._role]]
         if not higher:
             self._breached = True
-            await self._tell_case("task_breached", {"task": self._in.task_id, "kind": self._in.kind})
+            await self._tell_case(CaseWorkflow.task_breached, TaskBreached(task=self._in.task_id, kind=self._in.kind))
             await self._save()
             return
         self._role = higher[0]
         self._level_since = self._now()
         self._reminded = False
         self._assignee = None
-        await self._tell_case("task_escalated", {"task": self._in.task_id, "kind": self._in.kind,
-                                                 "role": self._role, "approval": self._in.approval_id})
+        await self._tell_case(CaseWorkflow.task_escalated, TaskEscalated(
+            task=self._in.task_id, kind=self._in.kind, role=self._role, approval=self._in.approval_id))
         await self._save()
 
-    async def _tell_case(self, signal: str, payload: dict[str, Any]) -> None:
+    async def _tell_case(self, signal: Callable[[CaseWorkflow, _Signal], Awaitable[None]], payload: _Signal) -> None:
         """Tell the case; if it has just closed (a timer here and its closure at the same moment), there
         is nobody left to tell, and the case's closure is already cancelling this task."""
         try:
-            await workflow.get_external_workflow_handle(self._in.case_ref).signal(signal, payload)
+            await workflow.get_external_workflow_handle_for(CaseWorkflow.run, self._in.case_ref).signal(signal, payload)
         except Exception as exc:  # the external workflow is gone: a fact, not a fault
             workflow.logger.info("case %s not told of %s: %s", self._in.case_ref, signal, exc)
 
     async def _save(self) -> None:
         self._version += 1
-        await workflow.execute_activity(
-            "update_task",
+        await workflow.execute_activity_method(
+            CaseFileActivities.update_task,
             TaskUpdate(key=self._in.task_id, version=self._version, role=self._role, status=self._status,
                        assignee=self._assignee, due=None if self._breached else self._due(),
                        decision=self._decision, decided_by=self._decided_by,
@@ -213,8 +201,8 @@ class TaskWorkflow:
         self._decision = request.decision
         self._decided_by = request.actor.id
         await self._save()
-        await self._tell_case("task_resolved", {"task": self._in.task_id, "kind": self._in.kind,
-                                                "decision": request.decision, "by": request.actor.id})
+        await self._tell_case(CaseWorkflow.task_resolved, TaskResolved(
+            task=self._in.task_id, kind=self._in.kind, decision=request.decision, by=request.actor.id))
         return self.status()
 
     @resolve.validator

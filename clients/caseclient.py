@@ -36,8 +36,11 @@ from casefile.db import Store
 from casefile.models import CaseNoteRow, CaseRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
-from statemachine.commands import FREE_TEXT, Actor, ReportArgs
-from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow, CommandRequest
+from statemachine.catalogue import COMMANDS
+from statemachine.commands import Actor, ReportArgs
+from statemachine.views import CaseStatus
+from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow
+from workflows.messages import CommandRequest
 
 CLOSED_REASON = "the case is closed and accepts no more commands"
 
@@ -108,7 +111,7 @@ async def start_recorded_case(client: Client, store: Store, reference: str, star
 @dataclass(frozen=True)
 class CommandResult:
     accepted: bool
-    status: dict[str, Any] | None = None
+    status: CaseStatus | None = None
     reason: str | None = None
 
 
@@ -117,7 +120,8 @@ def _split_free_text(
 ) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
     """Take a command's free text out of its arguments, leaving a reference in its place. The reference
     follows the Update id, so a retry of the same Update carries (and writes) the same note."""
-    field = FREE_TEXT.get(command)
+    spec = COMMANDS.get(command)
+    field = spec.free_text if spec is not None else None
     if field is None or not isinstance(args.get(field), str):
         return args, None
     seed = hashlib.sha256(update_id.encode()).hexdigest() if update_id else uuid.uuid4().hex
@@ -139,7 +143,8 @@ async def send_command(
     if text is not None and store is not None:
         write_pending_note(store, handle.id, command, text, actor, at or datetime.now(UTC))
     try:
-        status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=dict,
+        # The Update's name is the command (a dynamic Update): one typed request in, the case's status out.
+        status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=CaseStatus,
                                              id=update_id)
         return CommandResult(True, status=status)
     except WorkflowUpdateFailedError as failed:

@@ -1,10 +1,10 @@
 """The case lifecycle drawn as a diagram (Mermaid, Graphviz DOT or BPMN 2.0), for `asb lifecycle --format`.
 
 Why derive rather than draw by hand: the diagram is what managers, auditors and landlords read to
-understand the process, so it must never drift from what the system enforces. Stage moves come from
-`STAGE_MOVES` and the commands accepted in each stage from `COMMAND_STAGES` (both in
-`statemachine.lifecycle`); only the timers, which live in code as deadline kinds and profile settings
-rather than as a table, are described here once, in `TIMER_EVENTS`.
+understand the process, so it must never drift from what the system enforces. Everything drawn is
+read from the case catalogue (statemachine/catalogue.py): the stage moves from `STAGE_MOVES`, the
+commands accepted in each stage from the command specs, and the timers from the deadline specs
+(where each runs, the profile setting it reads, what it does when it fires). Only the layout is here.
 
 Everything is pure (text in, text out) so the export is cheap to test and safe to call anywhere.
 """
@@ -15,15 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
+from statemachine.catalogue import COMMANDS, DEADLINES, STAGE_MOVES
 from statemachine.commands import OPEN_STAGES, STAGES
-from statemachine.lifecycle import COMMAND_STAGES, STAGE_MOVES
 
 FORMATS: tuple[str, ...] = ("mermaid", "dot", "bpmn")
 
-
-def _stages_of(*commands: str) -> tuple[str, ...]:
-    """Stages (in lifecycle order) where any of `commands` may be issued, so timers follow the stage rule."""
-    return tuple(stage for stage in STAGES if any(stage in COMMAND_STAGES[c] for c in commands))
+#: Where each command may be issued, from its spec.
+COMMAND_STAGES: dict[str, tuple[str, ...]] = {name: spec.stages for name, spec in COMMANDS.items()}
 
 
 @dataclass(frozen=True)
@@ -42,26 +40,11 @@ class TimerEvent:
     trigger: str | None = None
 
 
-#: The timers of `workflows.deadlines.open_deadlines` and what `Lifecycle.on_deadline` does when they fire.
-TIMER_EVENTS: tuple[TimerEvent, ...] = (
-    TimerEvent("first_response", ("enquiry",), "breach + overdue task", "first_response.<risk>", False),
-    TimerEvent("enquiry_expiry", ("enquiry",), "enquiry closes (expired)", "enquiry.length", True,
-               "expire_enquiry"),
-    TimerEvent("unable_to_contact", ("enquiry",), "enquiry closes (reporter unreachable)",
-               "enquiry.unable_to_contact_window", True, "close_unreachable"),
-    TimerEvent("investigation_end", ("investigation",), "initial case review", "case.investigation", True,
-               "begin_review"),
-    TimerEvent("case_review", ("review", "interventions", "legal"), "breach + overdue task",
-               "case.review_interval", False),
-    TimerEvent("contact", OPEN_STAGES, "breach + overdue task", "contact.default_every", False),
-    TimerEvent("inactivity", ("investigation", "review", "interventions"), "consider_closure task",
-               "case.inactivity", False),
-    # Set by record_case_review(decision=consider_closure); on_deadline treats it like inactivity.
-    TimerEvent("monitoring", _stages_of("record_case_review"), "consider_closure task",
-               "case.extra_monitoring", False),
-    # Any stage where a legal action or a closure can be awaiting approval.
-    TimerEvent("approval", _stages_of("propose_legal_action", "request_closure"),
-               "approval task for the next role", "approvals.decide_within", False),
+#: Every deadline kind of the catalogue, as a timer on each stage where it runs.
+TIMER_EVENTS: tuple[TimerEvent, ...] = tuple(
+    TimerEvent(spec.kind, tuple(s for s in spec.stages if s in OPEN_STAGES), spec.fires, spec.setting,
+               spec.trigger is not None, spec.trigger)
+    for spec in DEADLINES.values()
 )
 
 
@@ -408,8 +391,8 @@ def to_bpmn() -> str:
     })
     process = definitions.add("bpmn:process", id="asb_lifecycle", name="ASB case lifecycle",
                               isExecutable="false")
-    process.add("bpmn:documentation", "Derived from statemachine.lifecycle STAGE_MOVES and COMMAND_STAGES; "
-                "timers from statemachine.export TIMER_EVENTS.")
+    process.add("bpmn:documentation", "Derived from the case catalogue (statemachine/catalogue.py): "
+                "stage moves, commands, and deadlines as timers.")
     incoming = _group(layout.flows, lambda f: f.target)
     outgoing = _group(layout.flows, lambda f: f.source)
     for node in layout.nodes:

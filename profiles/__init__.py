@@ -1,4 +1,8 @@
-"""Finding and loading profiles: a shipped name or a landlord's own file, refused clearly when wrong."""
+"""Finding and loading profiles: a shipped name or a landlord's own file, refused clearly when wrong.
+
+The file reading lives here, outside `policy/`, so the policy package stays pure (no I/O): it holds
+the profile's model and rules, and the shipped TOML files as data (`policy/profiles/*.toml`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+import policy
 from policy.model import Profile
 
-SHIPPED_DIR = Path(__file__).with_name("profiles")
+SHIPPED_DIR = Path(policy.__file__).with_name("profiles")
 
 
 class ProfileError(ValueError):

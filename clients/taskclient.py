@@ -9,28 +9,30 @@ resolved on the task itself, which tells the case.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import field_serializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
+from temporalio.workflow import UpdateMethodMultiParam
 
-from asb.caseclient import send_command
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import TaskRow
+from clients.caseclient import send_command
+from statemachine.catalogue import approval_commands
 from statemachine.commands import Actor
-from workflows.tasks import claimed_by_another
+from statemachine.views import TaskState
+from workflows.messages import ClaimRequest, ResolveRequest
+from workflows.tasks import TaskStatus, TaskWorkflow, claimed_by_another
 
 Decision = Literal["approve", "reject", "done"]
+_Request = TypeVar("_Request", ClaimRequest, ResolveRequest)
 
-#: Approval tasks are decided by the case command of the same meaning.
-APPROVAL_COMMANDS: dict[str, dict[str, str]] = {
-    "closure_approval": {"approve": "approve_closure", "reject": "reject_closure"},
-    "legal_approval": {"approve": "approve_legal_action", "reject": "reject_legal_action"},
-}
+#: Approval tasks are decided by the case command of the same meaning (the specs' `decides`).
+APPROVAL_COMMANDS: dict[str, dict[str, str]] = approval_commands()
 
 
 class TaskRefused(Exception):
@@ -45,25 +47,24 @@ class TaskNotFound(LookupError):
     pass
 
 
-class TaskView(BaseModel):
-    """A task as people see it: the API returns exactly this."""
+class TaskView(TaskState):
+    """A task as people see it (the inbox): the API returns exactly this."""
 
     id: str
     case_ref: str
     kind: str
-    role: str
-    status: str
-    assignee: str | None
-    due: str | None
-    decision: str | None
-    decided_by: str | None
     data: dict[str, Any]
+
+    @field_serializer("due")
+    def _due_as_stored(self, due: datetime | None) -> str | None:
+        # The inbox has always shown the due time as the case file holds it (isoformat, with its offset).
+        return due.isoformat() if due else None
 
 
 def _view(row: TaskRow) -> TaskView:
     return TaskView(id=row.key, case_ref=row.case_ref, kind=row.kind, role=row.role, status=row.status,
-                    assignee=row.assignee, due=row.due.isoformat() if row.due else None, decision=row.decision,
-                    decided_by=row.decided_by, data=dict(row.data or {}))
+                    assignee=row.assignee, due=row.due, decision=row.decision, decided_by=row.decided_by,
+                    data=dict(row.data or {}))
 
 
 def list_tasks(
@@ -89,21 +90,23 @@ def get_task(session: Session, task_id: str) -> TaskView:
     return _view(row)
 
 
-async def _task_update(client: Client, task_id: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    handle = client.get_workflow_handle(task_id)
+async def _task_update(
+    client: Client, task_id: str, update: UpdateMethodMultiParam[[TaskWorkflow, _Request], TaskStatus],
+    request: _Request,
+) -> TaskStatus:
+    handle = client.get_workflow_handle_for(TaskWorkflow.run, task_id)
     try:
-        result: dict[str, Any] = await handle.execute_update(name, payload, result_type=dict)
-        return result
+        return await handle.execute_update(update, request)
     except WorkflowUpdateFailedError as failed:
         raise TaskRefused(str(getattr(failed.cause, "message", None) or failed)) from failed
     except RPCError as error:
         raise TaskRefused(f"the task is no longer open ({error.message})") from error
 
 
-async def claim_task(client: Client, task_id: str, actor: Actor, *, case_officer: str | None) -> dict[str, Any]:
+async def claim_task(client: Client, task_id: str, actor: Actor, *, case_officer: str | None) -> TaskStatus:
     """Take a task: it is assigned to this person. The task judges (workflows.tasks.refusal): an officer
     task is `case_officer`'s, a claimed task its holder's, otherwise someone of at least its role."""
-    return await _task_update(client, task_id, "claim", {"actor": actor.model_dump(), "case_officer": case_officer})
+    return await _task_update(client, task_id, TaskWorkflow.claim, ClaimRequest(actor=actor, case_officer=case_officer))
 
 
 async def decide_task(
@@ -126,14 +129,15 @@ async def decide_task(
                                     store=store, at=datetime.now(UTC))
         if not result.accepted:
             raise TaskRefused(result.reason or "refused")
-        return {"task": task.id, "decision": decision, "case": result.status}
+        return {"task": task.id, "decision": decision,
+                "case": result.status.model_dump(mode="json") if result.status else None}
     if decision != "done":
         raise TaskRefused(f"a {task.kind} task is resolved with done, not {decision}")
-    resolved = await _task_update(client, task.id, "resolve", {"actor": actor.model_dump(), "decision": decision,
-                                                               "case_officer": case_officer})
+    resolved = await _task_update(client, task.id, TaskWorkflow.resolve,
+                                  ResolveRequest(actor=actor, decision=decision, case_officer=case_officer))
     if reason:  # free text stays in the case file, never in the task's history
         with store.session() as session, session.begin():
             act_as(session, actor.role, actor.id)
             row = session.scalars(select(TaskRow).where(TaskRow.key == task.id)).one()
             row.reason = reason
-    return resolved
+    return resolved.model_dump(mode="json")

@@ -1,0 +1,983 @@
+"""The case catalogue: one spec per command and one per deadline kind, the single place each is defined.
+
+A command's spec says everything about it: its argument model, the stages where it is allowed, the
+roles that may send it, its free-text field, the approval it asks for or decides, its guard (why it
+would be refused now) and its effect (what changes, as timeline events). A deadline kind's spec says
+where it runs, the profile setting it reads, how its due time is computed, what happens when it
+fires, whether missing it is a breach, and who is told.
+
+Everything else is built from these tables: the lifecycle's checks and effects
+(statemachine/lifecycle.py), `open_deadlines` and `on_deadline`, the diagram's timers
+(diagrams/lifecycle.py), the API's `GET /commands` and its 403 rule, the CLI's help, the task inbox's
+approval commands, and the command tables of the README and docs/scenarios.md (`command_table`).
+tests/test_catalogue.py fails when a command or a deadline kind appears anywhere without a spec.
+
+To add a command: its argument model in statemachine/commands.py, its spec (with its guard and
+effect) here. To add a deadline kind: its spec here, and the profile setting it reads in
+policy/model.py. Guards and effects receive the `Lifecycle` (the facts, the profile, and the helpers
+that issue letters, tasks and stage moves); they are pure like it: time arrives as an argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol, cast
+
+from pydantic import BaseModel, ValidationError
+
+from policy.calendar import WorkingCalendar
+from policy.model import RISK_ORDER, Profile, Role
+from policy.periods import Period
+from statemachine.commands import (
+    CASE_STAGES,
+    OPEN_STAGES,
+    Actor,
+    AgreeActionPlan,
+    AssignOfficer,
+    CloseWithReason,
+    CommandError,
+    ConcludeLegalAction,
+    EscalateRisk,
+    LegalDecision,
+    NoArgs,
+    Note,
+    ProposeLegalAction,
+    RecordCaseReview,
+    RecordContact,
+    RecordIncident,
+    RecordPoliceReport,
+    RecordRiskAssessment,
+    ReportArgs,
+    RequestAsbCaseReview,
+    Stage,
+    StartIntervention,
+)
+from statemachine.events import (
+    ActionPlanAgreed,
+    AsbCaseReviewRequested,
+    CaseEvent,
+    CaseReviewed,
+    ContactRecorded,
+    Decided,
+    EnquiryExpired,
+    EqualityAssessed,
+    IncidentRecorded,
+    InterventionStarted,
+    LegalActionChanged,
+    Notice,
+    OfficerAssigned,
+    PoliceInformed,
+    RiskAssessed,
+    RiskChanged,
+)
+from statemachine.facts import CaseFacts, LegalAction, PendingApproval
+from statemachine.patches import (
+    CONSIDER_CLOSURE,
+    CONTACT_FROM_CONVERSION,
+    ENQUIRY_DECISION,
+    ENQUIRY_EXPIRY_DECISION,
+    OFFICER_PROMPTS,
+    SUPPORT_MOVES_NOTHING,
+    TELL_POLICE,
+    TELL_THE_POLICE,
+)
+
+#: A timeline event (statemachine/events.py): effects append them, in the order they happen.
+Event = CaseEvent
+
+
+class Lifecycle(Protocol):
+    """What guards and effects may use of the case (statemachine.lifecycle.Lifecycle provides it):
+    its facts and profile, the time of the command being checked, and the helpers that issue letters
+    and tasks, close the case and move its stage. Named here so the catalogue needs no import of the
+    class that reads it."""
+
+    facts: CaseFacts
+    profile: Profile
+    clock: datetime | None
+    #: The behaviour changes in force for this case (statemachine/patches.py).
+    patches: frozenset[str]
+
+    def letter(self, template: str, to: str, events: list[Event]) -> None: ...
+    def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None: ...
+    def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None: ...
+    def move(self, trigger: str, events: list[Event], target: str | None = None) -> None: ...
+    def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str: ...
+
+
+ApprovalKind = Literal["closure_approval", "legal_approval"]
+Guard = Callable[[Lifecycle, Any, Actor | None], str | None]
+Effect = Callable[[Lifecycle, Any, Actor, datetime, list[Event]], None]
+Due = Callable[[CaseFacts, Profile, WorkingCalendar, frozenset[str]], datetime | None]
+Fire = Callable[[Lifecycle, datetime, list[Event]], None]
+
+#: Everyone who acts on cases; intake staff log reports and incidents only, ops and auditors only read.
+OFFICERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
+INTAKE_AND_OFFICERS: tuple[Role, ...] = ("intake", *OFFICERS)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """Everything about one case command."""
+
+    name: str
+    #: One line, for the CLI's help, GET /commands and the command tables.
+    summary: str
+    args: type[BaseModel]
+    stages: tuple[Stage, ...]
+    effect: Effect
+    guard: Guard | None = None
+    roles: tuple[Role, ...] = OFFICERS
+    #: Whether any officer may send it, not only the case's own (an incident is logged by whoever hears it).
+    any_officer: bool = False
+    #: The argument holding free text: the doors keep it in the case file and pass `<field>_ref`.
+    free_text: str | None = None
+    #: The approval this command asks for, and the approval (with its verdict) it decides.
+    asks: ApprovalKind | None = None
+    decides: ApprovalKind | None = None
+    verdict: Literal["approved", "rejected"] | None = None
+    #: Old names scenario files may still use (docs/scenarios.md "Compatibility").
+    aliases: tuple[str, ...] = ()
+    #: What the web pages call it (its form's heading); else its name, humanised.
+    title: str = ""
+    #: Valid arguments, for the property tests that play random commands (tests/test_lifecycle_properties.py).
+    examples: tuple[dict[str, Any], ...] = ({},)
+    clause: str = ""
+
+
+@dataclass(frozen=True)
+class DeadlineSpec:
+    """Everything about one kind of deadline."""
+
+    kind: str
+    summary: str
+    #: Stages in which it runs (its due time is computed only there).
+    stages: tuple[Stage, ...]
+    #: The profile setting it reads, dotted (`enquiry.length`); shown on the diagram and in the docs.
+    setting: str
+    #: When it falls due, from the facts, the profile and the working-day calendar; None: not running.
+    due: Due | None
+    #: What happens when it fires, in words (diagram, docs), and in code (after any breach).
+    fires: str
+    on_fire: Fire | None = None
+    #: Missing it is a breach: recorded, and an `overdue` task for the first of the escalation chain.
+    breach: bool = False
+    #: Who is told when it fires.
+    tells: str = "nobody"
+    #: The stage move an interrupting timer fires (its destination is read from STAGE_MOVES).
+    trigger: str | None = None
+    #: How the timeline names it, when not by its kind (SCENARIOS.md deadline kinds).
+    timeline_kind: str | None = None
+    #: Letters that promise this date to the reporter (MessageRequest.due).
+    promised_by: tuple[str, ...] = ()
+    #: Kept by a task's own workflow (workflows/tasks.py), not the case's: drawn, not computed here.
+    on_task: bool = False
+    clause: str = ""
+
+
+#: Stage moves: (trigger, sources, destination), the `transitions` Machine's declared triggers.
+STAGE_MOVES: list[tuple[str, list[str], str]] = [
+    ("convert_to_case", ["enquiry"], "investigation"),
+    ("close_enquiry", ["enquiry"], "closed"),
+    ("expire_enquiry", ["enquiry"], "closed"),
+    ("close_unreachable", ["enquiry"], "closed"),
+    ("begin_review", ["investigation"], "review"),
+    ("start_intervention", ["enquiry", "investigation", "review", "interventions"], "interventions"),
+    ("enter_legal", ["enquiry", "investigation", "review", "interventions", "legal"], "legal"),
+    ("withdraw_legal", ["legal"], "investigation"),
+    ("withdraw_legal", ["legal"], "review"),
+    ("withdraw_legal", ["legal"], "interventions"),
+    ("approve_closure", list(CASE_STAGES), "closed"),
+]
+
+INTERVENTION_LETTERS = {
+    "warning_letter": "warning_letter",
+    "acceptable_behaviour_contract": "acceptable_behaviour_contract",
+    "good_neighbour_agreement": "good_neighbour_agreement",
+}
+
+
+# =============================================================================================== guards
+
+
+def _higher(a: str, b: str) -> bool:
+    return RISK_ORDER[cast(Any, a)] > RISK_ORDER[cast(Any, b)]
+
+
+def _urgent_jump_refusal(lc: Lifecycle, where: str) -> str | None:
+    if lc.facts.risk != "high":
+        return f"only an urgent (high-risk) enquiry may go straight to {where}; convert it to a case first"
+    if not lc.facts.officer:
+        return "assign an officer first: the reporter needs one point of contact"
+    return None
+
+
+def _legal_open_refusal(lc: Lifecycle) -> str | None:
+    open_actions = lc.facts.open_legal_actions
+    if open_actions:
+        kinds = ", ".join(a.kind for a in open_actions)
+        return f"legal action is still open ({kinds}): a case stays open until it has concluded"
+    return None
+
+
+def guard_record_contact(lc: Lifecycle, args: RecordContact | None, actor: Actor | None) -> str | None:
+    if lc.facts.reporter.anonymous:
+        return "the reporter is anonymous: there is nobody to contact"
+    return None
+
+
+def guard_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan | None, actor: Actor | None) -> str | None:
+    if lc.facts.reporter.anonymous:
+        return "the reporter is anonymous: an action plan cannot be agreed or shared"
+    rules = lc.profile.contact
+    least = rules.least_frequent
+    if args is not None and args.contact_every_days > least.longest_days:
+        if args.reporters_choice and rules.reporter_may_choose_less:
+            return None  # 001 rec. 3: the reporter chose it, and it is recorded as theirs
+        choice = (" unless the reporter chooses it (record it as their choice: reporters_choice)"
+                  if rules.reporter_may_choose_less else "")
+        return (
+            f"contact every {args.contact_every_days} days is less often than this standard allows "
+            f"(at least every {least}){choice}"
+        )
+    return None
+
+
+def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Actor | None) -> str | None:
+    strands = lc.profile.categories.hate_strands
+    if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
+        return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
+    return None
+
+
+def guard_convert_to_case(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
+    if not lc.facts.officer:
+        return "assign an officer first: the reporter needs one point of contact"
+    if lc.facts.risk_assessed_at is None:
+        return "record a risk assessment first"
+    return None
+
+
+def guard_escalate_risk(lc: Lifecycle, args: EscalateRisk | None, actor: Actor | None) -> str | None:
+    if args is not None and lc.facts.risk and not _higher(args.risk, lc.facts.risk):
+        return f"risk is already {lc.facts.risk}: escalation must raise it"
+    return None
+
+
+def guard_start_intervention(lc: Lifecycle, args: StartIntervention | None, actor: Actor | None) -> str | None:
+    # Support is offered at any stage and is not escalation (003 §9; 004 §3.3): a support referral
+    # may be started even at the legal stage, and from an enquiry without converting it.
+    support = SUPPORT_MOVES_NOTHING in lc.patches and (args is None or args.kind == "support_referral")
+    if lc.facts.stage == "legal" and not support:
+        return ("not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
+                "a support referral at any stage)")
+    if lc.facts.stage == "enquiry" and not support:
+        return _urgent_jump_refusal(lc, "interventions")
+    return None
+
+
+def guard_propose_legal_action(lc: Lifecycle, args: ProposeLegalAction | None, actor: Actor | None) -> str | None:
+    facts = lc.facts
+    if facts.stage == "enquiry":
+        reason = _urgent_jump_refusal(lc, "legal action")
+        if reason:
+            return reason
+    if facts.equality_assessed_at is None:
+        return "record an Equality Act assessment first"
+    if facts.incidents > facts.incidents_at_equality:
+        return "new incidents since the Equality Act assessment: record a new one first"
+    if facts.pending_of("legal_approval"):
+        return "a legal action is already awaiting approval"
+    return None
+
+
+def guard_decide_legal_action(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
+    if lc.facts.pending_of("legal_approval") is None:
+        return "no legal action is awaiting approval"
+    return None
+
+
+def guard_conclude_legal_action(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
+    if not any(a.status == "approved" for a in lc.facts.legal_actions):
+        return "no approved legal action is open"
+    return None
+
+
+def guard_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview | None, actor: Actor | None
+                                  ) -> str | None:
+    if args is None:
+        return None
+    if lc.facts.asb_case_review_since is not None:
+        return "an ASB Case Review is already under way"
+    return _case_review_threshold_refusal(lc, args.applicant, lc.clock)
+
+
+def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime | None) -> str | None:
+    """The ASB Case Review thresholds (003 §10, 004 §4.1), from the profile: the last incident
+    within a month of the application, and enough incidents in the window."""
+    rules = lc.profile.case_review
+    facts = lc.facts
+    now = now or facts.last_incident_at
+    log = [(facts.received_at, facts.hate), *facts.incident_log]
+    last = max(when for when, _ in log)
+    if rules.last_incident_within.add_calendar(last) < now:
+        return f"the last incident was more than {rules.last_incident_within} before the application"
+    window_end = rules.window.add_calendar(facts.received_at)
+    in_window = sum(1 for when, _ in log if facts.received_at <= when <= window_end)
+    needed = rules.group_incidents if applicant == "group" else rules.individual_incidents
+    if in_window >= needed:
+        return None
+    hate_from = now - (rules.hate_window.add_calendar(now) - now)
+    hate = sum(1 for when, is_hate in log if is_hate and hate_from <= when <= now)
+    if hate >= rules.hate_incidents:
+        return None
+    return (f"the ASB Case Review threshold is not met: {in_window} incidents within {rules.window} of the "
+            f"first report ({needed} needed for {'a group' if applicant == 'group' else 'one person'}), "
+            f"{hate} hate incidents in the last {rules.hate_window} ({rules.hate_incidents} needed)")
+
+
+def guard_request_closure(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
+    if lc.facts.pending_of("closure_approval"):
+        return "closure is already awaiting approval"
+    return _legal_open_refusal(lc)
+
+
+def guard_approve_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
+    if lc.facts.pending_of("closure_approval") is None:
+        return "no closure is awaiting approval: request_closure first"
+    return _legal_open_refusal(lc)
+
+
+def guard_reject_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
+    if lc.facts.pending_of("closure_approval") is None:
+        return "no closure is awaiting approval"
+    return None
+
+
+# =============================================================================================== effects
+
+
+def do_assign_officer(lc: Lifecycle, args: AssignOfficer, actor: Actor, now: datetime, events: list[Event]) -> None:
+    lc.facts.officer = args.officer
+    events.append(OfficerAssigned(officer=args.officer))
+
+
+def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: datetime, events: list[Event]) -> None:
+    facts = lc.facts
+    facts.incidents += 1
+    facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
+    hate = args.hate or args.hate_strand is not None
+    facts.incident_log.append((args.occurred_at or now, hate))
+    facts.monitoring_since = None
+    # A later hate incident marks the case as hate, and its strand is the case's latest: both feed
+    # reporting of hate-related cases (004 §6.4; issue 11 item 15), not only the first report's.
+    if hate:
+        facts.hate = True
+    if args.hate_strand is not None:
+        facts.hate_strand = args.hate_strand
+    events.append(IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
+                                   category=args.category or facts.category,
+                                   **({"hate_strand": args.hate_strand} if args.hate_strand else {})))
+    if hate:
+        tell_the_police(lc, events)
+    if hate and facts.risk != "high":
+        facts.risk = "high"
+        events.append(RiskChanged(risk="high", why="hate incident"))
+
+
+def tell_the_police(lc: Lifecycle, events: list[Event]) -> None:
+    """A hate incident: the reporter is told "we will tell the police" (the acknowledgement), so the
+    officer gets a task to do it (004 §3.5 "make sure the Police are aware"; 003 §5), answered by
+    record_police_report with the police's reference (issue 11 item 11)."""
+    facts = lc.facts
+    if TELL_THE_POLICE in lc.patches and facts.police_told_at is None and not facts.police_task_open:
+        facts.police_task_open = True
+        lc.task(TELL_POLICE, "officer", events, approval=TELL_POLICE)
+
+
+def do_record_police_report(lc: Lifecycle, args: RecordPoliceReport, actor: Actor, now: datetime,
+                            events: list[Event]) -> None:
+    lc.facts.police_told_at = now
+    events.append(PoliceInformed(reference_ref=args.police_reference_ref) if args.police_reference_ref
+                  else PoliceInformed())
+    if lc.facts.police_task_open:
+        lc.facts.police_task_open = False
+        events.append(Decided(kind=TELL_POLICE, decision="done"))
+
+
+def do_record_contact(lc: Lifecycle, args: RecordContact, actor: Actor, now: datetime, events: list[Event]) -> None:
+    facts = lc.facts
+    if facts.first_response_at is None:
+        facts.first_response_at = now
+    events.append(ContactRecorded(outcome=args.outcome, method=args.method))
+    if args.outcome == "made":
+        facts.last_contact_at = now
+        facts.failed_contacts = 0
+        facts.unable_letter_at = None
+        return
+    facts.failed_contacts += 1
+    threshold = lc.profile.enquiry.failed_contacts_before_letter
+    if facts.stage == "enquiry" and facts.failed_contacts == threshold and facts.unable_letter_at is None:
+        facts.unable_letter_at = now
+        lc.letter("unable_to_contact", "reporter", events)
+
+
+def do_record_risk_assessment(
+    lc: Lifecycle, args: RecordRiskAssessment, actor: Actor, now: datetime, events: list[Event]
+) -> None:
+    lc.facts.risk_assessed_at = now
+    lc.facts.risk_assessment = args.level
+    events.append(RiskAssessed(level=args.level))
+
+
+def do_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]
+                         ) -> None:
+    lc.facts.contact_every_days = args.contact_every_days
+    lc.facts.contact_method = args.contact_method
+    events.append(ActionPlanAgreed(contact_every_days=args.contact_every_days, contact_method=args.contact_method,
+                                   reporters_choice=args.reporters_choice))
+    lc.letter("action_plan", "reporter", events)
+
+
+def decide_enquiry(lc: Lifecycle, decision: str, events: list[Event]) -> None:
+    """An enquiry awaiting the officer's decision at expiry is decided by converting or closing it
+    (003 stage 1; issue 11 item 4): its decision task is answered on the case."""
+    if lc.facts.enquiry_decision_since is not None:
+        lc.facts.enquiry_decision_since = None
+        events.append(Decided(kind=ENQUIRY_DECISION, decision=decision))
+
+
+def do_convert_to_case(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
+    lc.facts.converted_at = now
+    lc.move("convert_to_case", events)
+    lc.letter("initial_letter_reported_person", "reported_person", events)
+
+
+def do_close_enquiry(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
+    decide_enquiry(lc, "closed", events)
+    lc.close("close_enquiry", args.reason, now, events)
+    lc.letter("enquiry_closed", "reporter", events)
+
+
+def do_escalate_risk(lc: Lifecycle, args: EscalateRisk, actor: Actor, now: datetime, events: list[Event]) -> None:
+    lc.facts.risk = args.risk
+    events.append(RiskChanged(risk=args.risk, why="escalated"))
+
+
+def do_record_case_review(lc: Lifecycle, args: RecordCaseReview, actor: Actor, now: datetime, events: list[Event]
+                          ) -> None:
+    lc.facts.last_review_at = now
+    lc.facts.monitoring_since = now if args.decision == "consider_closure" else None
+    events.append(CaseReviewed(decision=args.decision, reason_ref=args.reason_ref) if args.reason_ref
+                  else CaseReviewed(decision=args.decision))
+    if args.reason or args.reason_ref or args.decision == "consider_closure":
+        answer_closure_prompt(lc, "kept_open" if args.decision == "continue" else "monitoring", events)
+
+
+def answer_closure_prompt(lc: Lifecycle, decision: str, events: list[Event]) -> None:
+    """The officer answered "consider closure": by requesting closure, or by a recorded decision to
+    keep the case open (with a reason) or to monitor it further (003 stage 3; 004 §3.13)."""
+    if lc.facts.closure_prompt_since is not None:
+        lc.facts.closure_prompt_since = None
+        events.append(Decided(kind=CONSIDER_CLOSURE, decision=decision))
+
+
+def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, now: datetime, events: list[Event]
+                          ) -> None:
+    if args.kind == "support_referral" and SUPPORT_MOVES_NOTHING in lc.patches:
+        # Support is offered at any stage and is not escalation: the case stays where it is
+        # (003 §9 "referrals to other support agencies, as and when required"; 004 §3.3).
+        lc.facts.interventions.append(args.kind)
+        events.append(InterventionStarted(kind=args.kind))
+        return
+    if lc.facts.converted_at is None:
+        lc.facts.converted_at = now
+    lc.facts.interventions.append(args.kind)
+    lc.move("start_intervention", events)
+    events.append(InterventionStarted(kind=args.kind))
+    if args.kind in INTERVENTION_LETTERS:
+        lc.letter(INTERVENTION_LETTERS[args.kind], "reported_person", events)
+
+
+def do_record_equality_assessment(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
+    lc.facts.equality_assessed_at = now
+    lc.facts.incidents_at_equality = lc.facts.incidents
+    events.append(EqualityAssessed())
+
+
+def do_propose_legal_action(
+    lc: Lifecycle, args: ProposeLegalAction, actor: Actor, now: datetime, events: list[Event]
+) -> None:
+    facts = lc.facts
+    # Where the case returns if the action is rejected: an urgent enquiry that went to legal
+    # action is a case from then on, so it returns to investigation, not to an expiring enquiry.
+    back = {"enquiry": "investigation", "legal": "interventions"}.get(facts.stage, facts.stage)
+    action = LegalAction(
+        id=facts.next_id("legal"), kind=args.kind, emergency=args.emergency, stage_before=cast(Any, back),
+        instruct_solicitor=args.instruct_solicitor, case_review_meeting=args.case_review_meeting,
+    )
+    facts.legal_actions.append(action)
+    role = lc.legal_approver(args.kind, args.instruct_solicitor)
+    approval = PendingApproval(
+        id=facts.next_id("approval"), kind="legal_approval", role=cast(Any, role),
+        requested_by=actor.id, requested_at=now, legal_action_id=action.id,
+    )
+    facts.pending.append(approval)
+    events.append(LegalActionChanged(kind=args.kind, status="proposed", emergency=args.emergency,
+                                     **_legal_facts(action)))
+    lc.task("legal_approval", role, events, after_the_event=args.emergency, approval=approval.id)
+    if args.emergency:
+        if facts.converted_at is None:
+            facts.converted_at = now
+        lc.move("enter_legal", events)
+
+
+def _legal_facts(action: LegalAction) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if action.instruct_solicitor:
+        out["instruct_solicitor"] = True
+    if action.case_review_meeting is not None:
+        out["case_review_meeting"] = action.case_review_meeting.isoformat()
+    return out
+
+
+def _decide_legal(lc: Lifecycle, approve: bool, now: datetime, events: list[Event],
+                  meeting: datetime | None = None) -> None:
+    facts = lc.facts
+    pending = facts.pending_of("legal_approval")
+    assert pending is not None  # guarded
+    facts.pending.remove(pending)
+    action = next(a for a in facts.legal_actions if a.id == pending.legal_action_id)
+    action.status = "approved" if approve else "rejected"
+    if meeting is not None:  # e.g. the review held after an emergency action (004 §3.12)
+        action.case_review_meeting = meeting
+    events.append(LegalActionChanged(kind=action.kind, status=action.status, emergency=action.emergency,
+                                     **_legal_facts(action)))
+    if approve:
+        if facts.converted_at is None:
+            facts.converted_at = now
+        lc.move("enter_legal", events)
+        template = "legal_warning" if action.kind == "legal_warning" else "letter_before_action"
+        lc.letter(template, "reported_person", events)
+    elif facts.stage == "legal" and not facts.open_legal_actions:
+        lc.move("withdraw_legal", events, target=action.stage_before)
+
+
+def do_approve_legal_action(lc: Lifecycle, args: LegalDecision, actor: Actor, now: datetime, events: list[Event]
+                            ) -> None:
+    _decide_legal(lc, True, now, events, args.case_review_meeting)
+
+
+def do_reject_legal_action(lc: Lifecycle, args: LegalDecision, actor: Actor, now: datetime, events: list[Event]
+                           ) -> None:
+    _decide_legal(lc, False, now, events, args.case_review_meeting)
+
+
+def do_conclude_legal_action(
+    lc: Lifecycle, args: ConcludeLegalAction, actor: Actor, now: datetime, events: list[Event]
+) -> None:
+    action = next(a for a in reversed(lc.facts.legal_actions) if a.status == "approved")
+    action.status = "concluded"
+    action.outcome = args.outcome_ref or "recorded"
+    events.append(LegalActionChanged(kind=action.kind, status="concluded"))
+
+
+def do_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview, actor: Actor, now: datetime,
+                               events: list[Event]) -> None:
+    lc.facts.asb_case_review_since = now
+    events.append(AsbCaseReviewRequested(applicant=args.applicant, status="requested"))
+    lc.task("asb_case_review", lc.profile.approvals.closure, events)
+
+
+def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]
+                       ) -> None:
+    answer_closure_prompt(lc, "closure", events)
+    role = lc.profile.approvals.closure
+    approval = PendingApproval(
+        id=lc.facts.next_id("approval"), kind="closure_approval", role=role,
+        requested_by=actor.id, requested_at=now, reason=args.reason,
+    )
+    lc.facts.pending.append(approval)
+    lc.task("closure_approval", role, events, reason=args.reason, approval=approval.id)
+
+
+def do_approve_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
+    pending = lc.facts.pending_of("closure_approval")
+    assert pending is not None and pending.reason is not None  # guarded
+    events.append(Decided(kind="closure_approval", decision="approved"))
+    lc.close("approve_closure", pending.reason, now, events)
+    lc.letter("case_closed_reporter", "reporter", events)
+    lc.letter("satisfaction_survey", "reporter", events)
+    lc.letter("case_closed_reported_person", "reported_person", events)
+
+
+def do_reject_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
+    pending = lc.facts.pending_of("closure_approval")
+    assert pending is not None  # guarded
+    lc.facts.pending.remove(pending)
+    events.append(Decided(kind="closure_approval", decision="rejected"))
+
+
+# =============================================================================================== commands
+
+_LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
+
+_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("assign_officer", "give the case its officer, the reporter's one point of contact",
+                AssignOfficer, OPEN_STAGES, do_assign_officer, examples=({"officer": "o1"}, {"officer": "o2"}),
+                title="Assign an officer", clause="003 §6"),
+    CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk)",
+                RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
+                any_officer=True, examples=({}, {"hate": True}),
+                title="Record an incident", clause="004 §6.4"),
+    CommandSpec("record_contact", "record a contact with the reporter, made or failed", RecordContact, OPEN_STAGES,
+                do_record_contact, guard_record_contact,
+                examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}),
+                title="Record a contact", clause="003 §8 stage 1"),
+    CommandSpec("record_risk_assessment", "record the risk assessment's level", RecordRiskAssessment, OPEN_STAGES,
+                do_record_risk_assessment, examples=({"level": "high"}, {"level": "low"}),
+                title="Record a risk assessment", clause="003 §7"),
+    CommandSpec("agree_action_plan", "agree how often, and how, the reporter is contacted", AgreeActionPlan,
+                OPEN_STAGES, do_agree_action_plan, guard_agree_action_plan,
+                examples=({"contact_every_days": 14}, {"contact_every_days": 60}),
+                title="Agree an action plan", clause="003 §9"),
+    CommandSpec("convert_to_case", "turn the enquiry into a case (investigation)", NoArgs, ("enquiry",),
+                do_convert_to_case, guard_convert_to_case, examples=({},),
+                title="Convert the enquiry to a case", clause="003 §8 stage 1"),
+    CommandSpec("close_enquiry", "close the enquiry with a reason", CloseWithReason, ("enquiry",), do_close_enquiry,
+                examples=({"reason": "not_asb"},),
+                title="Close the enquiry", clause="003 §8 stage 1"),
+    CommandSpec("escalate_risk", "raise the case's risk", EscalateRisk, OPEN_STAGES, do_escalate_risk,
+                guard_escalate_risk, examples=({"risk": "high"}, {"risk": "medium"}),
+                title="Escalate the risk", clause="003 §7"),
+    CommandSpec("record_case_review", "record a case review: continue, or consider closure", RecordCaseReview,
+                CASE_STAGES, do_record_case_review, free_text="reason",
+                examples=({"decision": "continue"}, {"decision": "consider_closure"},
+                          {"decision": "continue", "reason_ref": "N-2"}),
+                title="Record a case review", clause="003 §8 stage 3"),
+    # At legal, only a support referral (the guard says so): support is offered at any stage.
+    CommandSpec("start_intervention", "start an intervention (a warning letter, an ABC, mediation, ...)",
+                StartIntervention, OPEN_STAGES, do_start_intervention, guard_start_intervention,
+                examples=({"kind": "warning_letter"}, {"kind": "mediation"}, {"kind": "support_referral"}),
+                title="Start an intervention", clause="003 §8 stage 4"),
+    CommandSpec("record_equality_assessment", "record an Equality Act assessment", Note, OPEN_STAGES,
+                do_record_equality_assessment, free_text="note", examples=({},),
+                title="Record an Equality Act assessment", clause="004 §6.4"),
+    CommandSpec("propose_legal_action", "propose a legal remedy; it needs approval (an emergency acts at once)",
+                ProposeLegalAction, OPEN_STAGES, do_propose_legal_action, guard_propose_legal_action,
+                asks="legal_approval", examples=({"kind": "legal_warning"}, {"kind": "possession_order"},
+                          {"kind": "injunction", "emergency": True},
+                          {"kind": "injunction", "instruct_solicitor": True,
+                           "case_review_meeting": "2026-01-05T10:00:00+00:00"}),
+                title="Propose legal action", clause="004 §3.12"),
+    CommandSpec("approve_legal_action", "approve the legal action awaiting approval", LegalDecision, OPEN_STAGES,
+                do_approve_legal_action, guard_decide_legal_action, free_text="note", decides="legal_approval",
+                verdict="approved", examples=({},),
+                title="Approve the legal action", clause="004 §3.12"),
+    CommandSpec("reject_legal_action", "reject the legal action awaiting approval", LegalDecision, OPEN_STAGES,
+                do_reject_legal_action, guard_decide_legal_action, free_text="note", decides="legal_approval",
+                verdict="rejected", examples=({},),
+                title="Reject the legal action", clause="004 §3.12"),
+    CommandSpec("conclude_legal_action", "record the outcome of the approved legal action", ConcludeLegalAction,
+                _LEGAL_STAGES, do_conclude_legal_action, guard_conclude_legal_action, free_text="outcome",
+                examples=({"outcome": "order granted"},),
+                title="Conclude the legal action", clause="003 §8 stage 5"),
+    CommandSpec("record_police_report", "record that the police were told of a hate incident, with their reference",
+                RecordPoliceReport, OPEN_STAGES, do_record_police_report, free_text="police_reference",
+                examples=({}, {"police_reference_ref": "N-1"}),
+                title="Record that the police were told", clause="004 §3.5"),
+    CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review", RequestAsbCaseReview,
+                OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
+                examples=({"applicant": "individual"}, {"applicant": "group"}),
+                title="Record an ASB Case Review application", clause="003 §10"),
+    CommandSpec("request_closure", "ask for the case to be closed, with a reason", CloseWithReason, CASE_STAGES,
+                do_request_closure, guard_request_closure, asks="closure_approval",
+                examples=({"reason": "asb_stopped"}, {"reason": "no_reports"}),
+                title="Ask a manager to close the case", clause="003 §8 stage 6"),
+    CommandSpec("approve_closure", "approve the closure awaiting approval: the case closes", Note, CASE_STAGES,
+                do_approve_closure, guard_approve_closure, free_text="note", decides="closure_approval",
+                verdict="approved", examples=({},),
+                title="Approve the closure", clause="003 §8 stage 6"),
+    CommandSpec("reject_closure", "reject the closure awaiting approval", Note, CASE_STAGES, do_reject_closure,
+                guard_reject_closure, free_text="note", decides="closure_approval", verdict="rejected",
+                examples=({},),
+                title="Reject the closure", clause="003 §8 stage 6"),
+)
+
+#: Every case command, by name, in the order people see them.
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _COMMANDS}
+
+#: What starts a case (not a command on one): `report`, with its own argument model.
+REPORT_COMMAND = "report"
+
+#: Old names still accepted by scenario files, mapped to today's.
+ALIASES: dict[str, str] = {alias: spec.name for spec in _COMMANDS for alias in spec.aliases}
+
+
+def canonical(name: str) -> str:
+    """A command's name today, whatever name (or alias) it was given."""
+    return ALIASES.get(name, name)
+
+
+def args_model(name: str) -> type[BaseModel] | None:
+    """The argument model of a command (or of `report`), by name or alias."""
+    if name == REPORT_COMMAND:
+        return ReportArgs
+    spec = COMMANDS.get(canonical(name))
+    return spec.args if spec is not None else None
+
+
+def parse_args(command: str, args: dict[str, Any] | None) -> BaseModel:
+    """Validate a command's arguments against its own model, naming the first bad field."""
+    model = args_model(command)
+    if model is None:
+        raise CommandError(f"unknown command {command!r}; commands: {', '.join([REPORT_COMMAND, *COMMANDS])}")
+    try:
+        return model.model_validate(args or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(arguments)"
+        message = "unknown argument" if first["type"] == "extra_forbidden" else first["msg"]
+        raise CommandError(f"{command}: {field}: {message}") from exc
+
+
+def approval_commands() -> dict[str, dict[str, str]]:
+    """For each approval kind, the commands that decide it: {"closure_approval": {"approve": ..., "reject": ...}}."""
+    found: dict[str, dict[str, str]] = {}
+    for spec in _COMMANDS:
+        if spec.decides is not None and spec.verdict is not None:
+            found.setdefault(spec.decides, {})["approve" if spec.verdict == "approved" else "reject"] = spec.name
+    return found
+
+
+# =============================================================================================== deadlines
+
+
+def _due_on(calendar: WorkingCalendar, moment: datetime) -> datetime:
+    """The end of the working day on which `moment` counts (the next one if after hours or not working)."""
+    return calendar.working_day_deadline(moment, 0)
+
+
+def due_first_response(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                       patches: frozenset[str]) -> datetime | None:
+    if facts.first_response_at is not None or facts.risk is None:
+        return None
+    return calendar.working_day_deadline(facts.received_at, profile.first_response.for_risk(facts.risk))
+
+
+def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                       patches: frozenset[str]) -> datetime | None:
+    return calendar.add_period(facts.received_at, profile.enquiry.length)
+
+
+def due_unable_to_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                          patches: frozenset[str]) -> datetime | None:
+    if facts.unable_letter_at is None:
+        return None
+    return calendar.add_period(facts.unable_letter_at, profile.enquiry.unable_to_contact_window)
+
+
+def due_investigation_end(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                          patches: frozenset[str]) -> datetime | None:
+    if facts.converted_at is None:
+        return None
+    return calendar.add_period(facts.converted_at, profile.case.investigation)
+
+
+def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                    patches: frozenset[str]) -> datetime | None:
+    if facts.converted_at is None:
+        return None
+    if facts.last_review_at is None:
+        first = calendar.add_period(facts.converted_at, profile.case.investigation)
+    else:
+        first = calendar.add_period(facts.last_review_at, profile.case.review_interval)
+    return _due_on(calendar, first)
+
+
+def due_inactivity(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                   patches: frozenset[str]) -> datetime | None:
+    if facts.converted_at is None:
+        return None
+    quiet_since = max(facts.last_incident_at, facts.converted_at)
+    return calendar.add_period(quiet_since, profile.case.inactivity)
+
+
+def due_monitoring(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                   patches: frozenset[str]) -> datetime | None:
+    if facts.converted_at is None or facts.monitoring_since is None:
+        return None
+    return calendar.add_period(facts.monitoring_since, profile.case.extra_monitoring)
+
+
+def due_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                patches: frozenset[str]) -> datetime | None:
+    since = contact_clock(facts, CONTACT_FROM_CONVERSION in patches)
+    if facts.reporter.anonymous or since is None:
+        return None
+    every = Period(facts.contact_every_days, "days") if facts.contact_every_days else profile.contact.default_every
+    return _due_on(calendar, calendar.add_period(since, every))
+
+
+def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | None:
+    """Since when the next contact with the reporter is counted.
+
+    003 §9 promises contact "at least once a month" for the life of the case, whatever the outcome of
+    the officer's calls, so the clock starts at the first response (the first contact attempt) or at
+    conversion, and a contact that gets through restarts it; a failed one does not (issue 11 item 5).
+    Before that change it started only with a successful contact, so a case converted without one
+    ran with no contact deadline at all.
+    """
+    if not from_conversion:
+        return facts.last_contact_at
+    moments = [m for m in (facts.last_contact_at, facts.converted_at, facts.first_response_at) if m is not None]
+    return max(moments) if moments else None
+
+
+def fire_overdue(kind: str) -> Fire:
+    """A missed deadline is a breach (recorded by `on_deadline`), with an overdue task for the first
+    role of the escalation chain (004 §3.12)."""
+    def fire(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+        lc.task("overdue", lc.profile.approvals.escalation_chain[0], events, deadline=kind)
+
+    return fire
+
+
+def fire_contact_missed(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """A missed contact is the officer's to put right first; their manager is told, and the task goes
+    up the chain only if it stays undone (003 §9; issue 11 item 14). Before that change the overdue
+    task went straight to the first role of the chain."""
+    if OFFICER_PROMPTS not in lc.patches:
+        fire_overdue("contact")(lc, now, events)
+        return
+    lc.task("overdue", "officer", events, deadline="contact")
+    events.append(Notice(role=lc.profile.approvals.escalation_chain[0], about="breach", kind="contact"))
+
+
+def fire_enquiry_expiry(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    if lc.facts.stage != "enquiry":
+        return
+    if ENQUIRY_EXPIRY_DECISION in lc.patches and _expiry_needs_a_decision(lc.facts):
+        lc.facts.enquiry_decision_since = now
+        events.append(EnquiryExpired(decision="needed"))
+        lc.task(ENQUIRY_DECISION, "officer", events, approval=ENQUIRY_DECISION)
+        return
+    lc.close("expire_enquiry", "enquiry_expired", now, events)
+    lc.letter("enquiry_closed", "reporter", events)
+
+
+def _expiry_needs_a_decision(facts: CaseFacts) -> bool:
+    """Whether an enquiry at its 4 weeks needs the officer's decision rather than closing itself.
+
+    003 stage 1 closes an enquiry when *insufficient information* was provided to meet the
+    threshold: that presumes an enquiry that was worked, with the reporter reached. A high-risk or
+    hate enquiry (003 §5, §8: the highest priority), or one whose reporter was never reached, is
+    not closed by a timer: the officer converts it or closes it with a reason (issue 11 item 4).
+    """
+    return facts.risk == "high" or facts.hate or facts.last_contact_at is None
+
+
+def fire_unable_to_contact(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    if lc.facts.stage == "enquiry":
+        lc.close("close_unreachable", "unable_to_contact", now, events)
+        lc.letter("enquiry_closed", "reporter", events)
+
+
+def fire_investigation_end(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    if lc.facts.stage == "investigation":
+        lc.move("begin_review", events)
+
+
+def fire_consider_closure(kind: str) -> Fire:
+    def fire(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+        if OFFICER_PROMPTS not in lc.patches:
+            lc.task(CONSIDER_CLOSURE, "officer", events, why=kind)
+            return
+        # A prompt for the officer, not a breach: answered by requesting closure, or by a recorded
+        # decision to keep the case open with a reason (003 stage 3; 004 §3.13; issue 11 item 14).
+        if lc.facts.closure_prompt_since is None:
+            lc.facts.closure_prompt_since = now
+            lc.task(CONSIDER_CLOSURE, "officer", events, why=kind, approval=CONSIDER_CLOSURE, prompt=True)
+
+    return fire
+
+
+_FIRST_OF_CHAIN = "the first role of approvals.escalation_chain (an overdue task)"
+
+_DEADLINES: tuple[DeadlineSpec, ...] = (
+    # In the order the timeline announces deadlines falling due at the same moment.
+    DeadlineSpec("first_response", "first contact with the reporter, by risk", OPEN_STAGES,
+                 "first_response.<risk>", due_first_response, "breach + overdue task", fire_overdue("first_response"),
+                 breach=True,
+                 tells=_FIRST_OF_CHAIN, promised_by=("acknowledgement",), clause="003 §8 stage 1"),
+    DeadlineSpec("enquiry_expiry", "an enquiry not converted closes, or (high risk, hate, never reached) "
+                 "needs the officer's decision", ("enquiry",), "enquiry.length", due_enquiry_expiry,
+                 "enquiry closes (expired), or an enquiry_decision task", fire_enquiry_expiry,
+                 tells="the reporter (letter), or the officer (a decision task)",
+                 trigger="expire_enquiry", clause="003 §8 stage 1"),
+    DeadlineSpec("unable_to_contact", "after the unable-to-contact letter, the enquiry closes", ("enquiry",),
+                 "enquiry.unable_to_contact_window", due_unable_to_contact, "enquiry closes (reporter unreachable)",
+                 fire_unable_to_contact, tells="the reporter (letter)", trigger="close_unreachable",
+                 promised_by=("unable_to_contact",), clause="003 §8 stage 1"),
+    DeadlineSpec("investigation_end", "the investigation ends in the initial case review", ("investigation",),
+                 "case.investigation", due_investigation_end, "initial case review", fire_investigation_end,
+                 trigger="begin_review", timeline_kind="case_review_stage", clause="003 §8 stage 2"),
+    DeadlineSpec("case_review", "the two-month review, then monthly reviews", CASE_STAGES, "case.review_interval",
+                 due_case_review, "breach + overdue task", fire_overdue("case_review"), breach=True,
+                 tells=_FIRST_OF_CHAIN, clause="003 §8 stage 3"),
+    DeadlineSpec("inactivity", "28 quiet days: the officer is prompted to consider closure", CASE_STAGES,
+                 "case.inactivity", due_inactivity, "consider_closure prompt", fire_consider_closure("inactivity"),
+                 tells="the officer (a consider_closure prompt, answered on the case)", clause="003 §8 stage 6"),
+    DeadlineSpec("monitoring", "after a review decided to consider closure, the monitoring period ends",
+                 CASE_STAGES, "case.extra_monitoring", due_monitoring, "consider_closure prompt",
+                 fire_consider_closure("monitoring"), tells="the officer (a consider_closure prompt)",
+                 clause="003 §8 stage 6"),
+    DeadlineSpec("contact", "contact with the reporter at the agreed (or default) frequency", OPEN_STAGES,
+                 "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
+                 fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
+                 clause="003 §9"),
+    DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
+                 OPEN_STAGES, "approvals.decide_within", None,
+                 "approval task for the next role", tells="the next role of the escalation chain", on_task=True,
+                 clause="004 §3.12"),
+)
+
+#: Every deadline kind, by kind.
+DEADLINES: dict[str, DeadlineSpec] = {spec.kind: spec for spec in _DEADLINES}
+#: Deadlines whose miss is a breach.
+BREACH_DEADLINES: frozenset[str] = frozenset(spec.kind for spec in _DEADLINES if spec.breach)
+#: How each deadline appears on the timeline, where its name there differs.
+TIMELINE_KIND: dict[str, str] = {s.kind: s.timeline_kind for s in _DEADLINES if s.timeline_kind}
+#: Which deadline a letter promises (MessageRequest.due).
+LETTER_DUE: dict[str, str] = {letter: spec.kind for spec in _DEADLINES for letter in spec.promised_by}
+
+
+# =============================================================================================== tables
+
+
+def command_table() -> str:
+    """The command table of the README and docs/scenarios.md, as Markdown (tests keep both in step)."""
+    rows = ["| command | allowed at | who | arguments | what it does |", "|---|---|---|---|---|"]
+    for spec in _COMMANDS:
+        given = [name for name in spec.args.model_fields if name != f"{spec.free_text}_ref"]  # the door sets *_ref
+        fields = ", ".join(f"`{name}`" for name in given) or "none"
+        stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
+        who = ", ".join(spec.roles)
+        if spec.decides is not None:
+            who = "the role the approval needs (profile `approvals`), never its requester"
+        rows.append(f"| `{spec.name}` | {stages} | {who} | {fields} | {spec.summary} |")
+    return "\n".join(rows)
+
+
+def deadline_table() -> str:
+    """The deadline table of docs/scenarios.md, as Markdown."""
+    rows = ["| deadline | runs in | profile setting | when it fires | breach | who is told |",
+            "|---|---|---|---|---|---|"]
+    for spec in _DEADLINES:
+        stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
+        name = f"`{spec.kind}`" + (f" (timeline: `{spec.timeline_kind}`)" if spec.timeline_kind else "")
+        rows.append(f"| {name} | {stages} | `{spec.setting}` | {spec.fires} | {'yes' if spec.breach else 'no'} "
+                    f"| {spec.tells} |")
+    return "\n".join(rows)
