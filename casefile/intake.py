@@ -8,17 +8,20 @@ categories only.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
+from casefile.normalise import UPRN_PATTERN, check_uprn
 from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_time
 from statemachine.commands import ReportArgs
 
 ContactMethod = Literal["letter", "email", "sms", "phone"]
+#: No one alive in a case was born before this; an earlier date of birth is a typing slip.
+EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 def contains_nul(value: Any) -> bool:
@@ -55,8 +58,13 @@ class _In(BaseModel):
 class PersonDetails(_In):
     id: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=300,
+                                    description="for someone whose name is not known, e.g. unknown male, flat 3")
+    date_of_birth: date | None = Field(None, description="YYYY-MM-DD; used to match people, never guessed")
     address: str | None = Field(None, max_length=1000)
     postcode: str | None = Field(None, max_length=16)
+    uprn: str | None = Field(None, max_length=15, pattern=UPRN_PATTERN,
+                             description="the address's Unique Property Reference Number: 1 to 12 digits")
     email: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=40)
     contact_method: ContactMethod | None = None
@@ -68,6 +76,18 @@ class PersonDetails(_In):
     is_employee: bool = False
     #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
+
+    @field_validator("uprn")
+    @classmethod
+    def _uprn(cls, value: str | None) -> str | None:
+        return check_uprn(value)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born(cls, value: date | None) -> date | None:
+        if value is not None and not EARLIEST_BIRTH <= value <= date.today():
+            raise ValueError(f"date_of_birth must lie between {EARLIEST_BIRTH:%Y-%m-%d} and today")
+        return value
 
 
 class Evidence(_In):
@@ -106,8 +126,15 @@ class IntakeReport(_In):
     incident: IncidentDetails | None = None
 
 
-def _person(session: Session, details: PersonDetails, now: datetime, actor: str, case_ref: str) -> PersonRow:
+def write_person(session: Session, details: PersonDetails, now: datetime, actor: str, case_ref: str) -> PersonRow:
+    """The person `details` names: the record with its id (updated with what was given), else a new one.
+
+    Never a match: a report's people are always written as given, and matching only offers merges."""
     person = session.get(PersonRow, details.id) if details.id else None
+    if person is not None and person.merged_into is not None:
+        from casefile.people import live_person  # people builds on intake
+
+        person = live_person(session, person.id)  # a merged record's id still names its person
     if person is None:
         person = PersonRow(id=details.id or f"P-{uuid.uuid4().hex[:12]}", large_print=False, easy_read=False,
                            is_employee=False)
@@ -141,7 +168,7 @@ def record_report(
     parties: dict[str, Any] = {}
     reporter = None
     if not report.reporter.anonymous or report.reporter.name or report.reporter.id:
-        reporter = _person(session, report.reporter, received_at, actor, reference)
+        reporter = write_person(session, report.reporter, received_at, actor, reference)
         session.add(PartyRow(case_ref=reference, person_id=reporter.id, role="reporter",
                              anonymous=report.reporter.anonymous))
     parties["reporter"] = {
@@ -149,11 +176,11 @@ def record_report(
         "contact": {"method": report.reporter.contact_method},
     }
     if report.reported_person is not None:
-        reported = _person(session, report.reported_person, received_at, actor, reference)
+        reported = write_person(session, report.reported_person, received_at, actor, reference)
         session.add(PartyRow(case_ref=reference, person_id=reported.id, role="reported_person", anonymous=False))
         parties["reported_person"] = {"id": reported.id}
     for witness in report.witnesses:
-        row = _person(session, witness, received_at, actor, reference)
+        row = write_person(session, witness, received_at, actor, reference)
         session.add(PartyRow(case_ref=reference, person_id=row.id, role="witness", anonymous=witness.anonymous))
     if report.incident is not None:
         incident = report.incident
