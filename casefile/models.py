@@ -361,6 +361,12 @@ class ReferenceCounterRow(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: Columns derived from others in the same row (the match keys): the audit log records the change to
+#: the detail they come from, so listing them too would only repeat it.
+DERIVED: dict[str, frozenset[str]] = {
+    "people": frozenset({"name_key", "address_key", "postcode_key", "email_key", "phone_key"}),
+}
+
 #: Columns holding personal data, by table: redacted in the audit log, anonymised by retention,
 #: redacted for other people in a subject access export.
 PERSONAL: dict[str, frozenset[str]] = {
