@@ -16,12 +16,10 @@ from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
 from casefile.normalise import UPRN_PATTERN, check_uprn
-from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_time
+from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_date_of_birth, check_time
 from statemachine.commands import ReportArgs
 
 ContactMethod = Literal["letter", "email", "sms", "phone"]
-#: No one alive in a case was born before this; an earlier date of birth is a typing slip.
-EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 def contains_nul(value: Any) -> bool:
@@ -85,9 +83,7 @@ class PersonDetails(_In):
     @field_validator("date_of_birth")
     @classmethod
     def _born(cls, value: date | None) -> date | None:
-        if value is not None and not EARLIEST_BIRTH <= value <= date.today():
-            raise ValueError(f"date_of_birth must lie between {EARLIEST_BIRTH:%Y-%m-%d} and today")
-        return value
+        return check_date_of_birth(value)
 
 
 class Evidence(_In):

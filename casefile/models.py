@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, U
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from casefile.normalise import address_key, check_uprn, email_key, name_key, phone_key, postcode_key
-from casefile.types import UTCDateTime, check_language
+from casefile.types import UTCDateTime, check_date_of_birth, check_language
 
 #: How each matched detail of a person becomes the key stored beside it.
 KEYS = {"name": name_key, "address": address_key, "postcode": postcode_key, "email": email_key,
@@ -162,6 +162,10 @@ class PersonRow(Base):
         # Every path that writes a person (intake, the edit path, imports) gets the same allow-list: the
         # language later picks a letters folder when a letter is rendered (issue 9 item 1).
         return check_language(value, "language")
+
+    @validates("date_of_birth")
+    def _born(self, key: str, value: date | str | None) -> date | None:
+        return check_date_of_birth(value)
 
     @validates("name", "address", "postcode", "email", "phone", "uprn")
     def _match_keys(self, key: str, value: str | None) -> str | None:

@@ -129,6 +129,22 @@ def test_a_malformed_uprn_is_refused_wherever_it_is_written() -> None:
             PersonRow(id="P-bad", uprn=bad)
     with pytest.raises(ValidationError, match="date_of_birth"):
         PersonDetails(date_of_birth=date.today() + timedelta(days=1))
+    for bad_date in ("1899-12-31", "2001-02-30", "yesterday"):
+        with pytest.raises(ValueError, match="date_of_birth"):
+            PersonRow(id="P-bad", date_of_birth=bad_date)
+
+
+def test_a_uprn_and_a_date_of_birth_are_edited_through_the_versioned_edit_and_then_match(store: Store) -> None:
+    who = Who()
+    _, person_id, _ = _open_case(store, None, reporter={"name": f"Ida {who.surname}"})
+    with store.session() as session, session.begin(), pytest.raises(ValueError, match="UPRN"):
+        update_person(session, person_id, {"uprn": "12 High St"}, expected_version=1, role="officer", actor_id="o1")
+    with store.session() as session, session.begin():
+        update_person(session, person_id, {"uprn": who.uprn, "date_of_birth": "1990-09-09"}, expected_version=1,
+                      role="officer", actor_id="o1")
+    match = _people(store, {"name": f"Ida {who.surname}", "date_of_birth": "1990-09-09"})[person_id]
+    assert match.exact and match.version == 2
+    assert person_id in _people(store, {"uprn": who.uprn})
 
 
 # ---------------------------------------------------------------- people
@@ -174,11 +190,14 @@ def test_a_date_of_birth_or_postcode_alone_is_no_match_and_another_birthday_is_a
 ) -> None:
     who = Who()
     _, person_id, _ = _open_case(store, None, reporter={"name": f"Sam {who.surname}", "date_of_birth": "1961-02-03",
-                                                        "address": who.street, "postcode": who.postcode})
+                                                        "address": who.street, "postcode": who.postcode,
+                                                        "phone": who.phone})
     assert person_id not in _people(store, {"name": "Someone Else", "date_of_birth": "1961-02-03"})
     assert person_id not in _people(store, {"name": "Someone Else", "postcode": who.postcode})
     # Father and son: one name, one address, two birthdays. Not offered: a merge would be refused anyway.
     assert person_id not in _people(store, {"name": f"Sam {who.surname}", "date_of_birth": "1991-07-08"})
+    assert person_id not in _people(store, {"name": f"Sam {who.surname}", "date_of_birth": "1991-07-08",
+                                            "phone": who.phone, "address": who.street, "postcode": who.postcode})
     near = _people(store, {"name": f"Sam {who.surname}"})[person_id]
     assert near.fields == ("name",) and not near.exact
 
