@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from casefile.types import UTCDateTime, check_language
+from casefile.normalise import address_key, check_uprn, email_key, name_key, phone_key, postcode_key
+from casefile.types import UTCDateTime, check_date_of_birth, check_language
+
+#: How each matched detail of a person becomes the key stored beside it.
+KEYS = {"name": name_key, "address": address_key, "postcode": postcode_key, "email": email_key,
+        "phone": phone_key}
 
 
 class Base(DeclarativeBase):
@@ -109,16 +114,34 @@ class MessageRow(Base):
 
 
 class PersonRow(Base):
-    """Anyone named in a case: reporter, reported person, witness or representative."""
+    """Anyone named in a case: reporter, reported person, witness or representative.
+
+    A person may be unknown: no name, only a description ("unknown male, flat 3"). The `*_key`
+    columns are the normal forms matching compares (casefile/normalise.py), set whenever the detail
+    they come from is set, so no writer can leave them stale. A person merged into another keeps
+    only its id and `merged_into` (casefile/people.py): workflows and old letters still name the id.
+    """
 
     __tablename__ = "people"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    #: For someone whose name is not known: who they are as the reporter describes them.
+    description: Mapped[str | None] = mapped_column(String(300))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
     address: Mapped[str | None] = mapped_column(Text)
     postcode: Mapped[str | None] = mapped_column(String(16))
+    #: The address's Unique Property Reference Number, when one was given: digits, at most 12.
+    uprn: Mapped[str | None] = mapped_column(String(12), index=True)
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
+    name_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    address_key: Mapped[str | None] = mapped_column(Text)  # hash-indexed (0006): addresses outgrow a b-tree
+    postcode_key: Mapped[str | None] = mapped_column(String(16))
+    email_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    phone_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    #: The person this record was merged into (by an officer, never automatically); NULL for a live record.
+    merged_into: Mapped[str | None] = mapped_column(String(64), index=True)
     #: letter, email, sms or phone: how this person asked to be contacted.
     contact_method: Mapped[str | None] = mapped_column(String(16))
     contact_every_days: Mapped[int | None] = mapped_column(Integer)
@@ -140,6 +163,22 @@ class PersonRow(Base):
         # language later picks a letters folder when a letter is rendered (issue 9 item 1).
         return check_language(value, "language")
 
+    @validates("date_of_birth")
+    def _born(self, key: str, value: date | str | None) -> date | None:
+        return check_date_of_birth(value)
+
+    @validates("name", "address", "postcode", "email", "phone", "uprn")
+    def _match_keys(self, key: str, value: str | None) -> str | None:
+        # Every writer (intake, the edit path, retention, merging) keeps the keys in step with the detail.
+        if key == "uprn":
+            return check_uprn(value)
+        setattr(self, f"{key}_key", KEYS[key](value))
+        return value
+
+
+#: The parts a person can have in a case (issue 12 item 5): any number of each, people known or not.
+PARTY_ROLES = ("reporter", "reported_person", "witness", "representative")
+
 
 class PartyRow(Base):
     """A person's part in a case."""
@@ -150,8 +189,14 @@ class PartyRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
-    role: Mapped[str] = mapped_column(String(24))  # reporter, reported_person, witness, representative
+    role: Mapped[str] = mapped_column(String(24))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @validates("role")
+    def _role(self, key: str, value: str) -> str:
+        if value not in PARTY_ROLES:
+            raise ValueError(f"role must be one of {', '.join(PARTY_ROLES)}")
+        return value
 
 
 class ConsentRow(Base):
@@ -320,11 +365,19 @@ class ReferenceCounterRow(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: Columns derived from others in the same row (the match keys): the audit log records the change to
+#: the detail they come from, so listing them too would only repeat it.
+DERIVED: dict[str, frozenset[str]] = {
+    "people": frozenset({"name_key", "address_key", "postcode_key", "email_key", "phone_key"}),
+}
+
 #: Columns holding personal data, by table: redacted in the audit log, anonymised by retention,
 #: redacted for other people in a subject access export.
 PERSONAL: dict[str, frozenset[str]] = {
     "cases": frozenset({"lock_reason"}),
-    "people": frozenset({"name", "address", "postcode", "email", "phone", "language"}),
+    "people": frozenset({"name", "description", "date_of_birth", "address", "postcode", "uprn", "email", "phone",
+                         "language", "name_key", "address_key", "postcode_key", "email_key", "phone_key"}),
+    "person_merges": frozenset({"reason", "merged_values"}),
     "incidents": frozenset({"location", "description", "police_reference", "evidence"}),
     "action_plan_versions": frozenset({"items"}),
     "messages": frozenset({"last_error"}),
@@ -375,3 +428,26 @@ class IdempotencyKeyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     case_ref: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PersonMergeRow(Base):
+    """An officer's decision that two records are one person (issue 12 item 5): never made by matching.
+
+    One row per merged record (the unique key makes a repeated merge find this row, not merge twice).
+    `merged_values` keeps the merged record's own details, so nothing the officer did not choose is lost
+    and a wrong merge can be undone by hand; it is cleared with the kept person by retention.
+    """
+
+    __tablename__ = "person_merges"
+    __table_args__ = (UniqueConstraint("merged_id", name="uq_person_merge"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    keep_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    merged_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_role: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    merged_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: What was moved: {"parties": n, "consents": n, ...}, counts only.
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -29,6 +29,7 @@ from casefile.models import (
     CaseRow,
     IncidentRow,
     PartyRow,
+    PersonMergeRow,
     PersonRow,
 )
 from policy.periods import Period
@@ -182,7 +183,11 @@ def run_retention(session: Session, now: datetime, dry_run: bool = False) -> Ret
         values: dict[str, Any] = {column: None for column in people_columns}
         if person.anonymised_at is None:
             values["anonymised_at"] = now
-        if _set(person, values, apply):
+        changed = _set(person, values, apply)
+        # An officer's merge into this person kept the merged record's details and a reason: both go too.
+        for merge in session.scalars(select(PersonMergeRow).where(PersonMergeRow.keep_id == person_id)).all():
+            changed |= _set(merge, {"reason": None, "merged_values": None}, apply)
+        if changed:
             report.people_anonymised.append(person_id)
             if apply:
                 record(session, "anonymise", "people", person_id, None)
