@@ -297,13 +297,14 @@ def add_evidence(
     if case.anonymised_at is not None:
         raise EvidenceRefused(f"case {case_ref} has been anonymised under retention; it takes no new evidence",
                               "case_ref")
+    checked = check_upload(content, filename, media_type, kind, description, settings)
     key = None
     if idempotency_key is not None:
         if not isinstance(idempotency_key, str) or not _KEY.fullmatch(idempotency_key):
             raise EvidenceRefused("Idempotency-Key must be 1 to 255 printable characters without spaces",
                                   "Idempotency-Key")
         key = key_hash(f"{_SCOPE}\n{role}\n{actor_id}", idempotency_key)
-    digest = digest_of(content) if content else ""
+    digest = digest_of(content)
     if key is not None:
         earlier = session.scalars(select(EvidenceRow).where(EvidenceRow.idempotency_key_hash == key)).first()
         if earlier is not None:
@@ -311,7 +312,6 @@ def add_evidence(
                 return AddedEvidence(EvidenceInfo.of(earlier), created=False)
             raise EvidenceKeyReused("this Idempotency-Key was used before with another file or case",
                                     "Idempotency-Key")
-    checked = check_upload(content, filename, media_type, kind, description, settings)
     if incident_id is not None:
         incident = session.get(IncidentRow, incident_id)
         if incident is None or incident.case_ref != case_ref:
