@@ -395,6 +395,15 @@ def read_bytes(store: EvidenceStore, row: EvidenceRow) -> bytes:
                                   "(it no longer matches its SHA-256 digest)", "evidence_id") from None
 
 
+def set_shareable(session: Session, evidence_id: int, shareable: bool, *, role: str, actor_id: str) -> EvidenceInfo:
+    """Say whether a file may be shared with partner agencies (no by default); the change is audited."""
+    row = _visible(session, evidence_id, role, actor_id, "share evidence")
+    audit.act_as(session, role, actor_id)
+    row.shareable = bool(shareable)
+    session.flush()
+    return EvidenceInfo.of(row)
+
+
 def delete_evidence(session: Session, evidence_id: int, *, role: str, actor_id: str,
                     store: EvidenceStore | None = None, now: datetime | None = None) -> EvidenceInfo:
     """Remove a file from its case, audited. Its bytes leave the store once the caller's transaction has

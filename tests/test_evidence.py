@@ -40,6 +40,7 @@ from casefile.evidence import (
     open_evidence,
     purge_orphans,
     sanitise_name,
+    set_shareable,
     sweep_strays,
 )
 from casefile.evidence_store import (
@@ -171,7 +172,10 @@ def test_an_officer_adds_a_photo_kept_under_its_digest_and_reads_it_back(
         opened = open_evidence(session, info.id, role="officer", actor_id="o1", store=local)
     assert [e.id for e in listed] == [info.id]
     assert opened.content == photo and opened.evidence == info
-    assert audit_rows(store, case.ref) == [("create", "officer", "o1"), ("read", "officer", "o1")]
+    with store.session() as session, session.begin():
+        assert set_shareable(session, info.id, True, role="manager", actor_id="m1").shareable
+    assert audit_rows(store, case.ref) == [("create", "officer", "o1"), ("read", "officer", "o1"),
+                                           ("update", "manager", "m1")]
     with store.session() as session:
         create = session.scalars(select(AuditRow).where(AuditRow.entity == "evidence", AuditRow.case_ref == case.ref,
                                                         AuditRow.action == "create")).one()
