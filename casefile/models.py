@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from casefile.normalise import address_key, check_uprn, email_key, name_key, phone_key, postcode_key
@@ -388,6 +388,7 @@ PERSONAL: dict[str, frozenset[str]] = {
     "legal_actions": frozenset({"outcome"}),
     "tasks": frozenset({"reason"}),
     "case_notes": frozenset({"text"}),
+    "evidence": frozenset({"original_name", "description"}),
 }
 
 
@@ -451,3 +452,57 @@ class PersonMergeRow(Base):
     merged_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: What was moved: {"parties": n, "consents": n, ...}, counts only.
     moved: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EvidenceObjectRow(Base):
+    """One stored file, by the SHA-256 digest of its bytes, shared by every evidence row with those bytes.
+
+    The row is also the lock that keeps an upload and a purge of the same bytes apart: an upload takes it
+    (FOR UPDATE) before it stores the bytes and adds its evidence row, and a purge takes it before it
+    deletes the bytes, so a file is never deleted from the store while a row refers to it
+    (casefile/evidence.py). No personal data: the digest, the size and the sniffed media type only.
+    """
+
+    __tablename__ = "evidence_objects"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set when the last evidence row referring to it went (deleted, or removed by retention): the bytes
+    #: are then deleted from the store once that transaction has committed, or by the next purge.
+    orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class EvidenceRow(Base):
+    """A file added to a case (a recording, photo, diary sheet, letter, CCTV still...), optionally about
+    one incident. The bytes live in the evidence store under their digest (never under the name the
+    uploader gave, which is kept, sanitised, for display only). One row per (case, bytes): adding the
+    same file to a case again finds this row."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        UniqueConstraint("case_ref", "digest", name="uq_evidence_case_digest"),
+        UniqueConstraint("idempotency_key_hash", name="uq_evidence_idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("evidence_objects.digest"), index=True)
+    #: recording, photo, diary_sheet, letter, cctv_still, document or other (casefile/evidence.py KINDS).
+    kind: Mapped[str] = mapped_column(String(16))
+    #: Sniffed from the bytes and matched against what the uploader declared.
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: The uploader's file name, sanitised: shown to people, never used as a path.
+    original_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The person (a party to the case) who gave the file, if any: theirs in a subject access export.
+    provided_by: Mapped[str | None] = mapped_column(String(64))
+    #: May be shared with partner agencies; no by default.
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: sha256 of the adder's scope and their Idempotency-Key (casefile/idempotency.py key_hash).
+    idempotency_key_hash: Mapped[str | None] = mapped_column(String(64))
