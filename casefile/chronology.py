@@ -655,8 +655,9 @@ def _records(session: Session, case: CaseRow, audience: Audience, now: datetime,
                        zone=zone_of(case.profile))
 
 
-def _redactor(session: Session, r: CaseRecords, keep_contacts: Iterable[str]) -> Redactor:
-    """Everyone the case file holds who is not a named party of this case is outside it."""
+def _redactor(session: Session, r: CaseRecords, keep_contacts: Iterable[str], texts: list[str | None]) -> Redactor:
+    """Everyone the case file holds who is not a named party of this case is outside it; only those
+    with something in this case's `texts` are indexed."""
     inside_ids = set(r.roles) - r.anonymous
     people = session.execute(select(PersonRow.id, PersonRow.name, PersonRow.address, PersonRow.postcode,
                                     PersonRow.email, PersonRow.phone)).all()
@@ -669,7 +670,7 @@ def _redactor(session: Session, r: CaseRecords, keep_contacts: Iterable[str]) ->
     # Staff names are written into entries ("Case officer assigned: Sam Patel") and are not the people
     # this protects; they are kept like a party's.
     inside += [Identity(id=f"staff:{staff_id}", name=name) for staff_id, name in r.staff.items()]
-    redactor = Redactor(inside, outside, keep_contacts=keep_contacts)
+    redactor = Redactor(inside, outside, keep_contacts=keep_contacts, texts=texts)
     linked = set(r.anonymous)
     ref = r.case.reference
     linked |= {p for p in session.scalars(select(ContactRow.person_id).where(ContactRow.case_ref == ref)) if p}
@@ -714,8 +715,9 @@ def build_chronology(
     upcoming: list[ChronologyEntry] = []
     if audience == "case_conference" and case.closed_at is None:
         upcoming = sorted((e for make in FORTHCOMING for e in make(r)), key=lambda e: e.when)
-    redact = _redactor(session, r, keep_contacts)
-    redact.learn(text for e in [*entries, *upcoming] for text in (e.summary, e.detail))
+    texts = [text for e in [*entries, *upcoming] for text in (e.summary, e.detail)]
+    redact = _redactor(session, r, keep_contacts, texts)
+    redact.learn(texts)
     parties = []
     for person_id, person_roles in r.roles.items():
         for role in person_roles:

@@ -65,7 +65,7 @@ class Identity:
 
 
 def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(m.group(0).casefold() for m in _TOKEN.finditer(text))
+    return tuple(_TOKEN.findall(text.casefold()))
 
 
 def phone_digits(value: str) -> str | None:
@@ -110,8 +110,12 @@ class Redactor:
     """Replaces the identifiers of people outside a case with "[redacted]" in any text about it."""
 
     def __init__(self, inside: Iterable[Identity], outside: Iterable[Identity], *,
-                 keep_contacts: Iterable[str] = ()) -> None:
+                 keep_contacts: Iterable[str] = (), texts: Iterable[str | None] | None = None) -> None:
+        """`texts`, when given, are all the texts this redactor will be asked about: people outside
+        whose identifiers cannot occur in them are not indexed (a landlord holds many thousands)."""
         inside = list(inside)
+        if texts is not None:
+            outside = _who_may_appear(outside, [text for text in texts if text])
         #: phrase -> (True if a party's, the ids of the outside people it identifies)
         self._owner: dict[tuple[str, ...], set[str]] = {}
         self._inside: set[tuple[str, ...]] = set()
@@ -266,6 +270,27 @@ class Redactor:
             last = end
         out.append(text[last:])
         return "".join(out)
+
+
+def _who_may_appear(people: Iterable[Identity], texts: list[str]) -> list[Identity]:
+    """Those of `people` with something in `texts`: a word of their name, every word of an address
+    line, their postcode, email or phone. A cheap test that never drops someone who would be found."""
+    words = {word for text in texts for word in _TOKEN.findall(text.casefold())}
+    emails = {m.group(0).casefold() for text in texts for m in _EMAIL.finditer(text)}
+    digits = "|".join(re.sub(r"\D", "", m.group(0)) for text in texts for m in _NUMBERISH.finditer(text))
+    found = []
+    for person in people:
+        name = _TOKEN.findall(person.name.casefold()) if person.name else []
+        lines = [_TOKEN.findall(line.casefold()) for line in re.split(r"[,\n]+", person.address or "")]
+        postcode = _TOKEN.findall(person.postcode.casefold()) if person.postcode else []
+        phone = phone_digits(person.phone) if person.phone else None
+        if (any(word in words for word in name)
+                or any(line and all(word in words for word in line) for line in lines)
+                or (postcode and (all(word in words for word in postcode) or "".join(postcode) in words))
+                or (person.email and person.email.strip().casefold() in emails)
+                or (phone and phone[-9:] in digits)):
+            found.append(person)
+    return found
 
 
 def _first_longest(spans: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
