@@ -288,7 +288,21 @@ FORTHCOMING: list[Source] = []
 
 
 def source(fn: Source) -> Source:
-    """Register a source of chronology entries: a function from the case's records to entries."""
+    """Register a source of chronology entries: a function from the case's records to entries.
+
+    Adding a kind of record is one such function, e.g. for an evidence register (table `evidence`)::
+
+        @source
+        def evidence(r: CaseRecords) -> Iterable[ChronologyEntry]:
+            rows = r.session.scalars(select(EvidenceRow).where(EvidenceRow.case_ref == r.case.reference)
+                                     .order_by(EvidenceRow.obtained_at, EvidenceRow.id))
+            for row in rows:
+                yield ChronologyEntry(when=row.obtained_at, kind="evidence", summary=f"Evidence: {row.kind}",
+                                      detail=row.description, recorded_by=r.staff_name(row.by),
+                                      source=f"evidence {row.id}")
+
+    Its text is redacted with everyone else's, and the PDF already has a label for the kind. A source
+    that is only for one audience returns nothing for the other (see risk_assessments)."""
     SOURCES.append(fn)
     return fn
 

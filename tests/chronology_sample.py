@@ -212,7 +212,8 @@ def seed_sample(store: Store, ref: str, *, locked: bool = False) -> Sample:
 
 
 def main() -> int:
-    """Render the sample's chronology (case conference, which has every section) and its page 1."""
+    """Render the sample's chronologies (both audiences; into the folder given, if any) and page 1 of
+    the case conference's, which has every section, to docs/screens/chronology.png."""
     from casefile.chronology import chronology_pdf
 
     SCREEN.parent.mkdir(parents=True, exist_ok=True)
@@ -226,10 +227,10 @@ def main() -> int:
                                      now=NOW, settings=SETTINGS)
             pdf_file = Path(folder) / f"chronology-{audience}.pdf"
             pdf_file.write_bytes(pdf)
-            out = SCREEN if audience == "case_conference" else SCREEN.with_name("chronology-court")
-            subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf_file),
-                            str(out.with_suffix(""))], check=True)
-            print(f"{audience}: {len(pdf)} bytes, {out.with_suffix('.png')}")
+            if audience == "case_conference":  # page 1 of the court version differs only in its subtitle
+                subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile",
+                                str(pdf_file), str(SCREEN.with_suffix(""))], check=True)
+            print(f"{audience}: {len(pdf)} bytes")
             if len(sys.argv) > 1:
                 Path(sys.argv[1]).mkdir(parents=True, exist_ok=True)
                 (Path(sys.argv[1]) / pdf_file.name).write_bytes(pdf)
