@@ -592,7 +592,7 @@ def next_deadline(r: CaseRecords) -> Iterable[ChronologyEntry]:
 
 def zone_of(profile: str) -> str:
     """The time zone of a landlord's profile; the shipped default's if the profile cannot be read."""
-    from policy.profiles import ProfileError, load
+    from profiles import ProfileError, load
 
     for name in (profile, "default"):
         try:
