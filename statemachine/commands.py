@@ -36,7 +36,6 @@ LegalKind = Literal[
 #: "made to either, the police, local authority (including Environmental Health or Housing) or a
 #: registered social landlord" toward the ASB Case Review thresholds.
 IncidentSource = Literal["case", "police", "council", "landlord"]
-INCIDENT_SOURCES: tuple[IncidentSource, ...] = ("case", "police", "council", "landlord")
 #: Legal remedies that go to court, so need solicitors instructed (004 §3.1, §3.12).
 COURT_KINDS: frozenset[str] = frozenset(
     {"injunction", "closure_order", "criminal_behaviour_order", "demotion", "possession_order", "absolute_ground"}

@@ -6,9 +6,12 @@ manager who approved the closure does not review it."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,6 +20,8 @@ from clients.caseclient import APPLICATIONS_CLOSED_REASON, send_command, start_c
 from clients.taskclient import TaskRefused, claim_task, decide_task, list_tasks
 from profiles import load
 from statemachine.commands import Actor, ReportArgs
+from tests.api_support import Tokens
+from tests.api_support import report as api_report
 from tests.polling import eventually
 from tests.scenarios import INTAKE, MANAGER, of, report, run, step
 
@@ -158,3 +163,53 @@ async def test_the_manager_who_approved_the_closure_may_not_review_it(
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     resolved = [e for e in store.timeline(ref) if e["event"] == "task_resolved"]
     assert [(e["kind"], e["by"]) for e in resolved] == [("asb_case_review", "m2")]
+
+
+@pytest.fixture
+def as_(app: FastAPI, state_dir: Path) -> Tokens:
+    return Tokens(state_dir)
+
+
+async def test_the_api_takes_an_application_about_a_closed_case_from_intake(
+    api: httpx.AsyncClient, as_: Tokens
+) -> None:
+    intake, officer = as_("intake", "i1"), as_("officer", "o1")
+    m1, m2 = as_("manager", "m1"), as_("manager", "m2")
+    logged = await api.post("/reports", json=api_report(), headers=intake)
+    assert logged.status_code == 201, logged.text
+    ref = logged.json()["reference"]
+
+    async def do(who: dict[str, str], command: str, **args: Any) -> httpx.Response:
+        return await api.post(f"/cases/{ref}/commands/{command}", json={"args": args}, headers=who)
+
+    for who, command, args in [
+        (officer, "record_contact", {"outcome": "made", "method": "phone"}),
+        (officer, "record_risk_assessment", {"level": "medium"}), (officer, "convert_to_case", {}),
+        (m1, "request_closure", {"reason": "asb_stopped"}), (m2, "approve_closure", {}),
+    ]:
+        response = await do(who, command, **args)
+        assert response.status_code == 200, (command, response.text)
+    assert response.json()["status"]["stage"] == "closed"
+
+    # Not yet the threshold: the case's own report is its only incident.
+    early = await do(intake, "request_asb_case_review", applicant="individual")
+    assert early.status_code == 409 and "threshold is not met: 1 incidents" in early.json()["detail"], early.text
+    # A new incident is a new report; the applicant's reports to the police are recorded for the review.
+    plain = await do(intake, "record_incident")
+    assert plain.status_code == 409 and "a new incident is a new report" in plain.json()["detail"], plain.text
+    for _ in range(2):
+        recorded = await do(intake, "record_incident", source="police")
+        assert recorded.status_code == 200, recorded.text
+    applied = await do(intake, "request_asb_case_review", applicant="individual")
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["status"]["stage"] == "closed"
+
+    view = (await api.get(f"/cases/{ref}", headers=officer)).json()
+    assert [i["source"] for i in view["incidents"]].count("police") == 2
+    review = (await api.get("/tasks", params={"case": ref}, headers=m2)).json()["tasks"]
+    (task,) = [t for t in review if t["kind"] == "asb_case_review"]
+    own = await api.post(f"/tasks/{task['id']}/decide", json={"decision": "done"}, headers=m2)
+    assert own.status_code == 409 and "m2 approved the closure" in own.json()["detail"], own.text
+    done = await api.post(f"/tasks/{task['id']}/decide", json={"decision": "done", "reason": "reviewed"},
+                          headers=as_("manager", "m3"))
+    assert done.status_code == 200, done.text

@@ -5,6 +5,7 @@ The same through Temporal is tests/test_asb_case_review.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
 from statemachine import Actor, Lifecycle
 from statemachine.patches import ALL, CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER
 from tests.test_lifecycle_events import M1, M2, NOW, O1, Case, _converted

@@ -3,7 +3,7 @@ the council or another landlord. 003 §10 counts reports to any of them toward t
 thresholds, so the case file keeps each incident's source beside it.
 
 - incidents.source: "case" (reported to this service; every existing row), "police", "council" or
-  "landlord" (statemachine.commands.INCIDENT_SOURCES).
+  "landlord" (statemachine.commands.IncidentSource).
 
 Revision ID: 0007
 Revises: 0004 (0005 and 0006 are made in parallel; the chain is set when they land)
