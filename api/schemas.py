@@ -213,6 +213,9 @@ class IncidentOut(BaseModel):
     police_reference: str | None
     evidence: list[dict[str, Any]]
     recorded_at: datetime
+    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
+    #: another "landlord" (003 §10).
+    source: str = "case"
 
 
 class NoteOut(BaseModel):

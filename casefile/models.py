@@ -225,6 +225,9 @@ class IncidentRow(Base):
     description: Mapped[str | None] = mapped_column(Text)
     reported_by: Mapped[str | None] = mapped_column(String(64))
     police_reference: Mapped[str | None] = mapped_column(String(64))
+    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
+    #: another "landlord" (003 §10: all count toward the ASB Case Review thresholds).
+    source: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
     #: e.g. [{"kind": "noise_app", "ref": "NA-123"}, {"kind": "diary_sheet", "ref": "..."}, {"kind": "cctv", ...}]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -146,6 +146,20 @@ class CaseReviewRules(_Section):
     hate_window: Period = Period(3, "months")
     last_incident_within: Period = Period(1, "months")
     complete_within: Period = Period(28, "days")
+    #: How long after a case closes an application for a review of it is still accepted (the closure
+    #: letters invite one). No seed sets a period after closure: 003 §10 accepts an application "at any
+    #: time" where "the last reported incident is within 1 month of the application", and a closed case's
+    #: last incident is at or before its closure, so 1 month (`last_incident_within`) is the default. The
+    #: case workflow stays open, waiting, for this long after closure, then finishes (issue 11 item 10).
+    apply_within_after_closure: Period = Period(1, "months")
+
+    @model_validator(mode="after")
+    def _calendar_periods(self) -> CaseReviewRules:
+        # The thresholds are counted by the pure lifecycle, which has no working-day calendar.
+        for name in ("window", "hate_window", "last_incident_within", "apply_within_after_closure"):
+            if getattr(self, name).unit == "working_days":
+                raise ValueError(f"case_review.{name} must be a calendar period (days, weeks, months or years)")
+        return self
 
 
 class Approvals(_Section):

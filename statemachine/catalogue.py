@@ -78,6 +78,8 @@ from statemachine.patches import (
     CONTACT_FROM_CONVERSION,
     ENQUIRY_DECISION,
     ENQUIRY_EXPIRY_DECISION,
+    INCIDENT_SOURCES,
+    INDEPENDENT_REVIEWER,
     OFFICER_PROMPTS,
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
@@ -132,6 +134,10 @@ class CommandSpec:
     roles: tuple[Role, ...] = OFFICERS
     #: Whether any officer may send it, not only the case's own (an incident is logged by whoever hears it).
     any_officer: bool = False
+    #: Also accepted about a closed case, while it takes ASB Case Review applications (the profile's
+    #: `case_review.apply_within_after_closure` after its closure; its guard says what else): the
+    #: application, and the applicant's reports to other agencies it rests on (003 §10; issue 11 item 10).
+    after_closure: bool = False
     #: The argument holding free text: the doors keep it in the case file and pass `<field>_ref`.
     free_text: str | None = None
     #: The approval this command asks for, and the approval (with its verdict) it decides.
@@ -245,7 +251,39 @@ def guard_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan | None, actor: 
     return None
 
 
+def case_review_applications_close(facts: CaseFacts, profile: Profile) -> datetime | None:
+    """Until when a closed case takes applications for an ASB Case Review about it (None: not closed).
+
+    The closure letters invite one, and 003 §10 accepts an application "at any time" where the last
+    reported incident is within 1 month of it; the profile's `case_review.apply_within_after_closure`
+    says for how long after closure (a calendar period: the pure lifecycle has no working-day calendar).
+    The case workflow waits this long after closure before it finishes (workflows/case.py)."""
+    if facts.closed_at is None:
+        return None
+    return cast(datetime, profile.case_review.apply_within_after_closure.add_calendar(facts.closed_at))
+
+
+def _closed_case_refusal(lc: Lifecycle) -> str | None:
+    """Why a closed case no longer takes an ASB Case Review application (or the reports it rests on)."""
+    facts = lc.facts
+    until = case_review_applications_close(facts, lc.profile)
+    if not facts.is_closed or until is None or lc.clock is None or lc.clock <= until:
+        return None
+    assert facts.closed_at is not None
+    return (f"the case closed on {facts.closed_at.date():%d %B %Y}: an ASB Case Review about it could be applied "
+            f"for within {lc.profile.case_review.apply_within_after_closure} of its closure "
+            f"(until {until.date():%d %B %Y})")
+
+
 def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Actor | None) -> str | None:
+    if lc.facts.is_closed:
+        closed = _closed_case_refusal(lc)
+        if closed:
+            return closed
+        if args is not None and args.source == "case":
+            return ("the case is closed: a new incident is a new report; on a closed case only the applicant's "
+                    "reports to the police, the council or another landlord are recorded (source), for an ASB "
+                    "Case Review")
     strands = lc.profile.categories.hate_strands
     if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
         return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
@@ -307,10 +345,13 @@ def guard_conclude_legal_action(lc: Lifecycle, args: Any, actor: Actor | None) -
 
 def guard_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview | None, actor: Actor | None
                                   ) -> str | None:
-    if args is None:
-        return None
+    closed = _closed_case_refusal(lc)
+    if closed:
+        return closed
     if lc.facts.asb_case_review_since is not None:
         return "an ASB Case Review is already under way"
+    if args is None:
+        return None
     return _case_review_threshold_refusal(lc, args.applicant, lc.clock)
 
 
@@ -324,8 +365,13 @@ def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime 
     last = max(when for when, _ in log)
     if rules.last_incident_within.add_calendar(last) < now:
         return f"the last incident was more than {rules.last_incident_within} before the application"
-    window_end = rules.window.add_calendar(facts.received_at)
-    in_window = sum(1 for when, _ in log if facts.received_at <= when <= window_end)
+    # 003 §10 counts the incidents "reported from one person within a 3-to-6-month period of the first
+    # report that have been made to either, the police, local authority ... or a registered social
+    # landlord": the first may be the applicant's report to the police, before this case was opened.
+    # Before that change (unpatched histories) the period began at this case's own report.
+    first = min(when for when, _ in log) if INCIDENT_SOURCES in lc.patches else facts.received_at
+    window_end = rules.window.add_calendar(first)
+    in_window = sum(1 for when, _ in log if first <= when <= window_end)
     needed = rules.group_incidents if applicant == "group" else rules.individual_incidents
     if in_window >= needed:
         return None
@@ -370,6 +416,15 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
     hate = args.hate or args.hate_strand is not None
     facts.incident_log.append((args.occurred_at or now, hate))
+    recorded = IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
+                                category=args.category or facts.category,
+                                **({"hate_strand": args.hate_strand} if args.hate_strand else {}),
+                                **({"source": args.source} if args.source != "case" else {}))
+    if facts.is_closed:
+        # The applicant's report to another agency, recorded for an ASB Case Review about the closed case
+        # (003 §10): it counts toward the thresholds and changes nothing else of the case as it closed.
+        events.append(recorded)
+        return
     facts.monitoring_since = None
     # A later hate incident marks the case as hate, and its strand is the case's latest: both feed
     # reporting of hate-related cases (004 §6.4; issue 11 item 15), not only the first report's.
@@ -377,10 +432,9 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
         facts.hate = True
     if args.hate_strand is not None:
         facts.hate_strand = args.hate_strand
-    events.append(IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
-                                   category=args.category or facts.category,
-                                   **({"hate_strand": args.hate_strand} if args.hate_strand else {})))
-    if hate:
+    events.append(recorded)
+    # An incident the applicant reported to the police is one the police already know of (004 §3.5).
+    if hate and not (args.source == "police" and INCIDENT_SOURCES in lc.patches):
         tell_the_police(lc, events)
     if hate and facts.risk != "high":
         facts.risk = "high"
@@ -588,7 +642,11 @@ def do_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview, actor:
                                events: list[Event]) -> None:
     lc.facts.asb_case_review_since = now
     events.append(AsbCaseReviewRequested(applicant=args.applicant, status="requested"))
-    lc.task("asb_case_review", lc.profile.approvals.closure, events)
+    # The review is independent (004 §8 "an independent ASB expert"; 003 §10 "not a complaints process"
+    # about those who worked the case): the manager who approved the closure under review may not decide
+    # it (its task workflow refuses them, workflows/tasks.py `refusal`).
+    approver = lc.facts.closure_approved_by if INDEPENDENT_REVIEWER in lc.patches else None
+    lc.task("asb_case_review", lc.profile.approvals.closure, events, **({"not_by": approver} if approver else {}))
 
 
 def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]
@@ -607,6 +665,8 @@ def do_approve_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
     pending = lc.facts.pending_of("closure_approval")
     assert pending is not None and pending.reason is not None  # guarded
     events.append(Decided(kind="closure_approval", decision="approved"))
+    if INDEPENDENT_REVIEWER in lc.patches:
+        lc.facts.closure_approved_by = actor.id  # who may not review it (004 §8)
     lc.close("approve_closure", pending.reason, now, events)
     lc.letter("case_closed_reporter", "reporter", events)
     lc.letter("satisfaction_survey", "reporter", events)
@@ -628,10 +688,12 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("assign_officer", "give the case its officer, the reporter's one point of contact",
                 AssignOfficer, OPEN_STAGES, do_assign_officer, examples=({"officer": "o1"}, {"officer": "o2"}),
                 title="Assign an officer", clause="003 §6"),
-    CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk)",
+    CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk), or the "
+                "applicant's report to the police, the council or another landlord (source)",
                 RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
-                any_officer=True, examples=({}, {"hate": True}),
-                title="Record an incident", clause="004 §6.4"),
+                any_officer=True, after_closure=True,
+                examples=({}, {"hate": True}, {"source": "police"}),
+                title="Record an incident", clause="004 §6.4, 003 §10"),
     CommandSpec("record_contact", "record a contact with the reporter, made or failed", RecordContact, OPEN_STAGES,
                 do_record_contact, guard_record_contact,
                 examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}),
@@ -688,8 +750,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 RecordPoliceReport, OPEN_STAGES, do_record_police_report, free_text="police_reference",
                 examples=({}, {"police_reference_ref": "N-1"}),
                 title="Record that the police were told", clause="004 §3.5"),
-    CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review", RequestAsbCaseReview,
-                OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
+    # The victim applies; whoever hears the application records it: intake, any officer, a manager.
+    CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review (also about a closed case)",
+                RequestAsbCaseReview, OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
+                roles=INTAKE_AND_OFFICERS, any_officer=True, after_closure=True,
                 examples=({"applicant": "individual"}, {"applicant": "group"}),
                 title="Record an ASB Case Review application", clause="003 §10"),
     CommandSpec("request_closure", "ask for the case to be closed, with a reason", CloseWithReason, CASE_STAGES,
@@ -964,6 +1028,8 @@ def command_table() -> str:
         given = [name for name in spec.args.model_fields if name != f"{spec.free_text}_ref"]  # the door sets *_ref
         fields = ", ".join(f"`{name}`" for name in given) or "none"
         stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
+        if spec.after_closure:
+            stages += "; closed: within `case_review.apply_within_after_closure`"
         who = ", ".join(spec.roles)
         if spec.decides is not None:
             who = "the role the approval needs (profile `approvals`), never its requester"

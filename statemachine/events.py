@@ -90,6 +90,9 @@ class IncidentRecorded(_Event):
     occurred_at: str | None = None
     category: str | None = None
     hate_strand: str | None = None
+    #: Where it was reported, when not to this service: the police, the council or another landlord
+    #: (003 §10: the applicant's reports to them count toward the ASB Case Review thresholds).
+    source: str | None = None
 
 
 class RiskChanged(_Event):
@@ -238,6 +241,8 @@ class TaskCreated(_Event):
     message_seq: int | None = None
     #: A prompt (consider closure) stays with its holder: never a breach.
     prompt: bool | None = None
+    #: Who may not decide it: the manager who approved the closure an ASB Case Review is about (004 §8).
+    not_by: str | None = None
 
 
 class TaskReminded(_Event):

@@ -73,6 +73,8 @@ class CaseFacts(BaseModel):
     converted_at: datetime | None = None
     closed_at: datetime | None = None
     closure_reason: str | None = None
+    #: Who approved the closure: they may not review the case (004 §8 "an independent ASB expert").
+    closure_approved_by: str | None = None
 
     first_response_at: datetime | None = None
     failed_contacts: int = 0

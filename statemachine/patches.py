@@ -28,8 +28,20 @@ TELL_THE_POLICE = "tell-the-police"
 #: A report routed to another service records the referral itself (003 §4).
 NOT_ASB_REFERRAL = "not-asb-referral"
 
+#: An application for an ASB Case Review about a closed case is accepted within the profile's
+#: `case_review.apply_within_after_closure` of its closure (the closure letters invite one), with the
+#: applicant's reports to other agencies recorded on it; the case workflow stays open, waiting, until
+#: that period has passed and no review is under way (003 §10; issue 11 item 10).
+CASE_REVIEW_AFTER_CLOSURE = "asb-case-review-after-closure"
+#: An incident carries where it was reported (the case, the police, the council, another landlord), and
+#: the ASB Case Review thresholds count the applicant's reports to any of them from the first (003 §10).
+INCIDENT_SOURCES = "incident-sources"
+#: The manager who approved a case's closure may not review it (004 §8: "an independent ASB expert").
+INDEPENDENT_REVIEWER = "independent-case-reviewer"
+
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
-                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL)
+                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
+                            CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 

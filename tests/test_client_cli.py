@@ -124,6 +124,15 @@ async def test_a_case_worked_from_the_command_line(server: Server, tmp_path: Pat
     assert closed["case"]["stage"] == "closed"
     assert "no reports for a month and the reporter agrees" in {n["text"] for n in closed["notes"]}
 
+    # The closure letter invites an ASB Case Review: intake records the applicant's reports to the police
+    # and the application on the closed case (003 §10; issue 11 item 10).
+    for _ in range(2):
+        await server.ok("intake", "i1", "case", "do", ref, "record_incident", "--arg", "source=police")
+    applied = (await server.ok("intake", "i1", "case", "do", ref, "request_asb_case_review")).json()
+    assert applied["status"]["stage"] == "closed"
+    inbox = (await server.ok("manager", "m1", "tasks", "list", "--case", ref)).lines()
+    assert [t["kind"] for t in inbox if t["kind"] == "asb_case_review"] == ["asb_case_review"]
+
 
 async def test_a_retry_with_the_same_idempotency_key_is_not_applied_twice(server: Server, tmp_path: Path) -> None:
     report_file = tmp_path / "report.json"

@@ -167,7 +167,8 @@ def test_closure_is_requested_rejected_and_approved_by_another_manager() -> None
         {"event": "notification", "channel": "email", "template": "satisfaction_survey"},
         {"event": "letter", "template": "case_closed_reported_person", "to": "reported_person"}]
     assert (case.facts.closed_at, case.facts.closure_reason, case.facts.pending) == (case.now, "no_reports", [])
-    assert case.refused("record_incident", M1) == "the case is closed and accepts no more commands"
+    assert case.refused("record_contact", M1, outcome="made") == "the case is closed and accepts no more commands"
+    assert case.refused("record_incident", M1).startswith("the case is closed: a new incident is a new report")
 
 
 def test_an_escalated_approval_needs_the_role_it_went_to() -> None:
@@ -562,7 +563,8 @@ def test_refusals_name_the_rule_that_was_broken() -> None:
         assert case.refused("record_incident", Actor(role=role, id="x1")) == (
             f"the {role} role can read cases but not act on them")
     assert case.refused("assign_officer", Actor(role="intake", id="i1"), officer="o2") == (
-        "intake staff may log reports and incidents; an officer or manager issues this command")
+        "intake staff may log reports, incidents and ASB Case Review applications; an officer or manager issues "
+        "this command")
     assert case.refused("record_case_review", decision="continue") == (
         "not allowed at the enquiry stage (allowed at: investigation, review, interventions, legal)")
     assert case.refused("report", category="noise") == "the case already exists: report starts a new case"
@@ -616,7 +618,8 @@ def test_check_and_allowed_answer_without_acting() -> None:
         "record_contact: outcome: Input should be 'made' or 'failed'")
     assert case.lc.check("record_contact", {"outcome": "made"}, O1, NOW) is None
     assert case.lc.allowed(Actor(role="auditor", id="a1")) == []
-    assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident"]
+    # 003 §10: the victim applies for an ASB Case Review; intake staff may record the application.
+    assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident", "request_asb_case_review"]
     assert case.lc.allowed(O1) == [
         "assign_officer", "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
         "close_enquiry", "escalate_risk", "start_intervention", "record_equality_assessment",

@@ -242,6 +242,16 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.goto(f"{base_url}/web/cases/{reference}")
     await expect(page.locator(".govuk-summary-list").first).to_contain_text("Closed")
     await looked_at(page, "case-closed")
+    # The closure letter invites an ASB Case Review: for a month the closed case takes the applicant's
+    # reports to the police and the application (issue 11 item 10; 003 §10).
+    section = page.locator("details#record-incident")
+    await section.locator("summary").click()
+    await section.get_by_label("To the police").check()
+    await looked_at(page, "case-closed-review")
+    await section.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record an incident")).to_be_visible()
+    await expect(page.get_by_text("(reported to the police)")).to_be_visible()
+    await expect(page.locator("details#request-asb-case-review")).to_have_count(1)
     await context.close()
 
 

@@ -43,6 +43,7 @@ FIELD_LABELS: dict[str, str] = {
     "kind": "Kind",
     "note": "Note (kept in the case file)",
     "applicant": "Who applied",
+    "source": "Where was it reported?",
     "emergency": "Emergency",
     "officer": "Officer id",
 }
@@ -51,9 +52,15 @@ FIELD_LABELS: dict[str, str] = {
 #: Free-form string arguments offered as a choice on the pages (the API still accepts any short text).
 CONTACT_METHODS = [("phone", "Phone"), ("visit", "Visit"), ("email", "Email"), ("sms", "Text message"),
                    ("letter", "Letter")]
+#: Where an incident was reported (statemachine.commands.IncidentSource): the applicant's reports to other
+#: agencies count toward an ASB Case Review (003 §10).
+INCIDENT_SOURCE_OPTIONS = [("case", "To us"), ("police", "To the police"), ("council", "To the council"),
+                           ("landlord", "To another landlord")]
+
 FIELD_OPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("record_contact", "method"): CONTACT_METHODS,
     ("agree_action_plan", "contact_method"): CONTACT_METHODS,
+    ("record_incident", "source"): INCIDENT_SOURCE_OPTIONS,
 }
 
 
