@@ -6,7 +6,7 @@ thresholds, so the case file keeps each incident's source beside it.
   "landlord" (statemachine.commands.IncidentSource).
 
 Revision ID: 0007
-Revises: 0004 (0005 and 0006 are made in parallel; the chain is set when they land)
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
