@@ -76,8 +76,13 @@ class Closed(_Event):
 
 
 class OfficerAssigned(_Event):
+    """The case's officer (the reporter's one point of contact, 003 §9), given or changed. A reassignment
+    names the officer before and its reason (in the case file); older histories carry the officer only."""
+
     event: Literal["officer"] = "officer"
     officer: str
+    previous: str | None = None
+    reason_ref: str | None = None
 
 
 class IncidentRecorded(_Event):
@@ -238,6 +243,8 @@ class TaskCreated(_Event):
     message_seq: int | None = None
     #: A prompt (consider closure) stays with its holder: never a breach.
     prompt: bool | None = None
+    #: The team an allocation task allocates for (the profile's `allocation`, by risk; 004 §3.1).
+    team: str | None = None
 
 
 class TaskReminded(_Event):
