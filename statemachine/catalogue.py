@@ -990,6 +990,11 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
                  fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
                  clause="003 §9"),
+    DeadlineSpec("allocation", "a report without an officer is allocated by the team's manager within the "
+                 "first-response period", ("enquiry",), "first_response.<risk>", None,
+                 "allocation task for the next role; at the top of the chain, a breach",
+                 tells="the `allocation.by` role (the team the profile routes its risk to), then up the chain",
+                 on_task=True, clause="003 §8; 004 §3.1"),
     DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
                  OPEN_STAGES, "approvals.decide_within", None,
                  "approval task for the next role", tells="the next role of the escalation chain", on_task=True,
