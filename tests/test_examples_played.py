@@ -26,6 +26,17 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 #: Per example: the last stage, the closure reason (None: still open at `until`), letters (template, to)
 #: in order, breaches (kind), tasks (kind, role), escalations (kind, role), refused commands in order.
 EXPECTED: dict[str, dict[str, Any]] = {
+    "allocation.yaml": {
+        "stage": "enquiry",
+        "closed": None,
+        "risk": "high",
+        "letters": [("acknowledgement", "reporter"), ("action_plan", "reporter")],
+        "breaches": ["first_response"],
+        "tasks": [("allocation", "manager"), ("overdue", "manager")],
+        "escalations": [("allocation", "senior_manager")],
+        "rejected": [("assign_officer", "allocating or reassigning a case is a manager's decision")],
+        "stages": ["enquiry"],
+    },
     "asb-case-review-breach.yaml": {
         "stage": "investigation",
         "closed": None,
