@@ -206,7 +206,7 @@ async def test_a_report_without_an_officer_is_allocated_by_the_manager_on_the_ca
     assert task.due == datetime.fromisoformat(status["deadlines"]["first_response"])  # 5 working days (low risk)
     refused = await send_command(handle, "assign_officer", {"officer": "o1"}, OFFICER)
     assert not refused.accepted and "a manager's decision" in (refused.reason or "")
-    with pytest.raises(TaskRefused, match="on the case"):
+    with pytest.raises(TaskRefused, match="this allocation task is answered on the case, by its command"):
         await decide_task(env.client, store, task, M1, "done", case_officer=None)
     assert (await send_command(handle, "assign_officer", {"officer": "o1"}, M1)).accepted
     row = await _row_when(store, task.id, lambda r: r.status != "open", "the allocation task answered")
