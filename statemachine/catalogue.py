@@ -33,6 +33,7 @@ from policy.periods import Period
 from statemachine.commands import (
     CASE_STAGES,
     OPEN_STAGES,
+    ROLE_RANK,
     Actor,
     AgreeActionPlan,
     AssignOfficer,
@@ -74,6 +75,8 @@ from statemachine.events import (
 )
 from statemachine.facts import CaseFacts, LegalAction, PendingApproval
 from statemachine.patches import (
+    ALLOCATION,
+    ALLOCATION_TASK,
     CONSIDER_CLOSURE,
     CONTACT_FROM_CONVERSION,
     ENQUIRY_DECISION,
@@ -225,6 +228,28 @@ def _legal_open_refusal(lc: Lifecycle) -> str | None:
     if open_actions:
         kinds = ", ".join(a.kind for a in open_actions)
         return f"legal action is still open ({kinds}): a case stays open until it has concluded"
+    return None
+
+
+def guard_assign_officer(lc: Lifecycle, args: AssignOfficer | None, actor: Actor | None) -> str | None:
+    """Allocating a case and moving it to another officer are the team manager's decisions (003 §8 "allocated
+    to the appropriate Team and Officer"; 004 §3.1 a case escalated to red "can be escalated to an ASB &
+    Enforcement Officer"), and the reporter keeps one point of contact "throughout" (003 §9), so an officer
+    asks their manager rather than handing a case on themselves. A reassignment says why (kept in the case
+    file). Before the allocation-task change any officer could assign a case without one, or hand on their own."""
+    if ALLOCATION_TASK not in lc.patches:
+        return None
+    by = lc.profile.allocation.by
+    if actor is not None and ROLE_RANK.get(actor.role, -1) < ROLE_RANK[by]:
+        who = by.replace("_", " ")
+        return f"allocating or reassigning a case is a {who}'s decision: ask your {who}"
+    if args is None:
+        return None
+    current = lc.facts.officer
+    if current == args.officer:
+        return f"{args.officer} is already the case's officer"
+    if current and not (args.reason or args.reason_ref):
+        return f"say why the case moves from {current} to {args.officer} (reason, kept in the case file)"
     return None
 
 
@@ -406,8 +431,33 @@ def guard_reject_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str |
 
 
 def do_assign_officer(lc: Lifecycle, args: AssignOfficer, actor: Actor, now: datetime, events: list[Event]) -> None:
-    lc.facts.officer = args.officer
-    events.append(OfficerAssigned(officer=args.officer))
+    """The case gets its officer, or a new one; the letters from then on name them (letters/compose.py reads
+    the case row's officer, which this step's projection writes). Answers the allocation task."""
+    facts = lc.facts
+    previous = facts.officer
+    facts.officer = args.officer
+    if ALLOCATION_TASK not in lc.patches:
+        events.append(OfficerAssigned(officer=args.officer))
+        return
+    given: dict[str, Any] = {"previous": previous} if previous else {}
+    if args.reason_ref:
+        given["reason_ref"] = args.reason_ref
+    events.append(OfficerAssigned(officer=args.officer, **given))
+    if facts.allocation_task_open:
+        facts.allocation_task_open = False
+        events.append(Decided(kind=ALLOCATION, decision="allocated"))
+
+
+def allocate(lc: Lifecycle, events: list[Event]) -> None:
+    """A new report without an officer: a task for the team's manager to allocate it, due within the
+    first-response period (Lifecycle.task_terms), naming the team its risk goes to (003 §8; 004 §3.1).
+    Answered on the case by assign_officer; undecided, it goes up the escalation chain."""
+    facts = lc.facts
+    if ALLOCATION_TASK not in lc.patches or facts.officer or facts.is_closed:
+        return
+    rules = lc.profile.allocation
+    facts.allocation_task_open = True
+    lc.task(ALLOCATION, rules.by, events, approval=ALLOCATION, team=rules.team_for(facts.risk))
 
 
 def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -685,9 +735,11 @@ def do_reject_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, eve
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
 
 _COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("assign_officer", "give the case its officer, the reporter's one point of contact",
-                AssignOfficer, OPEN_STAGES, do_assign_officer, examples=({"officer": "o1"}, {"officer": "o2"}),
-                title="Assign an officer", clause="003 §6"),
+    CommandSpec("assign_officer", "give the case its officer (the reporter's one point of contact), or move it to "
+                "another with a reason: the team manager's decision (profile `allocation.by`)",
+                AssignOfficer, OPEN_STAGES, do_assign_officer, guard_assign_officer, free_text="reason",
+                examples=({"officer": "o1"}, {"officer": "o2", "reason_ref": "N-3"}),
+                title="Assign or reassign the officer", clause="003 §8, §9; 004 §3.1"),
     CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk), or the "
                 "applicant's report to the police, the council or another landlord (source)",
                 RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
@@ -1002,6 +1054,11 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
                  fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
                  clause="003 §9"),
+    DeadlineSpec("allocation", "a report without an officer is allocated by the team's manager within the "
+                 "first-response period", ("enquiry",), "first_response.<risk>", None,
+                 "allocation task for the next role; at the top of the chain, a breach",
+                 tells="the `allocation.by` role (the team the profile routes its risk to), then up the chain",
+                 on_task=True, clause="003 §8; 004 §3.1"),
     DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
                  OPEN_STAGES, "approvals.decide_within", None,
                  "approval task for the next role", tells="the next role of the escalation chain", on_task=True,

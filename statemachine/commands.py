@@ -92,6 +92,10 @@ class ReportArgs(ReportFacts, _Args):
 class AssignOfficer(_Args):
     #: Bounded like the case file's columns, so what the workflow accepts the case file can record.
     officer: str = Field(min_length=1, max_length=64)
+    #: Why a case with an officer is given another (required then): free text, kept in the case file; the
+    #: workflow gets `reason_ref` (CommandSpec.free_text).
+    reason: str | None = Field(None, min_length=1, max_length=10000)
+    reason_ref: str | None = Field(None, max_length=40)
 
 
 class RecordIncident(_Args):

@@ -76,8 +76,13 @@ class Closed(_Event):
 
 
 class OfficerAssigned(_Event):
+    """The case's officer (the reporter's one point of contact, 003 §9), given or changed. A reassignment
+    names the officer before and its reason (in the case file); older histories carry the officer only."""
+
     event: Literal["officer"] = "officer"
     officer: str
+    previous: str | None = None
+    reason_ref: str | None = None
 
 
 class IncidentRecorded(_Event):
@@ -243,6 +248,8 @@ class TaskCreated(_Event):
     prompt: bool | None = None
     #: Who may not decide it: the manager who approved the closure an ASB Case Review is about (004 §8).
     not_by: str | None = None
+    #: The team an allocation task allocates for (the profile's `allocation`, by risk; 004 §3.1).
+    team: str | None = None
 
 
 class TaskReminded(_Event):

@@ -103,6 +103,8 @@ class CaseFacts(BaseModel):
     #: A hate incident the police have not yet been told of has a task open; when they were told.
     police_task_open: bool = False
     police_told_at: datetime | None = None
+    #: A report that came without an officer has an allocation task open for the team's manager (003 §8).
+    allocation_task_open: bool = False
 
     interventions: list[str] = []
     legal_actions: list[LegalAction] = []

@@ -37,6 +37,7 @@ from statemachine.catalogue import (
     REPORT_COMMAND,
     STAGE_MOVES,
     Event,
+    allocate,
     decide_enquiry,
     parse_args,
     tell_the_police,
@@ -57,6 +58,7 @@ from statemachine.events import (
 from statemachine.facts import CaseFacts, Party
 from statemachine.patches import (
     ALL,
+    ALLOCATION,
     ANSWERED_ON_THE_CASE,
     CASE_REVIEW_28_DAYS,
     CASE_REVIEW_AFTER_CLOSURE,
@@ -291,6 +293,11 @@ class Lifecycle:
             return [self.profile.approvals.closure], self.profile.case_review.complete_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
+        if kind == ALLOCATION:
+            # Allocated within the first-response period (003 §8 table; 004 §2.3): due when the first
+            # response is, so a report nobody allocated is escalated, never silently left.
+            days = self.profile.first_response.for_risk(self.facts.risk or "low")
+            return chain, Period(days, "working_days")
         return chain, self.profile.approvals.decide_within
 
     def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:
@@ -325,6 +332,7 @@ class Lifecycle:
         if result.outcome == "enquiry":
             events.append(StageEntered(stage="enquiry"))
         if result.outcome == "enquiry":
+            allocate(lifecycle, events)
             lifecycle.letter("acknowledgement", "reporter", events)
             if facts.hate:
                 tell_the_police(lifecycle, events)

@@ -40,6 +40,17 @@ EXPECTED: dict[str, dict[str, Any]] = {
                                                  "(until 10 April 2026)")],
         "stages": ["enquiry", "investigation", "closed"],
     },
+    "allocation.yaml": {
+        "stage": "enquiry",
+        "closed": None,
+        "risk": "high",
+        "letters": [("acknowledgement", "reporter"), ("action_plan", "reporter")],
+        "breaches": ["first_response"],
+        "tasks": [("allocation", "manager"), ("overdue", "manager")],
+        "escalations": [("allocation", "senior_manager")],
+        "rejected": [("assign_officer", "allocating or reassigning a case is a manager's decision")],
+        "stages": ["enquiry"],
+    },
     "asb-case-review-breach.yaml": {
         "stage": "investigation",
         "closed": None,
