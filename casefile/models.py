@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from casefile.types import UTCDateTime, check_language
+from casefile.types import UTCDateTime, check_language, check_vulnerabilities
 
 
 class Base(DeclarativeBase):
@@ -129,6 +129,9 @@ class PersonRow(Base):
     representative_id: Mapped[str | None] = mapped_column(String(64))
     #: Linked to an employee: a reason to lock their cases (004 §3.7).
     is_employee: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Vulnerability flags, categories of policy.risk.VULNERABILITIES (003 §11; 004 §3.4, §3.5, §6.5): shown
+    #: on every view of their cases; the workflow learns only whether a reporter carries any. NULL: none.
+    vulnerabilities: Mapped[list[str] | None] = mapped_column(JSON)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
@@ -139,6 +142,11 @@ class PersonRow(Base):
         # Every path that writes a person (intake, the edit path, imports) gets the same allow-list: the
         # language later picks a letters folder when a letter is rendered (issue 9 item 1).
         return check_language(value, "language")
+
+    @validates("vulnerabilities")
+    def _vulnerabilities(self, key: str, value: list[str] | None) -> list[str] | None:
+        # The same allow-list on every path that writes a person: categories only, never free text.
+        return check_vulnerabilities(value)
 
 
 class PartyRow(Base):
@@ -231,8 +239,14 @@ class RiskAssessmentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     level: Mapped[str] = mapped_column(String(8))
+    #: The total of the matrix's scores (None: a level given without scores, by an older scenario file).
     score: Mapped[int | None] = mapped_column(Integer)
+    #: The score of each factor of the profile's matrix, e.g. {"persistence": 2, "impact": 1, ...}.
+    scores: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    #: Whether the reporter carried a vulnerability flag when it was assessed (it raises the level).
+    reporter_vulnerable: Mapped[bool | None] = mapped_column(Boolean)
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the next assessment is due (the `risk_review` deadline falls at the end of that working day).
     next_due: Mapped[date | None] = mapped_column(Date)
     by: Mapped[str] = mapped_column(String(64))
 
@@ -324,7 +338,7 @@ class ReferenceCounterRow(Base):
 #: redacted for other people in a subject access export.
 PERSONAL: dict[str, frozenset[str]] = {
     "cases": frozenset({"lock_reason"}),
-    "people": frozenset({"name", "address", "postcode", "email", "phone", "language"}),
+    "people": frozenset({"name", "address", "postcode", "email", "phone", "language", "vulnerabilities"}),
     "incidents": frozenset({"location", "description", "police_reference", "evidence"}),
     "action_plan_versions": frozenset({"items"}),
     "messages": frozenset({"last_error"}),
