@@ -399,7 +399,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         elif user.role not in CASE_WORKERS:
             allowed = []  # ops and auditors read cases but never act on them (README "HTTP API")
         forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
-                  "fields": command_fields(c, categories)} for c in allowed]
+                  "fields": command_fields(c, categories, profile.risk_matrix)} for c in allowed]
         return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
                 "reference": reference, "may_lock": user.role in MANAGERS}
 
@@ -419,7 +419,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if command not in COMMANDS:
             raise StarletteHTTPException(404)
         try:
-            args = command_args(command, form, categories, zone)
+            args = command_args(command, form, categories, zone, profile.risk_matrix)
             await service.command(principal(user), reference, command, args)
         except (InputError, Refused) as exc:
             if isinstance(exc, InputError):
