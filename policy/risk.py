@@ -78,6 +78,12 @@ def higher(a: Risk, b: Risk) -> Risk:
     return a if RISK_ORDER[a] >= RISK_ORDER[b] else b
 
 
+def with_vulnerable_floor(matrix: RiskMatrix, risk: Risk, reporter_vulnerable: bool) -> Risk:
+    """The one rule for a vulnerable reporter: their case is at least the matrix's floor (003 §10 "the
+    victim's vulnerability and/or the potential for harm"; 004 §3.4-3.5), at triage as at each assessment."""
+    return higher(risk, matrix.vulnerable_reporter) if reporter_vulnerable else risk
+
+
 def assess(matrix: RiskMatrix, *, scores: Mapping[str, int] | None, level: Risk | None,
            reporter_vulnerable: bool) -> Assessment:
     """The level of an assessment: from the scores (or, from an older scenario file, the level given),
@@ -90,8 +96,7 @@ def assess(matrix: RiskMatrix, *, scores: Mapping[str, int] | None, level: Risk 
         scored = level
     else:
         raise ScoreError(None, "give the factor scores (or a level)")
-    final = higher(scored, matrix.vulnerable_reporter) if reporter_vulnerable else scored
-    return Assessment(level=final, scored=scored, total=total)
+    return Assessment(level=with_vulnerable_floor(matrix, scored, reporter_vulnerable), scored=scored, total=total)
 
 
 def next_assessment_on(matrix: RiskMatrix, level: Risk, assessed_on: date) -> date:

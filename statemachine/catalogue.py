@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from policy.calendar import WorkingCalendar
 from policy.model import RISK_ORDER, Profile, Role
 from policy.periods import Period
-from policy.risk import ScoreError, assess, check_scores, next_assessment_on
+from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
     CASE_STAGES,
     OPEN_STAGES,
@@ -503,12 +503,12 @@ def raise_for_vulnerable_reporter(lc: Lifecycle, events: list[Event]) -> None:
     (003 §10 "the victim's vulnerability and/or the potential for harm"; 004 §3.4-3.5, the reporter's
     support needs and risk of harm decide the priority)."""
     facts = lc.facts
-    if RISK_MATRIX not in lc.patches or not facts.reporter.vulnerable or facts.risk is None:
+    if RISK_MATRIX not in lc.patches or facts.risk is None:
         return
-    floor = lc.profile.risk_matrix.vulnerable_reporter
-    if _higher(floor, facts.risk):
-        facts.risk = floor
-        events.append(RiskChanged(risk=floor, why="vulnerable reporter"))
+    raised = with_vulnerable_floor(lc.profile.risk_matrix, facts.risk, facts.reporter.vulnerable)
+    if raised != facts.risk:
+        facts.risk = raised
+        events.append(RiskChanged(risk=raised, why="vulnerable reporter"))
 
 
 def do_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]
