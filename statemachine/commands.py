@@ -116,11 +116,15 @@ class RecordRiskAssessment(_Args):
     """
 
     level: Risk | None = None
-    scores: dict[str, Annotated[int, Field(ge=0, le=10)]] | None = Field(None, min_length=1, max_length=12,
-                                                                        validate_default=True)
-    #: The date of the next assessment; by default the profile's interval for the level found.
-    next_assessment_due: date | None = None
-    reporter_vulnerable: bool | None = None
+    scores: dict[str, Annotated[int, Field(ge=0, le=10)]] | None = Field(
+        None, min_length=1, max_length=12, validate_default=True,
+        description="a score for every factor of the profile's risk matrix (risk_matrix.factors), 0 to its max")
+    next_assessment_due: date | None = Field(None, description=(
+        "the date the next assessment is due (after today, within a year); by default the profile's "
+        "risk_matrix.review_every for the level found"))
+    reporter_vulnerable: bool | None = Field(None, description=(
+        "whether the reporter carries a vulnerability flag: set by the API and the pages from the case file; "
+        "a scenario file may give it"))
 
     @field_validator("scores")
     @classmethod
