@@ -8,9 +8,9 @@ body larger than 64 KiB, counted as it streams; a locked case's files are as hid
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
-import io
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -21,35 +21,19 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from PIL import Image
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from casefile.db import Store
 from casefile.evidence_store import EvidenceSettings, LocalEvidenceStore
 from casefile.models import AuditRow, EvidenceRow
-from tests.api_support import Tokens, client_for, make_app, report
+from tests.api_support import Tokens, client_for, jpeg, make_app, photo_of, report
 
 KiB = 1024
 MiB = 1024 * KiB
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run"
-
-
-def jpeg(seed: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(out, "JPEG")
-    return out.getvalue()
-
-
-def photo_of(size: int) -> bytes:
-    """A real JPEG of exactly `size` bytes: noise (which does not compress) and, after its end, padding (as
-    some cameras leave)."""
-    side = int((size / 1.6) ** 0.5)
-    out = io.BytesIO()
-    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "JPEG", quality=95)
-    content = out.getvalue()
-    assert len(content) <= size
-    return content + b"\x00" * (size - len(content))
 
 
 @pytest.fixture
@@ -367,3 +351,43 @@ def test_the_openapi_document_describes_the_upload(app: FastAPI) -> None:
     assert {"image/jpeg", "audio/mpeg", "application/pdf"} <= set(download["content"])
     assert "Content-Disposition" in download["headers"]
     assert set(doc["paths"]["/cases/{ref}/evidence/{evidence_id}"]) == {"get", "patch", "delete"}
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+async def test_any_upload_to_a_real_case_is_answered_as_documented(
+        api: httpx.AsyncClient, as_: Tokens, files: LocalEvidenceStore) -> None:
+    """Schemathesis reaches the upload route with cases that do not exist; here every part of the form is
+    generated (bytes, names, declared types, kinds, descriptions, links) against a real case, so the checks
+    behind the case lookup run too: never a server error, always the JSON shape, and a refusal stores nothing."""
+    ref, incident = await new_case(api, as_)
+    officer = as_("officer", "o1")
+    loop = asyncio.get_running_loop()
+    seen: dict[int, int] = {}
+    text = st.text(st.characters(codec="utf-8"), max_size=40)
+    heads = st.sampled_from([b"", b"\xff\xd8\xff", b"%PDF-", b"ID3", b"MZ", b"PK\x03\x04", b"<svg", b"#!"])
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(head=heads, tail=st.binary(max_size=300), name=text, declared=st.one_of(text, st.sampled_from(
+               ["image/jpeg", "application/pdf", "text/plain", "application/octet-stream", "text/html"])),
+           kind=st.one_of(st.sampled_from(["photo", "document", "other", "diary_sheet"]), text),
+           description=st.one_of(st.none(), text), link=st.sampled_from([None, incident, 1, 2**31 - 1]))
+    def check(head: bytes, tail: bytes, name: str, declared: str, kind: str, description: str | None,
+              link: int | None) -> None:
+        data = {"kind": kind, **({"description": description} if description is not None else {}),
+                **({"incident_id": str(link)} if link is not None else {})}
+        try:
+            request = api.post(f"/cases/{ref}/evidence", headers=officer, data=data,
+                               files={"file": (name, head + tail, declared)})
+        except (ValueError, UnicodeEncodeError):
+            return  # a header httpx itself will not send
+        response = asyncio.run_coroutine_threadsafe(request, loop).result(timeout=60)
+        seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        assert response.status_code in (200, 201, 422), (response.status_code, response.text)
+        body = response.json()
+        if response.status_code == 422:
+            assert set(body) == {"detail", "field"} and body["detail"], body
+
+    await asyncio.to_thread(check)
+    assert seen.get(422, 0) > 50 and seen.get(201, 0) > 0, seen
+    listed = (await api.get(f"/cases/{ref}/evidence", headers=officer)).json()["evidence"]
+    assert {item.digest for item in files.stored()} == {e["sha256"] for e in listed}  # refusals kept nothing
