@@ -74,6 +74,7 @@ class ApiSettings:
             raise ValueError("ASB_MAX_BODY_BYTES must be at least 1024")
         if self.max_body_depth < 8:
             raise ValueError("ASB_MAX_BODY_DEPTH must be at least 8")
+        self.evidence_settings()  # ASB_EVIDENCE_*: refused here, naming the setting, not when serving
 
     @classmethod
     def from_env(cls, **overrides: object) -> ApiSettings:

@@ -229,8 +229,10 @@ async def test_the_dashboard_shows_cases_near_the_case_review_threshold(app: Fas
 @pytest.mark.parametrize(("variable", "value", "message"), [
     ("ASB_WEB_SESSION_SECRET", "short", "ASB_WEB_SESSION_SECRET must be at least 32 characters"),
     ("ASB_WEB_SESSION_HOURS", "eight", "ASB_WEB_SESSION_HOURS must be a number of hours"),
+    ("ASB_EVIDENCE_MAX_BYTES", "lots", "ASB_EVIDENCE_MAX_BYTES must be a whole number of bytes"),
+    ("ASB_EVIDENCE_STORE", "s3", "ASB_EVIDENCE_STORE is s3 but ASB_EVIDENCE_S3_BUCKET is not set"),
 ])
-async def test_asb_up_refuses_bad_page_settings_in_one_line(tmp_path: Path, variable: str, value: str,
+async def test_asb_up_refuses_bad_page_and_evidence_settings_in_one_line(tmp_path: Path, variable: str, value: str,
                                                             message: str) -> None:
     import asyncio
     import os
