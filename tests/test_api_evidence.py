@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -391,3 +392,22 @@ async def test_any_upload_to_a_real_case_is_answered_as_documented(
     assert seen.get(422, 0) > 50 and seen.get(201, 0) > 0, seen
     listed = (await api.get(f"/cases/{ref}/evidence", headers=officer)).json()["evidence"]
     assert {item.digest for item in files.stored()} == {e["sha256"] for e in listed}  # refusals kept nothing
+
+
+async def test_an_evidence_store_that_does_not_answer_is_a_503_and_nothing_is_added(
+        env: WorkflowEnvironment, store: Store, task_queue: str, state_dir: Path) -> None:
+    """An S3-compatible store nobody is listening for (a port just closed): the upload is refused with a
+    503 and Retry-After, and the case has no row for a file that was never stored."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    app = make_app(env, store, task_queue, state_dir, evidence=EvidenceSettings(
+        backend="s3", s3_bucket="evidence", s3_endpoint_url=f"http://127.0.0.1:{closed}", s3_region="eu-west-2",
+        s3_access_key_id="test", s3_secret_access_key="test"))
+    as_ = Tokens(state_dir)
+    async with client_for(app) as api:
+        ref, _ = await new_case(api, as_)
+        refused = await upload(api, as_("officer", "o1"), ref, jpeg(70))
+        assert "evidence store is unavailable" in problem(refused, 503, None)
+        assert refused.headers["retry-after"].isdigit()
+        assert (await api.get(f"/cases/{ref}/evidence", headers=as_("officer", "o1"))).json()["evidence"] == []
