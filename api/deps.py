@@ -29,7 +29,7 @@ LOCKERS: tuple[Role, ...] = ("manager", "senior_manager")
 DESCRIPTIONS = {
     401: "No bearer token, or one that is invalid or expired",
     403: "The caller's role may not do this",
-    404: "No such case or task, or a locked case the caller may not see",
+    404: "No such case, task or evidence file, or a locked case the caller may not see",
     409: "The case or task refused now; `detail` says why and nothing was changed",
     422: "Bad input; `field` names it",
     429: "Too many reports from this address; try again after Retry-After seconds",

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from casefile.evidence import EvidenceInfo
 from casefile.intake import CaseFileInput, ContactDetails, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
 from casefile.types import TIME_BOUNDS
 from clients.taskclient import TaskView
@@ -127,6 +128,10 @@ class CommandIn(CaseFileInput):
         "the command's arguments (GET /commands lists them); a time argument such as occurred_at: " + TIME_BOUNDS))
 
 
+class ShareIn(CaseFileInput):
+    shareable: bool = Field(description="whether the file may be shared with partner agencies (004 §4.5)")
+
+
 class DecideIn(CaseFileInput):
     decision: Literal["approve", "reject", "done"]
     reason: str | None = Field(None, min_length=1, max_length=10000,
@@ -219,6 +224,7 @@ class RiskAssessmentOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
+    id: int = Field(description="the incident's id, e.g. to add evidence about it (incident_id)")
     occurred_at: datetime
     location: str | None
     category: str
@@ -307,3 +313,14 @@ class CommandCatalogue(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, Any]]
+
+
+class EvidenceOut(EvidenceInfo):
+    """A file added to a case (no bytes: GET /cases/{ref}/evidence/{id} gives them)."""
+
+    created: bool = Field(True, description="false when the case already had these bytes, or the Idempotency-Key "
+                          "named an earlier upload: the first upload's row, nothing new")
+
+
+class EvidenceList(BaseModel):
+    evidence: list[EvidenceInfo] = Field(description="the case's files, oldest first")

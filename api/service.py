@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
@@ -57,6 +58,18 @@ from casefile.access import MANAGERS, CaseNotFound, may_see, open_case, set_lock
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.editing import ConflictError
+from casefile.evidence import (
+    AddedEvidence,
+    EvidenceInfo,
+    OpenedEvidence,
+    add_evidence,
+    delete_evidence,
+    evidence_info,
+    list_evidence,
+    open_evidence,
+    set_shareable,
+)
+from casefile.evidence_store import open_store
 from casefile.idempotency import key_hash, request_hash
 from casefile.intake import IntakeReport, record_report
 from casefile.models import (
@@ -82,7 +95,7 @@ from clients.taskclient import (
     get_task,
     list_tasks,
 )
-from policy.model import Profile
+from policy.model import Profile, Role
 from policy.risk import ScoreError, check_scores
 from policy.triage import UnknownCategoryError, triage
 from statemachine.catalogue import COMMANDS, REPORT_COMMAND, next_assessment_refusal, parse_args
@@ -124,6 +137,26 @@ class _Key:
     request_hash: str
 
 
+class TooLarge(Exception):
+    """An uploaded file larger than the deployment accepts: a 413 naming the field. Nothing stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+#: Who may add evidence: everyone who acts on cases, intake included (a reporter often brings photos or
+#: diary sheets when reporting, 003 stage 2 and 000 "Evidence gathering"). ops and auditors only read it.
+EVIDENCE_ADDERS: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager")
+#: Who may say whether a file may go to partner agencies (004 §4.5: information sharing): caseworkers.
+EVIDENCE_SHARERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
+#: Who may ask to remove a file; casefile.evidence.may_delete then decides (managers any file, anyone
+#: else only their own within an hour), refusing with a 409 and its reason.
+EVIDENCE_REMOVERS: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager")
+STORE_DOWN = "the evidence store is unavailable; nothing was changed, try again shortly"
+
+
 class Unavailable(Exception):
     """Temporal did not answer in time or at all: a 503/504; the case keeps its own state."""
 
@@ -152,6 +185,9 @@ class Service:
         self.client = client
         self.store = store
         self.profile = profile
+        #: Opened once, for every door (API and pages): ASB_EVIDENCE_* with the API's state folder.
+        self.evidence = settings.evidence_settings()
+        self.evidence_store = open_store(self.evidence)
 
     # ------------------------------------------------------------------------------------ intake
 
@@ -369,9 +405,9 @@ class Service:
                     vulnerabilities=list(person.vulnerabilities or []),
                 ) for party, person in parties],
                 "incidents": [IncidentOut(
-                    occurred_at=i.occurred_at, location=i.location, category=i.category, hate_strand=i.hate_strand,
-                    description=i.description, police_reference=i.police_reference, evidence=list(i.evidence or []),
-                    recorded_at=i.recorded_at, source=i.source,
+                    id=i.id, occurred_at=i.occurred_at, location=i.location, category=i.category,
+                    hate_strand=i.hate_strand, description=i.description, police_reference=i.police_reference,
+                    evidence=list(i.evidence or []), recorded_at=i.recorded_at, source=i.source,
                 ) for i in incidents],
                 "notes": [NoteOut(at=n.at, by=n.by, command=n.command, field=n.field, text=n.text, status=n.status)
                           for n in notes],
@@ -595,3 +631,94 @@ class Service:
             raise Unavailable(504, f"task {task_id} was not decided in time: not yet applied; check the case "
                               "before retrying") from exc
         return DecideOut(task=await asyncio.to_thread(self._reread, task_id), result=dict(result))
+
+    # ------------------------------------------------------------------------------------ evidence
+    #
+    # casefile.evidence does the work in the caller's transaction; each call here is one transaction that
+    # commits (so a read's audit row is kept, and a removal's bytes are purged once it has committed).
+    # A store that does not answer (a full disk, S3 down) is a 503: nothing was added or removed.
+
+    @staticmethod
+    def _gate(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
+        if principal.role not in roles:
+            raise AuthError(403, f"the {principal.role} role may not {what} (allowed: {', '.join(roles)})")
+
+    def _add_evidence(self, principal: Principal, reference: str, content: bytes, fields: dict[str, Any]
+                      ) -> AddedEvidence:
+        try:
+            with self.store.session() as session, session.begin():
+                return add_evidence(session, reference, content, role=principal.role, actor_id=principal.id,
+                                    store=self.evidence_store, settings=self.evidence, **fields)
+        except (OSError, BotoCoreError, ClientError) as exc:
+            log.warning("evidence for %s not stored: the store failed (%s)", reference, type(exc).__name__)
+            raise Unavailable(503, STORE_DOWN) from exc
+
+    async def add_evidence(self, principal: Principal, reference: str, content: bytes, *, filename: str | None,
+                           media_type: str | None, kind: str, incident_id: int | None = None,
+                           description: str | None = None, provided_by: str | None = None,
+                           shareable: bool = False, idempotency_key: str | None = None) -> AddedEvidence:
+        """Add a file to a case: 413 (TooLarge) over the deployment's limit, 422 (EvidenceRefused, naming
+        the field) for a file or field that breaks a rule, a resend (same bytes, or same key) answers
+        with the first row and created=False."""
+        self._gate(principal, EVIDENCE_ADDERS, "add evidence")
+        if len(content) > self.evidence.max_bytes:
+            raise TooLarge("file", f"the file is {len(content)} bytes; the largest accepted is "
+                           f"{self.evidence.max_bytes} bytes")
+        fields = {"filename": filename, "media_type": media_type, "kind": kind, "incident_id": incident_id,
+                  "description": description, "provided_by": provided_by, "shareable": shareable,
+                  "idempotency_key": idempotency_key}
+        return cast(AddedEvidence, await asyncio.to_thread(self._add_evidence, principal, reference, content,
+                                                           fields))
+
+    def _list_evidence(self, principal: Principal, reference: str) -> list[EvidenceInfo]:
+        with self.store.session() as session, session.begin():
+            return list_evidence(session, reference, role=principal.role, actor_id=principal.id)
+
+    async def list_evidence(self, principal: Principal, reference: str) -> list[EvidenceInfo]:
+        return cast(list[EvidenceInfo], await asyncio.to_thread(self._list_evidence, principal, reference))
+
+    def _evidence_info(self, principal: Principal, evidence_id: int) -> EvidenceInfo:
+        with self.store.session() as session, session.begin():
+            return evidence_info(session, evidence_id, role=principal.role, actor_id=principal.id)
+
+    async def evidence_info(self, principal: Principal, evidence_id: int) -> EvidenceInfo:
+        return cast(EvidenceInfo, await asyncio.to_thread(self._evidence_info, principal, evidence_id))
+
+    def _open_evidence(self, principal: Principal, reference: str, evidence_id: int, purpose: str) -> OpenedEvidence:
+        try:
+            with self.store.session() as session, session.begin():
+                return open_evidence(session, evidence_id, role=principal.role, actor_id=principal.id,
+                                     purpose=purpose, store=self.evidence_store, case_ref=reference)
+        except (OSError, BotoCoreError, ClientError) as exc:
+            log.warning("evidence %s not read: the store failed (%s)", evidence_id, type(exc).__name__)
+            raise Unavailable(503, STORE_DOWN) from exc
+
+    async def open_evidence(self, principal: Principal, reference: str, evidence_id: int,
+                            purpose: str = "download") -> OpenedEvidence:
+        """A file's bytes (checked against their digest) with its details; the read is audited."""
+        return cast(OpenedEvidence, await asyncio.to_thread(self._open_evidence, principal, reference,
+                                                            evidence_id, purpose))
+
+    def _share_evidence(self, principal: Principal, reference: str, evidence_id: int, shareable: bool
+                        ) -> EvidenceInfo:
+        with self.store.session() as session, session.begin():
+            return set_shareable(session, evidence_id, shareable, role=principal.role, actor_id=principal.id,
+                                 case_ref=reference)
+
+    async def share_evidence(self, principal: Principal, reference: str, evidence_id: int, shareable: bool
+                             ) -> EvidenceInfo:
+        self._gate(principal, EVIDENCE_SHARERS, "say whether evidence may be shared")
+        return cast(EvidenceInfo, await asyncio.to_thread(self._share_evidence, principal, reference,
+                                                          evidence_id, shareable))
+
+    def _delete_evidence(self, principal: Principal, reference: str, evidence_id: int) -> EvidenceInfo:
+        # delete_evidence arranges the purge of the bytes for after this transaction commits.
+        with self.store.session() as session, session.begin():
+            return delete_evidence(session, evidence_id, role=principal.role, actor_id=principal.id,
+                                   store=self.evidence_store, case_ref=reference)
+
+    async def delete_evidence(self, principal: Principal, reference: str, evidence_id: int) -> EvidenceInfo:
+        """Remove a file from its case (audited), if this person may; 409 with the reason if not."""
+        self._gate(principal, EVIDENCE_REMOVERS, "remove evidence")
+        return cast(EvidenceInfo, await asyncio.to_thread(self._delete_evidence, principal, reference,
+                                                          evidence_id))

@@ -1,6 +1,6 @@
 """Evidence: the files an officer gathers for a case (000 "Evidence gathering"; 003 stage 2: CCTV, Noise
 App recordings, diary sheets, photos, letters), kept so they can support a warning or a court case
-(004 §5: "provide supporting evidence") and, like everything recorded, disclosed to a subject who asks
+(004 §2.1: "provide supporting evidence") and, like everything recorded, disclosed to a subject who asks
 (004 §3.7) and erased when retention runs out (003 §15).
 
 The doors (API, CLI, web) call the functions here; nothing here reaches Temporal, so no file, file name
@@ -12,6 +12,10 @@ or description is ever in a workflow's history.
   again find the first row; an Idempotency-Key makes a resent upload find its first answer.
 - open_evidence reads a file back (checked against its digest), list_evidence lists a case's files,
   delete_evidence removes one. Every add, read and delete is in the audit log.
+- Who may remove a file (may_delete): a manager or senior manager, on any case they can see; anyone
+  else only a file they added themselves, within OWN_DELETE_WINDOW (a wrong file, or the wrong case,
+  noticed at once). After that the file may already have been relied on (a warning, a court bundle,
+  004 §2.1) or disclosed (004 §3.7), so removing it is a manager's decision, and it is audited.
 - remove_case_evidence is retention's part (casefile/retention.py); evidence_for_export the subject
   access export's (casefile/sar.py).
 
@@ -38,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casefile import audit
-from casefile.access import CaseNotFound, open_case
+from casefile.access import MANAGERS, CaseNotFound, open_case
 from casefile.evidence_store import (
     EvidenceSettings,
     EvidenceStore,
@@ -76,6 +80,8 @@ NAME_MAX = 120
 #: A store object that no row knows is removed by the sweep only once it is this old: younger ones may be
 #: an upload whose transaction has not committed yet.
 STRAY_GRACE = timedelta(hours=24)
+#: How long the person who added a file may remove it themselves (may_delete).
+OWN_DELETE_WINDOW = timedelta(hours=1)
 _KEY = re.compile(KEY_PATTERN)
 _SCOPE = "evidence"
 
@@ -99,6 +105,10 @@ class EvidenceKeyReused(EvidenceRefused, KeyReused):
 
 class EvidenceNotFound(EvidenceError, LookupError):
     """No such evidence (or it is on a case this person may not see, which looks the same)."""
+
+
+class EvidenceDeleteRefused(EvidenceError, PermissionError):
+    """This person may not remove this file (may_delete says why): nothing was changed."""
 
 
 class EvidenceUnavailable(EvidenceError, RuntimeError):
@@ -361,9 +371,12 @@ def list_evidence(session: Session, case_ref: str, *, role: str, actor_id: str,
     return [EvidenceInfo.of(row) for row in session.scalars(query.order_by(EvidenceRow.added_at, EvidenceRow.id))]
 
 
-def _visible(session: Session, evidence_id: int, role: str, actor_id: str, purpose: str) -> EvidenceRow:
+def _visible(session: Session, evidence_id: int, role: str, actor_id: str, purpose: str,
+             case_ref: str | None = None) -> EvidenceRow:
+    """The row, if this person may see its case (and it is on `case_ref`, when a door names the case):
+    otherwise EvidenceNotFound, the same answer for a file that does not exist."""
     row = session.get(EvidenceRow, evidence_id) if isinstance(evidence_id, int) else None
-    if row is None:
+    if row is None or (case_ref is not None and row.case_ref != case_ref):
         raise EvidenceNotFound(f"no evidence {evidence_id}", "evidence_id")
     try:
         open_case(session, row.case_ref, role, actor_id, purpose=purpose)
@@ -372,12 +385,18 @@ def _visible(session: Session, evidence_id: int, role: str, actor_id: str, purpo
     return row
 
 
+def evidence_info(session: Session, evidence_id: int, *, role: str, actor_id: str,
+                  case_ref: str | None = None) -> EvidenceInfo:
+    """One file's details without its bytes (EvidenceNotFound if this person may not see its case)."""
+    return EvidenceInfo.of(_visible(session, evidence_id, role, actor_id, "evidence details", case_ref))
+
+
 def open_evidence(session: Session, evidence_id: int, *, role: str, actor_id: str, purpose: str = "view",
-                  store: EvidenceStore | None = None) -> OpenedEvidence:
+                  store: EvidenceStore | None = None, case_ref: str | None = None) -> OpenedEvidence:
     """A file's bytes, checked against their digest, with the read audited in the caller's transaction
     (commit it: an uncommitted read leaves no audit row). Raises EvidenceNotFound, or EvidenceUnavailable
     when the store no longer has the bytes or they were changed there."""
-    row = _visible(session, evidence_id, role, actor_id, "open evidence")
+    row = _visible(session, evidence_id, role, actor_id, "open evidence", case_ref)
     audit.act_as(session, role, actor_id)
     audit.record(session, "read", "evidence", str(row.id), row.case_ref, after={"purpose": purpose[:40]})
     return OpenedEvidence(EvidenceInfo.of(row), read_bytes(_store(store), row))
@@ -395,22 +414,42 @@ def read_bytes(store: EvidenceStore, row: EvidenceRow) -> bytes:
                                   "(it no longer matches its SHA-256 digest)", "evidence_id") from None
 
 
-def set_shareable(session: Session, evidence_id: int, shareable: bool, *, role: str, actor_id: str) -> EvidenceInfo:
+def set_shareable(session: Session, evidence_id: int, shareable: bool, *, role: str, actor_id: str,
+                  case_ref: str | None = None) -> EvidenceInfo:
     """Say whether a file may be shared with partner agencies (no by default); the change is audited."""
-    row = _visible(session, evidence_id, role, actor_id, "share evidence")
+    row = _visible(session, evidence_id, role, actor_id, "share evidence", case_ref)
     audit.act_as(session, role, actor_id)
     row.shareable = bool(shareable)
     session.flush()
     return EvidenceInfo.of(row)
 
 
+def may_delete(info: EvidenceInfo, role: str, actor_id: str, now: datetime) -> str | None:
+    """Why this person may not remove this file, or None if they may: managers may remove any file on a
+    case they can see; anyone else only one they added, within OWN_DELETE_WINDOW of adding it."""
+    if role in MANAGERS:
+        return None
+    if info.added_by != actor_id:
+        return f"evidence {info.id} was added by someone else; ask a manager to remove it"
+    if now - info.added_at > OWN_DELETE_WINDOW:
+        minutes = int(OWN_DELETE_WINDOW.total_seconds() // 60)
+        return (f"evidence {info.id} was added more than {minutes} minutes ago and may have been relied on; "
+                "ask a manager to remove it")
+    return None
+
+
 def delete_evidence(session: Session, evidence_id: int, *, role: str, actor_id: str,
-                    store: EvidenceStore | None = None, now: datetime | None = None) -> EvidenceInfo:
-    """Remove a file from its case, audited. Its bytes leave the store once the caller's transaction has
-    committed, unless another row (this file on another case) still refers to them."""
+                    store: EvidenceStore | None = None, now: datetime | None = None,
+                    case_ref: str | None = None) -> EvidenceInfo:
+    """Remove a file from its case, audited, if this person may (may_delete; else EvidenceDeleteRefused).
+    Its bytes leave the store once the caller's transaction has committed, unless another row (this file
+    on another case) still refers to them."""
     now = now or datetime.now(UTC)
-    row = _visible(session, evidence_id, role, actor_id, "delete evidence")
+    row = _visible(session, evidence_id, role, actor_id, "delete evidence", case_ref)
     info = EvidenceInfo.of(row)
+    refusal = may_delete(info, role, actor_id, now)
+    if refusal is not None:
+        raise EvidenceDeleteRefused(refusal, "evidence_id")
     audit.act_as(session, role, actor_id)
     session.delete(row)
     session.flush()

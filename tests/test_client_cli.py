@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.serve import serving
 from casefile.db import Store
-from tests.api_support import Tokens, make_app, report
+from tests.api_support import Tokens, jpeg, make_app, report
 from tests.asb_up import ASB, running_asb_up
 
 
@@ -225,6 +225,60 @@ async def test_a_report_without_an_officer_is_allocated_and_reassigned_from_the_
     while not await answered() and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.25)  # the task hears of it from the case, then writes its row
     assert await answered() == [("allocated", "m1")]
+
+
+async def test_evidence_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(report()), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    incident = (await server.ok("officer", "o1", "case", "show", ref)).json()["incidents"][0]["id"]
+    photo = tmp_path / "door.jpg"
+    photo.write_bytes(jpeg(1))
+
+    added = (await server.ok("officer", "o1", "evidence", "add", ref, str(photo), "--kind", "photo", "--incident",
+                             str(incident), "--description", "the front door, kicked in", "--shareable")).json()
+    assert (added["created"], added["filename"], added["media_type"]) == (True, "door.jpg", "image/jpeg")
+    assert (added["incident_id"], added["shareable"], added["size"]) == (incident, True, len(jpeg(1)))
+    again = (await server.ok("officer", "o1", "evidence", "add", ref, str(photo), "--kind", "photo")).json()
+    assert again["created"] is False and again["id"] == added["id"]
+
+    listed = (await server.ok("auditor", "a1", "evidence", "list", ref)).lines()
+    assert [item["id"] for item in listed] == [added["id"]]
+
+    out = tmp_path / "copy.jpg"
+    got = (await server.ok("ops", "ops1", "evidence", "get", str(added["id"]), "--out", str(out))).json()
+    assert out.read_bytes() == jpeg(1) and got["sha256"] == added["sha256"] and got["path"] == str(out)
+    refused = await server.run("ops", "ops1", "evidence", "get", str(added["id"]), "--out", str(out))
+    assert refused.code == 2 and "already exists (use --force" in refused.err
+
+    shared = (await server.ok("officer", "o1", "evidence", "share", str(added["id"]), "--no")).json()
+    assert shared["shareable"] is False
+    removed = (await server.ok("officer", "o1", "evidence", "delete", str(added["id"]))).json()
+    assert removed["id"] == added["id"]
+    assert (await server.ok("officer", "o1", "evidence", "list", ref)).out == ""
+
+    program = tmp_path / "photo.jpg"
+    program.write_bytes(b"MZ\x90\x00" + b"\x00" * 60)
+    diary = tmp_path / "diary.txt"
+    diary.write_text("Monday: music until 2am\n", encoding="utf-8")
+    mine = (await server.ok("intake", "i1", "evidence", "add", ref, str(diary), "--kind", "diary_sheet")).json()
+    expectations = [
+        (("officer", "o1", "evidence", "add", ref, str(program), "--kind", "photo"),
+         "422: the file is a Windows program, which is not accepted as evidence"),
+        (("officer", "o1", "evidence", "add", ref, str(tmp_path / "missing.jpg"), "--kind", "photo"),
+         "missing.jpg: no such file"),
+        (("officer", "o1", "evidence", "add", ref, str(tmp_path), "--kind", "photo"), "is a folder, not a file"),
+        (("ops", "ops1", "evidence", "add", ref, str(photo), "--kind", "photo"), "403: the ops role may not do this"),
+        (("officer", "o1", "evidence", "list", "ASB-1999-999999"), "404: no case ASB-1999-999999"),
+        (("officer", "o1", "evidence", "get", "2147483647", "--out", str(tmp_path / "x")), "404: no evidence"),
+        (("officer", "o1", "evidence", "delete", str(mine["id"])), "409: evidence"),
+    ]
+    for args, says in expectations:
+        ran = await server.run(*args)
+        assert ran.code == 2 and ran.out == "", (args, ran)
+        assert ran.err.count("\n") == 1 and ran.err.startswith("asb: error: ") and says in ran.err, (args, ran.err)
+    bad_kind = await server.run("officer", "o1", "evidence", "add", ref, str(photo), "--kind", "selfie")
+    assert bad_kind.code == 2 and "invalid choice: 'selfie'" in bad_kind.err
 
 
 async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path) -> None:

@@ -29,7 +29,9 @@ from casefile.access import CaseNotFound, set_lock
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.evidence import (
+    OWN_DELETE_WINDOW,
     AddedEvidence,
+    EvidenceDeleteRefused,
     EvidenceKeyReused,
     EvidenceNotFound,
     EvidenceRefused,
@@ -67,9 +69,12 @@ def _id(prefix: str) -> str:
 
 
 def jpeg(seed: int, size: int = 8) -> bytes:
-    """A real JPEG photo (Pillow), different for each seed."""
+    """A real JPEG photo (Pillow), different for each seed, and never the same bytes as another module's
+    photos (its comment): the session's case file is shared, and an object another module stored under
+    the same digest would outlive this module's retention and purge checks."""
     out = io.BytesIO()
-    Image.new("RGB", (size, size), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(out, "JPEG")
+    Image.new("RGB", (size, size), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(
+        out, "JPEG", comment=b"tests/test_evidence.py")
     return out.getvalue()
 
 
@@ -363,6 +368,26 @@ def test_deleting_removes_the_bytes_after_commit_unless_another_case_has_them(
     assert [(r.actor_role, r.actor_id) for r in purged] == [("manager", "m1")]
     assert audit_rows(store, first.ref) == [("create", "officer", "o1"), ("delete", "officer", "o1")]
     assert audit_rows(store, second.ref) == [("create", "officer", "o1"), ("delete", "manager", "m1")]
+
+
+def test_only_a_manager_or_the_adder_within_the_hour_may_remove_a_file(
+        store: Store, local: LocalEvidenceStore) -> None:
+    """A wrong file noticed at once is the adder's to remove; after that it may have been relied on (004 §2.1)
+    or disclosed (004 §3.7), so it is a manager's decision. A refusal changes nothing."""
+    case = open_test_case(store)
+    info = add(store, local, case.ref, jpeg(16)).evidence
+    later = info.added_at + OWN_DELETE_WINDOW + timedelta(seconds=1)
+    for role, actor, at, says in (("officer", "o2", info.added_at, "added by someone else"),
+                                  ("intake", "i1", info.added_at, "added by someone else"),
+                                  ("officer", "o1", later, "more than 60 minutes ago")):
+        with store.session() as session, session.begin(), pytest.raises(EvidenceDeleteRefused, match=says):
+            delete_evidence(session, info.id, role=role, actor_id=actor, store=local, now=at)
+    with store.session() as session, pytest.raises(EvidenceNotFound):  # named under another case: not found
+        delete_evidence(session, info.id, role="manager", actor_id="m1", store=local, case_ref="ASB-OTHER")
+    assert local.exists(info.sha256) and audit_rows(store, case.ref) == [("create", "officer", "o1")]
+    with store.session() as session, session.begin():
+        delete_evidence(session, info.id, role="senior_manager", actor_id="s1", store=local, now=later)
+    assert not local.exists(info.sha256)
 
 
 class FailingOnce(LocalEvidenceStore):

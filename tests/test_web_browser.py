@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from api.serve import serving
 from asb.simulate import start_time_skipping
 from casefile.db import Store
-from tests.api_support import make_app
+from tests.api_support import jpeg, make_app
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -246,6 +246,32 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await stale.close()
     await do(page, "record_incident", fill={"#record-incident-occurred-at": "2026-01-12T23:00"})
     await expect(page.get_by_text("Done: Record an incident")).to_be_visible()
+    # The officer adds a photo of the damage (GOV.UK file upload), refused first when it is not one.
+    form = page.locator("#evidence-form")
+    await form.locator("#evidence-file").set_input_files(
+        {"name": "door.jpg", "mimeType": "image/jpeg", "buffer": b"MZ\x90\x00" + b"\x00" * 60})
+    await form.locator("#evidence-kind").select_option("photo")
+    await form.get_by_role("button", name="Add the file").click()
+    await expect(page.locator(".govuk-error-summary")).to_contain_text("The file is a Windows program")
+    await looked_at(page, "case-evidence-refused")
+    form = page.locator("#evidence-form")
+    photo = jpeg(7)
+    await form.locator("#evidence-file").set_input_files({"name": "door.jpg", "mimeType": "image/jpeg",
+                                                          "buffer": photo})
+    await form.locator("#evidence-kind").select_option("photo")
+    await form.locator("#evidence-incident-id").select_option(index=1)
+    await form.get_by_label("What does it show? (optional)").fill("The front door after it was kicked in")
+    await form.get_by_role("button", name="Add the file").click()
+    await expect(page.get_by_text("Done: The file is added to the case")).to_be_visible()
+    link = page.locator("#evidence-files").get_by_role("link", name=re.compile("door.jpg"))
+    await expect(link).to_be_visible()
+    await expect(page.locator("#evidence-files")).to_contain_text("The front door after it was kicked in")
+    await page.locator("#evidence").scroll_into_view_if_needed()
+    await looked_at(page, "case-evidence")
+    download = await page.request.get(base_url + str(await link.get_attribute("href")))
+    assert download.status == 200 and await download.body() == photo
+    assert download.headers["content-disposition"].startswith('attachment; filename="door.jpg"')
+    assert download.headers["x-content-type-options"] == "nosniff"
     # The officer asks for closure.
     await do(page, "request_closure")
     await expect(page.locator(".govuk-error-summary")).to_contain_text("Reason: enter a value")

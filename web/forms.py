@@ -246,3 +246,38 @@ def errors_of(exc: ValidationError) -> list[tuple[str | None, str]]:
         name = ".".join(loc)
         out.append((name, FRIENDLY.get(name) or f"{humanise(loc[-1])}: {message}"))
     return out
+
+
+# --------------------------------------------------------------------------------------------- evidence
+
+#: What an officer calls each kind of evidence (casefile/evidence.py KINDS), in the order the form offers them.
+EVIDENCE_KINDS: dict[str, str] = {
+    "photo": "Photo", "recording": "Recording (sound or video)", "diary_sheet": "Diary sheet",
+    "letter": "Letter", "cctv_still": "CCTV still", "document": "Other document", "other": "Something else",
+}
+#: The case page's upload form: the file, four short fields, the CSRF token and the Idempotency-Key.
+EVIDENCE_FORM_FIELDS = 8
+
+
+def file_size(size: int) -> str:
+    """A size as people read it: 812 bytes, 34 KB, 1.2 MB (1 KB = 1,024 bytes)."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def sentence(text: str) -> str:
+    """A service message as a sentence on a page: capital first letter."""
+    return text[:1].upper() + text[1:]
+
+
+def accepted_files(media_types: frozenset[str], max_bytes: int) -> str:
+    """The upload's hint, from the deployment's own list and limit: "Photos, recordings, PDFs, Word
+    documents or plain text, up to 25 MB"."""
+    groups = [("Photos", ("image/",)), ("recordings", ("audio/", "video/")), ("PDFs", ("application/pdf",)),
+              ("Word documents", ("application/vnd.openxmlformats",)), ("plain text", ("text/plain",))]
+    names = [name for name, prefixes in groups if any(t.startswith(prefixes) for t in media_types)]
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+    return sentence(f"{listed}, up to {file_size(max_bytes)}")

@@ -27,14 +27,32 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from api.auth import ROLES, AuthError, Principal, TokenVerifier, principal_from_claims
 from api.ratelimit import RateLimiter
+from api.routes.evidence import download
 from api.schemas import REF_PATTERN, TASK_ID_PATTERN, PublicReportIn, ReportIn
-from api.service import InputError, Refused, Service, Unavailable
+from api.service import (
+    EVIDENCE_ADDERS,
+    EVIDENCE_REMOVERS,
+    InputError,
+    Refused,
+    Service,
+    TooLarge,
+    Unavailable,
+)
 from api.settings import ApiSettings
 from casefile.access import MANAGERS, CaseNotFound, open_case
+from casefile.evidence import (
+    EvidenceDeleteRefused,
+    EvidenceNotFound,
+    EvidenceRefused,
+    EvidenceUnavailable,
+    may_delete,
+)
 from casefile.idempotency import KEY_PATTERN
 from casefile.models import CaseRow
 from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
@@ -44,13 +62,18 @@ from statemachine.catalogue import COMMANDS
 from web import queries
 from web.forms import (
     COMMAND_TITLES,
+    EVIDENCE_FORM_FIELDS,
+    EVIDENCE_KINDS,
     MAX_FORM_BYTES,
+    accepted_files,
     command_args,
     command_fields,
     errors_of,
+    file_size,
     humanise,
     local_time,
     parse_form,
+    sentence,
 )
 from web.oidc import OidcClient, SignInError, pkce_pair
 from web.session import (
@@ -95,6 +118,7 @@ def _environment() -> Environment:
     env.filters["humanise_pair"] = lambda value: (value, humanise(value))
     env.filters["when"] = _when
     env.filters["day"] = _day
+    env.filters["file_size"] = file_size
     env.globals["prefix"] = PREFIX
     env.globals["service_name"] = SERVICE_NAME
     env.globals["reason_id"] = _reason_id
@@ -252,6 +276,17 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
     async def _unavailable(request: Request, exc: Unavailable) -> Response:
         return error_page(request, exc.status, "Sorry, there is a problem with the service", exc.reason)
 
+    @pages.exception_handler(EvidenceNotFound)
+    async def _no_file(request: Request, exc: EvidenceNotFound) -> Response:
+        return error_page(request, 404, "File not found", "There is no such file on a case that you can see.")
+
+    @pages.exception_handler(EvidenceUnavailable)
+    async def _file_unavailable(request: Request, exc: EvidenceUnavailable) -> Response:
+        response = error_page(request, 503, "Sorry, the file cannot be shown", sentence(exc.message) +
+                              ". Try again later; if it goes on, tell your system administrator.")
+        response.headers["Retry-After"] = "5"
+        return response
+
     @pages.exception_handler(InputError)
     async def _bad_form(request: Request, exc: InputError) -> Response:
         return error_page(request, 422, "There is a problem", exc.message)
@@ -401,9 +436,17 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             allowed = []  # ops and auditors read cases but never act on them (README "HTTP API")
         forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
                   "fields": command_fields(c, categories, profile.risk_matrix)} for c in allowed]
+        files = await service.list_evidence(principal(user), reference)
         return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
                 "reference": reference, "may_lock": user.role in MANAGERS,
-                "risk_labels": profile.risk_matrix.labels.model_dump()}
+                "risk_labels": profile.risk_matrix.labels.model_dump(),
+                "evidence": [{"info": f, "kind": EVIDENCE_KINDS.get(f.kind, humanise(f.kind)),
+                              "removable": user.role in EVIDENCE_REMOVERS
+                              and may_delete(f, user.role, user.id, now) is None} for f in files],
+                "may_add_evidence": user.role in EVIDENCE_ADDERS,
+                # A fresh Idempotency-Key per form shown: a double submit adds the file once.
+                "evidence_key": uuid.uuid4().hex, "evidence_kinds": list(EVIDENCE_KINDS.items()),
+                "evidence_hint": accepted_files(service.evidence.media_types, service.evidence.max_bytes)}
 
     @pages.get("/cases/{reference}")
     async def case_page(request: Request, reference: str) -> Response:
@@ -411,7 +454,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         context = await case_context(user, reference)
         done = request.query_params.get("done", "")
         return render(request, "case.html", user=user, done=COMMAND_TITLES.get(done) or
-                      {"lock": "The case is locked", "unlock": "The case is unlocked"}.get(done), **context)
+                      {"lock": "The case is locked", "unlock": "The case is unlocked",
+                       "evidence": "The file is added to the case",
+                       "evidence-removed": "The file is removed from the case"}.get(done), **context)
 
     @pages.post("/cases/{reference}/commands/{command}")
     async def case_command(request: Request, reference: str, command: str) -> Response:
@@ -453,6 +498,78 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             return render(request, "case.html", status=409 if isinstance(exc, Refused) else 422, user=user,
                           errors=[problem], **context)
         return redirect(f"/cases/{reference}?done={'lock' if locking else 'unlock'}")
+
+    async def posted_file(request: Request, user: WebUser) -> tuple[dict[str, str], UploadFile | None]:
+        """The upload form's fields and its file, once its CSRF token matches the session's. The body's size
+        is bounded before this by the API's guard (the largest file accepted, plus the usual body limit)."""
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+            raise InputError(None, "the form must be sent as multipart/form-data")
+        try:
+            data = await request.form(max_files=1, max_fields=EVIDENCE_FORM_FIELDS, max_part_size=MAX_FORM_BYTES)
+        except MultiPartException as exc:
+            raise InputError(None, "the form could not be read") from exc
+        fields = {k: v for k, v in data.items() if isinstance(v, str)}
+        if not same(fields.get(CSRF_FIELD), user.csrf):
+            raise AuthError(403, "the form has expired or did not come from this service: go back, reload the "
+                                 "page and try again")
+        upload = data.get("file")
+        return fields, upload if isinstance(upload, UploadFile) and upload.filename else None
+
+    @pages.post("/cases/{reference}/evidence")
+    async def add_evidence(request: Request, reference: str) -> Response:
+        """The case page's upload form: through the API's Service, so the same checks, limits and audit.
+        A refusal shows the case page again with the reason on the field it is about."""
+        user = need(request, *EVIDENCE_ADDERS)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        form, upload = await posted_file(request, user)
+        try:
+            if upload is None:
+                raise InputError("file", "Select a file to add")
+            kind = form.get("kind", "")
+            if kind not in EVIDENCE_KINDS:
+                raise InputError("kind", "Select what the file is")
+            incident_text = form.get("incident_id", "").strip()
+            if incident_text and not incident_text.isdigit():
+                raise InputError("incident_id", "Select an incident from the list")
+            await service.add_evidence(
+                principal(user), reference, await upload.read(), filename=upload.filename,
+                media_type=upload.content_type, kind=kind, incident_id=int(incident_text) if incident_text else None,
+                description=form.get("description", "").strip() or None,
+                shareable=form.get("shareable") == "yes", idempotency_key=form_key(form))
+        except (InputError, EvidenceRefused, TooLarge) as exc:
+            field = exc.field if exc.field in ("file", "kind", "incident_id", "description") else \
+                "file" if exc.field in ("media_type", "filename") else None
+            message = sentence(exc.message.split("; accepted: ")[0])  # the hint lists what is accepted
+            if isinstance(exc, TooLarge):  # GOV.UK's words for it
+                message = f"The selected file must be smaller than {file_size(service.evidence.max_bytes)}"
+            problem = Problem(f"evidence.{field}" if field else None, message)
+            context = await case_context(user, reference)
+            return render(request, "case.html", status=413 if isinstance(exc, TooLarge) else 422, user=user,
+                          errors=[problem], evidence_values=form, **context)
+        return redirect(f"/cases/{reference}?done=evidence#evidence")
+
+    @pages.get("/cases/{reference}/evidence/{evidence_id}")
+    async def evidence_file(request: Request, reference: str, evidence_id: int) -> Response:
+        """A file, as an attachment that is never shown as a page of ours (api/routes/evidence.py)."""
+        user = need(request, *STAFF_ROLES)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        return download(await service.open_evidence(principal(user), reference, evidence_id))
+
+    @pages.post("/cases/{reference}/evidence/{evidence_id}/remove")
+    async def remove_evidence(request: Request, reference: str, evidence_id: int) -> Response:
+        user = need(request, *EVIDENCE_REMOVERS)
+        await posted(request, user)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        try:
+            await service.delete_evidence(principal(user), reference, evidence_id)
+        except EvidenceDeleteRefused as exc:
+            context = await case_context(user, reference)
+            return render(request, "case.html", status=409, user=user, errors=[Problem(None, sentence(exc.message))],
+                          **context)
+        return redirect(f"/cases/{reference}?done=evidence-removed#evidence")
 
     @pages.get("/cases/{reference}/letters/{letter_id}")
     async def letter(request: Request, reference: str, letter_id: int) -> Response:
