@@ -220,7 +220,7 @@ class CaseWorkflow:
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
         for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt)
             if isinstance(event, Decided) and event.kind in ANSWERED_ON_THE_CASE:
-                decided[event.kind] = (event.decision, request.actor.id)
+                decided[event.approval or event.kind] = (event.decision, request.actor.id)
         events = decision.typed
         free_text = spec.free_text if spec is not None else None
         note_ref = request.args.get(f"{free_text}_ref") if free_text else None
@@ -409,7 +409,7 @@ class CaseWorkflow:
         request = MessageRequest(
             key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
             template=template, to=to, recipient_id=party.id if party else None, at=item.at,
-            profile=facts.profile, reason=facts.closure_reason, due=due,
+            profile=facts.profile, reason=facts.closure_reason, due=due, plan_version=message.version,
         )
         send = MessageActivities.send_letter if channel == "letter" else MessageActivities.send_notification
         await workflow.execute_activity_method(send, request, start_to_close_timeout=ACTIVITY_TIMEOUT,
