@@ -239,10 +239,10 @@ def context_for(
     ).first()
     legal_words = labels.get("legal", {})
     categories = labels.get("categories", {})
-    plan = _plan(session, job)
-    # The contact agreed in the plan the letter states (004 §3.8); before any plan, the reporter's own
-    # preference on file. The action plan letter never states the person record's frequency.
-    if plan is not None or job.template == "action_plan":
+    plan = _plan(session, job) if job.template == "action_plan" else None
+    # The action plan letter states the contact agreed in its version (004 §3.8), never the person record
+    # (issue 11 item 6); the acknowledgement, before any plan, offers the reporter's own preference on file.
+    if job.template == "action_plan":
         every, method = (plan.contact_every_days, plan.contact_method) if plan else (None, None)
     else:
         every, method = recipient.contact_every_days, recipient.contact_method

@@ -15,6 +15,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,24 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await stale.close()
     await do(page, "record_incident", fill={"#record-incident-occurred-at": "2026-01-12T23:00"})
     await expect(page.get_by_text("Done: Record an incident")).to_be_visible()
+    # An action for the plan (a date field), and a structured Equality Act assessment (a box for each
+    # characteristic considered): both shown on the case (issue 11 items 6 and 9).
+    by = (datetime.now(UTC) + timedelta(days=7)).date()
+    await do(page, "add_action", fill={"#add-action-what": "Talk to the household at number 16",
+                                       "#add-action-due": by.isoformat()})
+    await expect(page.get_by_text("Done: Add an action to the plan")).to_be_visible()
+    await expect(page.locator("#action-plan + table")).to_contain_text("Talk to the household at number 16")
+    form = page.locator("details#record-equality-assessment")
+    await form.locator("summary").click()
+    for box in ("#record-equality-assessment-step-2", "#record-equality-assessment-considered-2",
+                "#record-equality-assessment-conclusion"):
+        await form.locator(box).check()
+    await form.locator("#record-equality-assessment-adjustments").fill("Meetings at home, with a support worker")
+    await looked_at(page, "case-equality-form")  # the open form passes axe too
+    await form.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record an Equality Act assessment")).to_be_visible()
+    await expect(page.get_by_text("for court application: proportionate. Considered: disability")).to_be_visible()
+    await looked_at(page, "case-action-plan")
     # The officer asks for closure.
     await do(page, "request_closure")
     await expect(page.locator(".govuk-error-summary")).to_contain_text("Reason: enter a value")

@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -45,6 +45,14 @@ FIELD_LABELS: dict[str, str] = {
     "applicant": "Who applied",
     "emergency": "Emergency",
     "officer": "Officer id",
+    "what": "What is to be done (kept in the case file)",
+    "who": "Who does it: officer, reporter, or the partner agency (for example police)",
+    "due": "By when",
+    "action": "Action (its number on the plan, for example A1)",
+    "step": "The legal step it is made for",
+    "considered": "Protected characteristics or vulnerabilities considered (kept in the case file)",
+    "adjustments": "Adjustments or support offered (kept in the case file)",
+    "conclusion": "Is the action proportionate?",
 }
 
 
@@ -70,7 +78,7 @@ COMMAND_TITLES: dict[str, str] = {name: spec.title or humanise(name) for name, s
 class FormField:
     name: str
     label: str
-    kind: Literal["radios", "select", "checkbox", "number", "datetime", "text", "textarea"]
+    kind: Literal["radios", "select", "checkbox", "checkboxes", "number", "date", "datetime", "text", "textarea"]
     required: bool
     options: list[tuple[str, str]] = field(default_factory=list)
     default: str | None = None
@@ -103,8 +111,11 @@ def command_fields(command: str, categories: list[str]) -> list[FormField]:
         default = None if info.default in (None, ...) else str(info.default)
         if (command, name) in FIELD_OPTIONS:
             fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
-        elif name == text_field:
+        elif name == text_field or (name in spec.kept and annotation is str):
             fields.append(FormField(name, label, "textarea", required or spec.verdict == "rejected"))
+        elif get_origin(annotation) is list and get_origin(get_args(annotation)[0]) is Literal:
+            options = [(str(v), humanise(str(v))) for v in get_args(get_args(annotation)[0])]
+            fields.append(FormField(name, label, "checkboxes", required, options))
         elif get_origin(annotation) is Literal:
             options = [(str(v), humanise(str(v))) for v in get_args(annotation)]
             fields.append(FormField(name, label, "radios" if len(options) <= 4 else "select", required,
@@ -113,6 +124,8 @@ def command_fields(command: str, categories: list[str]) -> list[FormField]:
             fields.append(FormField(name, label, "checkbox", False))
         elif annotation is int:
             fields.append(FormField(name, label, "number", required, default=default))
+        elif annotation is date:  # before datetime: a date's type is named datetime.date
+            fields.append(FormField(name, label, "date", required))
         elif annotation is datetime or "datetime" in str(annotation).lower():
             fields.append(FormField(name, label, "datetime", required))
         elif name == "category":
@@ -150,6 +163,13 @@ def command_args(command: str, form: dict[str, str], categories: list[str], zone
     """The command's arguments from a form post: blank optional fields are left out."""
     args: dict[str, Any] = {}
     for spec in command_fields(command, categories):
+        if spec.kind == "checkboxes":  # one box per choice, posted as `<name>.<choice>`
+            chosen = [value for value, _ in spec.options if form.get(f"{spec.name}.{value}")]
+            if chosen:
+                args[spec.name] = chosen
+            elif spec.required:
+                raise InputError(spec.name, f"{spec.label}: choose at least one")
+            continue
         raw = form.get(spec.name, "").strip()
         if spec.kind == "checkbox":
             if raw:
