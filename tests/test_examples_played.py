@@ -26,6 +26,19 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 #: Per example: the last stage, the closure reason (None: still open at `until`), letters (template, to)
 #: in order, breaches (kind), tasks (kind, role), escalations (kind, role), refused commands in order.
 EXPECTED: dict[str, dict[str, Any]] = {
+    "action-plan.yaml": {
+        "stage": "investigation",
+        "closed": None,
+        "risk": "low",
+        "letters": [("acknowledgement", "reporter"), ("initial_letter_reported_person", "reported_person"),
+                    ("action_plan", "reporter"), ("action_plan", "reporter"), ("action_plan", "reporter"),
+                    ("action_plan", "reporter")],
+        "breaches": [],
+        "tasks": [("action_overdue", "officer"), ("action_overdue", "officer"), ("action_overdue", "officer")],
+        "escalations": [],
+        "rejected": [],
+        "stages": ["enquiry", "investigation"],
+    },
     "asb-case-review-breach.yaml": {
         "stage": "investigation",
         "closed": None,
@@ -80,6 +93,21 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "escalations": [],
         "rejected": [],
         "stages": ["enquiry"],
+    },
+    "equality-assessment.yaml": {
+        "stage": "legal",
+        "closed": None,
+        "risk": "medium",
+        "letters": [("acknowledgement", "reporter"), ("initial_letter_reported_person", "reported_person"),
+                    ("letter_before_action", "reported_person"), ("letter_before_action", "reported_person"),
+                    ("letter_before_action", "reported_person")],
+        "breaches": [],
+        "tasks": [("legal_approval", "manager"), ("equality_review", "officer"), ("legal_approval", "senior_manager"),
+                  ("legal_approval", "senior_manager"), ("consider_closure", "officer")],
+        "escalations": [],
+        "rejected": [("propose_legal_action", "a legal step was taken since the last Equality Act assessment"),
+                     ("propose_legal_action", "a legal step was taken since the last Equality Act assessment")],
+        "stages": ["enquiry", "investigation", "legal"],
     },
     "legal-action.yaml": {
         "stage": "legal",

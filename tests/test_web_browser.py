@@ -234,6 +234,7 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.get_by_role("link", name="Approvals").click()
     card = page.locator(".govuk-summary-card", has_text=reference)
     await expect(card).to_contain_text("ASB stopped")
+    await expect(card).to_contain_text("For court application: proportionate. Considered: disability")
     await looked_at(page, "approvals")
     await card.get_by_role("button", name=re.compile("^Reject")).click()
     await expect(page.locator(".govuk-error-summary")).to_contain_text("Enter why you are rejecting it")

@@ -333,14 +333,20 @@ class CaseWorkflow:
         projection = self._projection()
         self._changed = True
         async with self._lock:
-            for item in numbered:
-                if isinstance(item.data, LetterSent | NotificationSent):
-                    self._sending.append(asyncio.create_task(self._send(item)))
+            # Letters go once the case file holds what they state (the action plan's version, a legal
+            # action, a closure's reason): before that change they were started beside the record and
+            # could render first (issue 11 item 6). Either way they run in the background.
+            after_record = workflow.patched("letters-after-the-case-file")
+            messages = [item for item in numbered if isinstance(item.data, LetterSent | NotificationSent)]
+            if not after_record:
+                self._sending.extend(asyncio.create_task(self._send(item)) for item in messages)
             await workflow.execute_activity_method(
                 CaseFileActivities.record_events,
                 EventBatch(case_ref=self.lifecycle.facts.reference, events=numbered, projection=projection),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
+            if after_record:
+                self._sending.extend(asyncio.create_task(self._send(item)) for item in messages)
             self._upsert_attributes(projection)
             for item in numbered:
                 if isinstance(item.data, TaskCreated) and not self.lifecycle.facts.is_closed:
