@@ -410,6 +410,8 @@ async def test_legal_action_is_signed_off_by_the_manager_unless_solicitors_or_ev
         step("2026-03-20T10:00:00+00:00", "record_equality_assessment", note="none identified"),
         step("2026-03-20T11:00:00+00:00", "propose_legal_action", kind="injunction", case_review_meeting=meeting),
         step("2026-03-21T10:00:00+00:00", "approve_legal_action", MANAGER),
+        # The next legal step needs its own Equality Act assessment (004 §6.4; issue 11 item 9).
+        step("2026-03-23T09:00:00+00:00", "record_equality_assessment", note="reassessed for the next step"),
         step("2026-03-23T10:00:00+00:00", "propose_legal_action", kind="closure_order", instruct_solicitor=True),
         step("2026-03-23T11:00:00+00:00", "reject_legal_action", SENIOR),
         step("2026-03-24T10:00:00+00:00", "propose_legal_action", kind="possession_order"),

@@ -79,7 +79,7 @@ async def test_no_personal_data_in_any_workflow_history(
         handle = await start_case(env.client, reference, load("reading"), report, task_queue=task_queue,
                                   search_attributes=False)
         handles.append(handle)
-        for command, args, actor in [
+        steps: list[tuple[str, dict[str, Any], Actor]] = [
             ("record_contact", {"outcome": "made", "method": "phone"}, OFFICER),
             ("record_risk_assessment", {"level": "high"}, OFFICER),
             ("convert_to_case", {}, OFFICER),
@@ -92,7 +92,8 @@ async def test_no_personal_data_in_any_workflow_history(
             ("propose_legal_action", {"kind": "legal_warning"}, OFFICER),
             ("approve_legal_action", {"note": "Daniel Okafor has been warned before"}, MANAGER),
             ("conclude_legal_action", {"outcome": "the injunction was granted at Reading County Court"}, OFFICER),
-        ]:
+        ]
+        for command, args, actor in steps:
             result = await send_command(handle, command, args, actor, store=store, at=now)
             assert result.accepted, (command, result.reason)
     await env.sleep(timedelta(days=70))  # let the timers fire: breaches, tasks, the review stage
