@@ -3,7 +3,8 @@
 One transaction per workflow step: the case row (only if this step is newer than what is there),
 the timeline events (skipped if already written: the unique (case, seq) key), and, for events that
 were new, the rows they stand for: contacts, risk assessments, interventions, legal actions,
-equality assessments and tasks. A retried or replayed activity therefore writes nothing twice.
+equality assessments, the action plan (its actions, and each version shared whole) and tasks. A retried
+or replayed activity therefore writes nothing twice.
 
 A command that carried free text names it on its event (`note_ref`); recording that event confirms
 the note the door wrote, pending, before it sent the command (clients/caseclient.py).
@@ -25,6 +26,8 @@ from activities.failures import scrubbed
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import (
+    ActionPlanItemRow,
+    ActionPlanVersionRow,
     CaseNoteRow,
     CaseRow,
     ContactRow,
@@ -38,6 +41,8 @@ from casefile.models import (
     TaskRow,
 )
 from statemachine.events import (
+    ActionChanged,
+    ActionPlanAgreed,
     CommandIssued,
     ContactRecorded,
     EqualityAssessed,
@@ -186,7 +191,59 @@ class _DomainRows:
         self.session.add(InterventionRow(case_ref=self.case_ref, kind=data.kind, started_at=at, by=self.by))
 
     def equality_assessment(self, data: EqualityAssessed, at: datetime, seq: int) -> None:
-        self.session.add(EqualityAssessmentRow(case_ref=self.case_ref, at=at, by=self.by))
+        """The structured assessment (004 §6.4; 003 §16): its step and conclusion from the event, and what it
+        considered, the adjustments offered and the note from the case file's note the door wrote."""
+        note = self._note(data.assessment_ref)
+        details = (note.data or {}) if note is not None else {}
+        self.session.add(EqualityAssessmentRow(
+            case_ref=self.case_ref, at=at, by=self.by, note=note.text if note is not None else None,
+            step=data.step, conclusion=data.conclusion, considered=details.get("considered"),
+            adjustments=details.get("adjustments"),
+        ))
+
+    def _note(self, ref: str | None) -> CaseNoteRow | None:
+        if ref is None:
+            return None
+        return self.session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_ref == self.case_ref,
+                                                              CaseNoteRow.ref == ref)).first()
+
+    def action(self, data: ActionChanged, at: datetime, seq: int) -> None:
+        """An action of the plan as it now stands (what it is comes from the note the door wrote), and the
+        plan's new version when the change was shared."""
+        row = self.session.scalars(select(ActionPlanItemRow).where(
+            ActionPlanItemRow.case_ref == self.case_ref, ActionPlanItemRow.key == data.action)).first()
+        note = self._note(data.what_ref)
+        if row is None:
+            row = ActionPlanItemRow(case_ref=self.case_ref, key=data.action, description="", owner="officer",
+                                    done=False)
+            self.session.add(row)
+        if note is not None and note.text:
+            row.description = note.text
+        if data.who is not None:
+            row.owner = data.who
+        if data.due is not None:
+            row.due = date.fromisoformat(data.due)
+        if data.change == "done":
+            row.done, row.done_at = True, at
+        self.session.flush()
+        if data.version is not None:
+            previous = self.session.scalars(select(ActionPlanVersionRow).where(
+                ActionPlanVersionRow.case_ref == self.case_ref).order_by(ActionPlanVersionRow.number.desc())).first()
+            self._version(data.version, at, previous.contact_every_days if previous else None,
+                          previous.contact_method if previous else None)
+
+    def action_plan(self, data: ActionPlanAgreed, at: datetime, seq: int) -> None:
+        if data.version is not None:  # older histories' agreements carry no version: the timeline holds them
+            self._version(data.version, at, data.contact_every_days, data.contact_method)
+
+    def _version(self, number: int, at: datetime, every: int | None, method: str | None) -> None:
+        """The plan as shared with the reporter in this version, whole: its letter states exactly this."""
+        rows = self.session.scalars(select(ActionPlanItemRow).where(ActionPlanItemRow.case_ref == self.case_ref)
+                                    .order_by(ActionPlanItemRow.id)).all()
+        items = [{"key": r.key, "description": r.description, "owner": r.owner,
+                  "due": r.due.isoformat() if r.due else None, "done": bool(r.done)} for r in rows]
+        self.session.add(ActionPlanVersionRow(case_ref=self.case_ref, number=number, shared_at=at, items=items,
+                                              contact_every_days=every, contact_method=method))
 
     def legal_action(self, data: LegalActionChanged, at: datetime, seq: int) -> None:
         if data.status == "proposed":
@@ -224,6 +281,8 @@ PROJECTIONS: dict[str, _Project | None] = {
     "equality_assessment": _DomainRows.equality_assessment,
     "legal_action": _DomainRows.legal_action,
     "task": _DomainRows.task,
+    "action_plan": _DomainRows.action_plan,
+    "action": _DomainRows.action,
     # The timeline row is the whole record (the case row follows from the step's projection):
     "rejected": None,
     "triage": None,
@@ -243,7 +302,6 @@ PROJECTIONS: dict[str, _Project | None] = {
     "task_resolved": None,
     "deadline": None,
     "breach": None,
-    "action_plan": None,
     "police_informed": None,
     "enquiry_expired": None,
     "referral": None,

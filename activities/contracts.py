@@ -56,6 +56,8 @@ class MessageRequest(_Contract):
     due: datetime | None = None
     #: The closure reason code for closure letters (e.g. "asb_stopped"); else read from the case file.
     reason: str | None = None
+    #: The action plan's version an action_plan letter states (the case file holds it); else the latest.
+    plan_version: int | None = None
 
 
 

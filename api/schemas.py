@@ -249,6 +249,28 @@ class NoteOut(BaseModel):
         "not yet recorded (a command that timed out); notes of refused commands are not kept")
 
 
+class ActionOut(BaseModel):
+    """An action of the reporter's action plan as it stands (003 stage 1; 004 §3.8)."""
+
+    action: str | None = Field(description="its id on the plan (A1), which complete_action and change_action name")
+    what: str
+    who: str = Field(description="officer, reporter, or a partner agency's code")
+    due: date | None
+    done: bool
+
+
+class EqualityAssessmentOut(BaseModel):
+    """An Equality Act assessment (004 §6.4; 003 §16)."""
+
+    at: datetime
+    by: str
+    step: str | None
+    conclusion: str | None
+    considered: list[str] | None
+    adjustments: str | None
+    note: str | None
+
+
 class CaseView(BaseModel):
     """The case file joined with the workflow's status: everything an officer needs on one page."""
 
@@ -262,6 +284,8 @@ class CaseView(BaseModel):
     parties: list[PartyOut]
     incidents: list[IncidentOut]
     notes: list[NoteOut]
+    action_plan: list[ActionOut] = []
+    equality_assessments: list[EqualityAssessmentOut] = []
     timeline: list[dict[str, Any]]
 
 
@@ -301,6 +325,7 @@ class CommandSpec(BaseModel):
     summary: str = Field("", description="what it does")
     arguments: dict[str, Any] = Field(description="JSON schema of the command's arguments")
     free_text: str | None = Field(None, description="the argument kept in the case file, not the workflow")
+    kept: list[str] = Field([], description="further personal arguments kept in the case file with the free text")
     stages: list[str] = Field([], description="the stages where it is allowed")
     roles: list[str] = Field([], description="the roles that may send it")
     asks: str | None = Field(None, description="the approval it asks for")

@@ -37,6 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import AuthError, Principal
 from api.guard import outage
 from api.schemas import (
+    ActionOut,
     AppReportIn,
     CaseList,
     CaseStatusOut,
@@ -44,6 +45,7 @@ from api.schemas import (
     CaseView,
     CommandOut,
     DecideOut,
+    EqualityAssessmentOut,
     IncidentOut,
     LockOut,
     NoteOut,
@@ -73,8 +75,10 @@ from casefile.evidence_store import open_store
 from casefile.idempotency import key_hash, request_hash
 from casefile.intake import IntakeReport, record_report
 from casefile.models import (
+    ActionPlanItemRow,
     CaseNoteRow,
     CaseRow,
+    EqualityAssessmentRow,
     ExternalReportRow,
     IdempotencyKeyRow,
     IncidentRow,
@@ -409,8 +413,18 @@ class Service:
                     hate_strand=i.hate_strand, description=i.description, police_reference=i.police_reference,
                     evidence=list(i.evidence or []), recorded_at=i.recorded_at, source=i.source,
                 ) for i in incidents],
+                # A note of structured details only (what an Equality Act assessment considered) is shown
+                # where its details are, not as an empty note.
                 "notes": [NoteOut(at=n.at, by=n.by, command=n.command, field=n.field, text=n.text, status=n.status)
-                          for n in notes],
+                          for n in notes if n.text is not None or n.data is None],
+                "action_plan": [ActionOut(action=a.key, what=a.description, who=a.owner, due=a.due, done=bool(a.done))
+                                for a in session.scalars(select(ActionPlanItemRow).where(
+                                    ActionPlanItemRow.case_ref == reference).order_by(ActionPlanItemRow.id))],
+                "equality_assessments": [EqualityAssessmentOut(
+                    at=e.at, by=e.by, step=e.step, conclusion=e.conclusion, considered=e.considered,
+                    adjustments=e.adjustments, note=e.note,
+                ) for e in session.scalars(select(EqualityAssessmentRow).where(
+                    EqualityAssessmentRow.case_ref == reference).order_by(EqualityAssessmentRow.id))],
             }
 
     async def case_view(self, principal: Principal, reference: str) -> CaseView:

@@ -256,6 +256,9 @@ class ContactRow(Base):
 
 
 class ActionPlanItemRow(Base):
+    """One action of a case's action plan as it stands now (003 stage 1; 004 §3.8); each version shared with
+    the reporter is kept whole in action_plan_versions."""
+
     __tablename__ = "action_plan_items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -265,6 +268,9 @@ class ActionPlanItemRow(Base):
     due: Mapped[date | None] = mapped_column(Date)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    #: The action's id in the workflow ("A1"): the commands that change it name it.
+    key: Mapped[str | None] = mapped_column(String(16))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -279,7 +285,12 @@ class ActionPlanVersionRow(Base):
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     shared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The actions as they stood: [{"key", "description", "owner", "due", "done"}].
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: The contact agreed with the reporter in this version (004 §3.8 "the method and frequency that has
+    #: been agreed"): the letter states these, never the person record.
+    contact_every_days: Mapped[int | None] = mapped_column(Integer)
+    contact_method: Mapped[str | None] = mapped_column(String(16))
 
 
 class RiskAssessmentRow(Base):
@@ -325,7 +336,9 @@ class LegalActionRow(Base):
 
 
 class EqualityAssessmentRow(Base):
-    """Equality Act assessments: before notice, court, warrant, and on new information (004 §6.4)."""
+    """Equality Act assessments: before notice, court, warrant, and on new information (004 §6.4), each
+    structured as 003 §16 asks: the protected characteristics or vulnerabilities considered, the adjustments
+    or support offered, and whether the action is proportionate."""
 
     __tablename__ = "equality_assessments"
 
@@ -334,6 +347,13 @@ class EqualityAssessmentRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+    #: notice, court_application, warrant, or new_information (statemachine.commands.EqualityStep).
+    step: Mapped[str | None] = mapped_column(String(24))
+    #: proportionate, proportionate_with_adjustments, not_proportionate.
+    conclusion: Mapped[str | None] = mapped_column(String(32))
+    #: The characteristics and vulnerabilities considered (special category data).
+    considered: Mapped[list[str] | None] = mapped_column(JSON)
+    adjustments: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseNoteRow(Base):
@@ -350,6 +370,9 @@ class CaseNoteRow(Base):
     command: Mapped[str] = mapped_column(String(40))
     field: Mapped[str] = mapped_column(String(24))
     text: Mapped[str | None] = mapped_column(Text)
+    #: Further personal arguments given with the text (CommandSpec.kept), e.g. what an Equality Act
+    #: assessment considered: {"considered": [...], "adjustments": "..."}.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: pending: written before the command was sent; confirmed: its event is on the timeline;
     #: discarded: never accepted within the grace period (hidden; a late event still confirms it).
     status: Mapped[str] = mapped_column(String(12), default="confirmed", server_default="confirmed", index=True)
@@ -403,10 +426,10 @@ PERSONAL: dict[str, frozenset[str]] = {
     "contacts": frozenset({"note"}),
     "action_plan_items": frozenset({"description"}),
     "interventions": frozenset({"note"}),
-    "equality_assessments": frozenset({"note"}),
+    "equality_assessments": frozenset({"note", "considered", "adjustments"}),
     "legal_actions": frozenset({"outcome"}),
     "tasks": frozenset({"reason"}),
-    "case_notes": frozenset({"text"}),
+    "case_notes": frozenset({"text", "data"}),
     "evidence": frozenset({"original_name", "description"}),
 }
 

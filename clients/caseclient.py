@@ -6,9 +6,10 @@ a command to a case whose workflow has finished gets the same answer the lifecyc
 Nothing lost, nothing twice:
 - a case is started with its reference as the workflow id and a policy that rejects a second start
   with that id, even after the first has closed, so the reconciler and a resend can both try safely;
-- a command's free text is written to the case file *before* the Update is sent, as a pending note
-  under the `<field>_ref` the Update carries; the projection confirms it when the command's event is
-  recorded (activities/case_file.py), a refusal deletes it, and the reconciler settles any left over;
+- a command's free text (and its other personal arguments, CommandSpec.kept) is written to the case file
+  *before* the Update is sent, as a pending note under the `<field>_ref` the Update carries; the
+  projection confirms it when the command's event is recorded (activities/case_file.py), a refusal
+  deletes it, and the reconciler settles any left over;
 - the Update id can be derived from the caller's idempotency key (`update_id_for`), so a retry of a
   command that timed out is recognised by Temporal's Update-id dedupe and applied once.
 """
@@ -125,20 +126,36 @@ class CommandResult:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class PendingNote:
+    """A command's free text and its other personal arguments, as the case file keeps them."""
+
+    ref: str
+    field: str
+    text: str | None
+    data: dict[str, Any] | None = None
+
+
 def _split_free_text(
     command: str, args: dict[str, Any], update_id: str | None = None
-) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
-    """Take a command's free text out of its arguments, leaving a reference in its place. The reference
-    follows the Update id, so a retry of the same Update carries (and writes) the same note."""
+) -> tuple[dict[str, Any], PendingNote | None]:
+    """Take a command's free text (and its kept personal arguments) out of its arguments, leaving a reference
+    in their place. The reference follows the Update id, so a retry of the same Update carries (and writes)
+    the same note."""
     spec = COMMANDS.get(command)
     field = spec.free_text if spec is not None else None
-    if field is None or not isinstance(args.get(field), str):
+    if field is None or spec is None:
+        return args, None
+    text = args.get(field) if isinstance(args.get(field), str) else None
+    data = {name: args[name] for name in spec.kept if args.get(name) is not None}
+    if text is None and not data:
         return args, None
     seed = hashlib.sha256(update_id.encode()).hexdigest() if update_id else uuid.uuid4().hex
     ref = f"N-{seed[:16]}"
-    rest = {k: v for k, v in args.items() if k != field}
+    taken = {field, *spec.kept}
+    rest = {k: v for k, v in args.items() if k not in taken}
     rest[f"{field}_ref"] = ref
-    return rest, (ref, field, str(args[field]))
+    return rest, PendingNote(ref, field, text, data or None)
 
 
 async def send_command(
@@ -167,7 +184,7 @@ async def send_command(
             raise
         reason = closed_reason(command)
     if text is not None and store is not None:
-        discard_note(store, text[0])
+        discard_note(store, text.ref)
     if store is not None and at is not None:
         store.record_rejection(handle.id, at, command, reason, actor.role)
     return CommandResult(False, reason=reason)
@@ -194,17 +211,16 @@ def with_case_file_facts(store: Store, case_ref: str, command: str, args: dict[s
             or reporter_is_vulnerable(store, case_ref)}
 
 
-def write_pending_note(store: Store, case_ref: str, command: str, text: tuple[str, str, str], actor: Actor,
+def write_pending_note(store: Store, case_ref: str, command: str, text: PendingNote, actor: Actor,
                        at: datetime) -> None:
     """Write a command's free text before the command goes (a retry with the same ref writes nothing)."""
-    ref, field, body = text
     try:
         with store.session() as session, session.begin():
-            if session.scalars(select(CaseNoteRow.id).where(CaseNoteRow.ref == ref)).first() is not None:
+            if session.scalars(select(CaseNoteRow.id).where(CaseNoteRow.ref == text.ref)).first() is not None:
                 return
             act_as(session, actor.role, actor.id)
-            session.add(CaseNoteRow(ref=ref, case_ref=case_ref, at=at, by=actor.id, command=command, field=field,
-                                    text=body, status="pending"))
+            session.add(CaseNoteRow(ref=text.ref, case_ref=case_ref, at=at, by=actor.id, command=command,
+                                    field=text.field, text=text.text, data=text.data, status="pending"))
     except IntegrityError:
         pass  # the same retry, at the same moment: its twin wrote the note
 

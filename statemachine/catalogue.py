@@ -35,12 +35,16 @@ from policy.risk import ScoreError, assess, check_scores, next_assessment_on, wi
 from statemachine.commands import (
     CASE_STAGES,
     OPEN_STAGES,
+    POSSESSION_KINDS,
     ROLE_RANK,
     Actor,
+    AddAction,
     AgreeActionPlan,
     AssignOfficer,
+    ChangeAction,
     CloseWithReason,
     CommandError,
+    CompleteAction,
     ConcludeLegalAction,
     EscalateRisk,
     LegalDecision,
@@ -49,6 +53,7 @@ from statemachine.commands import (
     ProposeLegalAction,
     RecordCaseReview,
     RecordContact,
+    RecordEqualityAssessment,
     RecordIncident,
     RecordPoliceReport,
     RecordRiskAssessment,
@@ -56,8 +61,10 @@ from statemachine.commands import (
     RequestAsbCaseReview,
     Stage,
     StartIntervention,
+    legal_step,
 )
 from statemachine.events import (
+    ActionChanged,
     ActionPlanAgreed,
     AsbCaseReviewRequested,
     CaseEvent,
@@ -75,14 +82,18 @@ from statemachine.events import (
     RiskAssessed,
     RiskChanged,
 )
-from statemachine.facts import CaseFacts, LegalAction, PendingApproval
+from statemachine.facts import CaseFacts, LegalAction, PendingApproval, PlannedAction
 from statemachine.patches import (
+    ACTION_OVERDUE,
+    ACTION_PLAN_VERSIONS,
     ALLOCATION,
     ALLOCATION_TASK,
     CONSIDER_CLOSURE,
     CONTACT_FROM_CONVERSION,
     ENQUIRY_DECISION,
     ENQUIRY_EXPIRY_DECISION,
+    EQUALITY_AT_EACH_STEP,
+    EQUALITY_REVIEW,
     INCIDENT_SOURCES,
     INDEPENDENT_REVIEWER,
     OFFICER_PROMPTS,
@@ -91,6 +102,7 @@ from statemachine.patches import (
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
     TELL_THE_POLICE,
+    action_task_id,
 )
 
 #: A timeline event (statemachine/events.py): effects append them, in the order they happen.
@@ -109,7 +121,7 @@ class Lifecycle(Protocol):
     #: The behaviour changes in force for this case (statemachine/patches.py).
     patches: frozenset[str]
 
-    def letter(self, template: str, to: str, events: list[Event]) -> None: ...
+    def letter(self, template: str, to: str, events: list[Event], version: int | None = None) -> None: ...
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None: ...
     def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None: ...
     def move(self, trigger: str, events: list[Event], target: str | None = None) -> None: ...
@@ -147,6 +159,9 @@ class CommandSpec:
     after_closure: bool = False
     #: The argument holding free text: the doors keep it in the case file and pass `<field>_ref`.
     free_text: str | None = None
+    #: Further arguments that are personal (the protected characteristics an Equality Act assessment
+    #: considered): the doors keep them in the case file with the free text's note, never in the workflow.
+    kept: tuple[str, ...] = ()
     #: The approval this command asks for, and the approval (with its verdict) it decides.
     asks: ApprovalKind | None = None
     decides: ApprovalKind | None = None
@@ -304,6 +319,67 @@ def _closed_case_refusal(lc: Lifecycle) -> str | None:
             f"(until {until.date():%d %B %Y})")
 
 
+def _local_date(lc: Lifecycle, moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(lc.profile.calendar.timezone)).date()
+
+
+#: The most actions a plan holds: the workflow carries them, so a plan stays small (done ones included).
+MAX_ACTIONS = 100
+
+
+def _plan_refusal(lc: Lifecycle) -> str | None:
+    if ACTION_PLAN_VERSIONS not in lc.patches:
+        return "this case keeps the rules it started with: its action plan is a contact frequency and method only"
+    return None
+
+
+def _action_date_refusal(lc: Lifecycle, due: date | None) -> str | None:
+    """An action's date is from today to a year ahead: a plan is reviewed at least monthly (004 §3.11), and
+    the case keeps the working-day calendar that far ahead."""
+    if due is None or lc.clock is None:
+        return None
+    today = _local_date(lc, lc.clock)
+    if due < today:
+        return f"the action's date {due.isoformat()} has passed: give a date from today"
+    if due > today + timedelta(days=366):
+        return f"the action's date {due.isoformat()} is more than a year ahead: plan it at a later review"
+    return None
+
+
+def _open_action(lc: Lifecycle, action_id: str) -> PlannedAction | None:
+    return next((a for a in lc.facts.actions if a.id == action_id and not a.done), None)
+
+
+def _open_action_refusal(lc: Lifecycle, action_id: str | None) -> str | None:
+    reason = _plan_refusal(lc)
+    if reason:
+        return reason
+    if action_id is None:
+        return None if any(not a.done for a in lc.facts.actions) else "the action plan has no open action"
+    if _open_action(lc, action_id) is None:
+        known = any(a.id == action_id for a in lc.facts.actions)
+        return f"action {action_id} is already done" if known else f"the action plan has no action {action_id}"
+    return None
+
+
+def guard_add_action(lc: Lifecycle, args: AddAction | None, actor: Actor | None) -> str | None:
+    reason = _plan_refusal(lc)
+    if reason:
+        return reason
+    if len(lc.facts.actions) >= MAX_ACTIONS:
+        return f"the action plan has {MAX_ACTIONS} actions: it is time to review it with the reporter"
+    return _action_date_refusal(lc, args.due if args else None)
+
+
+def guard_change_action(lc: Lifecycle, args: ChangeAction | None, actor: Actor | None) -> str | None:
+    return _open_action_refusal(lc, args.action if args else None) or _action_date_refusal(
+        lc, args.due if args else None)
+
+
+def guard_complete_action(lc: Lifecycle, args: CompleteAction | None, actor: Actor | None) -> str | None:
+    return _open_action_refusal(lc, args.action if args else None)
+
+
 def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Actor | None) -> str | None:
     if lc.facts.is_closed:
         closed = _closed_case_refusal(lc)
@@ -384,10 +460,55 @@ def guard_propose_legal_action(lc: Lifecycle, args: ProposeLegalAction | None, a
             return reason
     if facts.equality_assessed_at is None:
         return "record an Equality Act assessment first"
-    if facts.incidents > facts.incidents_at_equality:
+    if EQUALITY_AT_EACH_STEP in lc.patches:
+        reason = _equality_refusal(facts, args.kind if args is not None else None)
+        if reason:
+            return reason
+    elif facts.incidents > facts.incidents_at_equality:
         return "new incidents since the Equality Act assessment: record a new one first"
     if facts.pending_of("legal_approval"):
         return "a legal action is already awaiting approval"
+    if args is not None and args.kind == "warrant_of_eviction" and not any(
+            a.kind in POSSESSION_KINDS and a.status in ("approved", "concluded") for a in facts.legal_actions):
+        return "a warrant of eviction follows a possession order, and none was approved on this case"
+    return None
+
+
+#: What the lifecycle counts as new information for the Equality Act assessment, which is "updated at
+#: pertinent points including ... upon receipt of new and relevant information, for example a psychiatric
+#: report" (004 §6.4; 003 §16 "any protected characteristic the perpetrator(s) may have, whether they have
+#: any support services in place"): a new incident (004 §3.8 updates the plan "following new incidents"),
+#: a change of the case's risk, a new (vulnerability) risk assessment (000 "a vulnerability risk
+#: assessment"; 003 §7), and a support referral, which records a support need or vulnerability (003 §11).
+NEW_INFORMATION: dict[str, str] = {
+    "new_incident": "a new incident",
+    "risk_changed": "a change of risk",
+    "risk_assessment": "a new risk assessment",
+    "support_referral": "a support referral",
+}
+#: A legal step was taken (approved, or an emergency action begun): the next step needs its own assessment.
+LEGAL_STEP_TAKEN = "legal_step"
+STEP_WORDS: dict[str, str] = {"notice": "a notice", "court_application": "a court application",
+                              "warrant": "a warrant of eviction"}
+
+
+def _equality_refusal(facts: CaseFacts, kind: str | None) -> str | None:
+    """An Equality Act assessment is made before each legal step (notice, court application, warrant) and
+    after new information (004 §6.4 "at pertinent points"; 003 §16): the latest must postdate both, must
+    not have found legal action disproportionate, and, if it was made for a step, be for this one."""
+    needed = facts.equality_needed
+    if needed == LEGAL_STEP_TAKEN:
+        return ("a legal step was taken since the last Equality Act assessment: record a new one for this step "
+                "(004 §6.4)")
+    if needed:
+        return (f"new information since the Equality Act assessment ({NEW_INFORMATION.get(needed, needed)}): "
+                "record a new one first (004 §6.4)")
+    if facts.equality_conclusion == "not_proportionate":
+        return "the Equality Act assessment found legal action not proportionate: record a new one first"
+    made_for = facts.equality_step
+    if kind is not None and made_for in STEP_WORDS and made_for != legal_step(kind):
+        return (f"the Equality Act assessment was made for {STEP_WORDS[made_for]}, and {kind} is "
+                f"{STEP_WORDS[legal_step(kind)]}: record one for this step")
     return None
 
 
@@ -524,6 +645,19 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     if hate and facts.risk != "high":
         facts.risk = "high"
         events.append(RiskChanged(risk="high", why="hate incident"))
+    new_information(lc, "new_incident", events)
+
+
+def new_information(lc: Lifecycle, why: str, events: list[Event]) -> None:
+    """New and relevant information (NEW_INFORMATION): the Equality Act assessment must be made again before
+    the next legal step, and, while legal action is open, the officer gets a task to make it now (004 §6.4)."""
+    facts = lc.facts
+    if facts.equality_assessed_at is None:
+        return  # nothing to update: the first assessment comes before the first legal step anyway
+    facts.equality_needed = why
+    if EQUALITY_AT_EACH_STEP in lc.patches and facts.open_legal_actions and not facts.equality_task_open:
+        facts.equality_task_open = True
+        lc.task(EQUALITY_REVIEW, "officer", events, approval=EQUALITY_REVIEW, why=why)
 
 
 def tell_the_police(lc: Lifecycle, events: list[Event]) -> None:
@@ -579,6 +713,7 @@ def do_record_risk_assessment(
         level = args.level or assess(matrix, scores=args.scores, level=None, reporter_vulnerable=False).level
         facts.risk_assessment = level
         events.append(RiskAssessed(level=level))
+        new_information(lc, "risk_assessment", events)
         return
     vulnerable = facts.reporter.vulnerable if args.reporter_vulnerable is None else args.reporter_vulnerable
     facts.reporter.vulnerable = vulnerable
@@ -600,6 +735,7 @@ def do_record_risk_assessment(
     if facts.risk_review_task_open:
         facts.risk_review_task_open = False
         events.append(Decided(kind=RISK_REVIEW, decision="done"))
+    new_information(lc, "risk_assessment", events)
 
 
 def raise_for_vulnerable_reporter(lc: Lifecycle, events: list[Event]) -> None:
@@ -617,11 +753,78 @@ def raise_for_vulnerable_reporter(lc: Lifecycle, events: list[Event]) -> None:
 
 def do_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]
                          ) -> None:
-    lc.facts.contact_every_days = args.contact_every_days
-    lc.facts.contact_method = args.contact_method
+    facts = lc.facts
+    facts.contact_every_days = args.contact_every_days
+    facts.contact_method = args.contact_method
+    if ACTION_PLAN_VERSIONS not in lc.patches:
+        events.append(ActionPlanAgreed(contact_every_days=args.contact_every_days,
+                                       contact_method=args.contact_method, reporters_choice=args.reporters_choice))
+        lc.letter("action_plan", "reporter", events)
+        return
+    # Agreeing the plan (or agreeing it again) is a new version, and the reporter's letter states exactly
+    # that version: its actions and this frequency and method (004 §3.2 "agree a written action plan, which
+    # will be shared with the reporter"; 000 "You'll receive a copy").
+    facts.plan_version += 1
     events.append(ActionPlanAgreed(contact_every_days=args.contact_every_days, contact_method=args.contact_method,
-                                   reporters_choice=args.reporters_choice))
-    lc.letter("action_plan", "reporter", events)
+                                   reporters_choice=args.reporters_choice, version=facts.plan_version))
+    lc.letter("action_plan", "reporter", events, version=facts.plan_version)
+
+
+def _new_version(lc: Lifecycle) -> int | None:
+    """A change to an agreed plan is its next version (None: the plan is still being drawn up, not agreed)."""
+    if lc.facts.plan_version == 0:
+        return None
+    lc.facts.plan_version += 1
+    return lc.facts.plan_version
+
+
+def _share(lc: Lifecycle, version: int | None, events: list[Event]) -> None:
+    """004 §3.8: an action "should always be shared with the reporting customer": each new version of an
+    agreed plan goes to the reporter, stating that version."""
+    if version is not None:
+        lc.letter("action_plan", "reporter", events, version=version)
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def do_add_action(lc: Lifecycle, args: AddAction, actor: Actor, now: datetime, events: list[Event]) -> None:
+    facts = lc.facts
+    action = PlannedAction(id=f"A{len(facts.actions) + 1}", who=args.who, due=args.due)
+    facts.actions.append(action)
+    version = _new_version(lc)
+    events.append(ActionChanged(action=action.id, change="added", who=action.who, due=action.due.isoformat(),
+                                **_given(what_ref=args.what_ref, version=version)))
+    _share(lc, version, events)
+
+
+def do_change_action(lc: Lifecycle, args: ChangeAction, actor: Actor, now: datetime, events: list[Event]) -> None:
+    action = _open_action(lc, args.action)
+    assert action is not None  # guarded
+    moved = args.due is not None and args.due != action.due
+    action.who = args.who or action.who
+    action.due = args.due or action.due
+    version = _new_version(lc)
+    events.append(ActionChanged(action=action.id, change="changed",
+                                **_given(who=args.who, due=args.due.isoformat() if args.due else None,
+                                         what_ref=args.what_ref, version=version)))
+    if moved and action.chased:  # a new date agreed answers the overdue task
+        action.chased = False
+        events.append(Decided(kind=ACTION_OVERDUE, decision="rescheduled", approval=action_task_id(action.id)))
+    _share(lc, version, events)
+
+
+def do_complete_action(lc: Lifecycle, args: CompleteAction, actor: Actor, now: datetime, events: list[Event]
+                       ) -> None:
+    action = _open_action(lc, args.action)
+    assert action is not None  # guarded
+    action.done = True
+    version = _new_version(lc)
+    events.append(ActionChanged(action=action.id, change="done", **_given(version=version)))
+    if action.chased:
+        events.append(Decided(kind=ACTION_OVERDUE, decision="done", approval=action_task_id(action.id)))
+    _share(lc, version, events)
 
 
 def decide_enquiry(lc: Lifecycle, decision: str, events: list[Event]) -> None:
@@ -655,6 +858,7 @@ def do_escalate_risk(lc: Lifecycle, args: EscalateRisk, actor: Actor, now: datet
         today = local_date(lc.profile, now)
         if facts.risk_review_on is None or facts.risk_review_on > today:
             facts.risk_review_on = today
+    new_information(lc, "risk_changed", events)
 
 
 def do_record_case_review(lc: Lifecycle, args: RecordCaseReview, actor: Actor, now: datetime, events: list[Event]
@@ -682,6 +886,7 @@ def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, 
         # (003 §9 "referrals to other support agencies, as and when required"; 004 §3.3).
         lc.facts.interventions.append(args.kind)
         events.append(InterventionStarted(kind=args.kind))
+        new_information(lc, "support_referral", events)
         return
     if lc.facts.converted_at is None:
         lc.facts.converted_at = now
@@ -692,10 +897,27 @@ def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, 
         lc.letter(INTERVENTION_LETTERS[args.kind], "reported_person", events)
 
 
-def do_record_equality_assessment(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-    lc.facts.equality_assessed_at = now
-    lc.facts.incidents_at_equality = lc.facts.incidents
-    events.append(EqualityAssessed())
+def do_record_equality_assessment(lc: Lifecycle, args: RecordEqualityAssessment, actor: Actor, now: datetime,
+                                  events: list[Event]) -> None:
+    facts = lc.facts
+    facts.equality_assessed_at = now
+    facts.incidents_at_equality = facts.incidents
+    if EQUALITY_AT_EACH_STEP not in lc.patches:
+        events.append(EqualityAssessed())
+        return
+    facts.equality_step = args.step
+    facts.equality_conclusion = args.conclusion
+    facts.equality_needed = None
+    events.append(EqualityAssessed(**_given(step=args.step, conclusion=args.conclusion,
+                                            assessment_ref=args.note_ref)))
+    if facts.equality_task_open:
+        facts.equality_task_open = False
+        events.append(Decided(kind=EQUALITY_REVIEW, decision="assessed"))
+
+
+def _legal_step_taken(lc: Lifecycle) -> None:
+    """A legal step was taken: the next one needs an assessment of its own (004 §6.4)."""
+    lc.facts.equality_needed = lc.facts.equality_needed or LEGAL_STEP_TAKEN
 
 
 def do_propose_legal_action(
@@ -723,6 +945,7 @@ def do_propose_legal_action(
         if facts.converted_at is None:
             facts.converted_at = now
         lc.move("enter_legal", events)
+        _legal_step_taken(lc)
 
 
 def _legal_facts(action: LegalAction) -> dict[str, Any]:
@@ -750,6 +973,8 @@ def _decide_legal(lc: Lifecycle, approve: bool, now: datetime, events: list[Even
         if facts.converted_at is None:
             facts.converted_at = now
         lc.move("enter_legal", events)
+        if not action.emergency:  # an emergency action's step was taken when it began
+            _legal_step_taken(lc)
         template = "legal_warning" if action.kind == "legal_warning" else "letter_before_action"
         lc.letter(template, "reported_person", events)
     elif facts.stage == "legal" and not facts.open_legal_actions:
@@ -848,6 +1073,19 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 OPEN_STAGES, do_agree_action_plan, guard_agree_action_plan,
                 examples=({"contact_every_days": 14}, {"contact_every_days": 60}),
                 title="Agree an action plan", clause="003 §9"),
+    CommandSpec("add_action", "add an action to the reporter's action plan: what, who (officer, reporter or a "
+                "partner agency) and by when", AddAction, OPEN_STAGES, do_add_action, guard_add_action,
+                free_text="what",
+                examples=({"what_ref": "N-1", "who": "officer", "due": "2026-03-20"},
+                          {"what_ref": "N-2", "who": "police", "due": "2026-04-30"}),
+                title="Add an action to the plan", clause="003 stage 1; 004 §3.8"),
+    CommandSpec("change_action", "change an open action of the plan: its date, who does it, or what it is",
+                ChangeAction, OPEN_STAGES, do_change_action, guard_change_action, free_text="what",
+                examples=({"action": "A1", "due": "2026-05-01"}, {"action": "A1", "who": "reporter"}),
+                title="Change an action of the plan", clause="004 §3.8"),
+    CommandSpec("complete_action", "mark an action of the plan done", CompleteAction, OPEN_STAGES,
+                do_complete_action, guard_complete_action, examples=({"action": "A1"}, {"action": "A2"}),
+                title="Mark an action done", clause="004 §3.8"),
     CommandSpec("convert_to_case", "turn the enquiry into a case (investigation)", NoArgs, ("enquiry",),
                 do_convert_to_case, guard_convert_to_case, examples=({},),
                 title="Convert the enquiry to a case", clause="003 §8 stage 1"),
@@ -868,9 +1106,12 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 StartIntervention, OPEN_STAGES, do_start_intervention, guard_start_intervention,
                 examples=({"kind": "warning_letter"}, {"kind": "mediation"}, {"kind": "support_referral"}),
                 title="Start an intervention", clause="003 §8 stage 4"),
-    CommandSpec("record_equality_assessment", "record an Equality Act assessment", Note, OPEN_STAGES,
-                do_record_equality_assessment, free_text="note", examples=({},),
-                title="Record an Equality Act assessment", clause="004 §6.4"),
+    CommandSpec("record_equality_assessment", "record an Equality Act assessment: what was considered, the "
+                "adjustments offered, the conclusion, the legal step", RecordEqualityAssessment, OPEN_STAGES,
+                do_record_equality_assessment, free_text="note", kept=("considered", "adjustments"),
+                examples=({}, {"step": "court_application", "conclusion": "proportionate", "note_ref": "N-3"},
+                          {"step": "notice", "conclusion": "not_proportionate"}),
+                title="Record an Equality Act assessment", clause="004 §6.4; 003 §16"),
     CommandSpec("propose_legal_action", "propose a legal remedy; it needs approval (an emergency acts at once)",
                 ProposeLegalAction, OPEN_STAGES, do_propose_legal_action, guard_propose_legal_action,
                 asks="legal_approval", examples=({"kind": "legal_warning"}, {"kind": "possession_order"},
@@ -1065,6 +1306,31 @@ def fire_risk_review(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
         lc.task(RISK_REVIEW, "officer", events, approval=RISK_REVIEW)
 
 
+def _action_due_at(calendar: WorkingCalendar, day: date) -> datetime:
+    """An action is late when the working day of its date has ended (the next working day's end, if its
+    date is not one): deadlines end with the working day, as officers count them."""
+    return calendar.end_of(day if calendar.is_working_day(day) else calendar.next_working_day(day))
+
+
+def due_action(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+               patches: frozenset[str]) -> datetime | None:
+    waiting = [a.due for a in facts.actions if not a.done and not a.chased]
+    return _action_due_at(calendar, min(waiting)) if waiting else None
+
+
+def fire_action_due(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """Each action whose date has passed undone gives the officer a task: chase it, or agree a new date
+    (003 stage 1 "Action Plan": actions set and taken; 004 §3.8 "It is important to complete actions as
+    agreed on the plan"; 001 rec. 3). Answered on the case by complete_action or change_action."""
+    rules = lc.profile.calendar
+    local = now.astimezone(ZoneInfo(rules.timezone))
+    ended = local.date() if local.time() >= rules.end_of_working_day else local.date() - timedelta(days=1)
+    for action in lc.facts.actions:
+        if not action.done and not action.chased and action.due <= ended:
+            action.chased = True
+            lc.task(ACTION_OVERDUE, "officer", events, approval=action_task_id(action.id), action=action.id)
+
+
 def fire_overdue(kind: str) -> Fire:
     """A missed deadline is a breach (recorded by `on_deadline`), with an overdue task for the first
     role of the escalation chain (004 §3.12)."""
@@ -1176,6 +1442,10 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  OPEN_STAGES, "risk_matrix.review_every.<risk>", due_risk_review, "risk_review task",
                  fire_risk_review, tells="the officer (a risk_review task, answered by record_risk_assessment)",
                  clause="003 §8 stage 1; 004 §3.4"),
+    DeadlineSpec("action_due", "an action of the plan whose date passes undone", OPEN_STAGES,
+                 "calendar.end_of_working_day", due_action, "action_overdue task for the officer", fire_action_due,
+                 tells="the officer (an action_overdue task, answered by completing the action or a new date)",
+                 clause="003 stage 1; 004 §3.8"),
     DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
                  OPEN_STAGES, "approvals.decide_within", None,
                  "approval task for the next role", tells="the next role of the escalation chain", on_task=True,

@@ -30,7 +30,7 @@ InterventionKind = Literal[
 LegalKind = Literal[
     "legal_warning", "injunction", "closure_order", "community_protection_notice",
     "criminal_behaviour_order", "undertaking", "demotion", "notice_seeking_possession",
-    "possession_order", "absolute_ground",
+    "possession_order", "absolute_ground", "warrant_of_eviction",
 ]
 #: Where an incident was reported: to this service (the case), or by the applicant to the police, the
 #: council (its environmental health or housing) or another social landlord. 003 §10 counts reports
@@ -39,10 +39,41 @@ LegalKind = Literal[
 IncidentSource = Literal["case", "police", "council", "landlord"]
 #: Legal remedies that go to court, so need solicitors instructed (004 §3.1, §3.12).
 COURT_KINDS: frozenset[str] = frozenset(
-    {"injunction", "closure_order", "criminal_behaviour_order", "demotion", "possession_order", "absolute_ground"}
+    {"injunction", "closure_order", "criminal_behaviour_order", "demotion", "possession_order", "absolute_ground",
+     "warrant_of_eviction"}
 )
 #: Legal remedies that can end in eviction (004 §3.1: senior authority to evict).
-EVICTION_KINDS: frozenset[str] = frozenset({"possession_order", "absolute_ground"})
+EVICTION_KINDS: frozenset[str] = frozenset({"possession_order", "absolute_ground", "warrant_of_eviction"})
+#: The remedies after which a warrant of eviction may be applied for.
+POSSESSION_KINDS: frozenset[str] = frozenset({"possession_order", "absolute_ground"})
+
+#: The legal steps before each of which an Equality Act assessment is made (004 §6.4: "before legal
+#: proceedings are commenced (service of notice)", "before an application to court is made", "before a
+#: warrant of eviction is applied for"), and `new_information`: one made "upon receipt of new and
+#: relevant information", which covers whichever step comes next.
+LegalStep = Literal["notice", "court_application", "warrant"]
+EqualityStep = Literal["notice", "court_application", "warrant", "new_information"]
+
+
+def legal_step(kind: str) -> LegalStep:
+    """The step a legal remedy is: a warrant of eviction, a court application, or a notice (a remedy
+    served or agreed without applying to the court: a notice seeking possession, a community protection
+    notice, a legal warning, an undertaking)."""
+    if kind == "warrant_of_eviction":
+        return "warrant"
+    return "court_application" if kind in COURT_KINDS else "notice"
+
+
+#: What an Equality Act assessment considered: the nine protected characteristics of the Equality Act
+#: 2010 (s.4; 003 §16, 004 §6.4) and the vulnerabilities 003 §11 names, or that none was identified.
+#: Personal (special category) data: a door keeps them in the case file, never in the workflow.
+Consideration = Literal[
+    "age", "disability", "gender_reassignment", "marriage_civil_partnership", "pregnancy_maternity", "race",
+    "religion_belief", "sex", "sexual_orientation", "mental_health", "learning_difficulty", "substance_misuse",
+    "other_vulnerability", "none_identified",
+]
+#: Whether the action is "a proportionate means of achieving a legitimate aim" (003 §16).
+EqualityConclusion = Literal["proportionate", "proportionate_with_adjustments", "not_proportionate"]
 
 ROLE_RANK: dict[str, int] = {
     "intake": 0, "officer": 1, "manager": 2, "senior_manager": 3, "ops": -1, "auditor": -1,
@@ -158,6 +189,52 @@ class AgreeActionPlan(_Args):
     reporters_choice: bool = False
 
 
+#: Who does an action: the officer, the reporter, or a partner agency by its short code (`police`,
+#: `environmental_health`, ...; the letters name it, letters/templates/<language>/labels.toml `partners`).
+#: A code, never a person's name: the workflow carries it.
+ACTION_OWNER_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+ACTION_ID_PATTERN = r"^A[1-9][0-9]{0,3}$"
+
+
+class AddAction(_Args):
+    """One action of the reporter's action plan (003 stage 1 "Action Plan"; 004 §3.8: actions "for the case
+    officer, the victim, or others"): what (free text, kept in the case file; the workflow gets `what_ref`),
+    who does it, and by when."""
+
+    what: str | None = Field(None, min_length=1, max_length=2000)
+    what_ref: str | None = Field(None, max_length=40)
+    who: str = Field("officer", pattern=ACTION_OWNER_PATTERN)
+    due: date
+
+    @model_validator(mode="after")
+    def _has_what(self) -> AddAction:
+        if not self.what and not self.what_ref:
+            raise ValueError("what is required: the action itself")
+        return self
+
+
+class ChangeAction(_Args):
+    """A new date, owner or wording for an open action of the plan; the plan gets a new version."""
+
+    action: str = Field(pattern=ACTION_ID_PATTERN)
+    what: str | None = Field(None, min_length=1, max_length=2000)
+    what_ref: str | None = Field(None, max_length=40)
+    who: str | None = Field(None, pattern=ACTION_OWNER_PATTERN)
+    due: date | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ChangeAction:
+        if not (self.what or self.what_ref or self.who or self.due):
+            raise ValueError("give what changes: what, who or due")
+        return self
+
+
+class CompleteAction(_Args):
+    """An action of the plan was done."""
+
+    action: str = Field(pattern=ACTION_ID_PATTERN)
+
+
 class CloseWithReason(_Args):
     reason: ClosureReason
 
@@ -182,6 +259,28 @@ class Note(_Args):
     #: Free text: a door stores it in the case file and sends `note_ref` instead (CommandSpec.free_text).
     note: str | None = Field(None, max_length=10000)
     note_ref: str | None = Field(None, max_length=40)
+
+
+class RecordEqualityAssessment(Note):
+    """An Equality Act assessment (003 §16; 004 §6.4, Appendix 11): the protected characteristics or
+    vulnerabilities considered, the adjustments or support offered, the proportionality conclusion, and the
+    legal step it was made for. `considered` and `adjustments` are personal: a door keeps them in the case
+    file with the note (CommandSpec.kept) and the workflow gets `note_ref`. A bare `note` is still accepted
+    (docs/scenarios.md "Compatibility")."""
+
+    step: EqualityStep | None = None
+    considered: list[Consideration] | None = Field(None, min_length=1, max_length=14)
+    adjustments: str | None = Field(None, min_length=1, max_length=10000)
+    conclusion: EqualityConclusion | None = None
+
+    @model_validator(mode="after")
+    def _whole(self) -> RecordEqualityAssessment:
+        if self.considered and "none_identified" in self.considered and len(set(self.considered)) > 1:
+            raise ValueError("considered: none_identified cannot be given with a characteristic or vulnerability")
+        if (self.considered or self.adjustments) and self.conclusion is None:
+            raise ValueError("conclusion is required: a structured assessment states whether the action is "
+                             "proportionate")
+        return self
 
 
 class RequestAsbCaseReview(_Args):

@@ -135,12 +135,28 @@ class CaseReviewed(_Event):
 
 class ActionPlanAgreed(_Event):
     """The contact frequency and method agreed with the reporter; `reporters_choice` when a frequency
-    less often than the standard was the reporter's own recorded choice (001 rec. 3)."""
+    less often than the standard was the reporter's own recorded choice (001 rec. 3). `version`: the plan's
+    version this agreement made, shared with the reporter (older histories carry none)."""
 
     event: Literal["action_plan"] = "action_plan"
     contact_every_days: int
     contact_method: str
     reporters_choice: bool
+    version: int | None = None
+
+
+class ActionChanged(_Event):
+    """An action of the plan added, changed or done (003 stage 1 "Action Plan"; 004 §3.8): who does it
+    and by when (an ISO date); what it is stays in the case file (`what_ref`). `version`: the plan's new
+    version, when the plan was already agreed (each change of an agreed plan is shared)."""
+
+    event: Literal["action"] = "action"
+    action: str
+    change: Literal["added", "changed", "done"]
+    who: str | None = None
+    due: str | None = None
+    what_ref: str | None = None
+    version: int | None = None
 
 
 class PoliceInformed(_Event):
@@ -180,7 +196,13 @@ class InterventionStarted(_Event):
 
 
 class EqualityAssessed(_Event):
+    """An Equality Act assessment: the legal step it was made for and its conclusion; what it considered
+    and the adjustments offered are in the case file, with the note `assessment_ref` names (004 §6.4)."""
+
     event: Literal["equality_assessment"] = "equality_assessment"
+    step: str | None = None
+    conclusion: str | None = None
+    assessment_ref: str | None = None
 
 
 class LegalActionChanged(_Event):
@@ -206,6 +228,8 @@ class Decided(_Event):
     event: Literal["decision"] = "decision"
     kind: str
     decision: str
+    #: The task it answers, when more than one of its kind may be open (`action_overdue:A1`).
+    approval: str | None = None
 
 
 # ---------------------------------------------------------------------------------------- messages
@@ -215,12 +239,15 @@ class LetterSent(_Event):
     event: Literal["letter"] = "letter"
     template: str
     to: str
+    #: The action plan's version the letter states (the action_plan letter).
+    version: int | None = None
 
 
 class NotificationSent(_Event):
     event: Literal["notification"] = "notification"
     channel: str
     template: str
+    version: int | None = None
 
 
 class CommunicationFailed(_Event):
@@ -248,7 +275,8 @@ class TaskCreated(_Event):
     reason: str | None = None
     #: The deadline an overdue task is about.
     deadline: str | None = None
-    #: Why a consider_closure task was made (inactivity, monitoring).
+    #: Why a consider_closure task was made (inactivity, monitoring), or an equality_review task (the
+    #: new information: new_incident, risk_changed, ...).
     why: str | None = None
     #: The letter a communication_failed task is about, and its event.
     template: str | None = None
@@ -259,6 +287,8 @@ class TaskCreated(_Event):
     not_by: str | None = None
     #: The team an allocation task allocates for (the profile's `allocation`, by risk; 004 §3.1).
     team: str | None = None
+    #: The plan's action an action_overdue task is about.
+    action: str | None = None
 
 
 class TaskReminded(_Event):
@@ -307,7 +337,7 @@ CaseEvent = Annotated[
     | ContactRecorded | RiskAssessed | CaseReviewed | InterventionStarted | EqualityAssessed | LegalActionChanged
     | AsbCaseReviewRequested | Decided | LetterSent | NotificationSent | CommunicationFailed | TaskCreated
     | TaskReminded | TaskEscalatedEvent | TaskResolvedEvent | DeadlineSet | Breach | ActionPlanAgreed
-    | PoliceInformed | EnquiryExpired | Referral | Notice,
+    | PoliceInformed | EnquiryExpired | Referral | Notice | ActionChanged,
     Field(discriminator="event"),
 ]
 

@@ -39,6 +39,19 @@ class LegalAction(BaseModel):
     case_review_meeting: datetime | None = None
 
 
+class PlannedAction(BaseModel):
+    """One action of the reporter's action plan: who does it and by when (what it is stays in the case
+    file). `chased`: its date passed undone and the officer has a task for it (until it is done or moved)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    who: str
+    due: date
+    done: bool = False
+    chased: bool = False
+
+
 class PendingApproval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,6 +97,10 @@ class CaseFacts(BaseModel):
     last_contact_at: datetime | None = None
     contact_every_days: int | None = None
     contact_method: str | None = None
+    #: The action plan's actions (003 stage 1 "Action Plan"; 004 §3.8), and its latest version shared with
+    #: the reporter (0: not agreed yet). Agreeing the plan, and every change once agreed, is a new version.
+    actions: list[PlannedAction] = []
+    plan_version: int = 0
 
     incidents: int = 1
     last_incident_at: datetime
@@ -97,6 +114,14 @@ class CaseFacts(BaseModel):
     risk_review_task_open: bool = False
     equality_assessed_at: datetime | None = None
     incidents_at_equality: int = 0
+    #: The latest Equality Act assessment's legal step and conclusion (its details are in the case file),
+    #: and why a new one is needed before the next legal step (004 §6.4 "at pertinent points"): new
+    #: information (`NEW_INFORMATION` in statemachine/catalogue.py) or a legal step taken.
+    equality_step: str | None = None
+    equality_conclusion: str | None = None
+    equality_needed: str | None = None
+    #: New information reached a case with legal action open: the officer has a task to reassess.
+    equality_task_open: bool = False
     last_review_at: datetime | None = None
     monitoring_since: datetime | None = None
     asb_case_review_since: datetime | None = None

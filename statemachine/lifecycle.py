@@ -228,15 +228,16 @@ class Lifecycle:
             decide_enquiry(self, "converted", events)
         return Decision(events)
 
-    def letter(self, template: str, to: str, events: list[Event]) -> None:
+    def letter(self, template: str, to: str, events: list[Event], version: int | None = None) -> None:
         """A letter to a party (and, to a reporter who chose email or SMS, a notification beside it);
-        nobody anonymous or unknown is written to."""
+        nobody anonymous or unknown is written to. `version`: the action plan's version it states."""
         party = self.facts.reporter if to == "reporter" else self.facts.reported_person
         if party is None or party.anonymous or (to == "reported_person" and not party.id):
             return
-        events.append(LetterSent(template=template, to=to))
+        given = {"version": version} if version is not None else {}
+        events.append(LetterSent(template=template, to=to, **given))
         if to == "reporter" and party.contact_method in ("email", "sms"):
-            events.append(NotificationSent(channel=party.contact_method, template=template))
+            events.append(NotificationSent(channel=party.contact_method, template=template, **given))
 
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None:
         events.append(TaskCreated(kind=kind, role=role, **extra))

@@ -47,10 +47,15 @@ INCIDENT_SOURCES = "incident-sources"
 #: The manager who approved a case's closure may not review it (004 §8: "an independent ASB expert").
 INDEPENDENT_REVIEWER = "independent-case-reviewer"
 
+#: The action plan is a list of actions, versioned; each version is the letter's (003 stage 1; 004 §3.8).
+ACTION_PLAN_VERSIONS = "action-plan-versions"
+#: An Equality Act assessment before each legal step and after new information (004 §6.4; 003 §16).
+EQUALITY_AT_EACH_STEP = "equality-at-each-step"
+
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
                             LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
                             CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER,
-                            ALLOCATION_TASK, RISK_MATRIX)
+                            ALLOCATION_TASK, RISK_MATRIX, ACTION_PLAN_VERSIONS, EQUALITY_AT_EACH_STEP)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 
@@ -63,5 +68,15 @@ TELL_POLICE = "tell_police"
 ALLOCATION = "allocation"
 #: The next risk assessment is due: answered by record_risk_assessment.
 RISK_REVIEW = "risk_review"
+#: An action of the plan passed its date undone; answered by completing it or agreeing a new date. Each
+#: carries `action_overdue:<action id>` as its pseudo-approval id (`action_task_id`).
+ACTION_OVERDUE = "action_overdue"
+#: New information reached a case with legal action open; answered by a new Equality Act assessment.
+EQUALITY_REVIEW = "equality_review"
 ANSWERED_ON_THE_CASE: frozenset[str] = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE, ALLOCATION,
-                                                  RISK_REVIEW})
+                                                  RISK_REVIEW, ACTION_OVERDUE, EQUALITY_REVIEW})
+
+
+def action_task_id(action: str) -> str:
+    """The pseudo-approval id of the overdue task of one action: several may be open at once."""
+    return f"{ACTION_OVERDUE}:{action}"

@@ -101,8 +101,8 @@ async def test_legal_action_needs_a_current_equality_assessment(
                    kind="injunction")
     await _do(handle, "record_equality_assessment")
     await _do(handle, "record_incident")
-    await _refused(store, handle, "propose_legal_action", "new incidents since the Equality Act assessment",
-                   kind="injunction")
+    await _refused(store, handle, "propose_legal_action",
+                   "new information since the Equality Act assessment (a new incident)", kind="injunction")
 
 
 async def test_legal_approval_needs_the_right_role_and_another_person(

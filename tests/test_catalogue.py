@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from statemachine.catalogue import (
 )
 from statemachine.commands import OPEN_STAGES, Actor, ReportArgs
 from statemachine.deadlines import calendar_for, open_deadlines
+from statemachine.facts import PlannedAction
 from statemachine.lifecycle import Lifecycle
 from statemachine.patches import ANSWERED_ON_THE_CASE
 
@@ -149,7 +150,8 @@ def test_open_deadlines_are_exactly_the_specs_that_run_in_the_stage() -> None:
     start = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     for stage in OPEN_STAGES:
         lc = _case(stage=stage, converted_at=start, last_contact_at=start, monitoring_since=start,
-                   unable_letter_at=start, hate=True, risk_review_on=start.date())
+                   unable_letter_at=start, hate=True, risk_review_on=start.date(),
+                   actions=[PlannedAction(id="A1", who="officer", due=date(2026, 3, 20))])
         found = open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile))
         assert set(found) == {k for k, s in DEADLINES.items() if stage in s.stages and s.due is not None}, stage
 

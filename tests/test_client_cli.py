@@ -12,6 +12,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,17 @@ async def test_a_case_worked_from_the_command_line(server: Server, tmp_path: Pat
     await server.ok("officer", "o1", "case", "do", ref, "agree_action_plan", "--arg", "contact_every_days=14")
     converted = (await server.ok("officer", "o1", "case", "do", ref, "convert_to_case")).json()
     assert converted["status"]["stage"] == "investigation"
+    # An action for the plan (issue 11 item 6) and a structured Equality Act assessment (item 9): a date is
+    # text, a list is JSON.
+    by = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+    await server.ok("officer", "o1", "case", "do", ref, "add_action", "--arg", "what=Visit the neighbour",
+                    "--arg", "who=police", "--arg", f"due={by}")
+    await server.ok("officer", "o1", "case", "do", ref, "record_equality_assessment", "--arg", "step=notice",
+                    "--arg", 'considered=["age"]', "--arg", "conclusion=proportionate")
+    planned = (await server.ok("officer", "o1", "case", "show", ref)).json()
+    assert [(a["action"], a["what"], a["who"], a["due"]) for a in planned["action_plan"]] == [
+        ("A1", "Visit the neighbour", "police", by)]
+    assert [(e["step"], e["considered"]) for e in planned["equality_assessments"]] == [("notice", ["age"])]
 
     listed = (await server.ok("auditor", "a1", "case", "list", "--officer", "o1", "--stage", "investigation")).lines()
     assert ref in {case["reference"] for case in listed}

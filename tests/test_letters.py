@@ -30,8 +30,8 @@ from activities.contracts import MessageRequest
 from activities.messages import MessageActivities
 from asb.cli import main as asb_main
 from casefile.db import Store
-from casefile.models import MessageRow, PersonRow
-from letters.compose import LetterJob, compose
+from casefile.models import ActionPlanVersionRow, MessageRow, PersonRow
+from letters.compose import LetterJob, PlanNotRecorded, compose
 from letters.config import ConfigError, DeliverySettings, Landlord, NotifySettings, Officer, SmtpSettings, load_settings
 from letters.delivery import message_id, print_path
 from letters.pdf import ADDRESS_WINDOW_MM, BODY_TOP_MM, LOGO_AREA_MM, PRINTABLE_MM, SERVICE_AREA_MM, build_pdf
@@ -208,6 +208,56 @@ def test_closure_letters_give_the_reason_without_telling_the_reported_person_wha
     assert "mediation" not in reported
     closed = pdf_text(render(store, ref, "enquiry_closed", reason="unable_to_contact")[0])
     assert "we did not hear back from you in time" in closed
+
+
+def test_the_action_plan_letter_states_the_version_agreed_never_the_person_record(store: Store) -> None:
+    """Issue 11 item 6: an agreed weekly visit was told to the reporter as "every month by phone", read
+    from the person record. The letter states exactly the version it was sent for: its actions (what, who,
+    by when, done) and the contact agreed in it (004 §3.8)."""
+    ref = new_ref()
+    seed_case(store, ref, actions=True, reporter={"contact_every_days": 30, "contact_method": "letter"})
+    # Version 2: the officer's visit was made and the police action moved.
+    with store.session() as session, session.begin():
+        items = [{"key": "A1", "description": "Visit the reported address and talk to the household",
+                  "owner": "officer", "due": "2026-03-09", "done": True},
+                 {"key": "A2", "description": "Record any noise with the Noise App", "owner": "reporter",
+                  "due": "2026-03-16", "done": False},
+                 {"key": "A3", "description": "Increase patrols in the evenings", "owner": "police",
+                  "due": "2026-03-27", "done": False}]
+        session.add(ActionPlanVersionRow(case_ref=ref, number=2, shared_at=AT, items=items, contact_every_days=14,
+                                         contact_method="phone"))
+    first = pdf_text(render(store, ref, "action_plan", plan_version=1)[0])
+    assert "version 1, which replaces any copy we sent you before" in first
+    assert "your case officer will contact you every week by visiting you" in first
+    assert "every month" not in first and "30 days" not in first and "by letter" not in first
+    for words in ("Visit the reported address and talk to the household Sam Patel 9 March 2026 Not yet",
+                  "Record any noise with the Noise App You 16 March 2026 Not yet",
+                  "Increase patrols in the evenings The police 20 March 2026 Not yet",
+                  "Next risk assessment Sam Patel 2 April 2026 Not yet"):
+        assert words in first
+    second = pdf_text(render(store, ref, "action_plan", plan_version=2)[0])
+    assert "version 2," in second and "every 2 weeks by phone" in second
+    assert "talk to the household Sam Patel 9 March 2026 Done" in second
+    assert "The police 27 March 2026 Not yet" in second and "Next risk assessment" not in second
+    assert "version 2," in pdf_text(render(store, ref, "action_plan")[0])  # unnamed: the latest
+    with pytest.raises(PlanNotRecorded, match="version 3"):  # never another version than the one sent for
+        render(store, ref, "action_plan", plan_version=3)
+
+
+def test_a_plan_letter_sent_before_its_version_is_recorded_waits_for_it(store: Store, tmp_path: Path) -> None:
+    """The letter goes in the same workflow step that records the version: a send that finds no version yet
+    is tried again (Temporal's retry), never sent stating another version nor parked for printing."""
+    ref = new_ref()
+    reporter, _ = seed_case(store, ref, actions=True)
+    messages = MessageActivities(store, tmp_path, settings())
+    with pytest.raises(ApplicationError) as early:
+        messages.send_letter(request(ref, "action_plan", "reporter", reporter, plan_version=2))
+    assert early.value.type == "LetterNotRendered" and not early.value.non_retryable
+    with store.session() as session, session.begin():
+        session.add(ActionPlanVersionRow(case_ref=ref, number=2, shared_at=AT, items=[], contact_every_days=7,
+                                         contact_method="phone"))
+    sent = Path(messages.send_letter(request(ref, "action_plan", "reporter", reporter, plan_version=2)))
+    assert "version 2," in " ".join(sent.read_text().split())
 
 
 def test_large_print_and_easy_read_are_what_they_say(store: Store) -> None:

@@ -15,7 +15,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +272,24 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     assert download.status == 200 and await download.body() == photo
     assert download.headers["content-disposition"].startswith('attachment; filename="door.jpg"')
     assert download.headers["x-content-type-options"] == "nosniff"
+    # An action for the plan (a date field), and a structured Equality Act assessment (a box for each
+    # characteristic considered): both shown on the case (issue 11 items 6 and 9).
+    by = (datetime.now(UTC) + timedelta(days=7)).date()
+    await do(page, "add_action", fill={"#add-action-what": "Talk to the household at number 16",
+                                       "#add-action-due": by.isoformat()})
+    await expect(page.get_by_text("Done: Add an action to the plan")).to_be_visible()
+    await expect(page.locator("#action-plan + table")).to_contain_text("Talk to the household at number 16")
+    form = page.locator("details#record-equality-assessment")
+    await form.locator("summary").click()
+    for box in ("#record-equality-assessment-step-2", "#record-equality-assessment-considered-2",
+                "#record-equality-assessment-conclusion"):
+        await form.locator(box).check()
+    await form.locator("#record-equality-assessment-adjustments").fill("Meetings at home, with a support worker")
+    await looked_at(page, "case-equality-form")  # the open form passes axe too
+    await form.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record an Equality Act assessment")).to_be_visible()
+    await expect(page.get_by_text("for court application: proportionate. Considered: disability")).to_be_visible()
+    await looked_at(page, "case-action-plan")
     # The officer asks for closure.
     await do(page, "request_closure")
     await expect(page.locator(".govuk-error-summary")).to_contain_text("Reason: enter a value")
@@ -290,6 +308,7 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.get_by_role("link", name="Approvals").click()
     card = page.locator(".govuk-summary-card", has_text=reference)
     await expect(card).to_contain_text("ASB stopped")
+    await expect(card).to_contain_text("For court application: proportionate. Considered: disability")
     await looked_at(page, "approvals")
     await card.get_by_role("button", name=re.compile("^Reject")).click()
     await expect(page.locator(".govuk-error-summary")).to_contain_text("Enter why you are rejecting it")

@@ -48,6 +48,14 @@ FIELD_LABELS: dict[str, str] = {
     "emergency": "Emergency",
     "officer": "Officer id",
     "next_assessment_due": "Next risk assessment due (leave blank for the standard interval)",
+    "what": "What is to be done (kept in the case file)",
+    "who": "Who does it: officer, reporter, or the partner agency (for example police)",
+    "due": "By when",
+    "action": "Action (its number on the plan, for example A1)",
+    "step": "The legal step it is made for",
+    "considered": "Protected characteristics or vulnerabilities considered (kept in the case file)",
+    "adjustments": "Adjustments or support offered (kept in the case file)",
+    "conclusion": "Is the action proportionate?",
 }
 
 #: Arguments a door sets from the case file, never offered on a form (clients.caseclient.with_case_file_facts).
@@ -90,7 +98,7 @@ COMMAND_TITLES: dict[str, str] = {name: spec.title or humanise(name) for name, s
 class FormField:
     name: str
     label: str
-    kind: Literal["radios", "select", "checkbox", "number", "datetime", "date", "text", "textarea"]
+    kind: Literal["radios", "select", "checkbox", "checkboxes", "number", "date", "datetime", "text", "textarea"]
     required: bool
     options: list[tuple[str, str]] = field(default_factory=list)
     default: str | None = None
@@ -138,8 +146,11 @@ def command_fields(command: str, categories: list[str], matrix: RiskMatrix | Non
             fields.extend(matrix_fields(name, matrix))
         elif (command, name) in FIELD_OPTIONS:
             fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
-        elif name == text_field:
+        elif name == text_field or (name in spec.kept and annotation is str):
             fields.append(FormField(name, label, "textarea", required or spec.verdict == "rejected"))
+        elif get_origin(annotation) is list and get_origin(get_args(annotation)[0]) is Literal:
+            options = [(str(v), humanise(str(v))) for v in get_args(get_args(annotation)[0])]
+            fields.append(FormField(name, label, "checkboxes", required, options))
         elif get_origin(annotation) is Literal:
             options = [(str(v), humanise(str(v))) for v in get_args(annotation)]
             fields.append(FormField(name, label, "radios" if len(options) <= 4 else "select", required,
@@ -148,7 +159,7 @@ def command_fields(command: str, categories: list[str], matrix: RiskMatrix | Non
             fields.append(FormField(name, label, "checkbox", False))
         elif annotation is int:
             fields.append(FormField(name, label, "number", required, default=default))
-        elif annotation is date:
+        elif annotation is date:  # before datetime: a date's type is named datetime.date
             fields.append(FormField(name, label, "date", required))
         elif annotation is datetime or "datetime" in str(annotation).lower():
             fields.append(FormField(name, label, "datetime", required))
@@ -189,6 +200,13 @@ def command_args(command: str, form: dict[str, str], categories: list[str], zone
     fields become one dict of whole numbers."""
     args: dict[str, Any] = {}
     for spec in command_fields(command, categories, matrix):
+        if spec.kind == "checkboxes":  # one box per choice, posted as `<name>.<choice>`
+            chosen = [value for value, _ in spec.options if form.get(f"{spec.name}.{value}")]
+            if chosen:
+                args[spec.name] = chosen
+            elif spec.required:
+                raise InputError(spec.name, f"{spec.label}: choose at least one")
+            continue
         raw = form.get(spec.name, "").strip()
         if spec.kind == "checkbox":
             if raw:

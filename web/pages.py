@@ -646,7 +646,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             view = await service.case_view(principal(user), task.case_ref)
             requested = next((e for e in reversed(view.timeline)
                               if e.get("event") == "task" and e.get("kind") == task.kind), None)
-            equality = [n for n in view.notes if n.command == "record_equality_assessment"]
+            equality = view.equality_assessments
             items.append({"task": task, "view": view, "requested": requested, "equality": equality})
         return render(request, "approvals.html", status=status, user=user, items=items, errors=errors,
                       done=request.query_params.get("done"))

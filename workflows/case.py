@@ -257,7 +257,7 @@ class CaseWorkflow:
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
         for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt)
             if isinstance(event, Decided) and event.kind in ANSWERED_ON_THE_CASE:
-                decided[event.kind] = (event.decision, request.actor.id)
+                decided[event.approval or event.kind] = (event.decision, request.actor.id)
         events = decision.typed
         free_text = spec.free_text if spec is not None else None
         note_ref = request.args.get(f"{free_text}_ref") if free_text else None
@@ -371,14 +371,20 @@ class CaseWorkflow:
         projection = self._projection()
         self._changed = True
         async with self._lock:
-            for item in numbered:
-                if isinstance(item.data, LetterSent | NotificationSent):
-                    self._sending.append(asyncio.create_task(self._send(item)))
+            # Letters go once the case file holds what they state (the action plan's version, a legal
+            # action, a closure's reason): before that change they were started beside the record and
+            # could render first (issue 11 item 6). Either way they run in the background.
+            after_record = workflow.patched("letters-after-the-case-file")
+            messages = [item for item in numbered if isinstance(item.data, LetterSent | NotificationSent)]
+            if not after_record:
+                self._sending.extend(asyncio.create_task(self._send(item)) for item in messages)
             await workflow.execute_activity_method(
                 CaseFileActivities.record_events,
                 EventBatch(case_ref=self.lifecycle.facts.reference, events=numbered, projection=projection),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
+            if after_record:
+                self._sending.extend(asyncio.create_task(self._send(item)) for item in messages)
             self._upsert_attributes(projection)
             for item in numbered:
                 if isinstance(item.data, TaskCreated) and (not self.lifecycle.facts.is_closed
@@ -455,7 +461,7 @@ class CaseWorkflow:
         request = MessageRequest(
             key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
             template=template, to=to, recipient_id=party.id if party else None, at=item.at,
-            profile=facts.profile, reason=facts.closure_reason, due=due,
+            profile=facts.profile, reason=facts.closure_reason, due=due, plan_version=message.version,
         )
         send = MessageActivities.send_letter if channel == "letter" else MessageActivities.send_notification
         await workflow.execute_activity_method(send, request, start_to_close_timeout=ACTIVITY_TIMEOUT,
