@@ -40,7 +40,7 @@ from api.auth import ROLES, AuthError, verifier_for
 from api.deps import DESCRIPTIONS, RateLimited, problem
 from api.guard import BodyLimits, LastResort
 from api.ratelimit import RateLimiter
-from api.routes import admin, cases, reports, tasks
+from api.routes import admin, cases, people, reports, tasks
 from api.service import InputError, Refused, Service, Unavailable
 from api.settings import ApiSettings
 from casefile.access import CaseNotFound
@@ -51,7 +51,7 @@ from profiles import load
 from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
-ROUTERS = (reports.router, cases.router, tasks.router, admin.router)
+ROUTERS = (reports.router, cases.router, people.router, tasks.router, admin.router)
 
 #: Where the docs page's Swagger UI files are served from: the installed `fastapi-offline` package's
 #: copy of Swagger UI 5 (it reads OpenAPI 3.1; `swagger-ui-bundle`'s 4.15 cannot), so /docs renders on
@@ -98,6 +98,7 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         openapi_tags=[
             {"name": "reports", "description": "Logging reports: staff, the public online form, app feeds"},
             {"name": "cases", "description": "Case views, lists, commands and locking"},
+            {"name": "people", "description": "People on file: their details, consents, duplicates and merges"},
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],

@@ -30,11 +30,13 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import ROLES, AuthError, Principal, TokenVerifier, principal_from_claims
+from api.people_service import PeopleDoor, chronology_filename
 from api.ratelimit import RateLimiter
 from api.schemas import REF_PATTERN, TASK_ID_PATTERN, PublicReportIn, ReportIn
 from api.service import InputError, Refused, Service, Unavailable
 from api.settings import ApiSettings
 from casefile.access import MANAGERS, CaseNotFound, open_case
+from casefile.chronology import AUDIENCES, MAY_GENERATE
 from casefile.idempotency import KEY_PATTERN
 from casefile.models import CaseRow
 from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
@@ -401,7 +403,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
                   "fields": command_fields(c, categories)} for c in allowed]
         return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
-                "reference": reference, "may_lock": user.role in MANAGERS}
+                "reference": reference, "may_lock": user.role in MANAGERS,
+                "may_chronology": user.role in MAY_GENERATE}
 
     @pages.get("/cases/{reference}")
     async def case_page(request: Request, reference: str) -> Response:
@@ -463,6 +466,19 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             raise StarletteHTTPException(404)
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="{reference}-letter-{letter_id}.pdf"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+    @pages.get("/cases/{reference}/chronology")
+    async def chronology(request: Request, reference: str, audience: str = "court") -> Response:
+        """The case's chronology as a PDF download, through the API's own door (access rule, audit row)."""
+        user = need(request, *MAY_GENERATE)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        if audience not in AUDIENCES:
+            raise StarletteHTTPException(404)
+        pdf = await PeopleDoor(service).chronology(principal(user), reference, audience)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{chronology_filename(reference, audience)}"',
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
     # -------------------------------------------------------------------------------- tasks
