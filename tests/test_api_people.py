@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,7 @@ from sqlalchemy import func, select
 
 from casefile.db import Store
 from casefile.models import AuditRow, ConsentRow, PartyRow, PersonRow
-from tests.api_support import Tokens, report
-from tests.test_web_pages import signed_in
+from tests.api_support import Tokens, client_for, report
 
 _numbers = itertools.count(1)
 
@@ -32,6 +32,17 @@ _numbers = itertools.count(1)
 @pytest.fixture
 def as_(app: FastAPI, state_dir: Path) -> Tokens:
     return Tokens(state_dir)
+
+
+async def signed_in(app: FastAPI, role: str, person: str) -> httpx.AsyncClient:
+    """A browser session on the pages, signed in locally as `role`."""
+    client = client_for(app)
+    page = await client.get("/web/sign-in")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf, page.text
+    answer = await client.post("/web/sign-in", data={"csrf_token": csrf.group(1), "role": role, "person": person})
+    assert answer.status_code == 303, answer.text
+    return client
 
 
 def _someone(tag: str, **extra: Any) -> dict[str, Any]:
@@ -149,8 +160,8 @@ async def test_a_locked_cases_people_are_not_there_for_another_officer(api: http
         await api.get(f"/people/{reporter}", headers=other),
         await api.patch(f"/people/{reporter}", headers=other, json={"expected_version": 1, "phone": "07700 900000"}),
         await api.get(f"/people/{reporter}/matches", headers=other),
-        await api.post(f"/people/{reporter}/merge", headers=other,
-                       json={"merge_id": people["reported_person"], "reason": "x", "versions": {"keep": 1, "merge": 1}}),
+        await api.post(f"/people/{reporter}/merge", headers=other, json={
+            "merge_id": people["reported_person"], "reason": "x", "versions": {"keep": 1, "merge": 1}}),
     ]:
         _problem(answer, 404, f"no person {reporter}")
     unknown = await api.get("/people/P-ffffffffffff", headers=other)
@@ -205,7 +216,8 @@ async def test_records_that_look_alike_are_offered_and_merged_only_by_an_officer
     with store.session() as session:
         audit = session.scalars(select(AuditRow).where(AuditRow.action == "merge", AuditRow.entity == "people",
                                                        AuditRow.entity_id == merge)).all()
-        assert [(row.actor_role, row.actor_id, row.after["into"]) for row in audit] == [("officer", "o1", keep)]
+        merges = [(row.actor_role, row.actor_id, (row.after or {}).get("into")) for row in audit]
+        assert merges == [("officer", "o1", keep)]
         assert session.get(PersonRow, merge).merged_into == keep  # type: ignore[union-attr]
 
 
@@ -308,7 +320,7 @@ async def test_the_chronology_downloads_as_a_pdf_and_its_making_is_audited(api: 
              "no case ASB-1999-000042")
     with store.session() as session:
         exports = session.scalars(select(AuditRow).where(AuditRow.case_ref == ref, AuditRow.action == "export")).all()
-        assert sorted(row.after["audience"] for row in exports) == ["case_conference", "court"]
+        assert sorted(str((row.after or {}).get("audience")) for row in exports) == ["case_conference", "court"]
         assert {row.actor_id for row in exports} == {"o1"}
 
 
