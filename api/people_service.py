@@ -145,7 +145,7 @@ class PeopleDoor:
         return await asyncio.to_thread(self._matches, principal, person_id)
 
     def _merge(self, principal: Principal, keep_id: str, body: MergeIn, idempotency_key: str | None) -> MergeOut:
-        scope = f"merge:{principal.role}:{principal.id}"
+        scope = f"merge:{principal.role}:{principal.id}"  # a merge is of no one case: its key row's case_ref is ""
         fingerprint = request_hash({"keep_id": keep_id, **body.model_dump(mode="json")})
         with self.store.session() as session, refusals("reason"):
             try:

@@ -115,8 +115,14 @@ async def test_contact_details_are_edited_against_the_version_seen(api: httpx.As
     assert {"kind": "referral", "given": False, "case_ref": ref} in [
         {k: c[k] for k in ("kind", "given", "case_ref")} for c in rep_edit.json()["consents"]]
 
+    # A consent alone is an edit too: the next editor's version moves on.
+    consent_only = await api.patch(f"/people/{reporter}", headers=officer, json={
+        "expected_version": rep_edit.json()["version"], "consents": {"email": False}})
+    assert consent_only.status_code == 200, consent_only.text
+    assert consent_only.json()["version"] == rep_edit.json()["version"] + 1
+
     # Bad input is a 422 naming the field, and changes nothing.
-    current = rep_edit.json()["version"]
+    current = consent_only.json()["version"]
     for body, field, says in [
         ({"expected_version": current, "email": "not an email"}, "email", "email"),
         ({"expected_version": current, "contact_method": "pigeon"}, "contact_method", "contact_method"),
@@ -145,6 +151,8 @@ async def test_contact_details_are_edited_against_the_version_seen(api: httpx.As
         assert reads and reads >= 3  # every look at a person is recorded
         assert session.scalar(select(func.count()).select_from(ConsentRow).where(
             ConsentRow.person_id == reporter, ConsentRow.recorded_by == "m1")) == 1
+        assert session.scalar(select(func.count()).select_from(ConsentRow).where(
+            ConsentRow.person_id == reporter, ConsentRow.recorded_by == "o1")) == 2
 
 
 async def test_a_locked_cases_people_are_not_there_for_another_officer(api: httpx.AsyncClient, as_: Tokens,
