@@ -12,7 +12,7 @@ the note the door wrote, pending, before it sent the command (clients/caseclient
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -174,7 +174,13 @@ class _DomainRows:
         ))
 
     def risk_assessment(self, data: RiskAssessed, at: datetime, seq: int) -> None:
-        self.session.add(RiskAssessmentRow(case_ref=self.case_ref, level=data.level, assessed_at=at, by=self.by))
+        """The assessment as the matrix scored it: each factor's score, their total, whether the reporter
+        was vulnerable, and the date the next one is due (older events carry only the level)."""
+        self.session.add(RiskAssessmentRow(
+            case_ref=self.case_ref, level=data.level, assessed_at=at, by=self.by, scores=data.scores,
+            score=data.total, reporter_vulnerable=bool(data.vulnerable) if data.next_due is not None else None,
+            next_due=date.fromisoformat(data.next_due) if data.next_due else None,
+        ))
 
     def intervention(self, data: InterventionStarted, at: datetime, seq: int) -> None:
         self.session.add(InterventionRow(case_ref=self.case_ref, kind=data.kind, started_at=at, by=self.by))

@@ -76,8 +76,13 @@ class Closed(_Event):
 
 
 class OfficerAssigned(_Event):
+    """The case's officer (the reporter's one point of contact, 003 §9), given or changed. A reassignment
+    names the officer before and its reason (in the case file); older histories carry the officer only."""
+
     event: Literal["officer"] = "officer"
     officer: str
+    previous: str | None = None
+    reason_ref: str | None = None
 
 
 class IncidentRecorded(_Event):
@@ -108,8 +113,17 @@ class ContactRecorded(_Event):
 
 
 class RiskAssessed(_Event):
+    """A risk assessment: its level and, from the profile's matrix, the scores, their total and the level
+    they gave before a vulnerable reporter's floor (`scored`, when it differs); the date the next one is
+    due (ISO date). Older histories carry only the level."""
+
     event: Literal["risk_assessment"] = "risk_assessment"
     level: str
+    scores: dict[str, int] | None = None
+    total: int | None = None
+    scored: str | None = None
+    vulnerable: bool | None = None
+    next_due: str | None = None
 
 
 class CaseReviewed(_Event):
@@ -243,6 +257,8 @@ class TaskCreated(_Event):
     prompt: bool | None = None
     #: Who may not decide it: the manager who approved the closure an ASB Case Review is about (004 §8).
     not_by: str | None = None
+    #: The team an allocation task allocates for (the profile's `allocation`, by risk; 004 §3.1).
+    team: str | None = None
 
 
 class TaskReminded(_Event):

@@ -6,7 +6,7 @@ Temporal history, which must hold no personal data (the case file in the databas
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,8 @@ class Party(BaseModel):
     id: str | None = None
     anonymous: bool = False
     contact_method: str | None = None
+    #: Carries a vulnerability flag in the case file (which one stays there).
+    vulnerable: bool = False
 
 
 class LegalAction(BaseModel):
@@ -90,6 +92,9 @@ class CaseFacts(BaseModel):
     incident_log: list[tuple[datetime, bool]] = []
     risk_assessed_at: datetime | None = None
     risk_assessment: Risk | None = None
+    #: The date the next risk assessment is due (003 §8 stage 1), and whether its task is open.
+    risk_review_on: date | None = None
+    risk_review_task_open: bool = False
     equality_assessed_at: datetime | None = None
     incidents_at_equality: int = 0
     last_review_at: datetime | None = None
@@ -103,6 +108,8 @@ class CaseFacts(BaseModel):
     #: A hate incident the police have not yet been told of has a task open; when they were told.
     police_task_open: bool = False
     police_told_at: datetime | None = None
+    #: A report that came without an officer has an allocation task open for the team's manager (003 §8).
+    allocation_task_open: bool = False
 
     interventions: list[str] = []
     legal_actions: list[LegalAction] = []

@@ -37,8 +37,10 @@ from statemachine.catalogue import (
     REPORT_COMMAND,
     STAGE_MOVES,
     Event,
+    allocate,
     decide_enquiry,
     parse_args,
+    raise_for_vulnerable_reporter,
     tell_the_police,
 )
 from statemachine.commands import COURT_KINDS, EVICTION_KINDS, ROLE_RANK, STAGES, Actor, CommandError, ReportArgs
@@ -57,6 +59,7 @@ from statemachine.events import (
 from statemachine.facts import CaseFacts, Party
 from statemachine.patches import (
     ALL,
+    ALLOCATION,
     ANSWERED_ON_THE_CASE,
     CASE_REVIEW_28_DAYS,
     CASE_REVIEW_AFTER_CLOSURE,
@@ -291,6 +294,11 @@ class Lifecycle:
             return [self.profile.approvals.closure], self.profile.case_review.complete_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
+        if kind == ALLOCATION:
+            # Allocated within the first-response period (003 §8 table; 004 §2.3): due when the first
+            # response is, so a report nobody allocated is escalated, never silently left.
+            days = self.profile.first_response.for_risk(self.facts.risk or "low")
+            return chain, Period(days, "working_days")
         return chain, self.profile.approvals.decide_within
 
     def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:
@@ -311,7 +319,7 @@ class Lifecycle:
         """A report arrives: triage it and open an enquiry, or give it its outcome."""
         result = triage(report, profile)
         reporter = Party(id=report.reporter.id, anonymous=report.reporter.anonymous,
-                         contact_method=report.reporter.contact.method)
+                         contact_method=report.reporter.contact.method, vulnerable=report.reporter.vulnerable)
         reported = (Party(id=report.reported_person.id) if report.reported_person else None)
         facts = CaseFacts(
             reference=reference, profile=profile.name, outcome=result.outcome, risk=result.risk,
@@ -324,7 +332,9 @@ class Lifecycle:
         events: list[Event] = [Triaged(outcome=result.outcome, risk=result.risk, category=result.category)]
         if result.outcome == "enquiry":
             events.append(StageEntered(stage="enquiry"))
+            raise_for_vulnerable_reporter(lifecycle, events)
         if result.outcome == "enquiry":
+            allocate(lifecycle, events)
             lifecycle.letter("acknowledgement", "reporter", events)
             if facts.hate:
                 tell_the_police(lifecycle, events)

@@ -73,7 +73,7 @@ async def test_conversion_needs_a_risk_assessment_and_an_officer(
 ) -> None:
     handle = await _case(env, task_queue, officer=None)
     await _refused(store, handle, "convert_to_case", "assign an officer first")
-    await _do(handle, "assign_officer", officer="o1")
+    await _do(handle, "assign_officer", Actor(role="manager", id="m1"), officer="o1")  # the manager allocates
     await _refused(store, handle, "convert_to_case", "record a risk assessment first")
 
 

@@ -149,7 +149,7 @@ def test_open_deadlines_are_exactly_the_specs_that_run_in_the_stage() -> None:
     start = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     for stage in OPEN_STAGES:
         lc = _case(stage=stage, converted_at=start, last_contact_at=start, monitoring_since=start,
-                   unable_letter_at=start, hate=True)
+                   unable_letter_at=start, hate=True, risk_review_on=start.date())
         found = open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile))
         assert set(found) == {k for k, s in DEADLINES.items() if stage in s.stages and s.due is not None}, stage
 

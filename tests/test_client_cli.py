@@ -187,6 +187,46 @@ async def test_refusals_are_one_line_on_stderr_with_exit_code_2(server: Server, 
     assert flag.code == 0, flag.err
 
 
+async def test_a_report_without_an_officer_is_allocated_and_reassigned_from_the_command_line(
+    server: Server, tmp_path: Path
+) -> None:
+    """Issue 12 item 7 at the CLI: the manager's inbox has the allocation task with its team; the manager
+    assigns the officer, and moves the case only with a reason, which is kept in the case file."""
+    body = report()
+    del body["officer"]
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(body), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:  # the task's row is written by its own workflow, just after the case's
+        inbox = (await server.ok("manager", "m1", "tasks", "list", "--role", "manager")).lines()
+        tasks = [t for t in inbox if t["case_ref"] == ref and t["kind"] == "allocation" and t["due"]]
+        if tasks or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    assert [t["data"]["team"] for t in tasks] == ["asb"]
+
+    refused = await server.run("officer", "o1", "case", "do", ref, "assign_officer", "--arg", "officer=o1")
+    assert refused.code == 2 and refused.err.startswith("asb: error: 409: allocating or reassigning a case is a "
+                                                        "manager's decision") and refused.err.count("\n") == 1
+    await server.ok("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o1")
+    unexplained = await server.run("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o2")
+    assert unexplained.code == 2 and "409: say why the case moves from o1 to o2" in unexplained.err
+    moved = (await server.ok("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o2",
+                             "--arg", "reason=o1 moves to the north team")).json()
+    assert moved["status"]["officer"] == "o2"
+    shown = (await server.ok("manager", "m1", "case", "show", ref)).json()
+    assert [n["text"] for n in shown["notes"]] == ["o1 moves to the north team"]
+    async def answered() -> list[tuple[str, str]]:
+        done = (await server.ok("manager", "m1", "tasks", "list", "--status", "done")).lines()
+        return [(t["decision"], t["decided_by"]) for t in done if t["case_ref"] == ref]
+
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await answered() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.25)  # the task hears of it from the case, then writes its row
+    assert await answered() == [("allocated", "m1")]
+
+
 async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path) -> None:
     async with running_asb_up(tmp_path / "state") as up:
         text, api_port, ui_port = up.text, up.api_port, up.ui_port
@@ -206,3 +246,23 @@ async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path)
                            token=None)
         listed = await asb("case", "list", url=url, token=minted.out.strip())
         assert listed.code == 0 and ref in listed.out, listed.err
+
+
+async def test_a_vulnerable_reporter_and_the_risk_matrix_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    """`asb case show` shows a vulnerable reporter; `asb case do ... record_risk_assessment` takes the matrix's
+    scores as JSON, and an unknown factor is one line naming it, exit code 2 (issue 12 item 4)."""
+    body = report()
+    body["reporter"]["vulnerabilities"] = ["substance_misuse"]
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(body), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    shown = (await server.ok("officer", "o1", "case", "show", ref)).json()
+    assert shown["vulnerable_reporter"] is True and shown["reporter_vulnerabilities"] == ["substance_misuse"]
+
+    done = (await server.ok("officer", "o1", "case", "do", ref, "record_risk_assessment", "--arg",
+                            'scores={"persistence": 3, "impact": 2, "vulnerability": 2}')).json()
+    assert done["status"]["risk"] == "high" and "risk_review" in done["status"]["deadlines"]
+    refused = await server.run("officer", "o1", "case", "do", ref, "record_risk_assessment", "--arg",
+                               'scores={"persistence": 1, "impact": 1, "vulnerability": 0, "noise": 3}')
+    assert refused.code == 2 and refused.err.count("\n") == 1
+    assert "422: record_risk_assessment: scores: unknown risk factor 'noise'" in refused.err

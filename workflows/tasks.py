@@ -215,7 +215,11 @@ class TaskWorkflow:
     def _validate_resolve(self, request: ResolveRequest) -> None:
         reason = self._may_act(request.actor, request.case_officer)
         if not reason and self._in.approval_id is not None:
-            reason = "an approval is decided by approving or rejecting it on the case"
+            # Tasks answered by a case command (an allocation by assign_officer, ...) carry their kind as
+            # their approval id (statemachine/patches.py ANSWERED_ON_THE_CASE).
+            reason = (f"this {self._in.kind} task is answered on the case, by its command"
+                      if self._in.approval_id == self._in.kind
+                      else "an approval is decided by approving or rejecting it on the case")
         if not reason and request.decision != "done":
             reason = "resolve a task with done"
         if reason:
