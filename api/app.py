@@ -45,7 +45,7 @@ from api.auth import ROLES, AuthError, verifier_for
 from api.deps import DESCRIPTIONS, RateLimited, problem
 from api.guard import BodyLimits, LastResort, Upload
 from api.ratelimit import RateLimiter
-from api.routes import admin, cases, evidence, reports, tasks
+from api.routes import admin, cases, evidence, people, reports, tasks
 from api.service import InputError, Refused, Service, TooLarge, Unavailable
 from api.settings import ApiSettings
 from casefile.access import CaseNotFound
@@ -57,7 +57,7 @@ from profiles import load
 from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
-ROUTERS = (reports.router, cases.router, evidence.router, tasks.router, admin.router)
+ROUTERS = (reports.router, cases.router, evidence.router, people.router, tasks.router, admin.router)
 #: The routes that take a file (multipart/form-data), with a body limit of their own: the API's, and the
 #: case page's upload form (web/pages.py).
 UPLOAD_PATHS = (re.compile(r"/cases/[^/]+/evidence"), re.compile(r"/web/cases/[^/]+/evidence"))
@@ -108,6 +108,7 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
             {"name": "reports", "description": "Logging reports: staff, the public online form, app feeds"},
             {"name": "cases", "description": "Case views, lists, commands and locking"},
             {"name": "evidence", "description": "Files on a case: add (multipart), list, download, share, remove"},
+            {"name": "people", "description": "People on file: their details, consents, duplicates and merges"},
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],

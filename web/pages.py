@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
 from api.auth import ROLES, AuthError, Principal, TokenVerifier, principal_from_claims
+from api.people_service import PeopleDoor, chronology_filename
 from api.ratelimit import RateLimiter
 from api.routes.evidence import download
 from api.schemas import REF_PATTERN, TASK_ID_PATTERN, PublicReportIn, ReportIn
@@ -46,6 +47,7 @@ from api.service import (
 )
 from api.settings import ApiSettings
 from casefile.access import MANAGERS, CaseNotFound, open_case
+from casefile.chronology import AUDIENCES, MAY_GENERATE
 from casefile.evidence import (
     EvidenceDeleteRefused,
     EvidenceNotFound,
@@ -439,6 +441,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         files = await service.list_evidence(principal(user), reference)
         return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
                 "reference": reference, "may_lock": user.role in MANAGERS,
+                "may_chronology": user.role in MAY_GENERATE,
                 "risk_labels": profile.risk_matrix.labels.model_dump(),
                 "evidence": [{"info": f, "kind": EVIDENCE_KINDS.get(f.kind, humanise(f.kind)),
                               "removable": user.role in EVIDENCE_REMOVERS
@@ -582,6 +585,19 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             raise StarletteHTTPException(404)
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="{reference}-letter-{letter_id}.pdf"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+    @pages.get("/cases/{reference}/chronology")
+    async def chronology(request: Request, reference: str, audience: str = "court") -> Response:
+        """The case's chronology as a PDF download, through the API's own door (access rule, audit row)."""
+        user = need(request, *MAY_GENERATE)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        if audience not in AUDIENCES:
+            raise StarletteHTTPException(404)
+        pdf = await PeopleDoor(service).chronology(principal(user), reference, audience)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{chronology_filename(reference, audience)}"',
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
     # -------------------------------------------------------------------------------- tasks
