@@ -12,7 +12,7 @@ the note the door wrote, pending, before it sent the command (clients/caseclient
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,6 +27,7 @@ from casefile.db import Store
 from casefile.models import (
     CaseNoteRow,
     CaseRow,
+    ConsentRow,
     ContactRow,
     EqualityAssessmentRow,
     EventRow,
@@ -34,6 +35,7 @@ from casefile.models import (
     InterventionRow,
     LegalActionRow,
     PartyRow,
+    ReferralRow,
     RiskAssessmentRow,
     TaskRow,
 )
@@ -44,6 +46,8 @@ from statemachine.events import (
     IncidentRecorded,
     InterventionStarted,
     LegalActionChanged,
+    Referral,
+    ReferralOutcome,
     RiskAssessed,
     TaskCreated,
 )
@@ -141,6 +145,7 @@ class _DomainRows:
         self.session = session
         self.case_ref = case_ref
         self.by = "system"
+        self.note_ref: str | None = None
 
     def write(self, events: list[TimelineEvent]) -> None:
         for item in events:
@@ -154,6 +159,7 @@ class _DomainRows:
 
     def command(self, data: CommandIssued, at: datetime, seq: int) -> None:
         self.by = str(data.by or "system")
+        self.note_ref = data.note_ref
 
     def contact(self, data: ContactRecorded, at: datetime, seq: int) -> None:
         reporter = self.session.scalars(
@@ -198,6 +204,32 @@ class _DomainRows:
             row.status = data.status
             row.decided_at = at if data.status in ("approved", "rejected") else row.decided_at
 
+    def referral(self, data: Referral, at: datetime, seq: int) -> None:
+        """A referral row: a partner referral by its id, a triage routing (003 §4) by its event."""
+        consent_id: int | None = None
+        if data.consent_ref and data.consent_ref.startswith("C-") and data.consent_ref[2:].isdigit():
+            # Only a consent the case file holds (a scenario file may name one that is not there).
+            consent_id = self.session.scalars(
+                select(ConsentRow.id).where(ConsentRow.id == int(data.consent_ref[2:]))).first()
+        self.session.add(ReferralRow(
+            case_ref=self.case_ref, referral_id=data.id or f"routed-{seq}", agency=data.to[:32],
+            purpose=data.reason[:32], person_id=data.person_id, basis=data.basis or "routed",
+            consent_id=consent_id, made_at=at, made_by=self.by,
+            follow_up=date.fromisoformat(data.follow_up) if data.follow_up else None,
+            note_ref=self.note_ref if data.id else None,
+        ))
+
+    def referral_outcome(self, data: ReferralOutcome, at: datetime, seq: int) -> None:
+        row = self.session.scalars(select(ReferralRow).where(ReferralRow.case_ref == self.case_ref,
+                                                             ReferralRow.referral_id == data.id)).first()
+        if row is None:
+            return
+        row.outcome = data.outcome
+        row.outcome_at = at
+        row.outcome_by = self.by
+        row.follow_up = date.fromisoformat(data.follow_up) if data.follow_up else None
+        row.outcome_note_ref = self.note_ref
+
     def task(self, data: TaskCreated, at: datetime, seq: int) -> None:
         self.session.add(TaskRow(
             key=task_key(self.case_ref, seq), case_ref=self.case_ref, kind=data.kind,
@@ -240,6 +272,7 @@ PROJECTIONS: dict[str, _Project | None] = {
     "action_plan": None,
     "police_informed": None,
     "enquiry_expired": None,
-    "referral": None,
+    "referral": _DomainRows.referral,
+    "referral_outcome": _DomainRows.referral_outcome,
     "notice": None,
 }

@@ -40,18 +40,19 @@ from api.auth import ROLES, AuthError, verifier_for
 from api.deps import DESCRIPTIONS, RateLimited, problem
 from api.guard import BodyLimits, LastResort
 from api.ratelimit import RateLimiter
-from api.routes import admin, cases, reports, tasks
+from api.routes import admin, cases, partners, reports, tasks
 from api.service import InputError, Refused, Service, Unavailable
 from api.settings import ApiSettings
 from casefile.access import CaseNotFound
 from casefile.db import Store
+from casefile.partners import ItemNotFound
 from clients.taskclient import TaskNotFound
 from policy.model import Profile
 from profiles import load
 from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
-ROUTERS = (reports.router, cases.router, tasks.router, admin.router)
+ROUTERS = (reports.router, cases.router, partners.router, tasks.router, admin.router)
 
 #: Where the docs page's Swagger UI files are served from: the installed `fastapi-offline` package's
 #: copy of Swagger UI 5 (it reads OpenAPI 3.1; `swagger-ui-bundle`'s 4.15 cannot), so /docs renders on
@@ -92,12 +93,18 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         summary="Reports, cases, commands and the manager task inbox for ASB and hate incident casework.",
         description=(
             "Staff authenticate with an OIDC bearer token (roles: " + ", ".join(ROLES) + "). "
+            "A partner agency's staff hold the partner role, with their agency in the token's agency claim, "
+            "and use the partner routes only: the cases shared with their agency, and in them only what "
+            "was marked shareable; every partner read is audited. "
             "403 depends only on the caller's role; 404 also hides locked cases from those who may not "
-            "see them; 409 is the case refusing a command now, with its reason."
+            "see them (and, from a partner, every case not shared with its agency); 409 is the case refusing "
+            "a command now, with its reason."
         ),
         openapi_tags=[
             {"name": "reports", "description": "Logging reports: staff, the public online form, app feeds"},
             {"name": "cases", "description": "Case views, lists, commands and locking"},
+            {"name": "partners", "description": "Referrals to partner agencies, sharing a case with them, and "
+                                                  "what their staff see"},
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],
@@ -135,6 +142,10 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
 
     @app.exception_handler(TaskNotFound)
     async def _no_task(request: Request, exc: TaskNotFound) -> JSONResponse:
+        return problem(404, str(exc))
+
+    @app.exception_handler(ItemNotFound)
+    async def _no_item(request: Request, exc: ItemNotFound) -> JSONResponse:
         return problem(404, str(exc))
 
     @app.exception_handler(Refused)

@@ -8,15 +8,24 @@ retries forever while the caller waits.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from casefile.intake import CaseFileInput, ContactDetails, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
+from casefile.partners import (
+    PartnerCase,
+    PartnerCaseSummary,
+    PartnerReferral,
+    ReferralView,
+    ShareView,
+)
 from casefile.types import TIME_BOUNDS
 from clients.taskclient import TaskView
+from policy.model import AGENCY_ID_PATTERN, AgencyKind
 from policy.triage import ReportFacts
+from statemachine.commands import ReferralBasis, ReferralOutcomeKind
 from statemachine.views import CaseRecord, CaseStatus
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
@@ -147,6 +156,30 @@ class LockIn(CaseFileInput):
         return self
 
 
+class ShareIn(CaseFileInput):
+    agency: str = Field(min_length=1, max_length=32, pattern=AGENCY_ID_PATTERN,
+                        description="an agency id of the profile (GET /agencies)")
+    shared: bool = Field(True, description="false stops sharing the case with the agency")
+
+
+class ShareableIn(CaseFileInput):
+    item: Literal["incident", "note"] = Field(description="what to mark: an incident or a note of the case")
+    id: int = Field(ge=1, le=2**31 - 1, description="its id, as the case view lists it")
+    shareable: bool = Field(True, description="false: no longer shown to partner agencies")
+
+
+class PartnerOutcomeIn(CaseFileInput):
+    """What became of a referral to your agency."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"outcome": "accepted", "follow_up": "2026-05-01", "note": "first appointment booked"}]})
+
+    outcome: ReferralOutcomeKind
+    follow_up: date | None = Field(None, description="when the officer should check again (open outcomes only)")
+    note: str | None = Field(None, min_length=1, max_length=10000,
+                             description="kept in the case file, never in the workflow's history")
+
+
 # ---------------------------------------------------------------------------------------------- out
 
 
@@ -205,6 +238,8 @@ class PartyOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
+    id: int
+    shareable: bool = Field(description="shown to the partner agencies the case is shared with")
     occurred_at: datetime
     location: str | None
     category: str
@@ -216,6 +251,8 @@ class IncidentOut(BaseModel):
 
 
 class NoteOut(BaseModel):
+    id: int
+    shareable: bool = Field(description="shown to the partner agencies the case is shared with")
     at: datetime
     by: str
     command: str
@@ -235,6 +272,8 @@ class CaseView(BaseModel):
     parties: list[PartyOut]
     incidents: list[IncidentOut]
     notes: list[NoteOut]
+    referrals: list[ReferralView] = Field([], description="referrals to partner agencies and reports routed elsewhere")
+    shared_with: list[ShareView] = Field([], description="partner agencies the case is (or was) shared with")
     timeline: list[dict[str, Any]]
 
 
@@ -286,3 +325,37 @@ class CommandCatalogue(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, Any]]
+
+
+class AgencyOut(BaseModel):
+    """A partner agency this service refers to (the profile's `referrals.agencies`)."""
+
+    id: str
+    kind: AgencyKind
+    title: str
+    without_consent: list[ReferralBasis] = Field(
+        description="bases a referral to it may be made on without the person's consent (004 §2.2, §4.4)")
+
+
+class AgencyList(BaseModel):
+    agencies: list[AgencyOut]
+
+
+ShareOut = ShareView
+
+
+class ShareableOut(BaseModel):
+    reference: str
+    item: Literal["incident", "note"]
+    id: int
+    shareable: bool
+
+
+#: What a partner agency's staff see: their own partition of a shared case (casefile/partners.py).
+PartnerCaseOut = PartnerCase
+PartnerReferralOut = PartnerReferral
+
+
+class PartnerCaseList(BaseModel):
+    agency: str
+    cases: list[PartnerCaseSummary]

@@ -6,7 +6,7 @@ Temporal history, which must hold no personal data (the case file in the databas
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +35,21 @@ class LegalAction(BaseModel):
     instruct_solicitor: bool = False
     #: When the decision was considered at a case review meeting (004 §3.12), if recorded.
     case_review_meeting: datetime | None = None
+
+
+class ReferralFact(BaseModel):
+    """A referral to a partner agency, as the workflow tracks it for its follow-up (ids and dates only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    agency: str
+    kind: str
+    follow_up: date | None = None
+    #: open until an outcome closes it (declined, completed, withdrawn).
+    open: bool = True
+    #: Its follow-up task was raised for the current follow-up date.
+    tasked: bool = False
 
 
 class PendingApproval(BaseModel):
@@ -103,6 +118,8 @@ class CaseFacts(BaseModel):
     police_told_at: datetime | None = None
 
     interventions: list[str] = []
+    #: Referrals to partner agencies (003 §9; 004 §3.3), for their follow-up tasks.
+    referrals: list[ReferralFact] = []
     legal_actions: list[LegalAction] = []
     pending: list[PendingApproval] = []
 

@@ -27,9 +27,15 @@ CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
 TELL_THE_POLICE = "tell-the-police"
 #: A report routed to another service records the referral itself (003 §4).
 NOT_ASB_REFERRAL = "not-asb-referral"
+#: A support referral is a referral (make_referral: the agency, the consent, a follow-up), no longer an
+#: intervention without either: `start_intervention support_referral` is refused, naming make_referral
+#: (003 §9; 004 §3.3; issue 12 item 8). make_referral and record_referral_outcome are new commands and
+#: the referral follow-up is due only once a referral exists, so older histories never meet them.
+REFERRALS_RECORDED = "referrals-recorded"
 
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
-                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL)
+                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
+                            REFERRALS_RECORDED)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 
@@ -39,3 +45,17 @@ ENQUIRY_DECISION = "enquiry_decision"
 CONSIDER_CLOSURE = "consider_closure"
 TELL_POLICE = "tell_police"
 ANSWERED_ON_THE_CASE: frozenset[str] = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE})
+#: A referral's follow-up task: one per referral, so its pseudo-approval id names the referral
+#: (`referral_follow_up:referral-3`); recording the referral's outcome answers it.
+REFERRAL_FOLLOW_UP = "referral_follow_up"
+
+
+def follow_up_approval(referral_id: str) -> str:
+    """The pseudo-approval id of a referral's follow-up task."""
+    return f"{REFERRAL_FOLLOW_UP}:{referral_id}"
+
+
+def answered_on_the_case(approval: str) -> bool:
+    """Whether a task standing for `approval` is answered by a command on the case (the case then
+    tells the task): the fixed kinds above, and each referral's follow-up."""
+    return approval in ANSWERED_ON_THE_CASE or approval.startswith(f"{REFERRAL_FOLLOW_UP}:")

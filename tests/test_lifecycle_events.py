@@ -619,8 +619,8 @@ def test_check_and_allowed_answer_without_acting() -> None:
     assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident"]
     assert case.lc.allowed(O1) == [
         "assign_officer", "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
-        "close_enquiry", "escalate_risk", "start_intervention", "record_equality_assessment",
-        "record_police_report", "request_asb_case_review"]  # support is offered at any stage (003 §9)
+        "close_enquiry", "escalate_risk", "record_equality_assessment", "record_police_report", "make_referral",
+        "request_asb_case_review"]  # support is offered at any stage (003 §9), as a referral (issue 12 item 8)
     # (in the catalogue's order, statemachine/catalogue.py: one order for GET /commands, the CLI and the forms)
     assert case.facts.stage == "enquiry" and case.facts.failed_contacts == 0
 
