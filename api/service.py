@@ -456,6 +456,12 @@ class Service:
             category = getattr(parsed, "category", None)
             if category is not None and category not in self.profile.categories.all:
                 raise InputError("args.category", f"{command}: category: unknown category {category!r}")
+        if command == "make_referral":
+            agencies = self.profile.referrals.agencies
+            agency = getattr(parsed, "agency", None)
+            if agency not in agencies:
+                raise InputError("args.agency", f"{command}: agency: unknown agency {agency!r}; this service "
+                                 f"refers to: {', '.join(agencies)}")
 
     def _visible(self, principal: Principal, reference: str, purpose: str) -> CaseRow:
         with self.store.session() as session, session.begin():
