@@ -267,3 +267,20 @@ async def test_a_subject_access_export_includes_the_referrals_made_about_the_per
     [referral] = case["referrals_about_you"]
     assert (referral["agency"], referral["purpose"], referral["basis"]) == ("cmht", "mental_health", "consent")
     assert "made_by" not in referral and "person_id" not in referral
+
+
+def test_a_partner_tokens_agency_is_its_partition_and_a_staff_role_wins() -> None:
+    from api.auth import AuthError, Principal, principal_from_claims
+
+    assert principal_from_claims({"sub": "p9", "roles": ["ASB.Partner"], "agency": "sari"}) == Principal(
+        role="partner", id="p9", agency="sari")
+    for agency in (None, "", "Victim Support", "x" * 33, 5):
+        try:
+            principal_from_claims({"sub": "p9", "roles": ["partner"], "agency": agency})
+        except AuthError as refused:
+            assert refused.status == 403 and "agency claim" in refused.reason
+        else:
+            raise AssertionError(f"a partner token with agency {agency!r} was accepted")
+    # Holding a staff role as well, one acts as staff: never partitioned by accident, nor given an agency.
+    assert principal_from_claims({"sub": "o9", "roles": ["partner", "officer"], "agency": "sari"}) == Principal(
+        role="officer", id="o9")
