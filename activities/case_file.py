@@ -176,7 +176,7 @@ class _DomainRows:
         self.session.add(IncidentRow(
             case_ref=self.case_ref, occurred_at=datetime.fromisoformat(data.occurred_at),
             category=data.category or "unknown", hate_strand=data.hate_strand,
-            reported_by=None, evidence=[], recorded_at=at,
+            reported_by=None, evidence=[], recorded_at=at, source=data.source or "case",
         ))
 
     def risk_assessment(self, data: RiskAssessed, at: datetime, seq: int) -> None:

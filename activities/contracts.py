@@ -88,3 +88,6 @@ class TaskInput(_Contract):
     clock_shift_seconds: float = 0.0
     #: A prompt (e.g. consider closure) stays with its holder when its time passes: never a breach.
     prompt: bool = False
+    #: Who may not claim or decide it: the manager who approved the closure an ASB Case Review is about
+    #: (004 §8 "an independent ASB expert"). Ids only.
+    not_by: list[str] = []

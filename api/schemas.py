@@ -163,7 +163,8 @@ class ShareIn(CaseFileInput):
 
 
 class ShareableIn(CaseFileInput):
-    item: Literal["incident", "note"] = Field(description="what to mark: an incident or a note of the case")
+    item: Literal["incident", "note", "evidence"] = Field(
+        description="what to mark: an incident, a note or an evidence file of the case")
     id: int = Field(ge=1, le=2**31 - 1, description="its id, as the case view lists it")
     shareable: bool = Field(True, description="false: no longer shown to partner agencies")
 
@@ -248,6 +249,9 @@ class IncidentOut(BaseModel):
     police_reference: str | None
     evidence: list[dict[str, Any]]
     recorded_at: datetime
+    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
+    #: another "landlord" (003 §10).
+    source: str = "case"
 
 
 class NoteOut(BaseModel):
@@ -346,7 +350,7 @@ ShareOut = ShareView
 
 class ShareableOut(BaseModel):
     reference: str
-    item: Literal["incident", "note"]
+    item: Literal["incident", "note", "evidence"]
     id: int
     shareable: bool
 

@@ -378,7 +378,7 @@ class Service:
                     id=i.id, shareable=bool(i.shareable), occurred_at=i.occurred_at, location=i.location,
                     category=i.category, hate_strand=i.hate_strand,
                     description=i.description, police_reference=i.police_reference, evidence=list(i.evidence or []),
-                    recorded_at=i.recorded_at,
+                    recorded_at=i.recorded_at, source=i.source,
                 ) for i in incidents],
                 "notes": [NoteOut(id=n.id, shareable=bool(n.shareable), at=n.at, by=n.by, command=n.command,
                                   field=n.field, text=n.text, status=n.status) for n in notes],
@@ -478,7 +478,8 @@ class Service:
                                  "POST /partner/cases/{ref}/referrals/{referral}/outcome")
         spec = COMMANDS.get(command)
         if principal.role == "intake" and (spec is None or "intake" not in spec.roles):
-            raise AuthError(403, f"intake staff may log reports and incidents, not {command}")
+            raise AuthError(403, "intake staff may log reports, incidents and ASB Case Review applications, "
+                                 f"not {command}")
         await asyncio.to_thread(self._visible, principal, reference, f"command:{command}")
         self.check_args(command, args)
         if command == "make_referral":

@@ -277,9 +277,10 @@ def register(sub: Any) -> None:
     p.add_argument("--stop", action="store_true", help="stop sharing the case with the agency")
     p.set_defaults(func=cmd_case_share)
     p = case.add_parser("shareable", parents=[connection],
-                        help="mark an incident or a note as shareable with partner agencies (or --no)")
+                        help="mark an incident, a note or an evidence file as shareable with partner agencies "
+                             "(or --no)")
     p.add_argument("ref")
-    p.add_argument("item", choices=["incident", "note"])
+    p.add_argument("item", choices=["incident", "note", "evidence"])
     p.add_argument("id", type=int, help="its id (asb case show lists them)")
     p.add_argument("--no", action="store_true", help="no longer shareable")
     p.set_defaults(func=cmd_case_shareable)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from casefile.models import PERSONAL, AuditRow, Base, EventRow, ReferenceCounterRow
+from casefile.models import DERIVED, PERSONAL, AuditRow, Base, EventRow, ReferenceCounterRow
 
 REDACTED = "[personal data]"
 #: Tables not audited row by row: the timeline is itself an append-only record of the workflow's
@@ -72,7 +72,9 @@ def _audit_changes(session: Session, _context: Any, _instances: Any) -> None:
             continue
         table = obj.__table__.name  # type: ignore[attr-defined]
         state = inspect(obj)
-        after = {attr.key: _value(table, attr.key, attr.value) for attr in state.attrs if attr.value is not None}
+        derived = DERIVED.get(table, frozenset())
+        after = {attr.key: _value(table, attr.key, attr.value) for attr in state.attrs
+                 if attr.value is not None and attr.key not in derived}
         rows.append(AuditRow(at=now, actor_role=role, actor_id=actor_id, action="create", entity=table,
                              entity_id=_identity(obj), case_ref=_case_ref(obj), before=None, after=after))
     for obj in list(session.dirty):
@@ -81,9 +83,10 @@ def _audit_changes(session: Session, _context: Any, _instances: Any) -> None:
         table = obj.__table__.name  # type: ignore[attr-defined]
         before: dict[str, Any] = {}
         after = {}
+        derived = DERIVED.get(table, frozenset())
         for attr in inspect(obj).attrs:
             history = attr.history
-            if history.has_changes():
+            if history.has_changes() and attr.key not in derived:
                 before[attr.key] = _value(table, attr.key, history.deleted[0] if history.deleted else None)
                 after[attr.key] = _value(table, attr.key, history.added[0] if history.added else None)
         if after:

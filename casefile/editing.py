@@ -28,8 +28,8 @@ def check_version(what: str, key: str, current: int, expected: int | None) -> No
 
 
 EDITABLE_PERSON_FIELDS = frozenset(
-    {"name", "address", "postcode", "email", "phone", "contact_method", "contact_every_days", "large_print",
-     "easy_read", "language", "representative_id", "is_employee"}
+    {"name", "description", "date_of_birth", "address", "postcode", "uprn", "email", "phone", "contact_method",
+     "contact_every_days", "large_print", "easy_read", "language", "representative_id", "is_employee"}
 )
 
 

@@ -8,14 +8,15 @@ categories only.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
-from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_time
+from casefile.normalise import UPRN_PATTERN, check_uprn
+from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_date_of_birth, check_time
 from policy.triage import ReportFacts
 from statemachine.commands import ReportArgs
 
@@ -59,8 +60,13 @@ class ContactDetails(CaseFileInput):
     """A person as a report gives them: how to reach them and the adjustments letters make for them."""
 
     name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=300,
+                                    description="for someone whose name is not known, e.g. unknown male, flat 3")
+    date_of_birth: date | None = Field(None, description="YYYY-MM-DD; used to match people, never guessed")
     address: str | None = Field(None, max_length=1000)
     postcode: str | None = Field(None, max_length=16)
+    uprn: str | None = Field(None, max_length=15, pattern=UPRN_PATTERN,
+                             description="the address's Unique Property Reference Number: 1 to 12 digits")
     email: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=40)
     contact_method: ContactMethod | None = None
@@ -71,6 +77,16 @@ class ContactDetails(CaseFileInput):
                                  description="the language letters should be in: a code such as cy or en-GB")
     #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
+
+    @field_validator("uprn")
+    @classmethod
+    def _uprn(cls, value: str | None) -> str | None:
+        return check_uprn(value)
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born(cls, value: date | None) -> date | None:
+        return check_date_of_birth(value)
 
 
 class PersonDetails(ContactDetails):
@@ -118,8 +134,28 @@ class IntakeReport(ReportFacts, CaseFileInput):
     incident: IncidentDetails | None = None
 
 
-def _person(session: Session, details: PersonDetails, now: datetime, actor: str, case_ref: str) -> PersonRow:
+#: A merged-away record points at a live one directly (merges re-point older ones); this bounds a walk
+#: over records written before that rule, or by hand.
+MAX_MERGE_CHAIN = 16
+
+
+def live_person(session: Session, person_id: str) -> PersonRow | None:
+    """The person an id names now: the record itself, or the one it was merged into."""
+    person = session.get(PersonRow, person_id)
+    for _ in range(MAX_MERGE_CHAIN):
+        if person is None or person.merged_into is None:
+            return person
+        person = session.get(PersonRow, person.merged_into)
+    return None
+
+
+def write_person(session: Session, details: PersonDetails, now: datetime, actor: str, case_ref: str) -> PersonRow:
+    """The person `details` names: the record with its id (updated with what was given), else a new one.
+
+    Never a match: a report's people are always written as given, and matching only offers merges."""
     person = session.get(PersonRow, details.id) if details.id else None
+    if person is not None and person.merged_into is not None:
+        person = live_person(session, person.id)  # a merged record's id still names its person
     if person is None:
         person = PersonRow(id=details.id or f"P-{uuid.uuid4().hex[:12]}", large_print=False, easy_read=False,
                            is_employee=False)
@@ -153,7 +189,7 @@ def record_report(
     parties: dict[str, Any] = {}
     reporter = None
     if not report.reporter.anonymous or report.reporter.name or report.reporter.id:
-        reporter = _person(session, report.reporter, received_at, actor, reference)
+        reporter = write_person(session, report.reporter, received_at, actor, reference)
         session.add(PartyRow(case_ref=reference, person_id=reporter.id, role="reporter",
                              anonymous=report.reporter.anonymous))
     parties["reporter"] = {
@@ -161,11 +197,11 @@ def record_report(
         "contact": {"method": report.reporter.contact_method},
     }
     if report.reported_person is not None:
-        reported = _person(session, report.reported_person, received_at, actor, reference)
+        reported = write_person(session, report.reported_person, received_at, actor, reference)
         session.add(PartyRow(case_ref=reference, person_id=reported.id, role="reported_person", anonymous=False))
         parties["reported_person"] = {"id": reported.id}
     for witness in report.witnesses:
-        row = _person(session, witness, received_at, actor, reference)
+        row = write_person(session, witness, received_at, actor, reference)
         session.add(PartyRow(case_ref=reference, person_id=row.id, role="witness", anonymous=witness.anonymous))
     if report.incident is not None:
         incident = report.incident

@@ -11,11 +11,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from casefile.types import UTCDateTime, check_language
+from casefile.normalise import address_key, check_uprn, email_key, name_key, phone_key, postcode_key
+from casefile.types import UTCDateTime, check_date_of_birth, check_language
+
+#: How each matched detail of a person becomes the key stored beside it.
+KEYS = {"name": name_key, "address": address_key, "postcode": postcode_key, "email": email_key,
+        "phone": phone_key}
 
 
 class Base(DeclarativeBase):
@@ -110,16 +115,34 @@ class MessageRow(Base):
 
 
 class PersonRow(Base):
-    """Anyone named in a case: reporter, reported person, witness or representative."""
+    """Anyone named in a case: reporter, reported person, witness or representative.
+
+    A person may be unknown: no name, only a description ("unknown male, flat 3"). The `*_key`
+    columns are the normal forms matching compares (casefile/normalise.py), set whenever the detail
+    they come from is set, so no writer can leave them stale. A person merged into another keeps
+    only its id and `merged_into` (casefile/people.py): workflows and old letters still name the id.
+    """
 
     __tablename__ = "people"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    #: For someone whose name is not known: who they are as the reporter describes them.
+    description: Mapped[str | None] = mapped_column(String(300))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
     address: Mapped[str | None] = mapped_column(Text)
     postcode: Mapped[str | None] = mapped_column(String(16))
+    #: The address's Unique Property Reference Number, when one was given: digits, at most 12.
+    uprn: Mapped[str | None] = mapped_column(String(12), index=True)
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
+    name_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    address_key: Mapped[str | None] = mapped_column(Text)  # hash-indexed (0006): addresses outgrow a b-tree
+    postcode_key: Mapped[str | None] = mapped_column(String(16))
+    email_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    phone_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    #: The person this record was merged into (by an officer, never automatically); NULL for a live record.
+    merged_into: Mapped[str | None] = mapped_column(String(64), index=True)
     #: letter, email, sms or phone: how this person asked to be contacted.
     contact_method: Mapped[str | None] = mapped_column(String(16))
     contact_every_days: Mapped[int | None] = mapped_column(Integer)
@@ -141,6 +164,22 @@ class PersonRow(Base):
         # language later picks a letters folder when a letter is rendered (issue 9 item 1).
         return check_language(value, "language")
 
+    @validates("date_of_birth")
+    def _born(self, key: str, value: date | str | None) -> date | None:
+        return check_date_of_birth(value)
+
+    @validates("name", "address", "postcode", "email", "phone", "uprn")
+    def _match_keys(self, key: str, value: str | None) -> str | None:
+        # Every writer (intake, the edit path, retention, merging) keeps the keys in step with the detail.
+        if key == "uprn":
+            return check_uprn(value)
+        setattr(self, f"{key}_key", KEYS[key](value))
+        return value
+
+
+#: The parts a person can have in a case (issue 12 item 5): any number of each, people known or not.
+PARTY_ROLES = ("reporter", "reported_person", "witness", "representative")
+
 
 class PartyRow(Base):
     """A person's part in a case."""
@@ -151,8 +190,14 @@ class PartyRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
-    role: Mapped[str] = mapped_column(String(24))  # reporter, reported_person, witness, representative
+    role: Mapped[str] = mapped_column(String(24))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @validates("role")
+    def _role(self, key: str, value: str) -> str:
+        if value not in PARTY_ROLES:
+            raise ValueError(f"role must be one of {', '.join(PARTY_ROLES)}")
+        return value
 
 
 class ConsentRow(Base):
@@ -181,6 +226,9 @@ class IncidentRow(Base):
     description: Mapped[str | None] = mapped_column(Text)
     reported_by: Mapped[str | None] = mapped_column(String(64))
     police_reference: Mapped[str | None] = mapped_column(String(64))
+    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
+    #: another "landlord" (003 §10: all count toward the ASB Case Review thresholds).
+    source: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
     #: e.g. [{"kind": "noise_app", "ref": "NA-123"}, {"kind": "diary_sheet", "ref": "..."}, {"kind": "cctv", ...}]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -373,11 +421,19 @@ class ReferenceCounterRow(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+#: Columns derived from others in the same row (the match keys): the audit log records the change to
+#: the detail they come from, so listing them too would only repeat it.
+DERIVED: dict[str, frozenset[str]] = {
+    "people": frozenset({"name_key", "address_key", "postcode_key", "email_key", "phone_key"}),
+}
+
 #: Columns holding personal data, by table: redacted in the audit log, anonymised by retention,
 #: redacted for other people in a subject access export.
 PERSONAL: dict[str, frozenset[str]] = {
     "cases": frozenset({"lock_reason"}),
-    "people": frozenset({"name", "address", "postcode", "email", "phone", "language"}),
+    "people": frozenset({"name", "description", "date_of_birth", "address", "postcode", "uprn", "email", "phone",
+                         "language", "name_key", "address_key", "postcode_key", "email_key", "phone_key"}),
+    "person_merges": frozenset({"reason", "merged_values"}),
     "incidents": frozenset({"location", "description", "police_reference", "evidence"}),
     "action_plan_versions": frozenset({"items"}),
     "messages": frozenset({"last_error"}),
@@ -388,6 +444,7 @@ PERSONAL: dict[str, frozenset[str]] = {
     "legal_actions": frozenset({"outcome"}),
     "tasks": frozenset({"reason"}),
     "case_notes": frozenset({"text"}),
+    "evidence": frozenset({"original_name", "description"}),
 }
 
 
@@ -428,3 +485,80 @@ class IdempotencyKeyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     case_ref: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PersonMergeRow(Base):
+    """An officer's decision that two records are one person (issue 12 item 5): never made by matching.
+
+    One row per merged record (the unique key makes a repeated merge find this row, not merge twice).
+    `merged_values` keeps the merged record's own details, so nothing the officer did not choose is lost
+    and a wrong merge can be undone by hand; it is cleared with the kept person by retention.
+    """
+
+    __tablename__ = "person_merges"
+    __table_args__ = (UniqueConstraint("merged_id", name="uq_person_merge"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    keep_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    merged_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_role: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    merged_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: What was moved: {"parties": n, "consents": n, ...}, counts only.
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EvidenceObjectRow(Base):
+    """One stored file, by the SHA-256 digest of its bytes, shared by every evidence row with those bytes.
+
+    The row is also the lock that keeps an upload and a purge of the same bytes apart: an upload takes it
+    (FOR UPDATE) before it stores the bytes and adds its evidence row, and a purge takes it before it
+    deletes the bytes, so a file is never deleted from the store while a row refers to it
+    (casefile/evidence.py). No personal data: the digest, the size and the sniffed media type only.
+    """
+
+    __tablename__ = "evidence_objects"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set when the last evidence row referring to it went (deleted, or removed by retention): the bytes
+    #: are then deleted from the store once that transaction has committed, or by the next purge.
+    orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class EvidenceRow(Base):
+    """A file added to a case (a recording, photo, diary sheet, letter, CCTV still...), optionally about
+    one incident. The bytes live in the evidence store under their digest (never under the name the
+    uploader gave, which is kept, sanitised, for display only). One row per (case, bytes): adding the
+    same file to a case again finds this row."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        UniqueConstraint("case_ref", "digest", name="uq_evidence_case_digest"),
+        UniqueConstraint("idempotency_key_hash", name="uq_evidence_idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("evidence_objects.digest"), index=True)
+    #: recording, photo, diary_sheet, letter, cctv_still, document or other (casefile/evidence.py KINDS).
+    kind: Mapped[str] = mapped_column(String(16))
+    #: Sniffed from the bytes and matched against what the uploader declared.
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: The uploader's file name, sanitised: shown to people, never used as a path.
+    original_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The person (a party to the case) who gave the file, if any: theirs in a subject access export.
+    provided_by: Mapped[str | None] = mapped_column(String(64))
+    #: May be shared with partner agencies; no by default.
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: sha256 of the adder's scope and their Idempotency-Key (casefile/idempotency.py key_hash).
+    idempotency_key_hash: Mapped[str | None] = mapped_column(String(64))

@@ -10,8 +10,8 @@ that agency's staff see nothing but the cases shared with it, and of each only:
   easy read). Nobody else: a reporter is shown only when a referral to the agency names them, which
   needs their consent unless the law allows a safeguarding or police referral without it (003 §15;
   004 §2.2, §4.4); the reported person and witnesses likewise;
-- the incidents and notes an officer marked shareable, and (once evidence has its `shareable` flag)
-  evidence: `SHAREABLE` is the one list of what can be marked.
+- the incidents, notes and evidence files an officer marked shareable (`SHAREABLE` is the one list of
+  what can be marked): a file's description and facts, not its bytes, nor who gave it.
 
 Never: other cases, unmarked items, the timeline, the workflow's status, deadlines or tasks, parties
 no referral names. Sharing is an officer's decision under the information sharing protocol (003 §14-15
@@ -33,13 +33,14 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casefile import audit
+from casefile import audit, evidence
 from casefile.access import MANAGERS, open_case
 from casefile.models import (
     Base,
     CaseNoteRow,
     CaseRow,
     CaseShareRow,
+    EvidenceRow,
     IncidentRow,
     PartyRow,
     PersonRow,
@@ -49,10 +50,9 @@ from policy.model import Agency
 
 #: Who shares a case and marks its items: its officer, or a manager.
 SHARERS = frozenset({"officer", *MANAGERS})
-#: What an officer may mark shareable, by the name the doors use. Evidence files (issue 12 item 2) join
-#: with their row type once it has a `shareable` column, and `_shared_evidence` lists them.
-SHAREABLE: dict[str, type[Base]] = {"incident": IncidentRow, "note": CaseNoteRow}
-ShareableItem = Literal["incident", "note"]
+#: What an officer may mark shareable, by the name the doors use (each row type has a `shareable` column).
+SHAREABLE: dict[str, type[Base]] = {"incident": IncidentRow, "note": CaseNoteRow, "evidence": EvidenceRow}
+ShareableItem = Literal["incident", "note", "evidence"]
 
 
 class NotTheirs(PermissionError):
@@ -142,6 +142,20 @@ class PartnerNote(BaseModel):
     text: str | None
 
 
+class PartnerEvidence(BaseModel):
+    """An evidence file marked shareable: what it is, never who gave it (casefile/evidence.py)."""
+
+    id: int
+    incident_id: int | None
+    kind: str
+    media_type: str
+    size: int
+    sha256: str
+    filename: str
+    description: str | None
+    added_at: datetime
+
+
 class PartnerCaseSummary(BaseModel):
     reference: str
     category: str
@@ -160,8 +174,7 @@ class PartnerCase(PartnerCaseSummary):
     people: list[PartnerPerson]
     incidents: list[PartnerIncident]
     notes: list[PartnerNote]
-    #: Evidence files marked shareable (issue 12 item 2 adds them; empty until then).
-    evidence: list[dict[str, Any]] = []
+    evidence: list[PartnerEvidence]
 
 
 # ---------------------------------------------------------------------------------------------- staff
@@ -195,12 +208,15 @@ def share_with_agency(session: Session, reference: str, agency: str, shared: boo
 
 def set_shareable(session: Session, reference: str, item: ShareableItem, item_id: int, shareable: bool, *,
                   role: str, actor_id: str) -> bool:
-    """Mark one incident or note of the case as shareable with the agencies it is shared with (or not)."""
+    """Mark one incident, note or evidence file of the case as shareable with the agencies it is shared
+    with (or not). An evidence file's flag is evidence's own (casefile/evidence.py `set_shareable`)."""
     case = open_case(session, reference, role, actor_id, purpose="mark shareable")
     _may_change(case, role, actor_id)
     row: Any = session.get(SHAREABLE[item], item_id)
     if row is None or row.case_ref != reference or (isinstance(row, CaseNoteRow) and row.status == "discarded"):
         raise ItemNotFound(f"no {item} {item_id} in case {reference}")
+    if isinstance(row, EvidenceRow):
+        return evidence.set_shareable(session, item_id, shareable, role=role, actor_id=actor_id).shareable
     audit.act_as(session, role, actor_id)
     if bool(row.shareable) != shareable:
         row.shareable = shareable
@@ -283,7 +299,12 @@ def partner_case(session: Session, reference: str, agency: str, actor_id: str) -
                                                       CaseNoteRow.shareable.is_(True),
                                                       CaseNoteRow.status == "confirmed")
                             .order_by(CaseNoteRow.at, CaseNoteRow.id)).all()
-    evidence = _shared_evidence(session, reference)
+    files = [PartnerEvidence(id=f.id, incident_id=f.incident_id, kind=f.kind, media_type=f.media_type, size=f.size,
+                             sha256=f.digest, filename=f.original_name, description=f.description,
+                             added_at=f.added_at)
+             for f in session.scalars(select(EvidenceRow).where(EvidenceRow.case_ref == reference,
+                                                                EvidenceRow.shareable.is_(True))
+                                      .order_by(EvidenceRow.added_at, EvidenceRow.id))]
     view = PartnerCase(
         reference=reference, agency=agency, category=case.category, hate=bool(case.hate),
         open=case.closed_at is None, officer=case.officer, shared_at=share.changed_at, referrals=len(referrals),
@@ -294,21 +315,15 @@ def partner_case(session: Session, reference: str, agency: str, actor_id: str) -
             easy_read=bool(p.easy_read)) for p in people],
         incidents=[PartnerIncident.model_validate(i, from_attributes=True) for i in incidents],
         notes=[PartnerNote.model_validate(n, from_attributes=True) for n in notes],
-        evidence=evidence,
+        evidence=files,
     )
     audit.record(session, "read", "cases", reference, reference, after={
         "purpose": "partner view", "agency": agency,
         "shown": {"referrals": [r.referral_id for r in referrals], "people": [p.person_id for p in view.people],
                   "incidents": [i.id for i in view.incidents], "notes": [n.id for n in view.notes],
-                  "evidence": [e.get("id") for e in evidence]},
+                  "evidence": [e.id for e in files]},
     })
     return view
-
-
-def _shared_evidence(session: Session, reference: str) -> list[dict[str, Any]]:
-    """Evidence files marked shareable: the hook for issue 12 item 2, whose evidence rows carry a
-    `shareable` column; until they exist there is nothing to show."""
-    return []
 
 
 def partner_referral(session: Session, reference: str, agency: str, referral_id: str, actor_id: str

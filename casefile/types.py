@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
@@ -61,3 +61,24 @@ def check_time(value: datetime, field: str) -> None:
     if value > datetime.now(UTC) + FUTURE_SKEW:
         raise ValueError(f"{field} is in the future (more than {int(FUTURE_SKEW.total_seconds() // 60)} "
                          "minutes ahead of the server's clock)")
+
+
+#: No one alive in a case was born before this; an earlier date of birth is a typing slip.
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def check_date_of_birth(value: date | str | None, field: str = "date_of_birth") -> date | None:
+    """A date of birth (a date, or YYYY-MM-DD) between 1900 and today: matching compares it, so a
+    slip would either hide a person's other records or refuse a merge that is right."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{field} must be a date written YYYY-MM-DD") from None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValueError(f"{field} must be a date written YYYY-MM-DD")
+    if not EARLIEST_BIRTH <= value <= date.today():
+        raise ValueError(f"{field} must lie between {EARLIEST_BIRTH:%Y-%m-%d} and today")
+    return value

@@ -43,6 +43,16 @@ from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow
 from workflows.messages import CommandRequest
 
 CLOSED_REASON = "the case is closed and accepts no more commands"
+#: What an ASB Case Review application (or a report it rests on) hears once a closed case's workflow has
+#: finished: the period after closure in which the case took applications has passed (issue 11 item 10).
+APPLICATIONS_CLOSED_REASON = (f"{CLOSED_REASON}: the period after its closure in which an ASB Case Review "
+                              "about it could be applied for has passed")
+
+
+def closed_reason(command: str) -> str:
+    """The answer to a command sent to a case whose workflow has finished."""
+    spec = COMMANDS.get(command)
+    return APPLICATIONS_CLOSED_REASON if spec is not None and spec.after_closure else CLOSED_REASON
 
 
 def holidays_around(nation: str, when: datetime) -> dict[int, list[date]]:
@@ -153,7 +163,7 @@ async def send_command(
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND or not await _finished(handle):
             raise
-        reason = CLOSED_REASON
+        reason = closed_reason(command)
     if text is not None and store is not None:
         discard_note(store, text[0])
     if store is not None and at is not None:

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from casefile.models import ConsentRow, PartyRow, PersonRow
+from casefile.people import live_person
 
 PLACEHOLDER_ADDRESS = "Address held on file"
 Route = Literal["post", "email"]
@@ -116,6 +117,10 @@ def _from_person(person: PersonRow, role: str, consents: dict[str, bool], on_beh
 
 def find_recipient(session: Session, case_ref: str, role: str, recipient_id: str | None) -> Recipient | Skip:
     """The person a letter for `role` on this case reaches, or why nobody does."""
+    if recipient_id is not None:
+        # The workflow keeps the id it was started with; an officer may since have merged that record.
+        live = live_person(session, recipient_id)
+        recipient_id = live.id if live is not None else recipient_id
     parties = session.scalars(
         select(PartyRow).where(PartyRow.case_ref == case_ref, PartyRow.role == role)
     ).all()

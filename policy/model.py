@@ -163,6 +163,20 @@ class CaseReviewRules(_Section):
     hate_window: Period = Period(3, "months")
     last_incident_within: Period = Period(1, "months")
     complete_within: Period = Period(28, "days")
+    #: How long after a case closes an application for a review of it is still accepted (the closure
+    #: letters invite one). No seed sets a period after closure: 003 §10 accepts an application "at any
+    #: time" where "the last reported incident is within 1 month of the application", and a closed case's
+    #: last incident is at or before its closure, so 1 month (`last_incident_within`) is the default. The
+    #: case workflow stays open, waiting, for this long after closure, then finishes (issue 11 item 10).
+    apply_within_after_closure: Period = Period(1, "months")
+
+    @model_validator(mode="after")
+    def _calendar_periods(self) -> CaseReviewRules:
+        # The thresholds are counted by the pure lifecycle, which has no working-day calendar.
+        for name in ("window", "hate_window", "last_incident_within", "apply_within_after_closure"):
+            if getattr(self, name).unit == "working_days":
+                raise ValueError(f"case_review.{name} must be a calendar period (days, weeks, months or years)")
+        return self
 
 
 class Approvals(_Section):
@@ -220,6 +234,41 @@ class Referrals(_Section):
         return value
 
 
+#: A team's name as tasks and pages show it: short, lower case, no spaces ("asb", "housing").
+TEAM_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class Allocation(_Section):
+    """Who gives a new report its officer, and which team it goes to.
+
+    003 §8: "Enquiries and cases will be allocated to the appropriate Team and Officer"; a report that
+    arrives without an officer is the team manager's to allocate, within the first-response period
+    (the officer must still make that first contact in time). 004 §3.1 routes by priority: Housing
+    Officers "log and manage lower-level amber cases", ASB & Enforcement Officers "all ASB cases that
+    include a red priority". Amber is this system's medium and low risk, red its high (004 §3.5), so
+    LiveWest sets `team = "housing"` and `by_risk = { high = "asb_enforcement" }`.
+    """
+
+    #: Who allocates and reassigns cases (the team's manager): the allocation task is theirs, and an
+    #: officer may not move a case, even their own, without them (003 §9: one point of contact "throughout").
+    by: Literal["officer", "manager", "senior_manager"] = "manager"
+    #: The team a new report goes to, unless `by_risk` names another for its risk.
+    team: str = Field("asb", pattern=TEAM_PATTERN)
+    by_risk: dict[Risk, str] = {}
+
+    @field_validator("by_risk")
+    @classmethod
+    def _team_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for risk, team in value.items():
+            if not re.fullmatch(TEAM_PATTERN, team):
+                raise ValueError(f"{risk}: {team!r} is not a team name (lower case letters, digits and _)")
+        return value
+
+    def team_for(self, risk: Risk | None) -> str:
+        """The team a report of this risk is allocated to."""
+        return self.by_risk.get(risk, self.team) if risk is not None else self.team
+
+
 class Retention(_Section):
     closed_cases: Period = Period(6, "years")
 
@@ -238,6 +287,7 @@ class Profile(_Section):
     case_review: CaseReviewRules = CaseReviewRules()
     approvals: Approvals = Approvals()
     referrals: Referrals = Referrals()
+    allocation: Allocation = Allocation()
     retention: Retention = Retention()
 
     @model_validator(mode="after")

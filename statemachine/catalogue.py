@@ -35,6 +35,7 @@ from statemachine.commands import (
     CASE_STAGES,
     OPEN_OUTCOMES,
     OPEN_STAGES,
+    ROLE_RANK,
     WITHOUT_CONSENT,
     Actor,
     AgreeActionPlan,
@@ -81,10 +82,14 @@ from statemachine.events import (
 )
 from statemachine.facts import CaseFacts, LegalAction, PendingApproval, ReferralFact
 from statemachine.patches import (
+    ALLOCATION,
+    ALLOCATION_TASK,
     CONSIDER_CLOSURE,
     CONTACT_FROM_CONVERSION,
     ENQUIRY_DECISION,
     ENQUIRY_EXPIRY_DECISION,
+    INCIDENT_SOURCES,
+    INDEPENDENT_REVIEWER,
     OFFICER_PROMPTS,
     REFERRAL_FOLLOW_UP,
     REFERRALS_RECORDED,
@@ -145,6 +150,10 @@ class CommandSpec:
     roles: tuple[Role, ...] = OFFICERS
     #: Whether any officer may send it, not only the case's own (an incident is logged by whoever hears it).
     any_officer: bool = False
+    #: Also accepted about a closed case, while it takes ASB Case Review applications (the profile's
+    #: `case_review.apply_within_after_closure` after its closure; its guard says what else): the
+    #: application, and the applicant's reports to other agencies it rests on (003 §10; issue 11 item 10).
+    after_closure: bool = False
     #: The argument holding free text: the doors keep it in the case file and pass `<field>_ref`.
     free_text: str | None = None
     #: The approval this command asks for, and the approval (with its verdict) it decides.
@@ -235,6 +244,28 @@ def _legal_open_refusal(lc: Lifecycle) -> str | None:
     return None
 
 
+def guard_assign_officer(lc: Lifecycle, args: AssignOfficer | None, actor: Actor | None) -> str | None:
+    """Allocating a case and moving it to another officer are the team manager's decisions (003 §8 "allocated
+    to the appropriate Team and Officer"; 004 §3.1 a case escalated to red "can be escalated to an ASB &
+    Enforcement Officer"), and the reporter keeps one point of contact "throughout" (003 §9), so an officer
+    asks their manager rather than handing a case on themselves. A reassignment says why (kept in the case
+    file). Before the allocation-task change any officer could assign a case without one, or hand on their own."""
+    if ALLOCATION_TASK not in lc.patches:
+        return None
+    by = lc.profile.allocation.by
+    if actor is not None and ROLE_RANK.get(actor.role, -1) < ROLE_RANK[by]:
+        who = by.replace("_", " ")
+        return f"allocating or reassigning a case is a {who}'s decision: ask your {who}"
+    if args is None:
+        return None
+    current = lc.facts.officer
+    if current == args.officer:
+        return f"{args.officer} is already the case's officer"
+    if current and not (args.reason or args.reason_ref):
+        return f"say why the case moves from {current} to {args.officer} (reason, kept in the case file)"
+    return None
+
+
 def guard_record_contact(lc: Lifecycle, args: RecordContact | None, actor: Actor | None) -> str | None:
     if lc.facts.reporter.anonymous:
         return "the reporter is anonymous: there is nobody to contact"
@@ -258,7 +289,39 @@ def guard_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan | None, actor: 
     return None
 
 
+def case_review_applications_close(facts: CaseFacts, profile: Profile) -> datetime | None:
+    """Until when a closed case takes applications for an ASB Case Review about it (None: not closed).
+
+    The closure letters invite one, and 003 §10 accepts an application "at any time" where the last
+    reported incident is within 1 month of it; the profile's `case_review.apply_within_after_closure`
+    says for how long after closure (a calendar period: the pure lifecycle has no working-day calendar).
+    The case workflow waits this long after closure before it finishes (workflows/case.py)."""
+    if facts.closed_at is None:
+        return None
+    return cast(datetime, profile.case_review.apply_within_after_closure.add_calendar(facts.closed_at))
+
+
+def _closed_case_refusal(lc: Lifecycle) -> str | None:
+    """Why a closed case no longer takes an ASB Case Review application (or the reports it rests on)."""
+    facts = lc.facts
+    until = case_review_applications_close(facts, lc.profile)
+    if not facts.is_closed or until is None or lc.clock is None or lc.clock <= until:
+        return None
+    assert facts.closed_at is not None
+    return (f"the case closed on {facts.closed_at.date():%d %B %Y}: an ASB Case Review about it could be applied "
+            f"for within {lc.profile.case_review.apply_within_after_closure} of its closure "
+            f"(until {until.date():%d %B %Y})")
+
+
 def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Actor | None) -> str | None:
+    if lc.facts.is_closed:
+        closed = _closed_case_refusal(lc)
+        if closed:
+            return closed
+        if args is not None and args.source == "case":
+            return ("the case is closed: a new incident is a new report; on a closed case only the applicant's "
+                    "reports to the police, the council or another landlord are recorded (source), for an ASB "
+                    "Case Review")
     strands = lc.profile.categories.hate_strands
     if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
         return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
@@ -328,10 +391,13 @@ def guard_conclude_legal_action(lc: Lifecycle, args: Any, actor: Actor | None) -
 
 def guard_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview | None, actor: Actor | None
                                   ) -> str | None:
-    if args is None:
-        return None
+    closed = _closed_case_refusal(lc)
+    if closed:
+        return closed
     if lc.facts.asb_case_review_since is not None:
         return "an ASB Case Review is already under way"
+    if args is None:
+        return None
     return _case_review_threshold_refusal(lc, args.applicant, lc.clock)
 
 
@@ -345,8 +411,13 @@ def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime 
     last = max(when for when, _ in log)
     if rules.last_incident_within.add_calendar(last) < now:
         return f"the last incident was more than {rules.last_incident_within} before the application"
-    window_end = rules.window.add_calendar(facts.received_at)
-    in_window = sum(1 for when, _ in log if facts.received_at <= when <= window_end)
+    # 003 §10 counts the incidents "reported from one person within a 3-to-6-month period of the first
+    # report that have been made to either, the police, local authority ... or a registered social
+    # landlord": the first may be the applicant's report to the police, before this case was opened.
+    # Before that change (unpatched histories) the period began at this case's own report.
+    first = min(when for when, _ in log) if INCIDENT_SOURCES in lc.patches else facts.received_at
+    window_end = rules.window.add_calendar(first)
+    in_window = sum(1 for when, _ in log if first <= when <= window_end)
     needed = rules.group_incidents if applicant == "group" else rules.individual_incidents
     if in_window >= needed:
         return None
@@ -440,8 +511,33 @@ def guard_reject_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str |
 
 
 def do_assign_officer(lc: Lifecycle, args: AssignOfficer, actor: Actor, now: datetime, events: list[Event]) -> None:
-    lc.facts.officer = args.officer
-    events.append(OfficerAssigned(officer=args.officer))
+    """The case gets its officer, or a new one; the letters from then on name them (letters/compose.py reads
+    the case row's officer, which this step's projection writes). Answers the allocation task."""
+    facts = lc.facts
+    previous = facts.officer
+    facts.officer = args.officer
+    if ALLOCATION_TASK not in lc.patches:
+        events.append(OfficerAssigned(officer=args.officer))
+        return
+    given: dict[str, Any] = {"previous": previous} if previous else {}
+    if args.reason_ref:
+        given["reason_ref"] = args.reason_ref
+    events.append(OfficerAssigned(officer=args.officer, **given))
+    if facts.allocation_task_open:
+        facts.allocation_task_open = False
+        events.append(Decided(kind=ALLOCATION, decision="allocated"))
+
+
+def allocate(lc: Lifecycle, events: list[Event]) -> None:
+    """A new report without an officer: a task for the team's manager to allocate it, due within the
+    first-response period (Lifecycle.task_terms), naming the team its risk goes to (003 §8; 004 §3.1).
+    Answered on the case by assign_officer; undecided, it goes up the escalation chain."""
+    facts = lc.facts
+    if ALLOCATION_TASK not in lc.patches or facts.officer or facts.is_closed:
+        return
+    rules = lc.profile.allocation
+    facts.allocation_task_open = True
+    lc.task(ALLOCATION, rules.by, events, approval=ALLOCATION, team=rules.team_for(facts.risk))
 
 
 def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -450,6 +546,15 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
     hate = args.hate or args.hate_strand is not None
     facts.incident_log.append((args.occurred_at or now, hate))
+    recorded = IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
+                                category=args.category or facts.category,
+                                **({"hate_strand": args.hate_strand} if args.hate_strand else {}),
+                                **({"source": args.source} if args.source != "case" else {}))
+    if facts.is_closed:
+        # The applicant's report to another agency, recorded for an ASB Case Review about the closed case
+        # (003 §10): it counts toward the thresholds and changes nothing else of the case as it closed.
+        events.append(recorded)
+        return
     facts.monitoring_since = None
     # A later hate incident marks the case as hate, and its strand is the case's latest: both feed
     # reporting of hate-related cases (004 §6.4; issue 11 item 15), not only the first report's.
@@ -457,10 +562,9 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
         facts.hate = True
     if args.hate_strand is not None:
         facts.hate_strand = args.hate_strand
-    events.append(IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
-                                   category=args.category or facts.category,
-                                   **({"hate_strand": args.hate_strand} if args.hate_strand else {})))
-    if hate:
+    events.append(recorded)
+    # An incident the applicant reported to the police is one the police already know of (004 §3.5).
+    if hate and not (args.source == "police" and INCIDENT_SOURCES in lc.patches):
         tell_the_police(lc, events)
     if hate and facts.risk != "high":
         facts.risk = "high"
@@ -702,7 +806,11 @@ def do_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview, actor:
                                events: list[Event]) -> None:
     lc.facts.asb_case_review_since = now
     events.append(AsbCaseReviewRequested(applicant=args.applicant, status="requested"))
-    lc.task("asb_case_review", lc.profile.approvals.closure, events)
+    # The review is independent (004 §8 "an independent ASB expert"; 003 §10 "not a complaints process"
+    # about those who worked the case): the manager who approved the closure under review may not decide
+    # it (its task workflow refuses them, workflows/tasks.py `refusal`).
+    approver = lc.facts.closure_approved_by if INDEPENDENT_REVIEWER in lc.patches else None
+    lc.task("asb_case_review", lc.profile.approvals.closure, events, **({"not_by": approver} if approver else {}))
 
 
 def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]
@@ -721,6 +829,8 @@ def do_approve_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
     pending = lc.facts.pending_of("closure_approval")
     assert pending is not None and pending.reason is not None  # guarded
     events.append(Decided(kind="closure_approval", decision="approved"))
+    if INDEPENDENT_REVIEWER in lc.patches:
+        lc.facts.closure_approved_by = actor.id  # who may not review it (004 §8)
     lc.close("approve_closure", pending.reason, now, events)
     lc.letter("case_closed_reporter", "reporter", events)
     lc.letter("satisfaction_survey", "reporter", events)
@@ -739,13 +849,17 @@ def do_reject_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, eve
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
 
 _COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("assign_officer", "give the case its officer, the reporter's one point of contact",
-                AssignOfficer, OPEN_STAGES, do_assign_officer, examples=({"officer": "o1"}, {"officer": "o2"}),
-                title="Assign an officer", clause="003 §6"),
-    CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk)",
+    CommandSpec("assign_officer", "give the case its officer (the reporter's one point of contact), or move it to "
+                "another with a reason: the team manager's decision (profile `allocation.by`)",
+                AssignOfficer, OPEN_STAGES, do_assign_officer, guard_assign_officer, free_text="reason",
+                examples=({"officer": "o1"}, {"officer": "o2", "reason_ref": "N-3"}),
+                title="Assign or reassign the officer", clause="003 §8, §9; 004 §3.1"),
+    CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk), or the "
+                "applicant's report to the police, the council or another landlord (source)",
                 RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
-                any_officer=True, examples=({}, {"hate": True}),
-                title="Record an incident", clause="004 §6.4"),
+                any_officer=True, after_closure=True,
+                examples=({}, {"hate": True}, {"source": "police"}),
+                title="Record an incident", clause="004 §6.4, 003 §10"),
     CommandSpec("record_contact", "record a contact with the reporter, made or failed", RecordContact, OPEN_STAGES,
                 do_record_contact, guard_record_contact,
                 examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}),
@@ -816,8 +930,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                           {"referral": "referral-1", "outcome": "no_response"},
                           {"referral": "referral-2", "outcome": "completed"}),
                 title="Record a referral's outcome", clause="004 §3.3"),
-    CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review", RequestAsbCaseReview,
-                OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
+    # The victim applies; whoever hears the application records it: intake, any officer, a manager.
+    CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review (also about a closed case)",
+                RequestAsbCaseReview, OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
+                roles=INTAKE_AND_OFFICERS, any_officer=True, after_closure=True,
                 examples=({"applicant": "individual"}, {"applicant": "group"}),
                 title="Record an ASB Case Review application", clause="003 §10"),
     CommandSpec("request_closure", "ask for the case to be closed, with a reason", CloseWithReason, CASE_STAGES,
@@ -1090,6 +1206,11 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  OPEN_STAGES, "referrals.follow_up_after", due_referral_follow_up, "referral_follow_up task",
                  fire_referral_follow_up, tells="the officer (a referral_follow_up task, answered by "
                  "record_referral_outcome)", clause="003 §9; 004 §3.3"),
+    DeadlineSpec("allocation", "a report without an officer is allocated by the team's manager within the "
+                 "first-response period", ("enquiry",), "first_response.<risk>", None,
+                 "allocation task for the next role; at the top of the chain, a breach",
+                 tells="the `allocation.by` role (the team the profile routes its risk to), then up the chain",
+                 on_task=True, clause="003 §8; 004 §3.1"),
     DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
                  OPEN_STAGES, "approvals.decide_within", None,
                  "approval task for the next role", tells="the next role of the escalation chain", on_task=True,
@@ -1116,6 +1237,8 @@ def command_table() -> str:
         given = [name for name in spec.args.model_fields if name != f"{spec.free_text}_ref"]  # the door sets *_ref
         fields = ", ".join(f"`{name}`" for name in given) or "none"
         stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
+        if spec.after_closure:
+            stages += "; closed: within `case_review.apply_within_after_closure`"
         who = ", ".join(spec.roles)
         if spec.decides is not None:
             who = "the role the approval needs (profile `approvals`), never its requester"

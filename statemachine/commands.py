@@ -32,6 +32,11 @@ LegalKind = Literal[
     "criminal_behaviour_order", "undertaking", "demotion", "notice_seeking_possession",
     "possession_order", "absolute_ground",
 ]
+#: Where an incident was reported: to this service (the case), or by the applicant to the police, the
+#: council (its environmental health or housing) or another social landlord. 003 §10 counts reports
+#: "made to either, the police, local authority (including Environmental Health or Housing) or a
+#: registered social landlord" toward the ASB Case Review thresholds.
+IncidentSource = Literal["case", "police", "council", "landlord"]
 #: Legal remedies that go to court, so need solicitors instructed (004 §3.1, §3.12).
 COURT_KINDS: frozenset[str] = frozenset(
     {"injunction", "closure_order", "criminal_behaviour_order", "demotion", "possession_order", "absolute_ground"}
@@ -107,6 +112,10 @@ class ReportArgs(ReportFacts, _Args):
 class AssignOfficer(_Args):
     #: Bounded like the case file's columns, so what the workflow accepts the case file can record.
     officer: str = Field(min_length=1, max_length=64)
+    #: Why a case with an officer is given another (required then): free text, kept in the case file; the
+    #: workflow gets `reason_ref` (CommandSpec.free_text).
+    reason: str | None = Field(None, min_length=1, max_length=10000)
+    reason_ref: str | None = Field(None, max_length=40)
 
 
 class RecordIncident(_Args):
@@ -116,6 +125,9 @@ class RecordIncident(_Args):
     hate: bool = False
     #: The prejudice the incident is perceived to be motivated by (a strand of the profile); implies hate.
     hate_strand: str | None = Field(None, min_length=1, max_length=32)
+    #: Where it was reported (an allow-list): the applicant's reports to other agencies count toward the
+    #: ASB Case Review thresholds (003 §10), and may be recorded on a closed case while it takes applications.
+    source: IncidentSource = "case"
 
 
 class RecordContact(_Args):

@@ -76,8 +76,13 @@ class Closed(_Event):
 
 
 class OfficerAssigned(_Event):
+    """The case's officer (the reporter's one point of contact, 003 §9), given or changed. A reassignment
+    names the officer before and its reason (in the case file); older histories carry the officer only."""
+
     event: Literal["officer"] = "officer"
     officer: str
+    previous: str | None = None
+    reason_ref: str | None = None
 
 
 class IncidentRecorded(_Event):
@@ -90,6 +95,9 @@ class IncidentRecorded(_Event):
     occurred_at: str | None = None
     category: str | None = None
     hate_strand: str | None = None
+    #: Where it was reported, when not to this service: the police, the council or another landlord
+    #: (003 §10: the applicant's reports to them count toward the ASB Case Review thresholds).
+    source: str | None = None
 
 
 class RiskChanged(_Event):
@@ -261,6 +269,10 @@ class TaskCreated(_Event):
     message_seq: int | None = None
     #: A prompt (consider closure) stays with its holder: never a breach.
     prompt: bool | None = None
+    #: Who may not decide it: the manager who approved the closure an ASB Case Review is about (004 §8).
+    not_by: str | None = None
+    #: The team an allocation task allocates for (the profile's `allocation`, by risk; 004 §3.1).
+    team: str | None = None
 
 
 class TaskReminded(_Event):

@@ -88,6 +88,8 @@ class CaseFacts(BaseModel):
     converted_at: datetime | None = None
     closed_at: datetime | None = None
     closure_reason: str | None = None
+    #: Who approved the closure: they may not review the case (004 §8 "an independent ASB expert").
+    closure_approved_by: str | None = None
 
     first_response_at: datetime | None = None
     failed_contacts: int = 0
@@ -116,6 +118,8 @@ class CaseFacts(BaseModel):
     #: A hate incident the police have not yet been told of has a task open; when they were told.
     police_task_open: bool = False
     police_told_at: datetime | None = None
+    #: A report that came without an officer has an allocation task open for the team's manager (003 §8).
+    allocation_task_open: bool = False
 
     interventions: list[str] = []
     #: Referrals to partner agencies (003 §9; 004 §3.3), for their follow-up tasks.

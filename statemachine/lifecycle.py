@@ -37,6 +37,7 @@ from statemachine.catalogue import (
     REPORT_COMMAND,
     STAGE_MOVES,
     Event,
+    allocate,
     decide_enquiry,
     parse_args,
     tell_the_police,
@@ -57,8 +58,10 @@ from statemachine.events import (
 from statemachine.facts import CaseFacts, Party
 from statemachine.patches import (
     ALL,
+    ALLOCATION,
     ANSWERED_ON_THE_CASE,
     CASE_REVIEW_28_DAYS,
+    CASE_REVIEW_AFTER_CLOSURE,
     CONSIDER_CLOSURE,
     LEGAL_APPROVER_BY_FACT,
     NOT_ASB_REFERRAL,
@@ -150,8 +153,10 @@ class Lifecycle:
             return str(exc)
         return self._refusal(command, args, actor)
 
-    def allowed(self, actor: Actor | None = None) -> list[str]:
-        """Commands that may be issued now (ignoring their arguments)."""
+    def allowed(self, actor: Actor | None = None, now: datetime | None = None) -> list[str]:
+        """Commands that may be issued now (ignoring their arguments); `now` for the guards that count time."""
+        if now is not None:
+            self.clock = now
         return [
             name for name in COMMANDS
             if self._refusal(name, None, actor, with_args=False) is None
@@ -167,8 +172,11 @@ class Lifecycle:
         if spec is None:
             return f"unknown command {command!r}"
         if facts.is_closed:
-            return "the case is closed and accepts no more commands"
-        if facts.stage not in spec.stages:
+            # A closed case takes only an ASB Case Review application and the applicant's reports it rests
+            # on, for a while (the spec's `after_closure`, its guard says how long; issue 11 item 10).
+            if not (spec.after_closure and CASE_REVIEW_AFTER_CLOSURE in self.patches):
+                return "the case is closed and accepts no more commands"
+        elif facts.stage not in spec.stages:
             return f"not allowed at the {facts.stage} stage (allowed at: {', '.join(spec.stages)})"
         if actor is not None:
             reason = self._actor_refusal(command, actor)
@@ -184,7 +192,8 @@ class Lifecycle:
             return f"the {actor.role} role can read cases but not act on them"
         if actor.role not in spec.roles:
             if actor.role == "intake":
-                return "intake staff may log reports and incidents; an officer or manager issues this command"
+                return ("intake staff may log reports, incidents and ASB Case Review applications; an officer or "
+                        "manager issues this command")
             return f"the {actor.role} role may not issue {command} (allowed: {', '.join(spec.roles)})"
         if actor.role == "officer" and self.facts.officer and actor.id != self.facts.officer \
                 and not spec.any_officer:
@@ -284,6 +293,11 @@ class Lifecycle:
             return [self.profile.approvals.closure], self.profile.case_review.complete_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
+        if kind == ALLOCATION:
+            # Allocated within the first-response period (003 §8 table; 004 §2.3): due when the first
+            # response is, so a report nobody allocated is escalated, never silently left.
+            days = self.profile.first_response.for_risk(self.facts.risk or "low")
+            return chain, Period(days, "working_days")
         return chain, self.profile.approvals.decide_within
 
     def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:
@@ -318,6 +332,7 @@ class Lifecycle:
         if result.outcome == "enquiry":
             events.append(StageEntered(stage="enquiry"))
         if result.outcome == "enquiry":
+            allocate(lifecycle, events)
             lifecycle.letter("acknowledgement", "reporter", events)
             if facts.hate:
                 tell_the_police(lifecycle, events)

@@ -27,6 +27,20 @@ CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
 TELL_THE_POLICE = "tell-the-police"
 #: A report routed to another service records the referral itself (003 §4).
 NOT_ASB_REFERRAL = "not-asb-referral"
+#: A report without an officer gets an allocation task for the team's manager, due within the first-response
+#: period; allocating and reassigning are the manager's, and a reassignment keeps its reason (003 §8; 004 §3.1).
+ALLOCATION_TASK = "allocation-task"
+
+#: An application for an ASB Case Review about a closed case is accepted within the profile's
+#: `case_review.apply_within_after_closure` of its closure (the closure letters invite one), with the
+#: applicant's reports to other agencies recorded on it; the case workflow stays open, waiting, until
+#: that period has passed and no review is under way (003 §10; issue 11 item 10).
+CASE_REVIEW_AFTER_CLOSURE = "asb-case-review-after-closure"
+#: An incident carries where it was reported (the case, the police, the council, another landlord), and
+#: the ASB Case Review thresholds count the applicant's reports to any of them from the first (003 §10).
+INCIDENT_SOURCES = "incident-sources"
+#: The manager who approved a case's closure may not review it (004 §8: "an independent ASB expert").
+INDEPENDENT_REVIEWER = "independent-case-reviewer"
 #: A support referral is a referral (make_referral: the agency, the consent, a follow-up), no longer an
 #: intervention without either: `start_intervention support_referral` is refused, naming make_referral
 #: (003 §9; 004 §3.3; issue 12 item 8). make_referral and record_referral_outcome are new commands and
@@ -35,7 +49,8 @@ REFERRALS_RECORDED = "referrals-recorded"
 
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
                             LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
-                            REFERRALS_RECORDED)
+                            CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER,
+                            ALLOCATION_TASK, REFERRALS_RECORDED)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 
@@ -44,7 +59,9 @@ ALL: frozenset[str] = frozenset(PATCHES)
 ENQUIRY_DECISION = "enquiry_decision"
 CONSIDER_CLOSURE = "consider_closure"
 TELL_POLICE = "tell_police"
-ANSWERED_ON_THE_CASE: frozenset[str] = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE})
+#: Answered by assign_officer.
+ALLOCATION = "allocation"
+ANSWERED_ON_THE_CASE: frozenset[str] = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE, ALLOCATION})
 #: A referral's follow-up task: one per referral, so its pseudo-approval id names the referral
 #: (`referral_follow_up:referral-3`); recording the referral's outcome answers it.
 REFERRAL_FOLLOW_UP = "referral_follow_up"

@@ -124,6 +124,15 @@ async def test_a_case_worked_from_the_command_line(server: Server, tmp_path: Pat
     assert closed["case"]["stage"] == "closed"
     assert "no reports for a month and the reporter agrees" in {n["text"] for n in closed["notes"]}
 
+    # The closure letter invites an ASB Case Review: intake records the applicant's reports to the police
+    # and the application on the closed case (003 §10; issue 11 item 10).
+    for _ in range(2):
+        await server.ok("intake", "i1", "case", "do", ref, "record_incident", "--arg", "source=police")
+    applied = (await server.ok("intake", "i1", "case", "do", ref, "request_asb_case_review")).json()
+    assert applied["status"]["stage"] == "closed"
+    inbox = (await server.ok("manager", "m1", "tasks", "list", "--case", ref)).lines()
+    assert [t["kind"] for t in inbox if t["kind"] == "asb_case_review"] == ["asb_case_review"]
+
 
 async def test_a_retry_with_the_same_idempotency_key_is_not_applied_twice(server: Server, tmp_path: Path) -> None:
     report_file = tmp_path / "report.json"
@@ -176,6 +185,46 @@ async def test_refusals_are_one_line_on_stderr_with_exit_code_2(server: Server, 
     flag = await asb("case", "show", ref, "--token", server.tokens.token("officer", "o1"), url=server.url,
                      token="not-a-token")
     assert flag.code == 0, flag.err
+
+
+async def test_a_report_without_an_officer_is_allocated_and_reassigned_from_the_command_line(
+    server: Server, tmp_path: Path
+) -> None:
+    """Issue 12 item 7 at the CLI: the manager's inbox has the allocation task with its team; the manager
+    assigns the officer, and moves the case only with a reason, which is kept in the case file."""
+    body = report()
+    del body["officer"]
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(body), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:  # the task's row is written by its own workflow, just after the case's
+        inbox = (await server.ok("manager", "m1", "tasks", "list", "--role", "manager")).lines()
+        tasks = [t for t in inbox if t["case_ref"] == ref and t["kind"] == "allocation" and t["due"]]
+        if tasks or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    assert [t["data"]["team"] for t in tasks] == ["asb"]
+
+    refused = await server.run("officer", "o1", "case", "do", ref, "assign_officer", "--arg", "officer=o1")
+    assert refused.code == 2 and refused.err.startswith("asb: error: 409: allocating or reassigning a case is a "
+                                                        "manager's decision") and refused.err.count("\n") == 1
+    await server.ok("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o1")
+    unexplained = await server.run("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o2")
+    assert unexplained.code == 2 and "409: say why the case moves from o1 to o2" in unexplained.err
+    moved = (await server.ok("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o2",
+                             "--arg", "reason=o1 moves to the north team")).json()
+    assert moved["status"]["officer"] == "o2"
+    shown = (await server.ok("manager", "m1", "case", "show", ref)).json()
+    assert [n["text"] for n in shown["notes"]] == ["o1 moves to the north team"]
+    async def answered() -> list[tuple[str, str]]:
+        done = (await server.ok("manager", "m1", "tasks", "list", "--status", "done")).lines()
+        return [(t["decision"], t["decided_by"]) for t in done if t["case_ref"] == ref]
+
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await answered() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.25)  # the task hears of it from the case, then writes its row
+    assert await answered() == [("allocated", "m1")]
 
 
 async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path) -> None:

@@ -26,6 +26,31 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 #: Per example: the last stage, the closure reason (None: still open at `until`), letters (template, to)
 #: in order, breaches (kind), tasks (kind, role), escalations (kind, role), refused commands in order.
 EXPECTED: dict[str, dict[str, Any]] = {
+    "asb-case-review-after-closure.yaml": {
+        "stage": "closed",
+        "closed": "asb_stopped",
+        "risk": "low",
+        "letters": [("acknowledgement", "reporter"), ("initial_letter_reported_person", "reported_person"),
+                    ("case_closed_reporter", "reporter"), ("satisfaction_survey", "reporter"),
+                    ("case_closed_reported_person", "reported_person")],
+        "breaches": ["asb_case_review"],
+        "tasks": [("closure_approval", "manager"), ("asb_case_review", "manager")],
+        "escalations": [],
+        "rejected": [("request_asb_case_review", "could be applied for within 1 month of its closure "
+                                                 "(until 10 April 2026)")],
+        "stages": ["enquiry", "investigation", "closed"],
+    },
+    "allocation.yaml": {
+        "stage": "enquiry",
+        "closed": None,
+        "risk": "high",
+        "letters": [("acknowledgement", "reporter"), ("action_plan", "reporter")],
+        "breaches": ["first_response"],
+        "tasks": [("allocation", "manager"), ("overdue", "manager")],
+        "escalations": [("allocation", "senior_manager")],
+        "rejected": [("assign_officer", "allocating or reassigning a case is a manager's decision")],
+        "stages": ["enquiry"],
+    },
     "asb-case-review-breach.yaml": {
         "stage": "investigation",
         "closed": None,

@@ -802,6 +802,64 @@ async def test_a_letter_that_cannot_be_delivered_gives_the_officer_a_task_on_the
     assert mailbox.messages == []
 
 
+async def test_after_a_reassignment_the_next_letter_names_the_new_officer(
+    env: WorkflowEnvironment, store: Store, task_queue: str, outbox: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12 item 7: a manager moves the case from Sam Patel to Priya Shah, with a reason; the reporter's
+    next letter names Priya as their one point of contact (003 §9), through the real workflow and worker.
+    The reason stays in the case file, never on the timeline."""
+    from casefile.models import CaseNoteRow
+    from clients.caseclient import send_command, start_case
+    from profiles import load
+    from statemachine.commands import Actor, ReportArgs
+
+    config = tmp_path / "delivery.toml"
+    config.write_text('[landlord]\nname = "Example Homes"\naddress = ["1 High Street", "Reading", "RG1 2AA"]\n'
+                      'phone = "0300 123 4567"\n[officers.o1]\nname = "Sam Patel"\nphone = "0300 123 4568"\n'
+                      '[officers.o2]\nname = "Priya Shah"\nphone = "0300 123 4569"\n')
+    monkeypatch.setenv("ASB_DELIVERY_CONFIG", str(config))  # read by the worker at each send
+    ref = new_ref()
+    reporter, reported = seed_case(store, ref, risk=None)
+
+    def sent(template: str) -> Any:
+        def rows() -> list[MessageRow]:
+            with store.session() as session:
+                return list(session.scalars(select(MessageRow).where(
+                    MessageRow.case_ref == ref, MessageRow.template == template, MessageRow.status == "sent")))
+        return eventually(rows, what=f"the {template} letter sent")
+
+    report = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reported_person": {"id": reported},
+                                        "reporter": {"id": reporter, "contact": {"method": "letter"}}})
+    handle = await start_case(env.client, ref, load("reading"), report, task_queue=task_queue,
+                              search_attributes=False)
+    [first] = await sent("acknowledgement")
+    assert "Your case officer is Sam Patel" in pdf_text(print_path(outbox, ref, first.key).read_bytes())
+
+    reason = "Sam moves to the north team; Priya covers Acacia Road"
+    manager = Actor(role="manager", id="m1")
+    moved = await send_command(handle, "assign_officer", {"officer": "o2", "reason": reason}, manager, store=store,
+                               at=datetime.now(UTC))
+    assert moved.accepted, moved.reason
+    plan = await send_command(handle, "agree_action_plan", {"contact_every_days": 14, "contact_method": "letter"},
+                              Actor(role="officer", id="o2"))
+    assert plan.accepted, plan.reason
+    [letter] = await sent("action_plan")
+    pdf = print_path(outbox, ref, letter.key).read_bytes()
+    (tmp_path / "action_plan.pdf").write_bytes(pdf)  # to look at: pdftoppm -png -r 60 -f 1 -l 1
+    text = pdf_text(pdf)
+    assert "Your case officer is Priya Shah" in text and "0300 123 4569" in text
+    assert "Sam Patel" not in text and layout_problems(pdf) == []
+
+    [assigned] = [e for e in store.timeline(ref) if e["event"] == "officer"]
+    assert (assigned["officer"], assigned["previous"]) == ("o2", "o1")
+    with store.session() as session:
+        note = session.scalars(select(CaseNoteRow).where(CaseNoteRow.ref == assigned["reason_ref"])).one()
+    assert (note.command, note.field, note.text, note.status) == ("assign_officer", "reason", reason, "confirmed")
+    assert reason not in json.dumps(store.timeline(ref))
+    assert reason not in str(await handle.fetch_history())
+
+
 def test_a_letter_never_names_an_officer_by_a_bare_id(store: Store) -> None:
     """Issue 11 item 3: an officer with no details in the settings is not called "o2" in a letter."""
     ref = new_ref()

@@ -64,10 +64,12 @@ def _converted() -> Case:
 
 def test_officers_plans_and_interventions() -> None:
     case = _converted()
-    assert case.do("assign_officer", officer="o2") == [{"event": "officer", "officer": "o2"}]
+    assert case.do("assign_officer", M1, officer="o2", reason_ref="N-1") == [
+        {"event": "officer", "officer": "o2", "previous": "o1", "reason_ref": "N-1"}]
     assert case.facts.officer == "o2"
     assert "the case belongs to officer o2" in case.refused("assign_officer", O1, officer="o1")
-    assert case.do("assign_officer", O2, officer="o1") == [{"event": "officer", "officer": "o1"}]
+    assert case.do("assign_officer", M2, officer="o1", reason_ref="N-2") == [
+        {"event": "officer", "officer": "o1", "previous": "o2", "reason_ref": "N-2"}]
     assert case.do("agree_action_plan", contact_every_days=7, contact_method="phone") == [
         {"event": "action_plan", "contact_every_days": 7, "contact_method": "phone", "reporters_choice": False},
         {"event": "letter", "template": "action_plan", "to": "reporter"},
@@ -167,7 +169,8 @@ def test_closure_is_requested_rejected_and_approved_by_another_manager() -> None
         {"event": "notification", "channel": "email", "template": "satisfaction_survey"},
         {"event": "letter", "template": "case_closed_reported_person", "to": "reported_person"}]
     assert (case.facts.closed_at, case.facts.closure_reason, case.facts.pending) == (case.now, "no_reports", [])
-    assert case.refused("record_incident", M1) == "the case is closed and accepts no more commands"
+    assert case.refused("record_contact", M1, outcome="made") == "the case is closed and accepts no more commands"
+    assert case.refused("record_incident", M1).startswith("the case is closed: a new incident is a new report")
 
 
 def test_an_escalated_approval_needs_the_role_it_went_to() -> None:
@@ -562,7 +565,8 @@ def test_refusals_name_the_rule_that_was_broken() -> None:
         assert case.refused("record_incident", Actor(role=role, id="x1")) == (
             f"the {role} role can read cases but not act on them")
     assert case.refused("assign_officer", Actor(role="intake", id="i1"), officer="o2") == (
-        "intake staff may log reports and incidents; an officer or manager issues this command")
+        "intake staff may log reports, incidents and ASB Case Review applications; an officer or manager issues "
+        "this command")
     assert case.refused("record_case_review", decision="continue") == (
         "not allowed at the enquiry stage (allowed at: investigation, review, interventions, legal)")
     assert case.refused("report", category="noise") == "the case already exists: report starts a new case"
@@ -616,11 +620,13 @@ def test_check_and_allowed_answer_without_acting() -> None:
         "record_contact: outcome: Input should be 'made' or 'failed'")
     assert case.lc.check("record_contact", {"outcome": "made"}, O1, NOW) is None
     assert case.lc.allowed(Actor(role="auditor", id="a1")) == []
-    assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident"]
-    assert case.lc.allowed(O1) == [
-        "assign_officer", "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
+    # 003 §10: the victim applies for an ASB Case Review; intake staff may record the application.
+    assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident", "request_asb_case_review"]
+    assert case.lc.allowed(O1) == [  # moving the case to another officer is the manager's (003 §8, §9)
+        "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
         "close_enquiry", "escalate_risk", "record_equality_assessment", "record_police_report", "make_referral",
         "request_asb_case_review"]  # support is offered at any stage (003 §9), as a referral (issue 12 item 8)
+    assert case.lc.allowed(M1)[0] == "assign_officer"
     # (in the catalogue's order, statemachine/catalogue.py: one order for GET /commands, the CLI and the forms)
     assert case.facts.stage == "enquiry" and case.facts.failed_contacts == 0
 
@@ -661,3 +667,85 @@ def test_the_most_senior_approver_of_a_legal_remedy_decides_by_rank() -> None:
 def test_a_nested_argument_is_named_by_its_path() -> None:
     with pytest.raises(CommandError, match=r"^report: reporter\.contact\.method: String should have at most 16"):
         parse_args("report", {"category": "noise", "reporter": {"contact": {"method": "x" * 20}}})
+
+
+# --- allocation (issue 12 item 7) -------------------------------------------------------------------------
+
+
+def _allocation_task(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == "task" and e["kind"] == "allocation"]
+
+
+def test_a_report_without_an_officer_is_the_managers_to_allocate_within_the_first_response_period() -> None:
+    """003 §8: cases are "allocated to the appropriate Team and Officer"; the reporter is contacted within the
+    first-response period, so the team's manager has that long to allocate, and an allocation left undone
+    goes up the chain like any task."""
+    lc, events = _start(category="noise", reporter={"id": "r1"})
+    assert _allocation_task(events) == [
+        {"event": "task", "kind": "allocation", "role": "manager", "approval": "allocation", "team": "asb"}]
+    assert lc.facts.allocation_task_open
+    assert lc.task_terms("allocation") == (["officer", "manager", "senior_manager"], Period(5, "working_days"))
+    assert "assign_officer" not in lc.allowed(O1) and "assign_officer" in lc.allowed(M1)
+    with pytest.raises(Refused, match="allocating or reassigning a case is a manager's decision"):
+        lc.apply("assign_officer", {"officer": "o1"}, O1, NOW)
+    events = lc.apply("assign_officer", {"officer": "o1"}, M1, NOW + timedelta(hours=1)).events
+    assert events[1:] == [{"event": "officer", "officer": "o1"},
+                          {"event": "decision", "kind": "allocation", "decision": "allocated"}]
+    assert (lc.facts.officer, lc.facts.allocation_task_open) == ("o1", False)
+    high, events = _start(category="violence", reporter={"id": "r1"})  # high risk: one working day (003 §8)
+    assert high.task_terms("allocation")[1] == Period(1, "working_days")
+    # A report that came with its officer, or that closed at triage, has nothing to allocate.
+    assert not _allocation_task(_start(category="noise", officer="o1")[1])
+    assert not _allocation_task(_start(category="parking")[1])
+
+
+def test_a_reassignment_is_a_managers_with_a_reason_and_to_another_officer() -> None:
+    case = _converted()
+    assert case.refused("assign_officer", O1, officer="o2", reason="I am on leave") == (
+        "allocating or reassigning a case is a manager's decision: ask your manager")
+    assert case.refused("assign_officer", M1, officer="o1", reason_ref="N-1") == "o1 is already the case's officer"
+    assert case.refused("assign_officer", M1, officer="o2") == (
+        "say why the case moves from o1 to o2 (reason, kept in the case file)")
+    # Nothing to allocate here (the report came with o1): a reassignment answers no task.
+    assert case.do("assign_officer", M1, officer="o2", reason_ref="N-1") == [
+        {"event": "officer", "officer": "o2", "previous": "o1", "reason_ref": "N-1"}]
+    assert case.facts.officer == "o2"
+
+
+def test_livewest_sends_amber_reports_to_housing_and_red_ones_to_asb_enforcement() -> None:
+    """004 §3.1: Housing Officers manage "lower-level amber cases", ASB & Enforcement Officers "all ASB
+    cases that include a red priority" (red is high risk, 004 §3.5)."""
+    livewest = load("livewest")
+
+    def team(**report: Any) -> list[tuple[str, str]]:
+        report = {"reporter": {"id": "r1"}, "tried_to_resolve": True, **report}
+        _, decision = Lifecycle.start("ASB-2026-000003", ReportArgs.model_validate(report), livewest, NOW)
+        return [(e["role"], e["team"]) for e in _allocation_task(decision.events)]
+
+    assert team(category="noise") == [("manager", "housing")]  # amber: low
+    assert team(category="drugs") == [("manager", "housing")]  # amber: medium
+    assert team(category="violence") == [("manager", "asb_enforcement")]  # red
+    assert team(category="noise", hate=True) == [("manager", "asb_enforcement")]  # a hate incident is red
+    assert team(category="noise", risk_of_harm=True) == [("manager", "asb_enforcement")]  # "Red: High Risk"
+    assert load("reading").allocation.team_for("high") == "asb"  # Reading does not route by risk
+
+
+def test_a_landlord_may_have_a_senior_manager_allocate() -> None:
+    profile = load("reading")
+    own = profile.model_copy(update={"allocation": profile.allocation.model_copy(update={"by": "senior_manager"})})
+    lc, decision = Lifecycle.start("ASB-2026-000004", ReportArgs.model_validate({"category": "noise"}), own, NOW)
+    assert [e["role"] for e in _allocation_task(decision.events)] == ["senior_manager"]
+    with pytest.raises(Refused, match="a senior manager's decision: ask your senior manager"):
+        lc.apply("assign_officer", {"officer": "o1"}, M1, NOW)
+    assert lc.apply("assign_officer", {"officer": "o1"}, S1, NOW).events[-1]["kind"] == "allocation"
+
+
+def test_a_case_recorded_before_the_allocation_change_keeps_the_old_rule() -> None:
+    """Replaying an older history: no allocation task, and any officer assigns without a reason."""
+    from statemachine.patches import ALL, ALLOCATION_TASK
+
+    lc, decision = Lifecycle.start("ASB-2026-000005", ReportArgs.model_validate({"category": "noise"}),
+                                   load("reading"), NOW, ALL - {ALLOCATION_TASK})
+    assert not _allocation_task(decision.events)
+    assert lc.apply("assign_officer", {"officer": "o1"}, O1, NOW).events[1:] == [{"event": "officer", "officer": "o1"}]
+    assert lc.apply("assign_officer", {"officer": "o2"}, O1, NOW).events[1:] == [{"event": "officer", "officer": "o2"}]

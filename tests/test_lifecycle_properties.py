@@ -80,11 +80,17 @@ class CaseMachine(RuleBasedStateMachine):
         assert self.lifecycle.state == self.lifecycle.facts.stage
 
     @invariant()
-    def closed_case_accepts_nothing(self) -> None:
-        if self.lifecycle.facts.is_closed:
-            assert self.lifecycle.allowed() == []
+    def closed_case_accepts_only_a_case_review_application_and_only_for_a_while(self) -> None:
+        """A closed case takes an ASB Case Review application and the applicant's reports it rests on
+        (the specs' `after_closure`) within the profile's period after closure, and nothing after it."""
+        facts = self.lifecycle.facts
+        if facts.is_closed:
+            assert facts.closed_at is not None
+            late = facts.closed_at + timedelta(days=32)  # past 1 month (reading) whatever the month
+            assert self.lifecycle.allowed(now=late) == []
+            assert set(self.lifecycle.allowed(now=self.now)) <= {n for n, s in COMMANDS.items() if s.after_closure}
             for command, choices in ARG_CHOICES.items():
-                assert self.lifecycle.check(command, choices[0], ACTORS[2], self.now) is not None
+                assert self.lifecycle.check(command, choices[0], ACTORS[2], late) is not None
 
     @invariant()
     def no_open_legal_action_in_a_closed_case(self) -> None:

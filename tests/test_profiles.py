@@ -29,6 +29,9 @@ def test_shipped_profiles_differ_where_the_standards_differ() -> None:
     assert load("whg").first_response.low == 5
     assert load("place-called-home").first_response.high == 1
     assert load("livewest").triage.early_support_if_not_tried is True
+    # 004 §3.1: amber cases to Housing Officers, red (high) to ASB & Enforcement Officers.
+    assert [load("livewest").allocation.team_for(r) for r in ("high", "medium", "low")] == [
+        "asb_enforcement", "housing", "housing"]
 
 
 def test_a_landlords_own_file_is_used_by_path(tmp_path: Path) -> None:
@@ -70,6 +73,9 @@ BAD = {
                        "calendar.end_of_working_day"),
     "time-dependent category not routed": (_mutate('time_dependent = { diy = "noise" }',
                                                    'time_dependent = { karaoke = "noise" }'), "karaoke"),
+    "intake cannot allocate": (_mutate('by = "manager"', 'by = "intake"'), "allocation.by"),
+    "bad team name": (_mutate("by_risk = {}", 'by_risk = { high = "ASB team; drop" }'), "allocation.by_risk"),
+    "route an unknown risk": (_mutate("by_risk = {}", 'by_risk = { red = "asb" }'), "allocation.by_risk.red"),
 }
 
 

@@ -242,6 +242,16 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.goto(f"{base_url}/web/cases/{reference}")
     await expect(page.locator(".govuk-summary-list").first).to_contain_text("Closed")
     await looked_at(page, "case-closed")
+    # The closure letter invites an ASB Case Review: for a month the closed case takes the applicant's
+    # reports to the police and the application (issue 11 item 10; 003 §10).
+    section = page.locator("details#record-incident")
+    await section.locator("summary").click()
+    await section.get_by_label("To the police").check()
+    await looked_at(page, "case-closed-review")
+    await section.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record an incident")).to_be_visible()
+    await expect(page.get_by_text("(reported to the police)")).to_be_visible()
+    await expect(page.locator("details#request-asb-case-review")).to_have_count(1)
     await context.close()
 
 
@@ -276,6 +286,43 @@ async def test_a_locked_case_is_invisible_to_another_officer(browser: Browser, b
     await page.goto(f"{base_url}/web/search?q=Carol+Lockable")
     await expect(page.get_by_role("link", name=reference)).to_be_visible()
     await looked_at(page, "search")
+    await context.close()
+
+
+async def test_a_manager_allocates_a_report_that_came_without_an_officer(browser: Browser, base_url: str) -> None:
+    """Issue 12 item 7: the report waits on the dashboard and in the manager's tasks with its team; the
+    manager assigns it on the case page, then moves it to another officer, giving the reason."""
+    context, page = await sign_in(browser, base_url, "intake", "i1")
+    await page.get_by_label("What kind of behaviour is it?").select_option("noise")
+    await page.get_by_label("Full name").fill("Dev Unallocated")
+    await page.get_by_label("Phone number").fill("07700 900321")
+    await page.get_by_role("button", name="Continue").click()
+    await page.get_by_role("button", name="Save the report").click()
+    reference = (await page.locator("#reference").inner_text()).strip()
+    await context.close()
+
+    context, page = await sign_in(browser, base_url, "manager", "m1")
+    row = page.locator("#unallocated + table tr", has_text=reference)
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await row.count():  # the task's row is written by its own workflow
+        assert asyncio.get_running_loop().time() < deadline, "the report never waited for allocation"
+        await page.wait_for_timeout(250)
+        await page.reload()
+    await expect(row).to_contain_text("ASB")
+    await looked_at(page, "dashboard-allocation")
+    await page.get_by_role("link", name="My tasks").click()
+    card = page.locator(".govuk-summary-card", has_text=reference)
+    await expect(card).to_contain_text("Allocation")
+    await looked_at(page, "tasks-allocation")
+    await card.get_by_role("link", name=re.compile("assign an officer")).click()
+    await do(page, "assign_officer", fill={"#assign-officer-officer": "o1"})
+    await expect(page.get_by_text("Done: Assign or reassign the officer")).to_be_visible()
+    await expect(page.locator(".govuk-summary-list").first).to_contain_text("o1")
+    await do(page, "assign_officer", fill={"#assign-officer-officer": "o2",
+                                           "#assign-officer-reason": "o1 is on leave for a month"})
+    await expect(page.locator(".govuk-summary-list").first).to_contain_text("o2")
+    await page.locator("details#assign-officer summary").click()
+    await looked_at(page, "case-reassigned")
     await context.close()
 
 

@@ -270,4 +270,58 @@ async def test_the_public_form_sent_twice_opens_one_case(app: FastAPI, store: St
     refs = [re.search(r'id="reference">([^<]+)<', page.text) for page in (first, again)]
     assert refs[0] and refs[1] and refs[0].group(1) == refs[1].group(1)
     with store.session() as session:
-        assert session.scalar(select(func.count()).select_from(CaseRow)) == before + 1
+        assert session.scalar(select(func.count()).select_from(CaseRow)) == (before or 0) + 1
+
+
+async def test_a_manager_allocates_a_new_report_and_reassigns_it_with_a_reason(app: FastAPI, store: Store) -> None:
+    """Issue 12 item 7: a report logged without an officer waits on the dashboard and in the manager's tasks,
+    with its team; the manager assigns it on the case page, and moves it later only with a reason."""
+    from sqlalchemy import select
+
+    from casefile.models import CaseNoteRow, TaskRow
+    from tests.polling import eventually
+
+    intake = await signed_in(app, "intake", "i1")
+    form_page = await intake.get("/web/intake/report")
+    saved = await intake.post("/web/intake/report/confirm", data={
+        "csrf_token": csrf_of(form_page.text), "channel": "phone", "category": "noise", "incidents_last_month": "1",
+        "anonymous": "no", "reporter.name": "Uma Allocated", "reporter.phone": "07700 900124",
+        "reporter.contact_method": "phone"})
+    found = re.search(r'id="reference">([^<]+)<', saved.text)
+    assert saved.status_code == 200 and found, saved.text
+    ref = found.group(1)
+
+    def task() -> list[TaskRow]:
+        with store.session() as session:
+            return list(session.scalars(select(TaskRow).where(TaskRow.case_ref == ref, TaskRow.kind == "allocation",
+                                                              TaskRow.due.is_not(None))))
+    [row] = await eventually(task, what="the allocation task")
+    manager = await signed_in(app, "manager", "m1")
+    board = (await manager.get("/web/dashboard")).text.split("Waiting for an officer")[1].split("Overdue")[0]
+    assert ref in board and "<td class=\"govuk-table__cell\">ASB</td>" in board
+    inbox = (await manager.get("/web/tasks")).text
+    card = inbox.split(f">{ref}</a></h2>")[1].split("govuk-summary-card\"")[0]
+    assert "Allocation" in inbox and ">ASB</dd>" in card and f"/web/cases/{ref}#assign-officer" in card
+    officer = await signed_in(app, "officer", "o1")
+    assert 'id="assign-officer"' not in (await officer.get(f"/web/cases/{ref}")).text  # the manager's decision
+
+    page = await manager.get(f"/web/cases/{ref}")
+    assert 'id="assign-officer"' in page.text and "Why it moves to another officer" in page.text
+    assert "PydanticUndefined" not in page.text  # a required field starts empty
+    done = await manager.post(f"/web/cases/{ref}/commands/assign_officer",
+                              data={"csrf_token": csrf_of(page.text), "officer": "o1"})
+    assert done.status_code == 303, done.text
+    page = await manager.get(f"/web/cases/{ref}")
+    refused = await manager.post(f"/web/cases/{ref}/commands/assign_officer",
+                                 data={"csrf_token": csrf_of(page.text), "officer": "o2"})
+    assert refused.status_code == 409 and "say why the case moves from o1 to o2" in refused.text
+    moved = await manager.post(f"/web/cases/{ref}/commands/assign_officer", data={
+        "csrf_token": csrf_of(page.text), "officer": "o2", "reason": "o1 is on long-term leave"})
+    assert moved.status_code == 303, moved.text
+    with store.session() as session:
+        notes = list(session.scalars(select(CaseNoteRow.text).where(CaseNoteRow.case_ref == ref,
+                                                                  CaseNoteRow.command == "assign_officer")))
+    assert notes == ["o1 is on long-term leave"]
+    assert f"{ref}#assign-officer" not in (await manager.get("/web/dashboard")).text  # allocated: off the board
+    for client in (intake, manager, officer):
+        await client.aclose()

@@ -43,17 +43,30 @@ FIELD_LABELS: dict[str, str] = {
     "kind": "Kind",
     "note": "Note (kept in the case file)",
     "applicant": "Who applied",
+    "source": "Where was it reported?",
     "emergency": "Emergency",
     "officer": "Officer id",
+}
+
+
+#: Where one command's argument needs its own words (the label said on every other form is FIELD_LABELS's).
+COMMAND_FIELD_LABELS: dict[tuple[str, str], str] = {
+    ("assign_officer", "reason"): "Why it moves to another officer (needed when it has one; kept in the case file)",
 }
 
 
 #: Free-form string arguments offered as a choice on the pages (the API still accepts any short text).
 CONTACT_METHODS = [("phone", "Phone"), ("visit", "Visit"), ("email", "Email"), ("sms", "Text message"),
                    ("letter", "Letter")]
+#: Where an incident was reported (statemachine.commands.IncidentSource): the applicant's reports to other
+#: agencies count toward an ASB Case Review (003 §10).
+INCIDENT_SOURCE_OPTIONS = [("case", "To us"), ("police", "To the police"), ("council", "To the council"),
+                           ("landlord", "To another landlord")]
+
 FIELD_OPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("record_contact", "method"): CONTACT_METHODS,
     ("agree_action_plan", "contact_method"): CONTACT_METHODS,
+    ("record_incident", "source"): INCIDENT_SOURCE_OPTIONS,
 }
 
 
@@ -99,8 +112,9 @@ def command_fields(command: str, categories: list[str]) -> list[FormField]:
             continue
         annotation, optional = _unwrap(info.annotation)
         required = info.is_required()
-        label = FIELD_LABELS.get(name, humanise(name))
-        default = None if info.default in (None, ...) else str(info.default)
+        label = COMMAND_FIELD_LABELS.get((command, name)) or FIELD_LABELS.get(name, humanise(name))
+        # A required field has no default (pydantic's PydanticUndefined, never shown as text in a box).
+        default = None if required or info.default in (None, ...) else str(info.default)
         if (command, name) in FIELD_OPTIONS:
             fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
         elif name == text_field:

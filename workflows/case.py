@@ -4,6 +4,13 @@ Officer commands arrive as Temporal Updates named after the command (`record_con
 validator that asks the lifecycle, so a refused command never enters history and the caller gets
 the reason. Deadlines are timers recomputed from the facts after every change. Side effects go
 through activities keyed by case reference and event number.
+
+A closed case's workflow does not end at closure: the closure letters invite an ASB Case Review, so
+it stays open, waiting on one timer (no deadlines run on a closed case), for the profile's
+`case_review.apply_within_after_closure`, and until any review under way has been resolved; then it
+finishes (issue 11 item 10). The case is its own door for the application: no second workflow, and the
+facts the thresholds count are already here. A history recorded before that change (no
+`asb-case-review-after-closure` marker) finishes at closure as it did.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import MessageActivities
     from activities.tasks import TaskActivities
     from policy.model import Profile
-    from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND
+    from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND, case_review_applications_close
     from statemachine.commands import Actor, ReportArgs
     from statemachine.deadlines import calendar_for, handled_key, open_deadlines, overdue, unhandled
     from statemachine.events import (
@@ -44,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from statemachine.facts import CaseFacts
     from statemachine.lifecycle import PATCHES, Event, Lifecycle
-    from statemachine.patches import answered_on_the_case
+    from statemachine.patches import CASE_REVIEW_AFTER_CLOSURE, answered_on_the_case
     from statemachine.views import CaseStatus
     from workflows.messages import (
         CASE_DECIDED,
@@ -82,6 +89,8 @@ class Carried(BaseModel):
     holidays: dict[int, list[date]] = {}
     #: Open task workflows: task id -> the approval it decides (None for other tasks).
     tasks: dict[str, str | None] = {}
+    #: Open ASB Case Review tasks: a closure does not cancel them, and the case waits for them.
+    reviews: list[str] = []
 
 
 class CaseInput(BaseModel):
@@ -117,6 +126,7 @@ class CaseWorkflow:
         holidays = carried.holidays if carried is not None else data.holidays
         self._holidays: dict[int, frozenset[date]] = {int(y): frozenset(d) for y, d in holidays.items()}
         self._tasks: dict[str, str | None] = dict(carried.tasks) if carried is not None else {}
+        self._reviews: set[str] = set(carried.reviews) if carried is not None else set()
         # Which behaviour changes this run follows: a history recorded before one replays without it.
         patches = frozenset(name for name in PATCHES if workflow.patched(name))
         if carried is not None:
@@ -183,8 +193,34 @@ class CaseWorkflow:
                 await workflow.wait_condition(self._idle)
                 workflow.continue_as_new(self._carry())
 
+        if CASE_REVIEW_AFTER_CLOSURE in self.lifecycle.patches:
+            await self._take_case_review_applications()
         await workflow.wait_condition(self._idle)
         return self.lifecycle.facts.closure_reason or "closed"
+
+    async def _take_case_review_applications(self) -> None:
+        """After closure, wait (one timer, nothing else runs) while the case takes ASB Case Review
+        applications (003 §10; the closure letters invite one), and while a review is under way, whose
+        task tells the case when it is resolved; then the workflow may finish. An Update arriving in
+        this time is judged by the lifecycle as at any other time (only `after_closure` commands, within
+        the period). After it, the workflow has finished and the doors answer that the case is closed."""
+        while True:
+            until = case_review_applications_close(self.lifecycle.facts, self._input.profile)
+            now = self._now()
+            taking = until is not None and now <= until
+            if not taking and not self._reviews:
+                return
+            self._changed = False
+            if taking and until is not None:
+                with contextlib.suppress(TimeoutError):
+                    # A second past the period's last moment, which still takes an application.
+                    await workflow.wait_condition(lambda: self._changed,
+                                                  timeout=(until - now).total_seconds() + 1)
+            else:
+                await workflow.wait_condition(lambda: self._changed or not self._reviews)
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(self._idle)
+                workflow.continue_as_new(self._carry())
 
     def _carry(self) -> CaseInput:
         return CaseInput(
@@ -192,7 +228,7 @@ class CaseWorkflow:
             carried=Carried(
                 facts=self.lifecycle.facts, announced=self._announced, seq=self._seq,
                 holidays={year: sorted(days) for year, days in self._holidays.items()},
-                tasks=self._tasks,
+                tasks=self._tasks, reviews=sorted(self._reviews),
             ),
             clock_shift_seconds=self._input.clock_shift_seconds,
             search_attributes=self._input.search_attributes,
@@ -260,6 +296,7 @@ class CaseWorkflow:
     @workflow.signal
     async def task_resolved(self, signal: TaskResolved) -> None:
         self._tasks.pop(signal.task, None)
+        self._reviews.discard(signal.task)
         self.lifecycle.on_task_resolved(signal.kind)
         await self._step([TaskResolvedEvent(task=signal.task, kind=signal.kind, decision=signal.decision,
                                             by=signal.by)])
@@ -306,7 +343,7 @@ class CaseWorkflow:
             risk=facts.risk, category=facts.category, officer=facts.officer, deadlines=deadlines,
             overdue=overdue(facts, deadlines, self._now()),
             pending_approvals=list(facts.pending),
-            allowed=lc.allowed(actor), closure_reason=facts.closure_reason,
+            allowed=lc.allowed(actor, self._now()), closure_reason=facts.closure_reason,
         )
 
     # ------------------------------------------------------------------ effects
@@ -344,12 +381,18 @@ class CaseWorkflow:
             )
             self._upsert_attributes(projection)
             for item in numbered:
-                if isinstance(item.data, TaskCreated) and not self.lifecycle.facts.is_closed:
+                if isinstance(item.data, TaskCreated) and (not self.lifecycle.facts.is_closed
+                                                           or self._outlives_closure(item.data.kind)):
                     await self._start_task(item, item.data)
             for approval_id, (verdict, by) in (decided or {}).items():
                 await self._finish_tasks(lambda _tid, aid, a=approval_id: aid == a, verdict, by)
-            if self.lifecycle.facts.is_closed and self._tasks:
-                await self._finish_tasks(lambda _tid, _aid: True, "cancelled", "case closed")
+            if self.lifecycle.facts.is_closed and any(tid not in self._reviews for tid in self._tasks):
+                # A closure makes every open task moot, except an ASB Case Review: the review is of the case's
+                # handling, closure included, and is completed whatever the case's stage (004 §8).
+                await self._finish_tasks(lambda tid, _aid: tid not in self._reviews, "cancelled", "case closed")
+
+    def _outlives_closure(self, kind: str) -> bool:
+        return kind == "asb_case_review" and CASE_REVIEW_AFTER_CLOSURE in self.lifecycle.patches
 
     async def _start_task(self, item: TimelineEvent, task: TaskCreated) -> None:
         """Each task is its own workflow, with the same id as its row in the case file."""
@@ -358,13 +401,15 @@ class CaseWorkflow:
         kind = task.kind
         chain, within = self.lifecycle.task_terms(kind)
         self._tasks[task_id] = task.approval or None
+        if self._outlives_closure(kind):
+            self._reviews.add(task_id)
         await workflow.execute_activity_method(
             TaskActivities.start_task,
             TaskInput(task_id=task_id, case_ref=facts.reference, kind=kind, role=task.role,
                       chain=chain, decide_within=within, calendar=self._input.profile.calendar,
                       holidays={y: sorted(d) for y, d in self._holidays.items()}, created_at=item.at,
                       approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds,
-                      prompt=bool(task.prompt)),
+                      prompt=bool(task.prompt), not_by=[task.not_by] if task.not_by else []),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 

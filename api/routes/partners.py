@@ -49,7 +49,7 @@ async def share_case(ref: Ref, body: ShareIn, who: Caller, service: Work) -> Sha
 
 @router.post("/cases/{ref}/shareable", dependencies=[allow(*SHARERS)], operation_id="markShareable",
              response_model=ShareableOut, responses=errors(401, 403, 404, 409, 422),
-             summary="Mark an incident or a note as shareable with partner agencies (or not)")
+             summary="Mark an incident, a note or an evidence file as shareable with partner agencies (or not)")
 async def mark_shareable(ref: Ref, body: ShareableIn, who: Caller, service: Work) -> ShareableOut:
     """Only what is marked is shown to the agencies the case is shared with; nothing is by default."""
     return await service.mark_shareable(who, ref, body.item, body.id, body.shareable)

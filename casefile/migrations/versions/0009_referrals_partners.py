@@ -7,7 +7,7 @@
   Existing rows are not shareable: nothing is shown to a partner that nobody chose to share.
 
 Revision ID: 0009
-Revises: 0004 (the lead re-chains it after 0005-0008)
+Revises: 0007 (0008 is being made in parallel: the lead re-chains)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 from casefile.types import UTCDateTime
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
