@@ -284,3 +284,44 @@ def test_a_partner_tokens_agency_is_its_partition_and_a_staff_role_wins() -> Non
     # Holding a staff role as well, one acts as staff: never partitioned by accident, nor given an agency.
     assert principal_from_claims({"sub": "o9", "roles": ["partner", "officer"], "agency": "sari"}) == Principal(
         role="officer", id="o9")
+
+
+async def test_a_partner_sees_the_evidence_files_marked_shareable_and_nothing_of_who_gave_them(
+    api: httpx.AsyncClient, store: Store, state_dir: Any, tmp_path: Any
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from casefile.audit import act_as
+    from casefile.evidence import add_evidence
+    from casefile.evidence_store import LocalEvidenceStore
+
+    def png(seed: int) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (4, 4), (seed, 9, 9)).save(out, "PNG")
+        return out.getvalue()
+
+    tokens = _tokens(state_dir)
+    ref = await _case(api, tokens)
+    alice = _party(store, ref, "reporter")
+    files = LocalEvidenceStore(tmp_path / "evidence")
+    ids = []
+    for seed, name in ((71, "stairwell.png"), (72, "alice-at-home.png")):
+        with store.session() as session, session.begin():
+            act_as(session, "officer", "o1")
+            ids.append(add_evidence(session, ref, png(seed), filename=name, kind="photo", role="officer",
+                                    actor_id="o1", provided_by=alice, store=files,
+                                    description=f"photo {name}").evidence.id)
+    officer = tokens(*OFFICER)
+    marked = await api.post(f"/cases/{ref}/shareable", json={"item": "evidence", "id": ids[0]}, headers=officer)
+    assert marked.status_code == 200 and marked.json()["shareable"] is True, marked.text
+    assert (await api.post(f"/cases/{ref}/shares", json={"agency": "police"}, headers=officer)).status_code == 200
+
+    seen = await api.get(f"/partner/cases/{ref}", headers=tokens("partner", "tvp2", agency="police"))
+    assert seen.status_code == 200, seen.text
+    [shown] = seen.json()["evidence"]
+    assert (shown["id"], shown["filename"], shown["kind"]) == (ids[0], "stairwell.png", "photo")
+    assert "provided_by" not in shown and alice not in seen.text and "alice-at-home" not in seen.text
+    [row] = [r for r in _audit(store, "tvp2") if r.action == "read"]
+    assert row.after is not None and row.after["shown"]["evidence"] == [ids[0]]

@@ -88,3 +88,41 @@ async def test_a_follow_up_left_unanswered_goes_to_the_manager(
     assert [(e["at"], e["role"]) for e in of(timeline, "escalation", kind="referral_follow_up")] == [
         ("2026-03-12T17:00:00+00:00", "manager")]
     assert of(timeline, "referral", basis="safeguarding", person_id="p1", follow_up="2026-03-04")
+
+
+async def test_the_case_conference_chronology_shows_referrals_and_the_court_bundle_does_not(
+    fresh_env: WorkflowEnvironment, store: Store, fresh_task_queue: str
+) -> None:
+    """003 stage 1: the chronology records "referrals to agencies for support" and what is forthcoming; a
+    referral tells the person's needs, so, like a risk assessment, it stays out of a court bundle."""
+    from casefile.audit import act_as
+    from casefile.chronology import build_chronology
+    from casefile.models import PartyRow, PersonRow
+
+    alice, bob = f"P-alice-{next(_numbers)}", f"P-bob-{next(_numbers)}"
+    case_ref, _timeline = await _run(fresh_env, store, fresh_task_queue, "2026-03-04T00:00:00+00:00", [
+        report(START, reporter={"id": alice, "contact": {"method": "phone"}}, reported_person={"id": bob}),
+        step("2026-03-02T10:00:00+00:00", "make_referral", agency="cmht", consent_ref="C-1", follow_up="2026-03-20",
+             note="struggling to sleep; asked for help"),
+        step("2026-03-03T10:00:00+00:00", "make_referral", agency="police", basis="crime", person_id=bob),
+        step("2026-03-03T11:00:00+00:00", "record_referral_outcome", referral="referral-2", outcome="accepted"),
+    ])
+    with store.session() as session, session.begin():  # a scenario has no people: give the case its two
+        act_as(session, "intake", "i1")
+        session.add_all([PersonRow(id=alice, name="Alice Example"), PersonRow(id=bob, name="Bob Neighbour")])
+        session.flush()
+        session.add_all([PartyRow(case_ref=case_ref, person_id=alice, role="reporter"),
+                         PartyRow(case_ref=case_ref, person_id=bob, role="reported_person")])
+    with store.session() as session:
+        conference = build_chronology(session, case_ref, audience="case_conference")
+        court = build_chronology(session, case_ref, audience="court")
+    said = [(e.summary, e.detail) for e in conference.entries]
+    assert ("Referral to cmht (mental health) for the reporter, Alice Example, with their consent",
+            "struggling to sleep; asked for help") in said
+    assert ("Referral to police (police) for the reported person, Bob Neighbour, to report a crime, without "
+            "consent", None) in said
+    assert ("Referral referral-2: accepted", None) in said
+    assert [e.summary for e in conference.forthcoming if e.source.startswith("referral")] == [
+        "Referral follow-up due: cmht (referral-1)"]
+    court_text = " ".join(f"{e.summary} {e.detail or ''}" for e in [*court.entries, *court.forthcoming])
+    assert "Referral" not in court_text and "struggling to sleep" not in court_text
