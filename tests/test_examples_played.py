@@ -26,6 +26,18 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 #: Per example: the last stage, the closure reason (None: still open at `until`), letters (template, to)
 #: in order, breaches (kind), tasks (kind, role), escalations (kind, role), refused commands in order.
 EXPECTED: dict[str, dict[str, Any]] = {
+    "referral-follow-up.yaml": {  # issue 12 item 8: referrals, their follow-up tasks, a partner's outcomes
+        "stage": "enquiry",
+        "closed": None,
+        "risk": "medium",
+        "letters": [("acknowledgement", "reporter")],
+        "breaches": [],
+        "tasks": [("referral_follow_up", "officer"), ("referral_follow_up", "officer"),
+                  ("referral_follow_up", "officer")],
+        "escalations": [("referral_follow_up", "manager")],
+        "rejected": [("start_intervention", "a support referral is recorded with make_referral")],
+        "stages": ["enquiry"],
+    },
     "asb-case-review-after-closure.yaml": {
         "stage": "closed",
         "closed": "asb_stopped",
