@@ -180,7 +180,13 @@ class _DomainRows:
         ))
 
     def risk_assessment(self, data: RiskAssessed, at: datetime, seq: int) -> None:
-        self.session.add(RiskAssessmentRow(case_ref=self.case_ref, level=data.level, assessed_at=at, by=self.by))
+        """The assessment as the matrix scored it: each factor's score, their total, whether the reporter
+        was vulnerable, and the date the next one is due (older events carry only the level)."""
+        self.session.add(RiskAssessmentRow(
+            case_ref=self.case_ref, level=data.level, assessed_at=at, by=self.by, scores=data.scores,
+            score=data.total, reporter_vulnerable=bool(data.vulnerable) if data.next_due is not None else None,
+            next_due=date.fromisoformat(data.next_due) if data.next_due else None,
+        ))
 
     def intervention(self, data: InterventionStarted, at: datetime, seq: int) -> None:
         self.session.add(InterventionRow(case_ref=self.case_ref, kind=data.kind, started_at=at, by=self.by))

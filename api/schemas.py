@@ -236,6 +236,20 @@ class PartyOut(BaseModel):
     large_print: bool
     easy_read: bool
     language: str | None
+    vulnerabilities: list[str] = Field([], description="the person's vulnerability flags (categories)")
+
+
+class RiskAssessmentOut(BaseModel):
+    """A risk assessment as the case file holds it: the level, the matrix's scores, and the next one's date."""
+
+    assessed_at: datetime
+    by: str
+    level: str
+    label: str = Field(description="the level as the landlord names it (LiveWest: red or amber)")
+    scores: dict[str, int] | None = Field(None, description="each factor's score; null for a level given alone")
+    total: int | None = None
+    reporter_vulnerable: bool | None = None
+    next_due: date | None = Field(None, description="when the next assessment is due (the risk_review deadline)")
 
 
 class IncidentOut(BaseModel):
@@ -273,6 +287,10 @@ class CaseView(BaseModel):
     case: CaseSummary
     status: CaseStatusOut | None = Field(description="null if the case's workflow did not answer")
     status_error: str | None = None
+    vulnerable_reporter: bool = Field(False, description="a reporter of the case carries a vulnerability flag "
+                                      "(003 §10; 004 §3.4-3.5): shown on every view of the case")
+    reporter_vulnerabilities: list[str] = Field([], description="the reporters' vulnerability flags")
+    risk_assessments: list[RiskAssessmentOut] = Field([], description="newest first")
     parties: list[PartyOut]
     incidents: list[IncidentOut]
     notes: list[NoteOut]

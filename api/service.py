@@ -54,6 +54,7 @@ from api.schemas import (
     PartnerReferralOut,
     PartyOut,
     ReportOut,
+    RiskAssessmentOut,
     ShareableOut,
     ShareOut,
     TaskOut,
@@ -74,6 +75,7 @@ from casefile.models import (
     IncidentRow,
     PartyRow,
     PersonRow,
+    RiskAssessmentRow,
 )
 from casefile.partners import (
     ItemNotFound,
@@ -104,8 +106,9 @@ from clients.taskclient import (
     list_tasks,
 )
 from policy.model import Profile
+from policy.risk import ScoreError, check_scores
 from policy.triage import UnknownCategoryError, triage
-from statemachine.catalogue import COMMANDS, REPORT_COMMAND, parse_args
+from statemachine.catalogue import COMMANDS, REPORT_COMMAND, next_assessment_refusal, parse_args
 from statemachine.commands import WITHOUT_CONSENT, Actor, CommandError, ReportArgs
 from workflows.case import CaseWorkflow
 
@@ -363,16 +366,30 @@ class Service:
             incidents = session.scalars(
                 select(IncidentRow).where(IncidentRow.case_ref == reference).order_by(IncidentRow.occurred_at)
             ).all()
+            assessments = session.scalars(
+                select(RiskAssessmentRow).where(RiskAssessmentRow.case_ref == reference)
+                .order_by(RiskAssessmentRow.assessed_at.desc(), RiskAssessmentRow.id.desc())
+            ).all()
+            labels = self.profile.risk_matrix.labels
+            reporter_flags = sorted({flag for party, person in parties if party.role == "reporter"
+                                     for flag in (person.vulnerabilities or [])})
             notes = session.scalars(  # discarded notes belong to commands the case never accepted
                 select(CaseNoteRow).where(CaseNoteRow.case_ref == reference, CaseNoteRow.status != "discarded")
                 .order_by(CaseNoteRow.at, CaseNoteRow.id)
             ).all()
             return {
                 "case": _summary(case),
+                "vulnerable_reporter": bool(reporter_flags),
+                "reporter_vulnerabilities": reporter_flags,
+                "risk_assessments": [RiskAssessmentOut(
+                    assessed_at=a.assessed_at, by=a.by, level=a.level, label=getattr(labels, a.level, a.level),
+                    scores=a.scores, total=a.score, reporter_vulnerable=a.reporter_vulnerable, next_due=a.next_due,
+                ) for a in assessments],
                 "parties": [PartyOut(
                     role=party.role, person_id=person.id, anonymous=bool(party.anonymous), name=person.name,
                     contact_method=person.contact_method, large_print=bool(person.large_print),
                     easy_read=bool(person.easy_read), language=person.language,
+                    vulnerabilities=list(person.vulnerabilities or []),
                 ) for party, person in parties],
                 "incidents": [IncidentOut(
                     id=i.id, shareable=bool(i.shareable), occurred_at=i.occurred_at, location=i.location,
@@ -446,6 +463,8 @@ class Service:
         except CommandError as exc:
             match = re.match(r"^[a-z_]+: ([^:]+): ", str(exc))
             raise InputError(f"args.{match.group(1)}" if match else "args", str(exc)) from exc
+        if command == "record_risk_assessment":
+            self._check_risk_assessment(command, args, parsed)
         if command == "record_incident":
             occurred = getattr(parsed, "occurred_at", None)
             if occurred is not None:
@@ -462,6 +481,25 @@ class Service:
             if agency not in agencies:
                 raise InputError("args.agency", f"{command}: agency: unknown agency {agency!r}; this service "
                                  f"refers to: {', '.join(agencies)}")
+
+    def _check_risk_assessment(self, command: str, args: dict[str, Any], parsed: Any) -> None:
+        """The scores against this deployment's risk matrix (naming the factor), the next date's bounds, and
+        `reporter_vulnerable`, which the case file answers (clients.caseclient.with_case_file_facts)."""
+        if "reporter_vulnerable" in args:
+            raise InputError("args.reporter_vulnerable", f"{command}: reporter_vulnerable: set by the API from the "
+                             "reporter's vulnerability flags in the case file")
+        scores = getattr(parsed, "scores", None)
+        if scores is not None:
+            try:
+                check_scores(self.profile.risk_matrix, scores)
+            except ScoreError as exc:
+                raise InputError(f"args.scores.{exc.factor}" if exc.factor else "args.scores",
+                                 f"{command}: scores: {exc}") from exc
+        due = getattr(parsed, "next_assessment_due", None)
+        if due is not None:
+            reason = next_assessment_refusal(self.profile, due, _now())
+            if reason:
+                raise InputError("args.next_assessment_due", f"{command}: {reason}")
 
     def _visible(self, principal: Principal, reference: str, purpose: str) -> CaseRow:
         with self.store.session() as session, session.begin():

@@ -16,7 +16,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from casefile.normalise import address_key, check_uprn, email_key, name_key, phone_key, postcode_key
-from casefile.types import UTCDateTime, check_date_of_birth, check_language
+from casefile.types import UTCDateTime, check_date_of_birth, check_language, check_vulnerabilities
 
 #: How each matched detail of a person becomes the key stored beside it.
 KEYS = {"name": name_key, "address": address_key, "postcode": postcode_key, "email": email_key,
@@ -153,6 +153,9 @@ class PersonRow(Base):
     representative_id: Mapped[str | None] = mapped_column(String(64))
     #: Linked to an employee: a reason to lock their cases (004 §3.7).
     is_employee: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Vulnerability flags, categories of policy.risk.VULNERABILITIES (003 §11; 004 §3.4, §3.5, §6.5): shown
+    #: on every view of their cases; the workflow learns only whether a reporter carries any. NULL: none.
+    vulnerabilities: Mapped[list[str] | None] = mapped_column(JSON)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
@@ -175,6 +178,12 @@ class PersonRow(Base):
             return check_uprn(value)
         setattr(self, f"{key}_key", KEYS[key](value))
         return value
+
+
+    @validates("vulnerabilities")
+    def _vulnerabilities(self, key: str, value: list[str] | None) -> list[str] | None:
+        # The same allow-list on every path that writes a person: categories only, never free text.
+        return check_vulnerabilities(value)
 
 
 #: The parts a person can have in a case (issue 12 item 5): any number of each, people known or not.
@@ -282,8 +291,14 @@ class RiskAssessmentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     level: Mapped[str] = mapped_column(String(8))
+    #: The total of the matrix's scores (None: a level given without scores, by an older scenario file).
     score: Mapped[int | None] = mapped_column(Integer)
+    #: The score of each factor of the profile's matrix, e.g. {"persistence": 2, "impact": 1, ...}.
+    scores: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    #: Whether the reporter carried a vulnerability flag when it was assessed (it raises the level).
+    reporter_vulnerable: Mapped[bool | None] = mapped_column(Boolean)
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the next assessment is due (the `risk_review` deadline falls at the end of that working day).
     next_due: Mapped[date | None] = mapped_column(Date)
     by: Mapped[str] = mapped_column(String(64))
 
@@ -432,7 +447,8 @@ DERIVED: dict[str, frozenset[str]] = {
 PERSONAL: dict[str, frozenset[str]] = {
     "cases": frozenset({"lock_reason"}),
     "people": frozenset({"name", "description", "date_of_birth", "address", "postcode", "uprn", "email", "phone",
-                         "language", "name_key", "address_key", "postcode_key", "email_key", "phone_key"}),
+                         "language", "vulnerabilities", "name_key", "address_key", "postcode_key", "email_key",
+                         "phone_key"}),
     "person_merges": frozenset({"reason", "merged_values"}),
     "incidents": frozenset({"location", "description", "police_reference", "evidence"}),
     "action_plan_versions": frozenset({"items"}),

@@ -33,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from casefile.audit import act_as
 from casefile.db import Store
-from casefile.models import CaseNoteRow, CaseRow
+from casefile.models import CaseNoteRow, CaseRow, PartyRow, PersonRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
 from statemachine.catalogue import COMMANDS
@@ -150,6 +150,8 @@ async def send_command(
     case's timeline. An Update that times out raises (WorkflowUpdateRPCTimeoutOrCancelledError): it
     may still be applied, so its pending note stays for the projection or the reconciler to settle."""
     sent, text = _split_free_text(command, args, update_id) if store is not None else (args, None)
+    if store is not None:
+        sent = with_case_file_facts(store, handle.id, command, sent)
     if text is not None and store is not None:
         write_pending_note(store, handle.id, command, text, actor, at or datetime.now(UTC))
     try:
@@ -169,6 +171,27 @@ async def send_command(
     if store is not None and at is not None:
         store.record_rejection(handle.id, at, command, reason, actor.role)
     return CommandResult(False, reason=reason)
+
+
+def reporter_is_vulnerable(store: Store, case_ref: str) -> bool:
+    """Whether any reporter of the case carries a vulnerability flag in the case file."""
+    with store.session() as session:
+        flags = session.scalars(
+            select(PersonRow.vulnerabilities).join(PartyRow, PartyRow.person_id == PersonRow.id)
+            .where(PartyRow.case_ref == case_ref, PartyRow.role == "reporter")
+        ).all()
+    return any(flags)
+
+
+def with_case_file_facts(store: Store, case_ref: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A command's arguments with what only the case file knows, as the workflow may hold it: a risk
+    assessment learns whether the reporter is vulnerable (yes or no; which flags stays in the case file,
+    004 §3.4-3.5). A flag in the case file wins over a caller's `false`."""
+    spec = COMMANDS.get(command)
+    if spec is None or "reporter_vulnerable" not in spec.args.model_fields:
+        return args
+    return {**args, "reporter_vulnerable": bool(args.get("reporter_vulnerable"))
+            or reporter_is_vulnerable(store, case_ref)}
 
 
 def write_pending_note(store: Store, case_ref: str, command: str, text: tuple[str, str, str], actor: Actor,

@@ -273,6 +273,103 @@ class Retention(_Section):
     closed_cases: Period = Period(6, "years")
 
 
+class RiskFactor(_Section):
+    """One question of the risk matrix, scored from 0 (not at all) to `max`."""
+
+    question: str = Field(min_length=1, max_length=200)
+    max: int = Field(3, ge=1, le=10)
+    #: A score at or above this makes the case high risk whatever the total: LiveWest's red
+    #: "where harm has occurred" or "a risk of harm" (004 §3.5). None: only the total counts.
+    high_at: int | None = Field(None, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _within_max(self) -> RiskFactor:
+        if self.high_at is not None and self.high_at > self.max:
+            raise ValueError(f"high_at {self.high_at} is above the factor's max {self.max}")
+        return self
+
+
+def _default_factors() -> dict[str, RiskFactor]:
+    # The DOMAIN's "vulnerability / risk assessment" (000 "Supporting you"; 004 §3.4): the harm of the
+    # 003 §8 table's urgent category, the persistence and impact of 003 §8 stage 3, and vulnerability (003 §10).
+    return {
+        "harm": RiskFactor(question="Has anyone been harmed or threatened, or is harm likely?", max=3, high_at=3),
+        "persistence": RiskFactor(question="How often and for how long has it happened?", max=3),
+        "impact": RiskFactor(question="How much is it affecting the reporter's life and the community?", max=3),
+        "vulnerability": RiskFactor(question="How vulnerable is the reporter (health, disability, age, "
+                                    "safeguarding)?", max=3),
+    }
+
+
+class ReviewEvery(_Section):
+    """How soon a risk assessment is repeated, by the level it found (003 §8 stage 1: the action plan
+    records "when a new risk assessment is due to be carried out"). Calendar periods only: the next
+    assessment is a date, fixed when the assessment is recorded."""
+
+    high: Period = Period(2, "weeks")
+    medium: Period = Period(1, "months")
+    low: Period = Period(1, "months")
+
+    @model_validator(mode="after")
+    def _calendar_periods(self) -> ReviewEvery:
+        for level in ("high", "medium", "low"):
+            if getattr(self, level).unit == "working_days":
+                raise ValueError(f"{level}: give a calendar period (days, weeks, months), not working days")
+        if not self.high.longest_days <= self.medium.longest_days <= self.low.longest_days:
+            raise ValueError("a higher risk cannot be reassessed less often: need high <= medium <= low")
+        return self
+
+    def for_risk(self, risk: Risk) -> Period:
+        value: Period = getattr(self, risk)
+        return value
+
+
+class RiskLabels(_Section):
+    """What the landlord calls each level on its pages (LiveWest: red and amber, 004 §3.5)."""
+
+    high: str = Field("high", min_length=1, max_length=32)
+    medium: str = Field("medium", min_length=1, max_length=32)
+    low: str = Field("low", min_length=1, max_length=32)
+
+
+class RiskMatrix(_Section):
+    """The risk assessment's questions and how their scores give a level (000 "Supporting you";
+    003 §8 stage 3; 004 §3.4 and Appendix 2). The level is the highest of: a factor at its `high_at`,
+    the total against `high_from` and `medium_from`, and the floor for a vulnerable reporter."""
+
+    factors: dict[str, RiskFactor] = Field(default_factory=_default_factors, min_length=1, max_length=12)
+    #: The least total score that is medium risk, and the least that is high risk.
+    medium_from: int = Field(4, ge=1)
+    high_from: int = Field(8, ge=1)
+    #: The least risk of a case whose reporter carries a vulnerability flag (003 §10; 004 §3.4).
+    vulnerable_reporter: Risk = "medium"
+    review_every: ReviewEvery = ReviewEvery()
+    labels: RiskLabels = RiskLabels()
+
+    @field_validator("factors")
+    @classmethod
+    def _factor_ids(cls, value: dict[str, RiskFactor]) -> dict[str, RiskFactor]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"factor id {name!r}: use lower-case letters, digits and _ (at most 32)")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> RiskMatrix:
+        most = sum(f.max for f in self.factors.values())
+        if not self.medium_from < self.high_from <= most:
+            raise ValueError(f"need medium_from < high_from <= the highest total ({most}); "
+                             f"got {self.medium_from} and {self.high_from}")
+        return self
+
+    @property
+    def highest_total(self) -> int:
+        return sum(f.max for f in self.factors.values())
+
+    def label(self, risk: Risk) -> str:
+        return str(getattr(self.labels, risk))
+
+
 class Profile(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
@@ -289,6 +386,7 @@ class Profile(_Section):
     referrals: Referrals = Referrals()
     allocation: Allocation = Allocation()
     retention: Retention = Retention()
+    risk_matrix: RiskMatrix = RiskMatrix()
 
     @model_validator(mode="after")
     def _risk_lists_in_scope(self) -> Profile:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from policy.calendar import WorkingCalendar
 from policy.model import RISK_ORDER, Profile, Role
 from policy.periods import Period
+from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
     CASE_STAGES,
     OPEN_OUTCOMES,
@@ -93,6 +94,8 @@ from statemachine.patches import (
     OFFICER_PROMPTS,
     REFERRAL_FOLLOW_UP,
     REFERRALS_RECORDED,
+    RISK_MATRIX,
+    RISK_REVIEW,
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
     TELL_THE_POLICE,
@@ -328,6 +331,37 @@ def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Act
     return None
 
 
+def guard_record_risk_assessment(lc: Lifecycle, args: RecordRiskAssessment | None, actor: Actor | None
+                                 ) -> str | None:
+    """The scores answer the profile's matrix (every factor, nothing else, each in its range), and the
+    next assessment is a date to come, within a year."""
+    if args is None:
+        return None
+    if args.scores is not None:
+        try:
+            check_scores(lc.profile.risk_matrix, args.scores)
+        except ScoreError as exc:
+            return str(exc)
+    if args.next_assessment_due is not None and lc.clock is not None:
+        return next_assessment_refusal(lc.profile, args.next_assessment_due, lc.clock)
+    return None
+
+
+def next_assessment_refusal(profile: Profile, due: date, now: datetime) -> str | None:
+    """Why a next-assessment date is refused: it must be after today, and within a year."""
+    today = local_date(profile, now)
+    if due <= today:
+        return f"next_assessment_due {due} is not after today ({today})"
+    if due > today + timedelta(days=366):
+        return f"next_assessment_due {due} is more than a year away"
+    return None
+
+
+def local_date(profile: Profile, moment: datetime) -> date:
+    """The day a moment falls on where the landlord is (the profile's time zone)."""
+    return moment.astimezone(ZoneInfo(profile.calendar.timezone)).date()
+
+
 def guard_convert_to_case(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
     if not lc.facts.officer:
         return "assign an officer first: the reporter needs one point of contact"
@@ -430,17 +464,12 @@ def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime 
             f"{hate} hate incidents in the last {rules.hate_window} ({rules.hate_incidents} needed)")
 
 
-def local_date(lc: Lifecycle, when: datetime) -> date:
-    """The day `when` falls on where the service works (the profile's time zone): a follow-up is a date."""
-    return when.astimezone(ZoneInfo(lc.profile.calendar.timezone)).date()
-
-
 def _follow_up_refusal(lc: Lifecycle, follow_up: date | None) -> str | None:
     """A follow-up date is a day after today and within a year (the working-day calendar a deadline
     uses holds the bank holidays of the next two years)."""
     if follow_up is None or lc.clock is None:
         return None
-    today = local_date(lc, lc.clock)
+    today = local_date(lc.profile, lc.clock)
     if follow_up <= today:
         return f"the follow-up date {follow_up.isoformat()} must be after today ({today.isoformat()})"
     if follow_up > today + timedelta(days=366):
@@ -611,9 +640,53 @@ def do_record_contact(lc: Lifecycle, args: RecordContact, actor: Actor, now: dat
 def do_record_risk_assessment(
     lc: Lifecycle, args: RecordRiskAssessment, actor: Actor, now: datetime, events: list[Event]
 ) -> None:
-    lc.facts.risk_assessed_at = now
-    lc.facts.risk_assessment = args.level
-    events.append(RiskAssessed(level=args.level))
+    """The level comes from the profile's matrix (004 §3.4 "a risk assessment matrix"; 003 §8 stage 3
+    "assess level of risk, persistence and impact"), or is the level an older scenario file gives. A
+    vulnerable reporter's case is at least the matrix's floor (003 §10 "the victim's vulnerability";
+    004 §3.5), a higher level raises the case's risk, and the next assessment is set: the date given, or
+    the profile's interval for the level (003 §8 stage 1 "when a new risk assessment is due"). Before
+    that change (unpatched histories) only the level was recorded."""
+    facts = lc.facts
+    matrix = lc.profile.risk_matrix
+    facts.risk_assessed_at = now
+    if RISK_MATRIX not in lc.patches:
+        level = args.level or assess(matrix, scores=args.scores, level=None, reporter_vulnerable=False).level
+        facts.risk_assessment = level
+        events.append(RiskAssessed(level=level))
+        return
+    vulnerable = facts.reporter.vulnerable if args.reporter_vulnerable is None else args.reporter_vulnerable
+    facts.reporter.vulnerable = vulnerable
+    found = assess(matrix, scores=args.scores, level=args.level, reporter_vulnerable=vulnerable)
+    facts.risk_assessment = found.level
+    facts.risk_review_on = args.next_assessment_due or next_assessment_on(matrix, found.level,
+                                                                          local_date(lc.profile, now))
+    extra: dict[str, Any] = {}
+    if args.scores is not None:
+        extra.update(scores=dict(args.scores), total=found.total)
+    if found.scored != found.level:
+        extra["scored"] = found.scored
+    if vulnerable:
+        extra["vulnerable"] = True
+    events.append(RiskAssessed(level=found.level, next_due=facts.risk_review_on.isoformat(), **extra))
+    if facts.risk is None or _higher(found.level, facts.risk):
+        facts.risk = found.level
+        events.append(RiskChanged(risk=found.level, why="risk assessment"))
+    if facts.risk_review_task_open:
+        facts.risk_review_task_open = False
+        events.append(Decided(kind=RISK_REVIEW, decision="done"))
+
+
+def raise_for_vulnerable_reporter(lc: Lifecycle, events: list[Event]) -> None:
+    """A report from a reporter who carries a vulnerability flag: the case is at least the matrix's floor
+    (003 §10 "the victim's vulnerability and/or the potential for harm"; 004 §3.4-3.5, the reporter's
+    support needs and risk of harm decide the priority)."""
+    facts = lc.facts
+    if RISK_MATRIX not in lc.patches or facts.risk is None:
+        return
+    raised = with_vulnerable_floor(lc.profile.risk_matrix, facts.risk, facts.reporter.vulnerable)
+    if raised != facts.risk:
+        facts.risk = raised
+        events.append(RiskChanged(risk=raised, why="vulnerable reporter"))
 
 
 def do_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]
@@ -646,8 +719,16 @@ def do_close_enquiry(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: da
 
 
 def do_escalate_risk(lc: Lifecycle, args: EscalateRisk, actor: Actor, now: datetime, events: list[Event]) -> None:
-    lc.facts.risk = args.risk
+    """A case raised to high risk is assessed again that day: "we will complete a risk assessment
+    (Appendix 2) on all cases that fall within a red category" (004 §3.5, §3.4). Before that change
+    (unpatched histories) escalation moved no assessment."""
+    facts = lc.facts
+    facts.risk = args.risk
     events.append(RiskChanged(risk=args.risk, why="escalated"))
+    if RISK_MATRIX in lc.patches and args.risk == "high":
+        today = local_date(lc.profile, now)
+        if facts.risk_review_on is None or facts.risk_review_on > today:
+            facts.risk_review_on = today
 
 
 def do_record_case_review(lc: Lifecycle, args: RecordCaseReview, actor: Actor, now: datetime, events: list[Event]
@@ -690,7 +771,7 @@ def do_make_referral(lc: Lifecycle, args: MakeReferral, actor: Actor, now: datet
     and its follow-up date starts the referral_follow_up deadline."""
     facts = lc.facts
     agency = lc.profile.referrals.agencies[args.agency]
-    follow_up = args.follow_up or lc.profile.referrals.follow_up_after.add_calendar(local_date(lc, now))
+    follow_up = args.follow_up or lc.profile.referrals.follow_up_after.add_calendar(local_date(lc.profile, now))
     referral = ReferralFact(id=facts.next_id("referral"), agency=args.agency, kind=agency.kind, follow_up=follow_up)
     facts.referrals.append(referral)
     given: dict[str, Any] = {"consent_ref": args.consent_ref} if args.consent_ref else {}
@@ -710,7 +791,7 @@ def do_record_referral_outcome(lc: Lifecycle, args: RecordReferralOutcome, actor
     referral.open = args.outcome in OPEN_OUTCOMES
     follow_up = args.follow_up
     if follow_up is None and args.outcome == "no_response":
-        follow_up = lc.profile.referrals.follow_up_after.add_calendar(local_date(lc, now))
+        follow_up = lc.profile.referrals.follow_up_after.add_calendar(local_date(lc.profile, now))
     referral.follow_up = follow_up if referral.open else None
     referral.tasked = False
     events.append(ReferralOutcome(id=referral.id, outcome=args.outcome, follow_up=follow_up.isoformat())
@@ -864,9 +945,13 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 do_record_contact, guard_record_contact,
                 examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}),
                 title="Record a contact", clause="003 §8 stage 1"),
-    CommandSpec("record_risk_assessment", "record the risk assessment's level", RecordRiskAssessment, OPEN_STAGES,
-                do_record_risk_assessment, examples=({"level": "high"}, {"level": "low"}),
-                title="Record a risk assessment", clause="003 §7"),
+    CommandSpec("record_risk_assessment", "score the profile's risk matrix: the level follows, and the next "
+                "assessment is set", RecordRiskAssessment, OPEN_STAGES, do_record_risk_assessment,
+                guard_record_risk_assessment,
+                examples=({"level": "high"}, {"scores": {"persistence": 1, "impact": 1, "vulnerability": 0}},
+                          {"scores": {"persistence": 3, "impact": 3, "vulnerability": 2},
+                           "reporter_vulnerable": True}),
+                title="Record a risk assessment", clause="004 §3.4; 003 §8 stage 3"),
     CommandSpec("agree_action_plan", "agree how often, and how, the reporter is contacted", AgreeActionPlan,
                 OPEN_STAGES, do_agree_action_plan, guard_agree_action_plan,
                 examples=({"contact_every_days": 14}, {"contact_every_days": 60}),
@@ -877,9 +962,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("close_enquiry", "close the enquiry with a reason", CloseWithReason, ("enquiry",), do_close_enquiry,
                 examples=({"reason": "not_asb"},),
                 title="Close the enquiry", clause="003 §8 stage 1"),
-    CommandSpec("escalate_risk", "raise the case's risk", EscalateRisk, OPEN_STAGES, do_escalate_risk,
+    CommandSpec("escalate_risk", "raise the case's risk (to high: the risk is assessed again that day)",
+                EscalateRisk, OPEN_STAGES, do_escalate_risk,
                 guard_escalate_risk, examples=({"risk": "high"}, {"risk": "medium"}),
-                title="Escalate the risk", clause="003 §7"),
+                title="Escalate the risk", clause="003 §7; 004 §3.5"),
     CommandSpec("record_case_review", "record a case review: continue, or consider closure", RecordCaseReview,
                 CASE_STAGES, do_record_case_review, free_text="reason",
                 examples=({"decision": "continue"}, {"decision": "consider_closure"},
@@ -1080,6 +1166,27 @@ def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | 
     return max(moments) if moments else None
 
 
+def due_risk_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                    patches: frozenset[str]) -> datetime | None:
+    """The end of the working day on which the next risk assessment falls (the next working day if
+    that date is not one)."""
+    if RISK_MATRIX not in patches or facts.risk_review_on is None:
+        return None
+    day = facts.risk_review_on
+    if not calendar.is_working_day(day):
+        day = calendar.next_working_day(day)
+    return calendar.end_of(day)
+
+
+def fire_risk_review(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """The next risk assessment is due: a task for the officer, answered by recording it (003 §8 stage 1
+    "when a new risk assessment is due to be carried out"; 004 §3.4). Not a breach of the deadline itself:
+    left undone, the task goes up the escalation chain (and breaches at its top) like any other task."""
+    if not lc.facts.risk_review_task_open:
+        lc.facts.risk_review_task_open = True
+        lc.task(RISK_REVIEW, "officer", events, approval=RISK_REVIEW)
+
+
 def fire_overdue(kind: str) -> Fire:
     """A missed deadline is a breach (recorded by `on_deadline`), with an overdue task for the first
     role of the escalation chain (004 §3.12)."""
@@ -1161,7 +1268,7 @@ def due_referral_follow_up(facts: CaseFacts, profile: Profile, calendar: Working
 def fire_referral_follow_up(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
     """Each referral whose follow-up date has come gets a task for the officer: find out what became of
     it, answered by record_referral_outcome (003 §9; 004 §3.3 "recorded on our internal systems")."""
-    today = local_date(lc, now)
+    today = local_date(lc.profile, now)
     for referral in lc.facts.referrals:
         if referral.open and not referral.tasked and referral.follow_up is not None and referral.follow_up <= today:
             referral.tasked = True
@@ -1211,6 +1318,10 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "allocation task for the next role; at the top of the chain, a breach",
                  tells="the `allocation.by` role (the team the profile routes its risk to), then up the chain",
                  on_task=True, clause="003 §8; 004 §3.1"),
+    DeadlineSpec("risk_review", "the next risk assessment falls due: the officer is tasked to repeat it",
+                 OPEN_STAGES, "risk_matrix.review_every.<risk>", due_risk_review, "risk_review task",
+                 fire_risk_review, tells="the officer (a risk_review task, answered by record_risk_assessment)",
+                 clause="003 §8 stage 1; 004 §3.4"),
     DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
                  OPEN_STAGES, "approvals.decide_within", None,
                  "approval task for the next role", tells="the next role of the escalation chain", on_task=True,

@@ -6,9 +6,9 @@ Which command takes which model, and everything else about it, is its spec in st
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from policy.model import AGENCY_ID_PATTERN, AgencyKind, Risk, Role
 from policy.triage import ReportFacts
@@ -95,6 +95,8 @@ class PartyArgs(_Args):
     id: str | None = Field(None, min_length=1, max_length=64)
     anonymous: bool = False
     contact: ContactPref = ContactPref()
+    #: The person carries a vulnerability flag in the case file (which flags stays there: 004 §3.4, §3.5).
+    vulnerable: bool = False
 
 
 class ReportArgs(ReportFacts, _Args):
@@ -136,7 +138,35 @@ class RecordContact(_Args):
 
 
 class RecordRiskAssessment(_Args):
-    level: Risk
+    """A risk assessment: a score for each factor of the profile's matrix (policy/model.py RiskMatrix;
+    004 §3.4 "a risk assessment matrix"), from which the level is computed, and when the next one is due.
+
+    `level` alone is what older scenario files give (docs/scenarios.md "Compatibility"): still accepted,
+    as the assessed level. `reporter_vulnerable` is set by the door from the reporter's vulnerability
+    flags in the case file (clients/caseclient.py); the workflow learns only that yes or no.
+    """
+
+    level: Risk | None = None
+    scores: dict[str, Annotated[int, Field(ge=0, le=10)]] | None = Field(
+        None, min_length=1, max_length=12, validate_default=True,
+        description="a score for every factor of the profile's risk matrix (risk_matrix.factors), 0 to its max")
+    next_assessment_due: date | None = Field(None, description=(
+        "the date the next assessment is due (after today, within a year); by default the profile's "
+        "risk_matrix.review_every for the level found"))
+    reporter_vulnerable: bool | None = Field(None, description=(
+        "whether the reporter carries a vulnerability flag: set by the API and the pages from the case file; "
+        "a scenario file may give it"))
+
+    @field_validator("scores")
+    @classmethod
+    def _scores_or_level(cls, value: dict[str, int] | None, info: ValidationInfo) -> dict[str, int] | None:
+        # On `scores` (validated after `level`), so the error names the argument to give.
+        level = info.data.get("level")
+        if value is None and level is None:
+            raise ValueError("give the factor scores (the level is computed from them)")
+        if value is not None and level is not None:
+            raise ValueError("give the factor scores or a level, not both: the level is computed from the scores")
+        return value
 
 
 class AgreeActionPlan(_Args):

@@ -113,8 +113,17 @@ class ContactRecorded(_Event):
 
 
 class RiskAssessed(_Event):
+    """A risk assessment: its level and, from the profile's matrix, the scores, their total and the level
+    they gave before a vulnerable reporter's floor (`scored`, when it differs); the date the next one is
+    due (ISO date). Older histories carry only the level."""
+
     event: Literal["risk_assessment"] = "risk_assessment"
     level: str
+    scores: dict[str, int] | None = None
+    total: int | None = None
+    scored: str | None = None
+    vulnerable: bool | None = None
+    next_due: str | None = None
 
 
 class CaseReviewed(_Event):

@@ -21,6 +21,8 @@ class Party(BaseModel):
     id: str | None = None
     anonymous: bool = False
     contact_method: str | None = None
+    #: Carries a vulnerability flag in the case file (which one stays there).
+    vulnerable: bool = False
 
 
 class LegalAction(BaseModel):
@@ -105,6 +107,9 @@ class CaseFacts(BaseModel):
     incident_log: list[tuple[datetime, bool]] = []
     risk_assessed_at: datetime | None = None
     risk_assessment: Risk | None = None
+    #: The date the next risk assessment is due (003 §8 stage 1), and whether its task is open.
+    risk_review_on: date | None = None
+    risk_review_task_open: bool = False
     equality_assessed_at: datetime | None = None
     incidents_at_equality: int = 0
     last_review_at: datetime | None = None

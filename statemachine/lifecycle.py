@@ -40,6 +40,7 @@ from statemachine.catalogue import (
     allocate,
     decide_enquiry,
     parse_args,
+    raise_for_vulnerable_reporter,
     tell_the_police,
 )
 from statemachine.commands import COURT_KINDS, EVICTION_KINDS, ROLE_RANK, STAGES, Actor, CommandError, ReportArgs
@@ -318,7 +319,7 @@ class Lifecycle:
         """A report arrives: triage it and open an enquiry, or give it its outcome."""
         result = triage(report, profile)
         reporter = Party(id=report.reporter.id, anonymous=report.reporter.anonymous,
-                         contact_method=report.reporter.contact.method)
+                         contact_method=report.reporter.contact.method, vulnerable=report.reporter.vulnerable)
         reported = (Party(id=report.reported_person.id) if report.reported_person else None)
         facts = CaseFacts(
             reference=reference, profile=profile.name, outcome=result.outcome, risk=result.risk,
@@ -331,6 +332,7 @@ class Lifecycle:
         events: list[Event] = [Triaged(outcome=result.outcome, risk=result.risk, category=result.category)]
         if result.outcome == "enquiry":
             events.append(StageEntered(stage="enquiry"))
+            raise_for_vulnerable_reporter(lifecycle, events)
         if result.outcome == "enquiry":
             allocate(lifecycle, events)
             lifecycle.letter("acknowledgement", "reporter", events)

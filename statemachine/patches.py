@@ -27,6 +27,11 @@ CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
 TELL_THE_POLICE = "tell-the-police"
 #: A report routed to another service records the referral itself (003 §4).
 NOT_ASB_REFERRAL = "not-asb-referral"
+#: The risk assessment is the profile's matrix: its level raises the case's risk, a vulnerable reporter's
+#: case is at least the matrix's floor, and the next assessment is a `risk_review` deadline that tasks the
+#: officer (000 "Supporting you"; 003 §8 stage 1, §10; 004 §3.4, §3.5; issue 12 item 4).
+RISK_MATRIX = "risk-matrix"
+
 #: A report without an officer gets an allocation task for the team's manager, due within the first-response
 #: period; allocating and reassigning are the manager's, and a reassignment keeps its reason (003 §8; 004 §3.1).
 ALLOCATION_TASK = "allocation-task"
@@ -50,7 +55,7 @@ REFERRALS_RECORDED = "referrals-recorded"
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
                             LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
                             CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER,
-                            ALLOCATION_TASK, REFERRALS_RECORDED)
+                            ALLOCATION_TASK, RISK_MATRIX, REFERRALS_RECORDED)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 
@@ -61,7 +66,10 @@ CONSIDER_CLOSURE = "consider_closure"
 TELL_POLICE = "tell_police"
 #: Answered by assign_officer.
 ALLOCATION = "allocation"
-ANSWERED_ON_THE_CASE: frozenset[str] = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE, ALLOCATION})
+#: The next risk assessment is due: answered by record_risk_assessment.
+RISK_REVIEW = "risk_review"
+ANSWERED_ON_THE_CASE: frozenset[str] = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE, ALLOCATION,
+                                                  RISK_REVIEW})
 #: A referral's follow-up task: one per referral, so its pseudo-approval id names the referral
 #: (`referral_follow_up:referral-3`); recording the referral's outcome answers it.
 REFERRAL_FOLLOW_UP = "referral_follow_up"

@@ -159,7 +159,7 @@ async def test_bad_input_is_422_naming_the_field(api: httpx.AsyncClient, as_: To
     for command, args, field in [
         ("record_contact", {"outcome": "maybe"}, "args.outcome"),
         ("record_contact", {"outcome": "made", "mood": "calm"}, "args.mood"),
-        ("record_risk_assessment", {}, "args.level"),
+        ("record_risk_assessment", {}, "args.scores"),
         ("record_incident", {"occurred_at": "2026-03-01T22:00:00"}, "args.occurred_at"),
         ("record_incident", {"occurred_at": "2999-03-01T22:00:00+00:00"}, "args.occurred_at"),
         ("assign_officer", {"officer": "o" * 65}, "args.officer"),

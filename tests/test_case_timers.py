@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from asb.scenario import Scenario
+from asb.simulate import play
 from casefile.db import Store
+from casefile.models import RiskAssessmentRow, TaskRow
+from profiles import load
+from tests.polling import eventually
 from tests.scenarios import MANAGER, MANAGER_2, SENIOR, of, report, run, step
 
 
@@ -479,3 +486,43 @@ async def test_a_report_that_is_not_asb_is_recorded_as_a_referral_to_the_service
                          steps=[report(START, category="parking")])
     assert of(timeline, "closed", reason="not_asb")
     assert [(r["to"], r["reason"]) for r in of(timeline, "referral")] == [("tenant_services", "not_asb")]
+
+
+async def test_the_next_risk_assessment_tasks_the_officer_when_it_falls_due(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Reading's matrix scores the assessment (2+2+0: medium), so the next is due a month later, Friday 3 April:
+    Good Friday, and Monday is Easter Monday, so the deadline is the end of Tuesday 7 April (17:00 BST). The
+    task arrives then, not before; the case file keeps the scores and the date; reassessing answers the task."""
+    reference = f"ASB-2026-{uuid.uuid4().int % 10**6:06d}"
+    scenario = Scenario.model_validate({"profile": "reading", "start": START, "until": "2026-04-09T00:00:00+00:00",
+                                        "reference": reference, "steps": [
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+        step("2026-03-03T10:05:00+00:00", "record_risk_assessment",
+             scores={"persistence": 2, "impact": 2, "vulnerability": 0}),
+        step("2026-03-04T09:00:00+00:00", "convert_to_case"),
+        step("2026-04-08T09:00:00+01:00", "record_risk_assessment",
+             scores={"persistence": 1, "impact": 1, "vulnerability": 0}),
+    ]})
+    timeline = await play(env, store, scenario, load("reading"), task_queue=task_queue)
+    assert [d["due"] for d in of(timeline, "deadline", kind="risk_review")] == [
+        "2026-04-07T17:00:00+01:00", "2026-05-08T17:00:00+01:00"]
+    tasks = of(timeline, "task", kind="risk_review", role="officer")
+    assert [t["at"] for t in tasks] == ["2026-04-07T16:00:00+00:00"]
+    assert of(timeline, "decision", kind="risk_review", decision="done")[0]["at"] == "2026-04-08T08:00:00+00:00"
+    assert not of(timeline, "breach", kind="risk_review")  # a task, not a breach of the deadline
+    with store.session() as session:
+        rows = session.scalars(select(RiskAssessmentRow).where(RiskAssessmentRow.case_ref == reference)
+                               .order_by(RiskAssessmentRow.id)).all()
+        assert [(r.level, r.scores, r.score, r.next_due) for r in rows] == [
+            ("medium", {"persistence": 2, "impact": 2, "vulnerability": 0}, 4, date(2026, 4, 3)),
+            ("low", {"persistence": 1, "impact": 1, "vulnerability": 0}, 2, date(2026, 5, 8))]
+
+    def task_status() -> str | None:
+        with store.session() as session:
+            row = session.scalars(select(TaskRow).where(TaskRow.case_ref == reference,
+                                                        TaskRow.kind == "risk_review")).first()
+            return row.status if row is not None else None
+
+    assert await eventually(task_status, lambda s: s == "done", what="the risk_review task answered") == "done"

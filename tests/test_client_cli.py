@@ -246,3 +246,23 @@ async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path)
                            token=None)
         listed = await asb("case", "list", url=url, token=minted.out.strip())
         assert listed.code == 0 and ref in listed.out, listed.err
+
+
+async def test_a_vulnerable_reporter_and_the_risk_matrix_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    """`asb case show` shows a vulnerable reporter; `asb case do ... record_risk_assessment` takes the matrix's
+    scores as JSON, and an unknown factor is one line naming it, exit code 2 (issue 12 item 4)."""
+    body = report()
+    body["reporter"]["vulnerabilities"] = ["substance_misuse"]
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(body), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    shown = (await server.ok("officer", "o1", "case", "show", ref)).json()
+    assert shown["vulnerable_reporter"] is True and shown["reporter_vulnerabilities"] == ["substance_misuse"]
+
+    done = (await server.ok("officer", "o1", "case", "do", ref, "record_risk_assessment", "--arg",
+                            'scores={"persistence": 3, "impact": 2, "vulnerability": 2}')).json()
+    assert done["status"]["risk"] == "high" and "risk_review" in done["status"]["deadlines"]
+    refused = await server.run("officer", "o1", "case", "do", ref, "record_risk_assessment", "--arg",
+                               'scores={"persistence": 1, "impact": 1, "vulnerability": 0, "noise": 3}')
+    assert refused.code == 2 and refused.err.count("\n") == 1
+    assert "422: record_risk_assessment: scores: unknown risk factor 'noise'" in refused.err

@@ -54,7 +54,11 @@ def _converted() -> Case:
     case = Case()
     assert case.do("record_contact", outcome="made", method="phone") == [
         {"event": "contact", "outcome": "made", "method": "phone"}]
-    assert case.do("record_risk_assessment", level="medium") == [{"event": "risk_assessment", "level": "medium"}]
+    # A level given without scores (an older scenario file) is still the assessment; it raises the case's
+    # risk, and the next one falls due after the profile's interval for it (reading: medium, 1 month).
+    assert case.do("record_risk_assessment", level="medium") == [
+        {"event": "risk_assessment", "level": "medium", "next_due": "2026-04-02"},
+        {"event": "risk", "risk": "medium", "why": "risk assessment"}]
     assert case.do("convert_to_case") == [
         {"event": "stage", "stage": "investigation"},
         {"event": "letter", "template": "initial_letter_reported_person", "to": "reported_person"}]

@@ -15,6 +15,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,50 @@ async def do(page: Page, command: str, fill: dict[str, str] | None = None, check
     await section.locator("button[type=submit]").click()
 
 
+async def test_a_vulnerable_reporter_is_flagged_from_intake_to_the_case_page_and_the_matrix_is_scored(
+    browser: Browser, base_url: str
+) -> None:
+    """Intake ticks the reporter's vulnerability; the triage shown before saving already counts it (Reading:
+    a noise report is low, a vulnerable reporter's case medium); the case page's header warns of it; the
+    officer scores Reading's matrix, one question a factor (issue 12 item 4)."""
+    context, page = await sign_in(browser, base_url, "intake", "i1")
+    await page.goto(f"{base_url}/web/intake/report")
+    await page.get_by_label("What kind of behaviour is it?").select_option("noise")
+    await page.get_by_label("When did it last happen?").fill("2026-01-10T22:30")
+    await page.get_by_label("Describe what happened").fill("Shouting at the door at night")
+    await page.get_by_label("Full name").fill("Carol Vulnerable")
+    await page.get_by_label("Phone number").fill("07700 900789")
+    await page.locator("#reporter-contact-method").check()
+    await page.get_by_label("Mental health").check()
+    await page.get_by_label("Age").check()
+    await page.get_by_label("Assign to officer (id)").fill("o1")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.locator("#triage-risk")).to_contain_text("Medium")
+    await page.get_by_role("button", name="Save the report").click()
+    reference = (await page.locator("#reference").inner_text()).strip()
+    await context.close()
+
+    context, page = await sign_in(browser, base_url, "officer", "o1")
+    await page.goto(f"{base_url}/web/cases/{reference}")
+    await expect(page.locator("#vulnerable-reporter")).to_contain_text("Vulnerable reporter: Age, Mental health")
+    section = page.locator("details#record-risk-assessment")
+    await section.locator("summary").click()
+    await expect(section.get_by_text(re.compile("How persistent is it"))).to_be_visible()
+    for radio in ("#record-risk-assessment-scores-persistence-2", "#record-risk-assessment-scores-impact-3",
+                  "#record-risk-assessment-scores-vulnerability-3"):
+        await section.locator(radio).check()
+    next_due = (date.today() + timedelta(days=40)).isoformat()
+    await section.locator("#record-risk-assessment-next-assessment-due").fill(next_due)
+    await looked_at(page, "case-risk-form")
+    await section.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record a risk assessment")).to_be_visible()
+    await expect(page.locator("#risk-assessment")).to_contain_text("Medium (score 5: persistence 1, impact 2, "
+                                                                    "vulnerability 2)")
+    await expect(page.locator("#risk-assessment")).to_contain_text(f"Next due {next_due}")
+    await looked_at(page, "case-risk")
+    await context.close()
+
+
 async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, base_url: str) -> None:
     # Intake logs a report and sees the triage before it is saved.
     context, page = await sign_in(browser, base_url, "intake", "i1", shot="sign-in")
@@ -181,7 +226,11 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await do(page, "record_contact", check=["#record-contact-outcome"])
     await expect(page.get_by_text("Done: Record a contact")).to_be_visible()
     await expect(page.get_by_role("cell", name="First response")).to_have_count(0)
-    await do(page, "record_risk_assessment", check=["#record-risk-assessment-level-2"])
+    # Reading's matrix: persistence 2, impact 2, vulnerability 0 (the third, third and first choices): medium.
+    await do(page, "record_risk_assessment", check=["#record-risk-assessment-scores-persistence-3",
+                                                    "#record-risk-assessment-scores-impact-3",
+                                                    "#record-risk-assessment-scores-vulnerability"])
+    await expect(page.locator("#risk-assessment")).to_contain_text("Medium (score 4")
     await do(page, "agree_action_plan", fill={"#agree-action-plan-contact-every-days": "14"})
     stale = await context.new_page()  # the same case open in a second tab, from before the conversion
     await stale.goto(f"{base_url}/web/cases/{reference}")

@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from api.service import InputError
+from policy.model import RiskMatrix
 from statemachine.catalogue import COMMANDS
 
 #: A form post is a handful of short fields and at most one long text (10,000 characters). Kept under
@@ -46,7 +47,13 @@ FIELD_LABELS: dict[str, str] = {
     "source": "Where was it reported?",
     "emergency": "Emergency",
     "officer": "Officer id",
+    "next_assessment_due": "Next risk assessment due (leave blank for the standard interval)",
 }
+
+#: Arguments a door sets from the case file, never offered on a form (clients.caseclient.with_case_file_facts).
+DOOR_SET: frozenset[str] = frozenset({"reporter_vulnerable"})
+#: Arguments kept for older scenario files only: the pages offer today's form (the risk matrix, not a level).
+OLD_FORMS: frozenset[tuple[str, str]] = frozenset({("record_risk_assessment", "level")})
 
 
 #: Where one command's argument needs its own words (the label said on every other form is FIELD_LABELS's).
@@ -83,7 +90,7 @@ COMMAND_TITLES: dict[str, str] = {name: spec.title or humanise(name) for name, s
 class FormField:
     name: str
     label: str
-    kind: Literal["radios", "select", "checkbox", "number", "datetime", "text", "textarea"]
+    kind: Literal["radios", "select", "checkbox", "number", "datetime", "date", "text", "textarea"]
     required: bool
     options: list[tuple[str, str]] = field(default_factory=list)
     default: str | None = None
@@ -102,20 +109,34 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def command_fields(command: str, categories: list[str]) -> list[FormField]:
-    """The inputs for one command, from its argument model (the `*_ref` fields are the API's own)."""
+def matrix_fields(name: str, matrix: RiskMatrix) -> list[FormField]:
+    """A dict of scores as one question per factor of the profile's risk matrix, each scored 0 to its max
+    (004 §3.4 "a risk assessment matrix"): posted as `scores.<factor>`."""
+    return [FormField(f"{name}.{factor}", spec.question, "radios", True,
+                      [(str(i), f"{i} (none)" if i == 0 else f"{i} (most)" if i == spec.max else str(i))
+                       for i in range(spec.max + 1)])
+            for factor, spec in matrix.factors.items()]
+
+
+def command_fields(command: str, categories: list[str], matrix: RiskMatrix | None = None) -> list[FormField]:
+    """The inputs for one command, from its argument model (the `*_ref` fields are the API's own; a dict
+    of scores becomes one input per factor of `matrix`, the profile's risk matrix)."""
     fields: list[FormField] = []
     spec = COMMANDS[command]
     text_field = spec.free_text
     for name, info in spec.args.model_fields.items():
-        if name.endswith("_ref"):
+        if name.endswith("_ref") or name in DOOR_SET or (command, name) in OLD_FORMS:
             continue
         annotation, optional = _unwrap(info.annotation)
         required = info.is_required()
         label = COMMAND_FIELD_LABELS.get((command, name)) or FIELD_LABELS.get(name, humanise(name))
         # A required field has no default (pydantic's PydanticUndefined, never shown as text in a box).
         default = None if required or info.default in (None, ...) else str(info.default)
-        if (command, name) in FIELD_OPTIONS:
+        if get_origin(annotation) is dict:
+            if matrix is None:
+                raise ValueError(f"{command}.{name}: a dict of scores needs the profile's risk matrix")
+            fields.extend(matrix_fields(name, matrix))
+        elif (command, name) in FIELD_OPTIONS:
             fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
         elif name == text_field:
             fields.append(FormField(name, label, "textarea", required or spec.verdict == "rejected"))
@@ -127,6 +148,8 @@ def command_fields(command: str, categories: list[str]) -> list[FormField]:
             fields.append(FormField(name, label, "checkbox", False))
         elif annotation is int:
             fields.append(FormField(name, label, "number", required, default=default))
+        elif annotation is date:
+            fields.append(FormField(name, label, "date", required))
         elif annotation is datetime or "datetime" in str(annotation).lower():
             fields.append(FormField(name, label, "datetime", required))
         elif name == "category":
@@ -160,10 +183,12 @@ def local_time(value: str, zone: str, name: str) -> str:
     return naive.isoformat()
 
 
-def command_args(command: str, form: dict[str, str], categories: list[str], zone: str) -> dict[str, Any]:
-    """The command's arguments from a form post: blank optional fields are left out."""
+def command_args(command: str, form: dict[str, str], categories: list[str], zone: str,
+                 matrix: RiskMatrix | None = None) -> dict[str, Any]:
+    """The command's arguments from a form post: blank optional fields are left out; `scores.<factor>`
+    fields become one dict of whole numbers."""
     args: dict[str, Any] = {}
-    for spec in command_fields(command, categories):
+    for spec in command_fields(command, categories, matrix):
         raw = form.get(spec.name, "").strip()
         if spec.kind == "checkbox":
             if raw:
@@ -173,11 +198,21 @@ def command_args(command: str, form: dict[str, str], categories: list[str], zone
             if spec.required:
                 raise InputError(spec.name, f"{spec.label}: enter a value")
             continue
-        if spec.kind == "number":
+        if "." in spec.name:  # one factor of a dict of scores
+            group, _, key = spec.name.partition(".")
+            if not raw.isdigit():
+                raise InputError(spec.name, f"{spec.label}: choose a score")
+            args.setdefault(group, {})[key] = int(raw)
+        elif spec.kind == "number":
             try:
                 args[spec.name] = int(raw)
             except ValueError as exc:
                 raise InputError(spec.name, f"{spec.label}: enter a whole number") from exc
+        elif spec.kind == "date":
+            try:
+                args[spec.name] = date.fromisoformat(raw).isoformat()
+            except ValueError as exc:
+                raise InputError(spec.name, f"{spec.label}: enter a date, like 2026-04-01") from exc
         elif spec.kind == "datetime":
             args[spec.name] = local_time(raw, zone, spec.name)
         else:

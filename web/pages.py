@@ -38,6 +38,7 @@ from casefile.access import MANAGERS, CaseNotFound, open_case
 from casefile.idempotency import KEY_PATTERN
 from casefile.models import CaseRow
 from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
+from policy.risk import VULNERABILITIES, with_vulnerable_floor
 from policy.triage import TriageInput, TriageResult, triage
 from statemachine.catalogue import COMMANDS
 from web import queries
@@ -403,9 +404,10 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         elif user.role not in CASE_WORKERS:
             allowed = []  # ops and auditors read cases but never act on them (README "HTTP API")
         forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
-                  "fields": command_fields(c, categories)} for c in allowed]
+                  "fields": command_fields(c, categories, profile.risk_matrix)} for c in allowed]
         return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
-                "reference": reference, "may_lock": user.role in MANAGERS}
+                "reference": reference, "may_lock": user.role in MANAGERS,
+                "risk_labels": profile.risk_matrix.labels.model_dump()}
 
     @pages.get("/cases/{reference}")
     async def case_page(request: Request, reference: str) -> Response:
@@ -423,7 +425,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if command not in COMMANDS:
             raise StarletteHTTPException(404)
         try:
-            args = command_args(command, form, categories, zone)
+            args = command_args(command, form, categories, zone, profile.risk_matrix)
             await service.command(principal(user), reference, command, args)
         except (InputError, Refused) as exc:
             if isinstance(exc, InputError):
@@ -578,6 +580,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                 reporter[key] = text(f"reporter.{key}")
         if not anonymous:
             reporter["consents"] = {"action": flag("reporter.consent_action")}
+        flags = [v for v in VULNERABILITIES if flag(f"reporter.vulnerability.{v}")]
+        if flags and not public:  # staff record a reporter's vulnerability (004 §3.4); the public form asks none
+            reporter["vulnerabilities"] = flags
         reported = {k: text(f"reported_person.{k}") for k in ("name", "address", "postcode")
                     if text(f"reported_person.{k}")}
         occurred = text("incident.occurred_at")
@@ -612,6 +617,17 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             incidents_last_month=report.incidents_last_month, risk_of_harm=report.risk_of_harm,
             tried_to_resolve=report.tried_to_resolve), profile)
 
+    def as_opened(report: ReportIn) -> TriageResult:
+        """The triage as the case will open: a vulnerable reporter's enquiry is at least the matrix's floor
+        (statemachine.catalogue.raise_for_vulnerable_reporter; 003 §10, 004 §3.4-3.5)."""
+        result = triage_of(report)
+        if result.outcome != "enquiry" or result.risk is None:
+            return result
+        raised = with_vulnerable_floor(profile.risk_matrix, result.risk, bool(report.reporter.vulnerabilities))
+        if raised == result.risk:
+            return result
+        return result.model_copy(update={"risk": raised, "reasons": [*result.reasons, "vulnerable reporter"]})
+
     def report_problems(form: dict[str, str], public: bool) -> tuple[Any, list[Problem]]:
         try:
             body = report_from_form(form, public)
@@ -630,7 +646,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         # A fresh Idempotency-Key per form shown: a double submit, or a resend after a time-out, is the
         # same report and opens one case (issue 9 item 5), exactly as the API's header does.
         return {"categories": categories, "strands": list(profile.categories.hate_strands),
-                "contact_methods": ["phone", "email", "sms", "letter"], "idempotency_key": uuid.uuid4().hex}
+                "contact_methods": ["phone", "email", "sms", "letter"], "idempotency_key": uuid.uuid4().hex,
+                "vulnerabilities": list(VULNERABILITIES)}
 
     def form_key(form: dict[str, str]) -> str | None:
         key = form.get(IDEMPOTENCY_FIELD, "")
@@ -654,7 +671,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         terms = [form.get(k, "").strip() for k in ("reported_person.name", "reported_person.postcode",
                                                     "reported_person.address", "reporter.postcode")]
         matches = await _in_thread(_matches, service, user, [t for t in terms if len(t) >= 3])
-        return render(request, "intake_confirm.html", user=user, result=triage_of(model), report=model,
+        return render(request, "intake_confirm.html", user=user, result=as_opened(model), report=model,
                       hidden=hidden, first_response=profile.first_response, matches=matches)
 
     @pages.post("/intake/report/edit")

@@ -7,7 +7,7 @@
   Existing rows are not shareable: nothing is shown to a partner that nobody chose to share.
 
 Revision ID: 0009
-Revises: 0007 (0008 is being made in parallel: the lead re-chains)
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 from casefile.types import UTCDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
