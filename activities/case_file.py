@@ -214,9 +214,12 @@ class _DomainRows:
         """A referral row: a partner referral by its id, a triage routing (003 §4) by its event."""
         consent_id: int | None = None
         if data.consent_ref and data.consent_ref.startswith("C-") and data.consent_ref[2:].isdigit():
-            # Only a consent the case file holds (a scenario file may name one that is not there).
+            # Only a referral consent the case file holds, given by the person referred (a scenario file
+            # may name one that is not there, or is someone else's).
             consent_id = self.session.scalars(
-                select(ConsentRow.id).where(ConsentRow.id == int(data.consent_ref[2:]))).first()
+                select(ConsentRow.id).where(ConsentRow.id == int(data.consent_ref[2:]),
+                                            ConsentRow.person_id == data.person_id, ConsentRow.kind == "referral",
+                                            ConsentRow.given.is_(True))).first()
         self.session.add(ReferralRow(
             case_ref=self.case_ref, referral_id=data.id or f"routed-{seq}", agency=data.to[:32],
             purpose=data.reason[:32], person_id=data.person_id, basis=data.basis or "routed",

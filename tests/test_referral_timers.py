@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -90,23 +93,50 @@ async def test_a_follow_up_left_unanswered_goes_to_the_manager(
     assert of(timeline, "referral", basis="safeguarding", person_id="p1", follow_up="2026-03-04")
 
 
+@pytest.fixture
+def own_store(postgres_url: str) -> Iterator[Store]:
+    """A case file of this test's own on the PostgreSQL server: a chronology redacts the names of everyone
+    else in the case file, and the session's shared one holds whatever other tests (and schemathesis)
+    invented."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"asb_chron_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(make_url(postgres_url).set(drivername="postgresql", database="postgres")
+                            .render_as_string(hide_password=False), autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    own = Store(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        own.upgrade()
+        yield own
+    finally:
+        own.dispose()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 async def test_the_case_conference_chronology_shows_referrals_and_the_court_bundle_does_not(
-    fresh_env: WorkflowEnvironment, store: Store, fresh_task_queue: str
+    fresh_env: WorkflowEnvironment, own_store: Store, tmp_path: Path
 ) -> None:
     """003 stage 1: the chronology records "referrals to agencies for support" and what is forthcoming; a
     referral tells the person's needs, so, like a risk assessment, it stays out of a court bundle."""
     from casefile.audit import act_as
     from casefile.chronology import build_chronology
     from casefile.models import PartyRow, PersonRow
+    from worker import build_worker
 
+    store = own_store
     alice, bob = f"P-alice-{next(_numbers)}", f"P-bob-{next(_numbers)}"
-    case_ref, _timeline = await _run(fresh_env, store, fresh_task_queue, "2026-03-04T00:00:00+00:00", [
-        report(START, reporter={"id": alice, "contact": {"method": "phone"}}, reported_person={"id": bob}),
-        step("2026-03-02T10:00:00+00:00", "make_referral", agency="cmht", consent_ref="C-1", follow_up="2026-03-20",
-             note="struggling to sleep; asked for help"),
-        step("2026-03-03T10:00:00+00:00", "make_referral", agency="police", basis="crime", person_id=bob),
-        step("2026-03-03T11:00:00+00:00", "record_referral_outcome", referral="referral-2", outcome="accepted"),
-    ])
+    async with build_worker(fresh_env.client, store, tmp_path / "outbox", task_queue="chronology-referrals"):
+        case_ref, _timeline = await _run(fresh_env, store, "chronology-referrals", "2026-03-04T00:00:00+00:00", [
+            report(START, reporter={"id": alice, "contact": {"method": "phone"}}, reported_person={"id": bob}),
+            step("2026-03-02T10:00:00+00:00", "make_referral", agency="cmht", consent_ref="C-1",
+                 follow_up="2026-03-20", note="struggling to sleep; asked for help"),
+            step("2026-03-03T10:00:00+00:00", "make_referral", agency="police", basis="crime", person_id=bob),
+            step("2026-03-03T11:00:00+00:00", "record_referral_outcome", referral="referral-2", outcome="accepted"),
+        ])
     with store.session() as session, session.begin():  # a scenario has no people: give the case its two
         act_as(session, "intake", "i1")
         session.add_all([PersonRow(id=alice, name="Alice Example"), PersonRow(id=bob, name="Bob Neighbour")])
