@@ -30,6 +30,7 @@ from casefile.models import (
     ActionPlanVersionRow,
     CaseNoteRow,
     CaseRow,
+    ConsentRow,
     ContactRow,
     EqualityAssessmentRow,
     EventRow,
@@ -37,6 +38,7 @@ from casefile.models import (
     InterventionRow,
     LegalActionRow,
     PartyRow,
+    ReferralRow,
     RiskAssessmentRow,
     TaskRow,
 )
@@ -49,6 +51,8 @@ from statemachine.events import (
     IncidentRecorded,
     InterventionStarted,
     LegalActionChanged,
+    Referral,
+    ReferralOutcome,
     RiskAssessed,
     TaskCreated,
 )
@@ -146,6 +150,7 @@ class _DomainRows:
         self.session = session
         self.case_ref = case_ref
         self.by = "system"
+        self.note_ref: str | None = None
 
     def write(self, events: list[TimelineEvent]) -> None:
         for item in events:
@@ -159,6 +164,7 @@ class _DomainRows:
 
     def command(self, data: CommandIssued, at: datetime, seq: int) -> None:
         self.by = str(data.by or "system")
+        self.note_ref = data.note_ref
 
     def contact(self, data: ContactRecorded, at: datetime, seq: int) -> None:
         reporter = self.session.scalars(
@@ -261,6 +267,35 @@ class _DomainRows:
             row.status = data.status
             row.decided_at = at if data.status in ("approved", "rejected") else row.decided_at
 
+    def referral(self, data: Referral, at: datetime, seq: int) -> None:
+        """A referral row: a partner referral by its id, a triage routing (003 §4) by its event."""
+        consent_id: int | None = None
+        if data.consent_ref and data.consent_ref.startswith("C-") and data.consent_ref[2:].isdigit():
+            # Only a referral consent the case file holds, given by the person referred (a scenario file
+            # may name one that is not there, or is someone else's).
+            consent_id = self.session.scalars(
+                select(ConsentRow.id).where(ConsentRow.id == int(data.consent_ref[2:]),
+                                            ConsentRow.person_id == data.person_id, ConsentRow.kind == "referral",
+                                            ConsentRow.given.is_(True))).first()
+        self.session.add(ReferralRow(
+            case_ref=self.case_ref, referral_id=data.id or f"routed-{seq}", agency=data.to[:32],
+            purpose=data.reason[:32], person_id=data.person_id, basis=data.basis or "routed",
+            consent_id=consent_id, made_at=at, made_by=self.by,
+            follow_up=date.fromisoformat(data.follow_up) if data.follow_up else None,
+            note_ref=self.note_ref if data.id else None,
+        ))
+
+    def referral_outcome(self, data: ReferralOutcome, at: datetime, seq: int) -> None:
+        row = self.session.scalars(select(ReferralRow).where(ReferralRow.case_ref == self.case_ref,
+                                                             ReferralRow.referral_id == data.id)).first()
+        if row is None:
+            return
+        row.outcome = data.outcome
+        row.outcome_at = at
+        row.outcome_by = self.by
+        row.follow_up = date.fromisoformat(data.follow_up) if data.follow_up else None
+        row.outcome_note_ref = self.note_ref
+
     def task(self, data: TaskCreated, at: datetime, seq: int) -> None:
         self.session.add(TaskRow(
             key=task_key(self.case_ref, seq), case_ref=self.case_ref, kind=data.kind,
@@ -304,6 +339,7 @@ PROJECTIONS: dict[str, _Project | None] = {
     "breach": None,
     "police_informed": None,
     "enquiry_expired": None,
-    "referral": None,
+    "referral": _DomainRows.referral,
+    "referral_outcome": _DomainRows.referral_outcome,
     "notice": None,
 }

@@ -45,19 +45,20 @@ from api.auth import ROLES, AuthError, verifier_for
 from api.deps import DESCRIPTIONS, RateLimited, problem
 from api.guard import BodyLimits, LastResort, Upload
 from api.ratelimit import RateLimiter
-from api.routes import admin, cases, evidence, people, reports, tasks
+from api.routes import admin, cases, evidence, partners, people, reports, tasks
 from api.service import InputError, Refused, Service, TooLarge, Unavailable
 from api.settings import ApiSettings
 from casefile.access import CaseNotFound
 from casefile.db import Store
 from casefile.evidence import EvidenceDeleteRefused, EvidenceNotFound, EvidenceRefused, EvidenceUnavailable
+from casefile.partners import ItemNotFound
 from clients.taskclient import TaskNotFound
 from policy.model import Profile
 from profiles import load
 from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
-ROUTERS = (reports.router, cases.router, evidence.router, people.router, tasks.router, admin.router)
+ROUTERS = (reports.router, cases.router, evidence.router, people.router, partners.router, tasks.router, admin.router)
 #: The routes that take a file (multipart/form-data), with a body limit of their own: the API's, and the
 #: case page's upload form (web/pages.py).
 UPLOAD_PATHS = (re.compile(r"/cases/[^/]+/evidence"), re.compile(r"/web/cases/[^/]+/evidence"))
@@ -101,14 +102,20 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         summary="Reports, cases, commands and the manager task inbox for ASB and hate incident casework.",
         description=(
             "Staff authenticate with an OIDC bearer token (roles: " + ", ".join(ROLES) + "). "
+            "A partner agency's staff hold the partner role, with their agency in the token's agency claim, "
+            "and use the partner routes only: the cases shared with their agency, and in them only what "
+            "was marked shareable; every partner read is audited. "
             "403 depends only on the caller's role; 404 also hides locked cases from those who may not "
-            "see them; 409 is the case refusing a command now, with its reason."
+            "see them (and, from a partner, every case not shared with its agency); 409 is the case refusing "
+            "a command now, with its reason."
         ),
         openapi_tags=[
             {"name": "reports", "description": "Logging reports: staff, the public online form, app feeds"},
             {"name": "cases", "description": "Case views, lists, commands and locking"},
             {"name": "evidence", "description": "Files on a case: add (multipart), list, download, share, remove"},
             {"name": "people", "description": "People on file: their details, consents, duplicates and merges"},
+            {"name": "partners", "description": "Referrals to partner agencies, sharing a case with them, and "
+                                                  "what their staff see"},
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],
@@ -169,6 +176,10 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
 
     @app.exception_handler(TaskNotFound)
     async def _no_task(request: Request, exc: TaskNotFound) -> JSONResponse:
+        return problem(404, str(exc))
+
+    @app.exception_handler(ItemNotFound)
+    async def _no_item(request: Request, exc: ItemNotFound) -> JSONResponse:
         return problem(404, str(exc))
 
     @app.exception_handler(Refused)

@@ -15,9 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from casefile.evidence import EvidenceInfo
 from casefile.intake import CaseFileInput, ContactDetails, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
+from casefile.partners import (
+    PartnerCase,
+    PartnerCaseSummary,
+    PartnerReferral,
+    ReferralView,
+    ShareView,
+)
 from casefile.types import TIME_BOUNDS
 from clients.taskclient import TaskView
+from policy.model import AGENCY_ID_PATTERN, AgencyKind
 from policy.triage import ReportFacts
+from statemachine.commands import ReferralBasis, ReferralOutcomeKind
 from statemachine.views import CaseRecord, CaseStatus
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
@@ -128,7 +137,7 @@ class CommandIn(CaseFileInput):
         "the command's arguments (GET /commands lists them); a time argument such as occurred_at: " + TIME_BOUNDS))
 
 
-class ShareIn(CaseFileInput):
+class EvidenceShareIn(CaseFileInput):
     shareable: bool = Field(description="whether the file may be shared with partner agencies (004 §4.5)")
 
 
@@ -150,6 +159,31 @@ class LockIn(CaseFileInput):
         if self.locked and not self.reason:
             raise ValueError("reason is required to lock a case")
         return self
+
+
+class ShareIn(CaseFileInput):
+    agency: str = Field(min_length=1, max_length=32, pattern=AGENCY_ID_PATTERN,
+                        description="an agency id of the profile (GET /agencies)")
+    shared: bool = Field(True, description="false stops sharing the case with the agency")
+
+
+class ShareableIn(CaseFileInput):
+    item: Literal["incident", "note", "evidence"] = Field(
+        description="what to mark: an incident, a note or an evidence file of the case")
+    id: int = Field(ge=1, le=2**31 - 1, description="its id, as the case view lists it")
+    shareable: bool = Field(True, description="false: no longer shown to partner agencies")
+
+
+class PartnerOutcomeIn(CaseFileInput):
+    """What became of a referral to your agency."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"outcome": "accepted", "follow_up": "2026-05-01", "note": "first appointment booked"}]})
+
+    outcome: ReferralOutcomeKind
+    follow_up: date | None = Field(None, description="when the officer should check again (open outcomes only)")
+    note: str | None = Field(None, min_length=1, max_length=10000,
+                             description="kept in the case file, never in the workflow's history")
 
 
 # ---------------------------------------------------------------------------------------------- out
@@ -225,6 +259,7 @@ class RiskAssessmentOut(BaseModel):
 
 class IncidentOut(BaseModel):
     id: int = Field(description="the incident's id, e.g. to add evidence about it (incident_id)")
+    shareable: bool = Field(description="shown to the partner agencies the case is shared with")
     occurred_at: datetime
     location: str | None
     category: str
@@ -239,6 +274,8 @@ class IncidentOut(BaseModel):
 
 
 class NoteOut(BaseModel):
+    id: int
+    shareable: bool = Field(description="shown to the partner agencies the case is shared with")
     at: datetime
     by: str
     command: str
@@ -286,6 +323,8 @@ class CaseView(BaseModel):
     notes: list[NoteOut]
     action_plan: list[ActionOut] = []
     equality_assessments: list[EqualityAssessmentOut] = []
+    referrals: list[ReferralView] = Field([], description="referrals to partner agencies and reports routed elsewhere")
+    shared_with: list[ShareView] = Field([], description="partner agencies the case is (or was) shared with")
     timeline: list[dict[str, Any]]
 
 
@@ -349,3 +388,37 @@ class EvidenceOut(EvidenceInfo):
 
 class EvidenceList(BaseModel):
     evidence: list[EvidenceInfo] = Field(description="the case's files, oldest first")
+
+
+class AgencyOut(BaseModel):
+    """A partner agency this service refers to (the profile's `referrals.agencies`)."""
+
+    id: str
+    kind: AgencyKind
+    title: str
+    without_consent: list[ReferralBasis] = Field(
+        description="bases a referral to it may be made on without the person's consent (004 §2.2, §4.4)")
+
+
+class AgencyList(BaseModel):
+    agencies: list[AgencyOut]
+
+
+ShareOut = ShareView
+
+
+class ShareableOut(BaseModel):
+    reference: str
+    item: Literal["incident", "note", "evidence"]
+    id: int
+    shareable: bool
+
+
+#: What a partner agency's staff see: their own partition of a shared case (casefile/partners.py).
+PartnerCaseOut = PartnerCase
+PartnerReferralOut = PartnerReferral
+
+
+class PartnerCaseList(BaseModel):
+    agency: str
+    cases: list[PartnerCaseSummary]

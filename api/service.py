@@ -38,6 +38,8 @@ from api.auth import AuthError, Principal
 from api.guard import outage
 from api.schemas import (
     ActionOut,
+    AgencyList,
+    AgencyOut,
     AppReportIn,
     CaseList,
     CaseStatusOut,
@@ -49,9 +51,15 @@ from api.schemas import (
     IncidentOut,
     LockOut,
     NoteOut,
+    PartnerCaseList,
+    PartnerCaseOut,
+    PartnerOutcomeIn,
+    PartnerReferralOut,
     PartyOut,
     ReportOut,
     RiskAssessmentOut,
+    ShareableOut,
+    ShareOut,
     TaskOut,
 )
 from api.settings import ApiSettings
@@ -86,7 +94,24 @@ from casefile.models import (
     PersonRow,
     RiskAssessmentRow,
 )
+from casefile.partners import (
+    ItemNotFound,
+    NotTheirs,
+    PartnerReferral,
+    ShareableItem,
+    UnknownAgency,
+    partner_case,
+    partner_cases,
+    partner_referral,
+    referrals_of,
+    share_with_agency,
+    shares_of,
+)
+from casefile.partners import (
+    set_shareable as set_item_shareable,
+)
 from casefile.references import next_reference
+from casefile.referrals import ReferralInputError, prepare_referral
 from casefile.types import check_time
 from clients.caseclient import StartArgs, mark_started, send_command, start_case, update_id_for
 from clients.taskclient import (
@@ -103,7 +128,7 @@ from policy.model import Profile, Role
 from policy.risk import ScoreError, check_scores
 from policy.triage import UnknownCategoryError, triage
 from statemachine.catalogue import COMMANDS, REPORT_COMMAND, next_assessment_refusal, parse_args
-from statemachine.commands import CommandError, ReportArgs
+from statemachine.commands import WITHOUT_CONSENT, Actor, CommandError, ReportArgs
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger(__name__)
@@ -409,13 +434,15 @@ class Service:
                     vulnerabilities=list(person.vulnerabilities or []),
                 ) for party, person in parties],
                 "incidents": [IncidentOut(
-                    id=i.id, occurred_at=i.occurred_at, location=i.location, category=i.category,
-                    hate_strand=i.hate_strand, description=i.description, police_reference=i.police_reference,
-                    evidence=list(i.evidence or []), recorded_at=i.recorded_at, source=i.source,
+                    id=i.id, shareable=bool(i.shareable), occurred_at=i.occurred_at, location=i.location,
+                    category=i.category, hate_strand=i.hate_strand, description=i.description,
+                    police_reference=i.police_reference, evidence=list(i.evidence or []), recorded_at=i.recorded_at,
+                    source=i.source,
                 ) for i in incidents],
                 # A note of structured details only (what an Equality Act assessment considered) is shown
                 # where its details are, not as an empty note.
-                "notes": [NoteOut(at=n.at, by=n.by, command=n.command, field=n.field, text=n.text, status=n.status)
+                "notes": [NoteOut(id=n.id, shareable=bool(n.shareable), at=n.at, by=n.by, command=n.command,
+                                  field=n.field, text=n.text, status=n.status)
                           for n in notes if n.text is not None or n.data is None],
                 "action_plan": [ActionOut(action=a.key, what=a.description, who=a.owner, due=a.due, done=bool(a.done))
                                 for a in session.scalars(select(ActionPlanItemRow).where(
@@ -425,6 +452,8 @@ class Service:
                     adjustments=e.adjustments, note=e.note,
                 ) for e in session.scalars(select(EqualityAssessmentRow).where(
                     EqualityAssessmentRow.case_ref == reference).order_by(EqualityAssessmentRow.id))],
+                "referrals": referrals_of(session, reference),
+                "shared_with": shares_of(session, reference),
             }
 
     async def case_view(self, principal: Principal, reference: str) -> CaseView:
@@ -499,6 +528,12 @@ class Service:
             category = getattr(parsed, "category", None)
             if category is not None and category not in self.profile.categories.all:
                 raise InputError("args.category", f"{command}: category: unknown category {category!r}")
+        if command == "make_referral":
+            agencies = self.profile.referrals.agencies
+            agency = getattr(parsed, "agency", None)
+            if agency not in agencies:
+                raise InputError("args.agency", f"{command}: agency: unknown agency {agency!r}; this service "
+                                 f"refers to: {', '.join(agencies)}")
 
     def _check_risk_assessment(self, command: str, args: dict[str, Any], parsed: Any) -> None:
         """The scores against this deployment's risk matrix (naming the factor), the next date's bounds, and
@@ -529,18 +564,34 @@ class Service:
         command and the caller), so a retry after a 504 is the same Update and Temporal applies it once."""
         if principal.role in ("ops", "auditor"):
             raise AuthError(403, f"the {principal.role} role can read cases but not act on them")
+        if principal.role == "partner":
+            raise AuthError(403, "a partner agency records the outcome of its own referrals: "
+                                 "POST /partner/cases/{ref}/referrals/{referral}/outcome")
         spec = COMMANDS.get(command)
         if principal.role == "intake" and (spec is None or "intake" not in spec.roles):
             raise AuthError(403, "intake staff may log reports, incidents and ASB Case Review applications, "
                                  f"not {command}")
         await asyncio.to_thread(self._visible, principal, reference, f"command:{command}")
         self.check_args(command, args)
+        if command == "make_referral":
+            args = await asyncio.to_thread(self._prepare_referral, reference, args)
+        return await self._send(principal.actor, reference, command, args, idempotency_key)
+
+    def _prepare_referral(self, reference: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The person referred is one of the case's, and the consent is the case file's (casefile.referrals)."""
+        try:
+            with self.store.session() as session, session.begin():
+                return prepare_referral(session, reference, args)
+        except ReferralInputError as exc:
+            raise InputError(exc.field, exc.message) from exc
+
+    async def _send(self, actor: Actor, reference: str, command: str, args: dict[str, Any],
+                    idempotency_key: str | None) -> CommandOut:
         handle = self.client.get_workflow_handle(reference)
-        update_id = update_id_for(reference, command, idempotency_key, f"{principal.role}:{principal.id}")
+        update_id = update_id_for(reference, command, idempotency_key, f"{actor.role}:{actor.id}")
         try:
             result = await asyncio.wait_for(
-                send_command(handle, command, args, principal.actor, store=self.store, at=_now(),
-                             update_id=update_id),
+                send_command(handle, command, args, actor, store=self.store, at=_now(), update_id=update_id),
                 timeout=self.settings.command_timeout_seconds,
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
@@ -556,6 +607,105 @@ class Service:
         if result.status is None:  # an accepted command always answers with the case's status
             raise Unavailable(503, f"the case accepted {command} but did not say its status")
         return CommandOut(command=command, status=result.status)
+
+    # ------------------------------------------------------------------------------------ referrals and partners
+
+    def agencies(self) -> AgencyList:
+        return AgencyList(agencies=[
+            AgencyOut(id=agency_id, kind=agency.kind, title=agency.title,
+                      without_consent=sorted(WITHOUT_CONSENT.get(agency.kind, frozenset())))
+            for agency_id, agency in self.profile.referrals.agencies.items()
+        ])
+
+    def _share(self, principal: Principal, reference: str, agency: str, shared: bool) -> ShareOut:
+        try:
+            with self.store.session() as session, session.begin():
+                return share_with_agency(session, reference, agency, shared, role=principal.role,
+                                         actor_id=principal.id, agencies=self.profile.referrals.agencies,
+                                         now=_now())
+        except UnknownAgency as exc:
+            raise InputError("agency", str(exc)) from exc
+        except NotTheirs as exc:
+            raise Refused(str(exc)) from exc
+        except PermissionError as exc:
+            raise AuthError(403, str(exc)) from exc
+
+    async def share(self, principal: Principal, reference: str, agency: str, shared: bool) -> ShareOut:
+        """Share the case with a partner agency (or stop): its staff then see its shareable items."""
+        return await asyncio.to_thread(self._share, principal, reference, agency, shared)
+
+    def _shareable(self, principal: Principal, reference: str, item: ShareableItem, item_id: int,
+                   shareable: bool) -> ShareableOut:
+        try:
+            with self.store.session() as session, session.begin():
+                marked = set_item_shareable(session, reference, item, item_id, shareable, role=principal.role,
+                                       actor_id=principal.id)
+        except NotTheirs as exc:
+            raise Refused(str(exc)) from exc
+        except PermissionError as exc:
+            raise AuthError(403, str(exc)) from exc
+        return ShareableOut(reference=reference, item=item, id=item_id, shareable=marked)
+
+    async def mark_shareable(self, principal: Principal, reference: str, item: ShareableItem, item_id: int,
+                             shareable: bool) -> ShareableOut:
+        return await asyncio.to_thread(self._shareable, principal, reference, item, item_id, shareable)
+
+    def _agency_of(self, principal: Principal) -> str:
+        """The partner's agency, from their token; one this service does not work with sees nothing."""
+        agency = principal.agency
+        if principal.role != "partner" or agency is None:
+            raise AuthError(403, "only a partner agency's staff use the partner routes")
+        if agency not in self.profile.referrals.agencies:
+            raise AuthError(403, f"the agency {agency!r} in your token is not one this service works with")
+        return agency
+
+    def _partner_cases(self, principal: Principal, agency: str) -> PartnerCaseList:
+        with self.store.session() as session, session.begin():
+            return PartnerCaseList(agency=agency, cases=partner_cases(session, agency, principal.id))
+
+    async def partner_cases(self, principal: Principal) -> PartnerCaseList:
+        agency = self._agency_of(principal)
+        return await asyncio.to_thread(self._partner_cases, principal, agency)
+
+    def _partner_case(self, principal: Principal, agency: str, reference: str) -> PartnerCaseOut | None:
+        with self.store.session() as session, session.begin():  # committed either way: the read is audited
+            return partner_case(session, reference, agency, principal.id)
+
+    async def partner_case(self, principal: Principal, reference: str) -> PartnerCaseOut:
+        """The partner's partition of a case shared with its agency; any other case is a 404 (audited)."""
+        agency = self._agency_of(principal)
+        view = await asyncio.to_thread(self._partner_case, principal, agency, reference)
+        if view is None:
+            raise CaseNotFound(reference)
+        return view
+
+    def _partner_referral(self, principal: Principal, agency: str, reference: str, referral_id: str
+                          ) -> PartnerReferral | None:
+        with self.store.session() as session, session.begin():
+            row = partner_referral(session, reference, agency, referral_id, principal.id)
+            return PartnerReferral.model_validate(row, from_attributes=True) if row is not None else None
+
+    async def partner_outcome(self, principal: Principal, reference: str, referral_id: str, body: PartnerOutcomeIn,
+                              idempotency_key: str | None = None) -> PartnerReferralOut:
+        """A partner records what became of a referral to its agency, on a case shared with it: the case's
+        own command (record_referral_outcome), sent as the partner, so the case judges it like any other."""
+        agency = self._agency_of(principal)
+        if await asyncio.to_thread(self._partner_referral, principal, agency, reference, referral_id) is None:
+            with self.store.session() as session:
+                shared = any(s.agency == agency and s.shared for s in shares_of(session, reference))
+            if not shared:
+                raise CaseNotFound(reference)
+            raise ItemNotFound(f"no referral {referral_id} to {agency} in case {reference}")
+        args: dict[str, Any] = {"referral": referral_id, "outcome": body.outcome}
+        if body.follow_up is not None:
+            args["follow_up"] = body.follow_up.isoformat()
+        if body.note is not None:
+            args["note"] = body.note
+        self.check_args("record_referral_outcome", args)
+        await self._send(principal.actor, reference, "record_referral_outcome", args, idempotency_key)
+        after = await asyncio.to_thread(self._partner_referral, principal, agency, reference, referral_id)
+        assert after is not None  # it was theirs a moment ago, and referrals are never deleted
+        return after
 
     # ------------------------------------------------------------------------------------ locking
 

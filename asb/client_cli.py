@@ -5,6 +5,10 @@ from ASB_TOKEN or --token, and does nothing the API would not: every rule is the
 are printed as JSON (one object per line for lists), so a script can pipe them; any refusal is one line
 on stderr with the API's own reason and exit code 2, like every other `asb` command.
 
+`asb case share`, `asb case shareable` and `asb case agencies` share a case with a partner agency and
+mark what it may see; `asb partner ...` is what a partner agency's staff run (their token names their
+agency: `asb token partner --agency victim_support`).
+
 `asb token ROLE` mints a local-mode token from the key `asb up` keeps in the state folder, and
 `asb api` serves the API alone, as a deployment runs it beside its workers.
 """
@@ -149,6 +153,46 @@ def cmd_case_do(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case_agencies(args: argparse.Namespace) -> int:
+    for agency in _call(args, "GET", "/agencies")["agencies"]:
+        _emit(agency)
+    return 0
+
+
+def cmd_case_share(args: argparse.Namespace) -> int:
+    body = {"agency": args.agency, "shared": not args.stop}
+    _emit(_call(args, "POST", f"/cases/{_ref(args.ref)}/shares", body=body))
+    return 0
+
+
+def cmd_case_shareable(args: argparse.Namespace) -> int:
+    body = {"item": args.item, "id": args.id, "shareable": not args.no}
+    _emit(_call(args, "POST", f"/cases/{_ref(args.ref)}/shareable", body=body))
+    return 0
+
+
+def cmd_partner_cases(args: argparse.Namespace) -> int:
+    for case in _call(args, "GET", "/partner/cases")["cases"]:
+        _emit(case)
+    return 0
+
+
+def cmd_partner_show(args: argparse.Namespace) -> int:
+    _emit(_call(args, "GET", f"/partner/cases/{_ref(args.ref)}"))
+    return 0
+
+
+def cmd_partner_outcome(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"outcome": args.outcome}
+    if args.follow_up:
+        body["follow_up"] = args.follow_up
+    if args.note:
+        body["note"] = args.note
+    _emit(_call(args, "POST", f"/partner/cases/{_ref(args.ref)}/referrals/{_ref(args.referral)}/outcome",
+                body=body, idempotency_key=args.idempotency_key))
+    return 0
+
+
 def cmd_tasks_list(args: argparse.Namespace) -> int:
     params = {"role": args.role, "case": args.case, "status": args.status}
     for task in _call(args, "GET", "/tasks", params=params)["tasks"]:
@@ -240,16 +284,22 @@ def cmd_evidence_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    import re
     from datetime import timedelta
 
-    from api.auth import ROLES, LocalKeys
+    from api.auth import ALL_ROLES, PARTNER, LocalKeys
+    from policy.model import AGENCY_ID_PATTERN
 
-    if args.role not in ROLES:
-        raise UsageError(f"unknown role {args.role!r}; roles: {', '.join(ROLES)}")
+    if args.role not in ALL_ROLES:
+        raise UsageError(f"unknown role {args.role!r}; roles: {', '.join(ALL_ROLES)}")
+    if (args.role == PARTNER) != (args.agency is not None):
+        raise UsageError("--agency AGENCY is needed for a partner token, and only for one")
+    if args.agency is not None and not re.match(AGENCY_ID_PATTERN, args.agency):
+        raise UsageError(f"--agency: {args.agency!r} is not an agency id (lower-case letters, digits and _)")
     state = Path(args.state_dir or os.environ.get("ASB_STATE_DIR", ".asb")).resolve()
     if not (state / "api-signing-key.pem").exists():
         raise UsageError(f"no local signing key in {state}: run `asb up` there first (or pass --state-dir)")
-    print(LocalKeys(state).mint(args.role, args.id or args.role, ttl=timedelta(hours=args.hours)))
+    print(LocalKeys(state).mint(args.role, args.id or args.role, ttl=timedelta(hours=args.hours), agency=args.agency))
     return 0
 
 
@@ -330,6 +380,38 @@ def register(sub: Any) -> None:
     p.add_argument("id", type=int)
     p.set_defaults(func=cmd_evidence_delete)
 
+    p = case.add_parser("agencies", parents=[connection], help="the partner agencies cases may be referred to")
+    p.set_defaults(func=cmd_case_agencies)
+    p = case.add_parser("share", parents=[connection], help="share a case with a partner agency (or --stop)")
+    p.add_argument("ref")
+    p.add_argument("agency", help="an agency id (asb case agencies)")
+    p.add_argument("--stop", action="store_true", help="stop sharing the case with the agency")
+    p.set_defaults(func=cmd_case_share)
+    p = case.add_parser("shareable", parents=[connection],
+                        help="mark an incident, a note or an evidence file as shareable with partner agencies "
+                             "(or --no)")
+    p.add_argument("ref")
+    p.add_argument("item", choices=["incident", "note", "evidence"])
+    p.add_argument("id", type=int, help="its id (asb case show lists them)")
+    p.add_argument("--no", action="store_true", help="no longer shareable")
+    p.set_defaults(func=cmd_case_shareable)
+
+    partner = sub.add_parser("partner", help="a partner agency's view: the cases shared with it").add_subparsers(
+        dest="partner_command", required=True, parser_class=Parser)
+    p = partner.add_parser("cases", parents=[connection], help="cases shared with your agency (one JSON a line)")
+    p.set_defaults(func=cmd_partner_cases)
+    p = partner.add_parser("show", parents=[connection], help="a case shared with your agency")
+    p.add_argument("ref")
+    p.set_defaults(func=cmd_partner_show)
+    p = partner.add_parser("outcome", parents=[connection], help="record what became of a referral to your agency")
+    p.add_argument("ref")
+    p.add_argument("referral", help="the referral's id, e.g. referral-3")
+    p.add_argument("outcome", choices=["accepted", "no_response", "declined", "completed", "withdrawn"])
+    p.add_argument("--follow-up", metavar="YYYY-MM-DD", default=None, help="when to check again (open outcomes)")
+    p.add_argument("--note", default=None, help="kept in the case file")
+    p.add_argument("--idempotency-key", metavar="KEY", help=IDEMPOTENCY_HELP)
+    p.set_defaults(func=cmd_partner_outcome)
+
     tasks = sub.add_parser("tasks", help="the task inbox through the API").add_subparsers(
         dest="tasks_command", required=True, parser_class=Parser)
     p = tasks.add_parser("list", parents=[connection], help="open tasks (one JSON object a line)")
@@ -350,6 +432,7 @@ def register(sub: Any) -> None:
     p.add_argument("role")
     p.add_argument("--id", default=None, help="the person's id (default: the role)")
     p.add_argument("--hours", type=float, default=12.0)
+    p.add_argument("--agency", default=None, help="a partner's agency id (the token's agency claim)")
     p.add_argument("--state-dir", default=None)
     p.set_defaults(func=cmd_token)
 

@@ -54,9 +54,11 @@ from casefile.models import (
     MessageRow,
     PartyRow,
     PersonRow,
+    ReferralRow,
     RiskAssessmentRow,
 )
 from casefile.redaction import REDACTED, Identity, Redactor
+from statemachine.commands import OPEN_OUTCOMES
 
 Audience = Literal["court", "case_conference"]
 AUDIENCES: tuple[Audience, ...] = get_args(Audience)
@@ -164,7 +166,13 @@ NOTES = {  # statemachine.commands.FREE_TEXT: the command each note was written 
     "approve_closure": "Closure approved: note", "reject_closure": "Closure rejected: note",
     "conclude_legal_action": "Outcome of the legal action", "record_case_review": "Case review: reason",
     "record_police_report": "Police reference recorded",
+    "make_referral": "Referral: note", "record_referral_outcome": "Referral outcome: note",
 }
+#: Notes of the case conference only: a referral to a support, health or safeguarding agency tells the
+#: person's needs, which a court bundle served on the reported person leaves out (like risk assessments).
+CONFERENCE_ONLY_NOTES = frozenset({"make_referral", "record_referral_outcome"})
+BASES = {"consent": "with their consent", "safeguarding": "on a safeguarding concern, without consent",
+         "crime": "to report a crime, without consent"}
 DECISIONS = {
     ("closure_approval", "approved"): "Closure approved",
     ("closure_approval", "rejected"): "Closure request rejected",
@@ -180,6 +188,7 @@ DEADLINES = {
     "enquiry_expiry": "Enquiry period ends", "unable_to_contact": "Reply to the unable-to-contact letter due",
     "inactivity": "No incidents for the inactivity period: closure to be considered",
     "monitoring": "Monitoring period ends", "asb_case_review": "ASB Case Review to be completed",
+    "referral_follow_up": "Referral follow-up due",
 }
 
 
@@ -385,13 +394,26 @@ def interventions(r: CaseRecords) -> Iterable[ChronologyEntry]:
                               recorded_by=r.staff_name(row.by), source=f"intervention {row.id}")
 
 
+def _words(value: str | None) -> str | None:
+    """An id as words (`court_application` -> "court application")."""
+    return value.replace("_", " ") if value else None
+
+
 @source
 def equality_assessments(r: CaseRecords) -> Iterable[ChronologyEntry]:
     """Made before notice, a court application and a warrant (004 §6.4): the court's proportionality."""
     rows = r.session.scalars(select(EqualityAssessmentRow).where(EqualityAssessmentRow.case_ref == r.case.reference)
                              .order_by(EqualityAssessmentRow.at, EqualityAssessmentRow.id)).all()
     for row in rows:
-        detail = "\n".join(text for text in (row.note, r.note_at(row.at)) if text) or None
+        # The structured assessment (issue 11 item 9), then its note: kept on the row and named by the
+        # command's event, the same text once.
+        lines = [f"{label}: {value}" for label, value in (
+            ("For", _words(row.step)), ("Considered", ", ".join(c.replace("_", " ") for c in row.considered or []) or None),
+            ("Adjustments or support offered", row.adjustments), ("Conclusion", _words(row.conclusion))) if value]
+        for text in (row.note, r.note_at(row.at)):
+            if text and text not in lines:
+                lines.append(text)
+        detail = "\n".join(lines) or None
         yield ChronologyEntry(when=row.at, kind="action", summary="Equality Act assessment made", detail=detail,
                               recorded_by=r.staff_name(row.by), source=f"equality {row.id}")
 
@@ -507,8 +529,19 @@ def _event(r: CaseRecords, event: EventRow) -> ChronologyEntry | None:
         summary = f"Case closed: {words(data.get('reason'), REASONS)}"
         if data.get("routed_to"):
             summary += f"; passed to {words(data.get('routed_to'))}"
+    elif event.kind == "referral" and data.get("id"):
+        # A referral to a partner agency (003 stage 1 "referrals to agencies for support"): for the case
+        # conference, which weighs the person's needs; a court bundle leaves it out (CONFERENCE_ONLY_NOTES).
+        if r.audience == "case_conference":
+            summary, kind = (f"Referral to {words(data.get('to'))} ({words(data.get('reason'))}) for "
+                             f"{r.person(data.get('person_id'))}, {BASES.get(str(data.get('basis')), '')}"
+                             .rstrip(", ")), "action"
+            detail = r.note_at(event.at)
     elif event.kind == "referral":
         summary, kind = f"Report passed to {words(data.get('to'))}", "action"
+    elif event.kind == "referral_outcome" and r.audience == "case_conference":
+        summary, kind = f"Referral {data.get('id')}: {words(data.get('outcome'))}", "action"
+        detail = r.note_at(event.at)
     elif event.kind == "asb_case_review":
         summary = f"ASB Case Review requested ({data.get('applicant') or 'individual'} application)"
     elif event.kind == "legal_action" and data.get("status") == "concluded" and not _has_outcome_row(r, data):
@@ -549,6 +582,8 @@ def notes(r: CaseRecords) -> Iterable[ChronologyEntry]:
     for row in sorted(r.notes.values(), key=lambda note: (note.at, note.id)):
         if not row.text or row.ref in r.told:
             continue
+        if r.audience != "case_conference" and row.command in CONFERENCE_ONLY_NOTES:
+            continue
         yield ChronologyEntry(when=row.at, kind="note", summary=NOTES.get(row.command, "Note"), detail=row.text,
                               recorded_by=r.staff_name(row.by), source=f"note {row.ref}")
 
@@ -573,6 +608,20 @@ def next_risk_assessment(r: CaseRecords) -> Iterable[ChronologyEntry]:
     if latest is not None and latest.next_due is not None:
         yield ChronologyEntry(when=_start_of(latest.next_due), kind="risk", summary="Next risk assessment due",
                               source=f"risk {latest.id}")
+
+
+@forthcoming
+def referral_follow_ups(r: CaseRecords) -> Iterable[ChronologyEntry]:
+    """Open referrals and when each is to be followed up (003 stage 1 "forthcoming actions")."""
+    rows = r.session.scalars(select(ReferralRow).where(ReferralRow.case_ref == r.case.reference,
+                                                       ReferralRow.follow_up.is_not(None))
+                             .order_by(ReferralRow.follow_up, ReferralRow.id)).all()
+    for row in rows:
+        if (row.outcome is not None and row.outcome not in OPEN_OUTCOMES) or row.follow_up is None:
+            continue
+        yield ChronologyEntry(when=_start_of(row.follow_up), kind="action",
+                              summary=f"Referral follow-up due: {words(row.agency)} ({row.referral_id})",
+                              source=f"referral {row.id}")
 
 
 @forthcoming

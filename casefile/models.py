@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from casefile.normalise import address_key, check_uprn, email_key, name_key, phone_key, postcode_key
@@ -240,6 +241,8 @@ class IncidentRow(Base):
     #: e.g. [{"kind": "noise_app", "ref": "NA-123"}, {"kind": "diary_sheet", "ref": "..."}, {"kind": "cctv", ...}]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Marked by the officer as shareable with the partner agencies the case is shared with (casefile/partners.py).
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), nullable=False)
 
 
 class ContactRow(Base):
@@ -376,6 +379,56 @@ class CaseNoteRow(Base):
     #: pending: written before the command was sent; confirmed: its event is on the timeline;
     #: discarded: never accepted within the grace period (hidden; a late event still confirms it).
     status: Mapped[str] = mapped_column(String(12), default="confirmed", server_default="confirmed", index=True)
+    #: Marked by the officer as shareable with the partner agencies the case is shared with (casefile/partners.py).
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), nullable=False)
+
+
+class ReferralRow(Base):
+    """A referral: a report routed to another service by triage (003 §4), or a person referred to a
+    partner agency (003 §9; 004 §3.3, §4.4), with the basis and consent it was made on, its follow-up
+    date and its outcome. Written from the timeline's `referral` and `referral_outcome` events; ids,
+    categories and dates only (its notes are case notes, by reference)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("case_ref", "referral_id", name="uq_referral"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    #: The case's own id for it (`referral-3`); a triage routing is `routed-<event seq>`.
+    referral_id: Mapped[str] = mapped_column(String(32))
+    #: The agency's id in the profile (`referrals.agencies`), or the service a report was routed to.
+    agency: Mapped[str] = mapped_column(String(32), index=True)
+    #: What for: the agency's kind (victim_support, safeguarding_adults, ...) or `not_asb`.
+    purpose: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: consent, safeguarding, crime; `routed` for a report passed on by triage.
+    basis: Mapped[str] = mapped_column(String(16))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    made_by: Mapped[str] = mapped_column(String(64))
+    follow_up: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome_by: Mapped[str | None] = mapped_column(String(64))
+    #: The case notes given with it and with its latest outcome (case_notes.ref).
+    note_ref: Mapped[str | None] = mapped_column(String(40))
+    outcome_note_ref: Mapped[str | None] = mapped_column(String(40))
+
+
+class CaseShareRow(Base):
+    """A case shared with a partner agency (003 §14-15; 004 §4.5): that agency's staff may then read the
+    case's shareable items and their own referrals (casefile/partners.py). Unsharing keeps the row (with
+    `shared` false); who changed it and when is in the audit log."""
+
+    __tablename__ = "case_shares"
+    __table_args__ = (UniqueConstraint("case_ref", "agency", name="uq_case_share"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    agency: Mapped[str] = mapped_column(String(32), index=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_by: Mapped[str] = mapped_column(String(64))
 
 
 class AuditRow(Base):

@@ -45,6 +45,7 @@ from casefile.models import (
     MessageRow,
     PartyRow,
     PersonRow,
+    ReferralRow,
 )
 
 #: What replaces another person's identifier inside text the subject is given.
@@ -186,8 +187,11 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
         select(MessageRow).where(MessageRow.recipient_id == person_id)
         .order_by(MessageRow.created_at, MessageRow.id)).all()
     reported = session.scalars(select(IncidentRow.case_ref).where(IncidentRow.reported_by == person_id)).all()
+    # Referrals made about the person (003 §9; 004 §3.3): to whom, on what basis, with what outcome.
+    referrals = session.scalars(select(ReferralRow).where(ReferralRow.person_id == person_id)
+                                .order_by(ReferralRow.made_at, ReferralRow.id)).all()
     refs = sorted({p.case_ref for p in parties} | {c.case_ref for c in contacts} | {m.case_ref for m in messages}
-                  | set(reported))
+                  | set(reported) | {r.case_ref for r in referrals})
 
     all_parties = session.scalars(select(PartyRow).where(PartyRow.case_ref.in_(refs)).order_by(PartyRow.id)).all()
     other_ids = {p.person_id for p in all_parties if p.person_id != person_id}
@@ -220,6 +224,10 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
             "incidents": [_incident(i, person_id, not other_parties, scrub) for i in incidents],
             "contacts_with_you": [_contact(c, scrub) for c in contacts if c.case_ref == ref],
             "messages_to_you": [_message(m) for m in messages if m.case_ref == ref],
+            # made_by and outcome_by name staff or a partner's staff: withheld like other staff identifiers.
+            "referrals_about_you": [_row(r, skip=("id", "case_ref", "made_by", "outcome_by", "note_ref",
+                                                  "outcome_note_ref", "person_id"))
+                                    for r in referrals if r.case_ref == ref],
             # Notes officers recorded on the case: disclosable (004 §3.7), other people scrubbed. A pending
             # note (its command sent, not yet on the timeline) is held, so it is disclosed, marked as such.
             "case_notes": [

@@ -18,7 +18,23 @@ from policy.periods import Period
 
 Nation = Literal["eng", "wls", "sct", "nir"]
 Risk = Literal["high", "medium", "low"]
-Role = Literal["intake", "officer", "manager", "senior_manager", "ops", "auditor"]
+#: The council's or landlord's own staff: who works, decides and reads cases.
+StaffRole = Literal["intake", "officer", "manager", "senior_manager", "ops", "auditor"]
+#: Everyone who may act: staff, and a partner agency's staff (who see only what is shared with their
+#: agency, and may record the outcome of a referral made to it: casefile/partners.py).
+Role = Literal["intake", "officer", "manager", "senior_manager", "ops", "auditor", "partner"]
+#: The kinds of partner agency a case may be referred to (003 §9, §11; 004 §3.3, §4.4, §6.1). An
+#: allow-list: a profile names its local agencies (`referrals.agencies`), each of one of these kinds.
+AgencyKind = Literal[
+    "victim_support", "hate_crime_service", "mental_health", "tenancy_sustainment", "safeguarding_adults",
+    "safeguarding_children", "police", "environmental_health",
+]
+AGENCY_KINDS: tuple[AgencyKind, ...] = (
+    "victim_support", "hate_crime_service", "mental_health", "tenancy_sustainment", "safeguarding_adults",
+    "safeguarding_children", "police", "environmental_health",
+)
+#: An agency's id as profiles, tokens (the `agency` claim) and the case file name it.
+AGENCY_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
@@ -164,14 +180,58 @@ class CaseReviewRules(_Section):
 
 
 class Approvals(_Section):
-    closure: Role = "manager"
-    legal_action: Role = "manager"
-    instruct_solicitors: Role = "senior_manager"
-    eviction: Role = "senior_manager"
+    closure: StaffRole = "manager"
+    legal_action: StaffRole = "manager"
+    instruct_solicitors: StaffRole = "senior_manager"
+    eviction: StaffRole = "senior_manager"
     #: Time a manager has to decide before the task is escalated.
     decide_within: Period = Period(5, "working_days")
     #: Who an undecided task goes to next.
-    escalation_chain: list[Role] = ["manager", "senior_manager"]
+    escalation_chain: list[StaffRole] = ["manager", "senior_manager"]
+
+
+class Agency(_Section):
+    """A partner agency the service refers people to: its kind (the allow-list) and its name."""
+
+    kind: AgencyKind
+    title: str = Field(min_length=1, max_length=200)
+
+
+_AGENCY_TITLES: dict[AgencyKind, str] = {
+    "victim_support": "Victim Support", "hate_crime_service": "a hate crime support service",
+    "mental_health": "the community mental health team", "tenancy_sustainment": "Tenancy Sustainment",
+    "safeguarding_adults": "Adult Social Care (safeguarding adults)",
+    "safeguarding_children": "Children's Services (safeguarding children)", "police": "the police",
+    "environmental_health": "Environmental Health",
+}
+
+
+class Referrals(_Section):
+    """Referrals to partner agencies (003 §9 "referrals to other support agencies, as and when required";
+    004 §3.3 support offer, §4.4 safeguarding, §6.1 Tenancy Sustainment)."""
+
+    #: The agencies this service refers to, by id (the id a partner's token names in its `agency` claim).
+    #: By default one of each kind, named by its kind; a landlord names its local agencies instead.
+    agencies: dict[str, Agency] = {kind: Agency(kind=kind, title=title) for kind, title in _AGENCY_TITLES.items()}
+    #: When a referral is followed up if the officer gives no date (not stated in the seeds: a product
+    #: default, well inside 003 §9's monthly update to the reporter). Calendar units: the follow-up is a date.
+    follow_up_after: Period = Period(2, "weeks")
+
+    @field_validator("agencies")
+    @classmethod
+    def _agency_ids(cls, value: dict[str, Agency]) -> dict[str, Agency]:
+        pattern = re.compile(AGENCY_ID_PATTERN)
+        for agency in value:
+            if not pattern.match(agency):
+                raise ValueError(f"agency id {agency!r}: use lower-case letters, digits and _ (at most 32)")
+        return value
+
+    @field_validator("follow_up_after")
+    @classmethod
+    def _calendar_period(cls, value: Period) -> Period:
+        if value.unit == "working_days":
+            raise ValueError("give follow_up_after in days, weeks or months: a follow-up is a date")
+        return value
 
 
 #: A team's name as tasks and pages show it: short, lower case, no spaces ("asb", "housing").
@@ -323,6 +383,7 @@ class Profile(_Section):
     contact: ContactRules = ContactRules()
     case_review: CaseReviewRules = CaseReviewRules()
     approvals: Approvals = Approvals()
+    referrals: Referrals = Referrals()
     allocation: Allocation = Allocation()
     retention: Retention = Retention()
     risk_matrix: RiskMatrix = RiskMatrix()

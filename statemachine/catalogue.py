@@ -34,9 +34,11 @@ from policy.periods import Period
 from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
     CASE_STAGES,
+    OPEN_OUTCOMES,
     OPEN_STAGES,
     POSSESSION_KINDS,
     ROLE_RANK,
+    WITHOUT_CONSENT,
     Actor,
     AddAction,
     AgreeActionPlan,
@@ -48,6 +50,7 @@ from statemachine.commands import (
     ConcludeLegalAction,
     EscalateRisk,
     LegalDecision,
+    MakeReferral,
     NoArgs,
     Note,
     ProposeLegalAction,
@@ -56,6 +59,7 @@ from statemachine.commands import (
     RecordEqualityAssessment,
     RecordIncident,
     RecordPoliceReport,
+    RecordReferralOutcome,
     RecordRiskAssessment,
     ReportArgs,
     RequestAsbCaseReview,
@@ -79,10 +83,12 @@ from statemachine.events import (
     Notice,
     OfficerAssigned,
     PoliceInformed,
+    Referral,
+    ReferralOutcome,
     RiskAssessed,
     RiskChanged,
 )
-from statemachine.facts import CaseFacts, LegalAction, PendingApproval, PlannedAction
+from statemachine.facts import CaseFacts, LegalAction, PendingApproval, PlannedAction, ReferralFact
 from statemachine.patches import (
     ACTION_OVERDUE,
     ACTION_PLAN_VERSIONS,
@@ -97,12 +103,15 @@ from statemachine.patches import (
     INCIDENT_SOURCES,
     INDEPENDENT_REVIEWER,
     OFFICER_PROMPTS,
+    REFERRAL_FOLLOW_UP,
+    REFERRALS_RECORDED,
     RISK_MATRIX,
     RISK_REVIEW,
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
     TELL_THE_POLICE,
     action_task_id,
+    follow_up_approval,
 )
 
 #: A timeline event (statemachine/events.py): effects append them, in the order they happen.
@@ -137,6 +146,9 @@ Fire = Callable[[Lifecycle, datetime, list[Event]], None]
 #: Everyone who acts on cases; intake staff log reports and incidents only, ops and auditors only read.
 OFFICERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
 INTAKE_AND_OFFICERS: tuple[Role, ...] = ("intake", *OFFICERS)
+#: A partner agency's staff record what became of a referral to their agency, and nothing else (which
+#: referral is theirs is the door's rule, from the agency their token names: casefile/partners.py).
+OFFICERS_AND_PARTNERS: tuple[Role, ...] = (*OFFICERS, "partner")
 
 
 @dataclass(frozen=True)
@@ -441,12 +453,20 @@ def guard_escalate_risk(lc: Lifecycle, args: EscalateRisk | None, actor: Actor |
 
 
 def guard_start_intervention(lc: Lifecycle, args: StartIntervention | None, actor: Actor | None) -> str | None:
+    # A support referral is a referral, with its agency, consent and follow-up (issue 12 item 8): one
+    # concept, recorded by make_referral. Before that change it was an intervention kind with neither.
+    referrals = REFERRALS_RECORDED in lc.patches
+    if referrals and args is not None and args.kind == "support_referral":
+        return ("a support referral is recorded with make_referral: the agency, the consent it is made with "
+                "and a follow-up date (003 §9, §15)")
     # Support is offered at any stage and is not escalation (003 §9; 004 §3.3): a support referral
     # may be started even at the legal stage, and from an enquiry without converting it.
-    support = SUPPORT_MOVES_NOTHING in lc.patches and (args is None or args.kind == "support_referral")
+    support = (SUPPORT_MOVES_NOTHING in lc.patches and not referrals
+               and (args is None or args.kind == "support_referral"))
     if lc.facts.stage == "legal" and not support:
+        where = "make_referral" if referrals else "a support referral"
         return ("not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
-                "a support referral at any stage)")
+                f"{where} at any stage)")
     if lc.facts.stage == "enquiry" and not support:
         return _urgent_jump_refusal(lc, "interventions")
     return None
@@ -563,6 +583,60 @@ def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime 
     return (f"the ASB Case Review threshold is not met: {in_window} incidents within {rules.window} of the "
             f"first report ({needed} needed for {'a group' if applicant == 'group' else 'one person'}), "
             f"{hate} hate incidents in the last {rules.hate_window} ({rules.hate_incidents} needed)")
+
+
+def _follow_up_refusal(lc: Lifecycle, follow_up: date | None) -> str | None:
+    """A follow-up date is a day after today and within a year (the working-day calendar a deadline
+    uses holds the bank holidays of the next two years)."""
+    if follow_up is None or lc.clock is None:
+        return None
+    today = local_date(lc.profile, lc.clock)
+    if follow_up <= today:
+        return f"the follow-up date {follow_up.isoformat()} must be after today ({today.isoformat()})"
+    if follow_up > today + timedelta(days=366):
+        return f"the follow-up date {follow_up.isoformat()} is more than a year away"
+    return None
+
+
+def guard_make_referral(lc: Lifecycle, args: MakeReferral | None, actor: Actor | None) -> str | None:
+    """A referral goes to an agency the service works with, about a person who can be named, on their
+    consent, or without it only where the law allows: a safeguarding concern (to a safeguarding team or
+    the police) or a crime (to the police) (003 §9, §15; 004 §2.2, §3.3, §4.4, §4.5)."""
+    if args is None:
+        return None
+    agencies = lc.profile.referrals.agencies
+    agency = agencies.get(args.agency)
+    if agency is None:
+        return f"unknown agency {args.agency!r}; this service refers to: {', '.join(agencies)}"
+    reporter = lc.facts.reporter
+    if args.person_id is None and (reporter.anonymous or not reporter.id):
+        return "the reporter is anonymous: name the person referred (person_id)"
+    without = WITHOUT_CONSENT.get(agency.kind, frozenset())
+    if args.basis == "consent" and not args.consent_ref:
+        other = f", or refer on a {' or '.join(sorted(without))} basis (004 §2.2, §4.4)" if without else ""
+        return (f"no referral consent is recorded for the person (or they withdrew it): ask them and record "
+                f"their consent first (003 §15){other}")
+    if args.basis != "consent" and args.basis not in without:
+        return (f"a referral to {args.agency} ({agency.kind}) needs the person's consent: only safeguarding "
+                f"teams and the police are referred to without it (004 §2.2, §4.4)")
+    return _follow_up_refusal(lc, args.follow_up)
+
+
+def _referral(lc: Lifecycle, referral_id: str) -> ReferralFact | None:
+    return next((r for r in lc.facts.referrals if r.id == referral_id), None)
+
+
+def guard_record_referral_outcome(lc: Lifecycle, args: RecordReferralOutcome | None, actor: Actor | None
+                                  ) -> str | None:
+    if args is None:
+        return None if any(r.open for r in lc.facts.referrals) else "no referral is open on this case"
+    referral = _referral(lc, args.referral)
+    if referral is None:
+        known = ", ".join(r.id for r in lc.facts.referrals) or "none"
+        return f"no referral {args.referral} on this case (referrals: {known})"
+    if not referral.open:
+        return f"{referral.id} (to {referral.agency}) already has its final outcome"
+    return _follow_up_refusal(lc, args.follow_up)
 
 
 def guard_request_closure(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
@@ -897,6 +971,42 @@ def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, 
         lc.letter(INTERVENTION_LETTERS[args.kind], "reported_person", events)
 
 
+def do_make_referral(lc: Lifecycle, args: MakeReferral, actor: Actor, now: datetime, events: list[Event]) -> None:
+    """Record the referral; the case stays where it is (support is not escalation: 003 §9, 004 §3.3)
+    and its follow-up date starts the referral_follow_up deadline."""
+    facts = lc.facts
+    agency = lc.profile.referrals.agencies[args.agency]
+    follow_up = args.follow_up or lc.profile.referrals.follow_up_after.add_calendar(local_date(lc.profile, now))
+    referral = ReferralFact(id=facts.next_id("referral"), agency=args.agency, kind=agency.kind, follow_up=follow_up)
+    facts.referrals.append(referral)
+    given: dict[str, Any] = {"consent_ref": args.consent_ref} if args.consent_ref else {}
+    events.append(Referral(to=args.agency, reason=agency.kind, id=referral.id,
+                           person_id=args.person_id or facts.reporter.id, basis=args.basis, **given,
+                           follow_up=follow_up.isoformat()))
+    # A referral for support is new information for the Equality Act assessment (004 §6.4).
+    new_information(lc, "support_referral", events)
+
+
+def do_record_referral_outcome(lc: Lifecycle, args: RecordReferralOutcome, actor: Actor, now: datetime,
+                               events: list[Event]) -> None:
+    """An open outcome keeps the referral open: no response is chased again (on the date given, or
+    after the profile's follow_up_after); an accepted one is followed up only on a date given. A final
+    outcome closes it. Either answers its follow-up task, if one is open."""
+    referral = _referral(lc, args.referral)
+    assert referral is not None  # guarded
+    tasked = referral.tasked
+    referral.open = args.outcome in OPEN_OUTCOMES
+    follow_up = args.follow_up
+    if follow_up is None and args.outcome == "no_response":
+        follow_up = lc.profile.referrals.follow_up_after.add_calendar(local_date(lc.profile, now))
+    referral.follow_up = follow_up if referral.open else None
+    referral.tasked = False
+    events.append(ReferralOutcome(id=referral.id, outcome=args.outcome, follow_up=follow_up.isoformat())
+                  if follow_up is not None and referral.open else ReferralOutcome(id=referral.id, outcome=args.outcome))
+    if tasked:
+        events.append(Decided(kind=REFERRAL_FOLLOW_UP, decision=args.outcome, approval=follow_up_approval(referral.id)))
+
+
 def do_record_equality_assessment(lc: Lifecycle, args: RecordEqualityAssessment, actor: Actor, now: datetime,
                                   events: list[Event]) -> None:
     facts = lc.facts
@@ -1135,6 +1245,20 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 RecordPoliceReport, OPEN_STAGES, do_record_police_report, free_text="police_reference",
                 examples=({}, {"police_reference_ref": "N-1"}),
                 title="Record that the police were told", clause="004 §3.5"),
+    CommandSpec("make_referral", "refer a person to a partner agency, on their consent (or a safeguarding or "
+                "police basis), with a follow-up date", MakeReferral, OPEN_STAGES, do_make_referral,
+                guard_make_referral, free_text="note",
+                examples=({"agency": "victim_support", "consent_ref": "C-1"},
+                          {"agency": "police", "basis": "crime"},
+                          {"agency": "victim_support", "basis": "safeguarding"}),
+                title="Refer to a partner agency", clause="003 §9"),
+    CommandSpec("record_referral_outcome", "record what became of a referral (a partner may, for its own)",
+                RecordReferralOutcome, OPEN_STAGES, do_record_referral_outcome, guard_record_referral_outcome,
+                roles=OFFICERS_AND_PARTNERS, free_text="note",
+                examples=({"referral": "referral-1", "outcome": "accepted"},
+                          {"referral": "referral-1", "outcome": "no_response"},
+                          {"referral": "referral-2", "outcome": "completed"}),
+                title="Record a referral's outcome", clause="004 §3.3"),
     # The victim applies; whoever hears the application records it: intake, any officer, a manager.
     CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review (also about a closed case)",
                 RequestAsbCaseReview, OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
@@ -1399,6 +1523,26 @@ def fire_consider_closure(kind: str) -> Fire:
     return fire
 
 
+def due_referral_follow_up(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                           patches: frozenset[str]) -> datetime | None:
+    """The end of the working day of the earliest follow-up date of an open referral not yet tasked."""
+    dates = [r.follow_up for r in facts.referrals if r.open and not r.tasked and r.follow_up is not None]
+    if not dates:
+        return None
+    day = min(dates)
+    return calendar.end_of(day if calendar.is_working_day(day) else calendar.next_working_day(day))
+
+
+def fire_referral_follow_up(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """Each referral whose follow-up date has come gets a task for the officer: find out what became of
+    it, answered by record_referral_outcome (003 §9; 004 §3.3 "recorded on our internal systems")."""
+    today = local_date(lc.profile, now)
+    for referral in lc.facts.referrals:
+        if referral.open and not referral.tasked and referral.follow_up is not None and referral.follow_up <= today:
+            referral.tasked = True
+            lc.task(REFERRAL_FOLLOW_UP, "officer", events, approval=follow_up_approval(referral.id))
+
+
 _FIRST_OF_CHAIN = "the first role of approvals.escalation_chain (an overdue task)"
 
 _DEADLINES: tuple[DeadlineSpec, ...] = (
@@ -1433,6 +1577,10 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
                  fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
                  clause="003 §9"),
+    DeadlineSpec("referral_follow_up", "a referral's follow-up date: the officer checks what became of it",
+                 OPEN_STAGES, "referrals.follow_up_after", due_referral_follow_up, "referral_follow_up task",
+                 fire_referral_follow_up, tells="the officer (a referral_follow_up task, answered by "
+                 "record_referral_outcome)", clause="003 §9; 004 §3.3"),
     DeadlineSpec("allocation", "a report without an officer is allocated by the team's manager within the "
                  "first-response period", ("enquiry",), "first_response.<risk>", None,
                  "allocation task for the next role; at the top of the chain, a breach",

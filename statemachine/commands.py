@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from policy.model import Risk, Role
+from policy.model import AGENCY_ID_PATTERN, AgencyKind, Risk, Role
 from policy.triage import ReportFacts
 
 Stage = Literal["enquiry", "investigation", "review", "interventions", "legal", "closed"]
@@ -76,8 +76,27 @@ Consideration = Literal[
 EqualityConclusion = Literal["proportionate", "proportionate_with_adjustments", "not_proportionate"]
 
 ROLE_RANK: dict[str, int] = {
-    "intake": 0, "officer": 1, "manager": 2, "senior_manager": 3, "ops": -1, "auditor": -1,
+    "intake": 0, "officer": 1, "manager": 2, "senior_manager": 3, "ops": -1, "auditor": -1, "partner": -1,
 }
+
+#: What a referral to a partner agency is made on: the person's consent (003 §15 "consent ... to refer to
+#: any support services"; 004 §3.3), or a basis the law gives without it: a safeguarding concern (004 §2.2
+#: "a duty of care to share any information that we feel represents a safeguarding risk"; §4.4 "a referral
+#: must be made"; 003 §9 safeguarding referrals) or the prevention and detection of crime (Crime and
+#: Disorder Act 1998 s.115, 003 §3 "must work in partnership with the police"; 004 §3.5 "make sure the
+#: Police are aware", §4.5 information sharing with the police).
+ReferralBasis = Literal["consent", "safeguarding", "crime"]
+#: The agencies a referral may go to without consent, and on which basis: safeguarding teams on a
+#: safeguarding concern, the police on a safeguarding concern or a crime. Every other kind needs consent.
+WITHOUT_CONSENT: dict[AgencyKind, frozenset[str]] = {
+    "safeguarding_adults": frozenset({"safeguarding"}),
+    "safeguarding_children": frozenset({"safeguarding"}),
+    "police": frozenset({"safeguarding", "crime"}),
+}
+#: A referral's outcome: `accepted` and `no_response` leave it open (a further follow-up may be set);
+#: the others close it.
+ReferralOutcomeKind = Literal["accepted", "no_response", "declined", "completed", "withdrawn"]
+OPEN_OUTCOMES: frozenset[str] = frozenset({"accepted", "no_response"})
 
 
 class CommandError(ValueError):
@@ -323,4 +342,39 @@ class ConcludeLegalAction(_Args):
     def _has_outcome(self) -> ConcludeLegalAction:
         if not self.outcome and not self.outcome_ref:
             raise ValueError("outcome is required")
+        return self
+
+
+class MakeReferral(_Args):
+    """A referral to a partner agency (003 §9; 004 §3.3, §4.4, §4.5): the agency (an id of the profile's
+    `referrals.agencies`), the person referred (a person id; the reporter if not given), the basis it is
+    made on, a follow-up date and a note. `consent_ref` names the consent it was made with (a row of the
+    case file's consents, `C-<id>`): a door sets it from the person's latest recorded referral consent,
+    never the caller (the workflow sees no personal data, only that reference)."""
+
+    agency: str = Field(min_length=1, max_length=32, pattern=AGENCY_ID_PATTERN)
+    person_id: str | None = Field(None, min_length=1, max_length=64)
+    basis: ReferralBasis = "consent"
+    consent_ref: str | None = Field(None, min_length=1, max_length=40)
+    #: When to check what became of it; the profile's `referrals.follow_up_after` if not given.
+    follow_up: date | None = None
+    note: str | None = Field(None, max_length=10000)
+    note_ref: str | None = Field(None, max_length=40)
+
+
+class RecordReferralOutcome(_Args):
+    """What became of a referral: accepted, declined, no response, completed or withdrawn; an open one
+    (accepted, no response) may be given a further follow-up date."""
+
+    referral: str = Field(min_length=1, max_length=32, pattern=r"^referral-[0-9]{1,9}$")
+    outcome: ReferralOutcomeKind
+    follow_up: date | None = None
+    note: str | None = Field(None, max_length=10000)
+    note_ref: str | None = Field(None, max_length=40)
+
+    @model_validator(mode="after")
+    def _follow_up_only_when_open(self) -> RecordReferralOutcome:
+        if self.follow_up is not None and self.outcome not in OPEN_OUTCOMES:
+            raise ValueError(f"a {self.outcome} referral is finished: a follow-up date needs an open outcome "
+                             f"({', '.join(sorted(OPEN_OUTCOMES))})")
         return self

@@ -174,11 +174,34 @@ class EnquiryExpired(_Event):
 
 
 class Referral(_Event):
-    """A report routed to another service (003 §4): the referral itself, not only its letter."""
+    """A referral: the case (or a person in it) passed to another service or a partner agency.
+
+    One concept with two sources. Triage routes a report that is not ASB to another service (003 §4):
+    `to` is the service, `reason` is `not_asb`, and nothing else is given. An officer refers a person
+    to a partner agency (`make_referral`; 003 §9, 004 §3.3): `to` is the agency's id, `reason` its kind
+    (the need: `victim_support`, `safeguarding_adults`, ...), with the referral's id, the person, the
+    basis (`consent`, `safeguarding`, `crime`), the consent it was made with and its follow-up date.
+    """
 
     event: Literal["referral"] = "referral"
     to: str
     reason: str
+    id: str | None = None
+    person_id: str | None = None
+    basis: str | None = None
+    #: The consent row it was made with (`C-<id>`), when made on consent.
+    consent_ref: str | None = None
+    #: The date to follow it up (ISO date).
+    follow_up: str | None = None
+
+
+class ReferralOutcome(_Event):
+    """What became of a referral (`record_referral_outcome`), and its next follow-up date if still open."""
+
+    event: Literal["referral_outcome"] = "referral_outcome"
+    id: str
+    outcome: str
+    follow_up: str | None = None
 
 
 class Notice(_Event):
@@ -337,7 +360,7 @@ CaseEvent = Annotated[
     | ContactRecorded | RiskAssessed | CaseReviewed | InterventionStarted | EqualityAssessed | LegalActionChanged
     | AsbCaseReviewRequested | Decided | LetterSent | NotificationSent | CommunicationFailed | TaskCreated
     | TaskReminded | TaskEscalatedEvent | TaskResolvedEvent | DeadlineSet | Breach | ActionPlanAgreed
-    | PoliceInformed | EnquiryExpired | Referral | Notice | ActionChanged,
+    | PoliceInformed | EnquiryExpired | Referral | Notice | ActionChanged | ReferralOutcome,
     Field(discriminator="event"),
 ]
 

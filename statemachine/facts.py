@@ -52,6 +52,21 @@ class PlannedAction(BaseModel):
     chased: bool = False
 
 
+class ReferralFact(BaseModel):
+    """A referral to a partner agency, as the workflow tracks it for its follow-up (ids and dates only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    agency: str
+    kind: str
+    follow_up: date | None = None
+    #: open until an outcome closes it (declined, completed, withdrawn).
+    open: bool = True
+    #: Its follow-up task was raised for the current follow-up date.
+    tasked: bool = False
+
+
 class PendingApproval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -137,6 +152,8 @@ class CaseFacts(BaseModel):
     allocation_task_open: bool = False
 
     interventions: list[str] = []
+    #: Referrals to partner agencies (003 §9; 004 §3.3), for their follow-up tasks.
+    referrals: list[ReferralFact] = []
     legal_actions: list[LegalAction] = []
     pending: list[PendingApproval] = []
 

@@ -46,6 +46,11 @@ CASE_REVIEW_AFTER_CLOSURE = "asb-case-review-after-closure"
 INCIDENT_SOURCES = "incident-sources"
 #: The manager who approved a case's closure may not review it (004 §8: "an independent ASB expert").
 INDEPENDENT_REVIEWER = "independent-case-reviewer"
+#: A support referral is a referral (make_referral: the agency, the consent, a follow-up), no longer an
+#: intervention without either: `start_intervention support_referral` is refused, naming make_referral
+#: (003 §9; 004 §3.3; issue 12 item 8). make_referral and record_referral_outcome are new commands and
+#: the referral follow-up is due only once a referral exists, so older histories never meet them.
+REFERRALS_RECORDED = "referrals-recorded"
 
 #: The action plan is a list of actions, versioned; each version is the letter's (003 stage 1; 004 §3.8).
 ACTION_PLAN_VERSIONS = "action-plan-versions"
@@ -55,7 +60,8 @@ EQUALITY_AT_EACH_STEP = "equality-at-each-step"
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
                             LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
                             CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER,
-                            ALLOCATION_TASK, RISK_MATRIX, ACTION_PLAN_VERSIONS, EQUALITY_AT_EACH_STEP)
+                            ALLOCATION_TASK, RISK_MATRIX, ACTION_PLAN_VERSIONS, EQUALITY_AT_EACH_STEP,
+                            REFERRALS_RECORDED)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 
@@ -73,10 +79,25 @@ RISK_REVIEW = "risk_review"
 ACTION_OVERDUE = "action_overdue"
 #: New information reached a case with legal action open; answered by a new Equality Act assessment.
 EQUALITY_REVIEW = "equality_review"
+#: A referral's follow-up task: one per referral, so its pseudo-approval id names the referral
+#: (`referral_follow_up:referral-3`); recording the referral's outcome answers it.
+REFERRAL_FOLLOW_UP = "referral_follow_up"
 ANSWERED_ON_THE_CASE: frozenset[str] = frozenset({ENQUIRY_DECISION, CONSIDER_CLOSURE, TELL_POLICE, ALLOCATION,
-                                                  RISK_REVIEW, ACTION_OVERDUE, EQUALITY_REVIEW})
+                                                  RISK_REVIEW, ACTION_OVERDUE, EQUALITY_REVIEW, REFERRAL_FOLLOW_UP})
 
 
 def action_task_id(action: str) -> str:
     """The pseudo-approval id of the overdue task of one action: several may be open at once."""
     return f"{ACTION_OVERDUE}:{action}"
+
+
+def follow_up_approval(referral_id: str) -> str:
+    """The pseudo-approval id of a referral's follow-up task."""
+    return f"{REFERRAL_FOLLOW_UP}:{referral_id}"
+
+
+def answered_on_the_case(approval: str) -> bool:
+    """Whether a task standing for `approval` is answered by a command on the case (the case then tells
+    the task): one of the kinds above, alone or naming its item (`action_overdue:A1`,
+    `referral_follow_up:referral-3`)."""
+    return approval.split(":", 1)[0] in ANSWERED_ON_THE_CASE

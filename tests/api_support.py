@@ -46,11 +46,12 @@ class Tokens:
     def __init__(self, state_dir: Path) -> None:
         self.keys = LocalKeys(state_dir)
 
-    def token(self, role: str, person: str | None = None, ttl: timedelta = timedelta(hours=1)) -> str:
-        return self.keys.mint(role, person or role, ttl)  # type: ignore[arg-type]
+    def token(self, role: str, person: str | None = None, ttl: timedelta = timedelta(hours=1),
+              agency: str | None = None) -> str:
+        return self.keys.mint(role, person or role, ttl, agency=agency)  # type: ignore[arg-type]
 
-    def __call__(self, role: str, person: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(role, person)}"}
+    def __call__(self, role: str, person: str | None = None, agency: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, person, agency=agency)}"}
 
 
 def report(**extra: Any) -> dict[str, Any]:

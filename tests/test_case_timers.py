@@ -367,17 +367,18 @@ async def test_a_missed_contact_tasks_the_officer_first_and_tells_the_manager(
 async def test_a_support_referral_moves_the_case_nowhere(
     env: WorkflowEnvironment, store: Store, task_queue: str
 ) -> None:
-    """Issue 11 item 12 (003 §9, 004 §3.3): support is offered at any stage and is not escalation."""
+    """Issue 11 item 12 (003 §9, 004 §3.3): support is offered at any stage and is not escalation. Since
+    issue 12 item 8 a support referral is a referral (make_referral), with its agency and consent."""
     timeline = await run(env, store, task_queue, start=START, until="2026-03-10T00:00:00+00:00", steps=[
         report(START),
-        step("2026-03-02T10:00:00+00:00", "start_intervention", kind="support_referral"),
+        step("2026-03-02T10:00:00+00:00", "make_referral", agency="victim_support", consent_ref="C-1"),
         step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
         step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
         step("2026-03-03T10:10:00+00:00", "convert_to_case"),
-        step("2026-03-04T10:00:00+00:00", "start_intervention", kind="support_referral"),
+        step("2026-03-04T10:00:00+00:00", "make_referral", agency="adult_social_care", basis="safeguarding"),
     ])
     assert not of(timeline, "rejected")
-    assert len(of(timeline, "intervention", kind="support_referral")) == 2
+    assert [r["to"] for r in of(timeline, "referral")] == ["victim_support", "adult_social_care"]
     assert [s["stage"] for s in of(timeline, "stage")] == ["enquiry", "investigation"]
 
 

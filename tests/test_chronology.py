@@ -317,6 +317,8 @@ async def test_a_case_played_through_the_workflow_has_its_chronology(
         ("2026-03-02T09:00:00+00:00", "decision", "Case moved to Stage 1: initial enquiry and assessment", None,
          "system"),
         ("2026-03-02T10:00:00+00:00", "contact", "Contact made by phone with the reporter", None, "Sam Patel"),
+        # The assessment raises the case's risk (the risk matrix, issue 12 item 4), then the hate incident.
+        ("2026-03-02T10:30:00+00:00", "decision", "Risk level set to medium (risk assessment)", None, "Sam Patel"),
         ("2026-03-02T10:40:00+00:00", "decision", "Risk level set to high (hate incident)", None, "Sam Patel"),
         ("2026-03-02T10:50:00+00:00", "action", "Police informed", "Police reference: TVP 4321", "Sam Patel"),
         ("2026-03-02T11:00:00+00:00", "decision", "Case moved to Stage 2: case investigation", None, "Sam Patel"),

@@ -26,6 +26,18 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 #: Per example: the last stage, the closure reason (None: still open at `until`), letters (template, to)
 #: in order, breaches (kind), tasks (kind, role), escalations (kind, role), refused commands in order.
 EXPECTED: dict[str, dict[str, Any]] = {
+    "referral-follow-up.yaml": {  # issue 12 item 8: referrals, their follow-up tasks, a partner's outcomes
+        "stage": "enquiry",
+        "closed": None,
+        "risk": "medium",
+        "letters": [("acknowledgement", "reporter")],
+        "breaches": [],
+        "tasks": [("referral_follow_up", "officer"), ("referral_follow_up", "officer"),
+                  ("referral_follow_up", "officer")],
+        "escalations": [("referral_follow_up", "manager")],
+        "rejected": [("start_intervention", "a support referral is recorded with make_referral")],
+        "stages": ["enquiry"],
+    },
     "asb-case-review-after-closure.yaml": {
         "stage": "closed",
         "closed": "asb_stopped",
@@ -131,7 +143,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "breaches": [],
         # The risk assessment a month before falls due again (risk_review, issue 12 item 4).
         "tasks": [("legal_approval", "manager"), ("equality_review", "officer"), ("legal_approval", "senior_manager"),
-                  ("risk_review", "officer"), ("legal_approval", "senior_manager"), ("consider_closure", "officer")],
+                  ("risk_review", "officer"), ("legal_approval", "senior_manager"), ("referral_follow_up", "officer"),
+                  ("consider_closure", "officer")],
         "escalations": [("risk_review", "manager")],
         "rejected": [("propose_legal_action", "a legal step was taken since the last Equality Act assessment"),
                      ("propose_legal_action", "a legal step was taken since the last Equality Act assessment")],

@@ -633,8 +633,8 @@ def test_check_and_allowed_answer_without_acting() -> None:
     assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident", "request_asb_case_review"]
     assert case.lc.allowed(O1) == [  # moving the case to another officer is the manager's (003 §8, §9)
         "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
-        "add_action", "close_enquiry", "escalate_risk", "start_intervention", "record_equality_assessment",
-        "record_police_report", "request_asb_case_review"]  # support is offered at any stage (003 §9)
+        "add_action", "close_enquiry", "escalate_risk", "record_equality_assessment", "record_police_report",
+        "make_referral", "request_asb_case_review"]  # support is offered at any stage (003 §9), as a referral
     assert case.lc.allowed(M1)[0] == "assign_officer"
     # (in the catalogue's order, statemachine/catalogue.py: one order for GET /commands, the CLI and the forms)
     assert case.facts.stage == "enquiry" and case.facts.failed_contacts == 0
@@ -903,8 +903,8 @@ def test_an_equality_assessment_is_made_again_at_each_legal_step_and_after_new_i
     assert (reassessed[0]["event"], reassessed[0]["level"]) == ("risk_assessment", "medium")  # with its next date
     assert reassessed[-1] == {"event": "task", "kind": "equality_review", "role": "officer",
                               "approval": "equality_review", "why": "risk_assessment"}
-    assert case.do("start_intervention", kind="support_referral") == [
-        {"event": "intervention", "kind": "support_referral"}]  # the task is already open
+    referred = case.do("make_referral", agency="victim_support", consent_ref="C-7")
+    assert [e["event"] for e in referred] == ["referral"]  # the equality task is already open
     assert case.refused("propose_legal_action", kind="possession_order") == (
         "new information since the Equality Act assessment (a support referral): record a new one first "
         "(004 §6.4)")

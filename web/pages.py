@@ -393,6 +393,10 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         except SignInError as exc:
             return render(request, "error.html", status=401, title="You could not be signed in",
                           message=exc.reason, retry=True)
+        if who.role not in STAFF_ROLES:  # a partner agency's staff use the partner API, not the staff pages
+            return render(request, "error.html", status=403, title="These pages are for staff",
+                          message="Partner agencies see the cases shared with them through the partner API "
+                                  "(GET /partner/cases).", retry=False)
         name = claims.get("name") or claims.get("preferred_username") or who.id
         return signed_in(request, who, str(name))
 

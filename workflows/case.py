@@ -50,8 +50,8 @@ with workflow.unsafe.imports_passed_through():
         parse_event,
     )
     from statemachine.facts import CaseFacts
-    from statemachine.lifecycle import ANSWERED_ON_THE_CASE, PATCHES, Event, Lifecycle
-    from statemachine.patches import CASE_REVIEW_AFTER_CLOSURE
+    from statemachine.lifecycle import PATCHES, Event, Lifecycle
+    from statemachine.patches import CASE_REVIEW_AFTER_CLOSURE, answered_on_the_case
     from statemachine.views import CaseStatus
     from workflows.messages import (
         CASE_DECIDED,
@@ -255,8 +255,8 @@ class CaseWorkflow:
         spec = COMMANDS.get(name)
         verdict: str = spec.verdict if spec is not None and spec.verdict else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
-        for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt)
-            if isinstance(event, Decided) and event.kind in ANSWERED_ON_THE_CASE:
+        for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt, a follow-up)
+            if isinstance(event, Decided) and answered_on_the_case(event.approval or event.kind):
                 decided[event.approval or event.kind] = (event.decision, request.actor.id)
         events = decision.typed
         free_text = spec.free_text if spec is not None else None

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import TaskInput, TaskUpdate
     from statemachine.commands import ROLE_RANK, Actor
     from statemachine.deadlines import calendar_for_rules
+    from statemachine.patches import answered_on_the_case
     from statemachine.views import TaskState
     from workflows.messages import (
         CaseDecided,
@@ -218,7 +219,7 @@ class TaskWorkflow:
             # Tasks answered by a case command (an allocation by assign_officer, ...) carry their kind as
             # their approval id (statemachine/patches.py ANSWERED_ON_THE_CASE).
             reason = (f"this {self._in.kind} task is answered on the case, by its command"
-                      if self._in.approval_id == self._in.kind
+                      if answered_on_the_case(self._in.approval_id)
                       else "an approval is decided by approving or rejecting it on the case")
         if not reason and request.decision != "done":
             reason = "resolve a task with done"

@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import STAFF, Caller, IdempotencyKey, Ref, Work, allow, errors
-from api.schemas import EvidenceList, EvidenceOut, Problem, ShareIn
+from api.schemas import EvidenceList, EvidenceOut, EvidenceShareIn, Problem
 from api.service import EVIDENCE_ADDERS, EVIDENCE_REMOVERS, EVIDENCE_SHARERS
 from casefile.evidence import DESCRIPTION_MAX, EvidenceInfo, Kind, OpenedEvidence
 from casefile.sniff import TYPES
@@ -139,7 +139,7 @@ async def evidence_details(evidence_id: EvidenceId, who: Caller, service: Work) 
 @router.patch("/cases/{ref}/evidence/{evidence_id}", dependencies=[allow(*EVIDENCE_SHARERS)],
               operation_id="shareEvidence", response_model=EvidenceInfo,
               responses=errors(401, 403, 404, 422), summary="Say whether a file may be shared")
-async def share_evidence(ref: Ref, evidence_id: EvidenceId, body: ShareIn, who: Caller, service: Work
+async def share_evidence(ref: Ref, evidence_id: EvidenceId, body: EvidenceShareIn, who: Caller, service: Work
                          ) -> EvidenceInfo:
     """Whether the file may be shared with partner agencies (no by default); the change is audited."""
     return await service.share_evidence(who, ref, evidence_id, body.shareable)
