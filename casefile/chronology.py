@@ -408,7 +408,8 @@ def equality_assessments(r: CaseRecords) -> Iterable[ChronologyEntry]:
         # The structured assessment (issue 11 item 9), then its note: kept on the row and named by the
         # command's event, the same text once.
         lines = [f"{label}: {value}" for label, value in (
-            ("For", _words(row.step)), ("Considered", ", ".join(c.replace("_", " ") for c in row.considered or []) or None),
+            ("For", _words(row.step)),
+            ("Considered", ", ".join(c.replace("_", " ") for c in row.considered or []) or None),
             ("Adjustments or support offered", row.adjustments), ("Conclusion", _words(row.conclusion))) if value]
         for text in (row.note, r.note_at(row.at)):
             if text and text not in lines:
