@@ -175,8 +175,6 @@ def to_dot() -> str:
         lines.append(f"    {_dot_quote(m.source)} -> {_dot_quote(m.dest)} [label={_dot_quote(m.trigger)}{dashed}];")
     for stage in STAGES:
         commands, timers = in_stage_commands(stage), timers_on(stage)
-        if not commands and not timers:
-            continue
         body = [f"{commands_heading(stage)}:", *(f"  {c}" for c in commands)] if commands else ["accepts no commands"]
         if timers:
             body += ["timers:", *(f"  {_describe_timer(t).removeprefix('timer ')}" for t in timers)]
@@ -323,9 +321,9 @@ class _BpmnLayout:
                             doc=f"Stage {stage}. In-stage commands: {commands}."))
         closed, after = STAGES[-1], ", ".join(in_stage_commands(STAGES[-1]))
         end_x = _X0 + self.column(closed) * self.col
+        accepts = f"{commands_heading(closed).capitalize()}: {after}" if after else "Accepts no commands"
         self.node(_Node(_task_id(closed), "endEvent", "Case closed", end_x, mid - _EV / 2, _EV, _EV,
-                        doc=f"Stage {closed}. {commands_heading(closed).capitalize()}: {after}." if after else None,
-                        label=(end_x + _EV + 6, mid - 7, 80, 14)))
+                        doc=f"Stage {closed}. {accepts}.", label=(end_x + _EV + 6, mid - 7, 80, 14)))
         first = self.by_id[_task_id(STAGES[0])]
         self.flow(start.id, first.id, "", [(start.x + _EV, mid), (first.x, mid)])
         for stage in self.open:

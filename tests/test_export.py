@@ -200,7 +200,11 @@ def test_a_stage_with_no_commands_says_so(monkeypatch: pytest.MonkeyPatch) -> No
     notes = mermaid_notes()
     assert notes[CLOSED] == ["accepts no commands"]
     assert notes["review"][0] == "accepts no commands"
-    assert "accepts no commands\\l" in export("dot")
+    dot_notes = {stage: dot_lines(dot_nodes(dot_graph())[f"{stage}__note"].get("label")) for stage in STAGES}
+    assert dot_notes[CLOSED] == ["accepts no commands"]
+    assert dot_notes["review"][:2] == ["accepts no commands", "timers:"]
+    closed = process_of(bpmn_root()).find(f"{BPMN}endEvent[@id='stage_{CLOSED}']/{BPMN}documentation")
+    assert closed is not None and closed.text == f"Stage {CLOSED}. Accepts no commands."
 
 
 # ---------------------------------------------------------------------------------------------- dot
@@ -250,6 +254,7 @@ def dot_edges(graph: pydot.Dot) -> list[tuple[str, str, pydot.Edge]]:
 
 
 def test_dot_is_a_left_to_right_digraph_of_the_stages() -> None:
+    assert export("dot").endswith("\n}\n")  # nothing trails the graph: Graphviz would read it as another
     graph = dot_graph()
     assert graph.get_type() == "digraph" and graph.get_name() == "lifecycle"
     assert graph.get("rankdir") == "LR"
@@ -257,6 +262,8 @@ def test_dot_is_a_left_to_right_digraph_of_the_stages() -> None:
     assert set(nodes) == {*STAGES, "__start", *(f"{s}__note" for s in STAGES)}
     defaults = graph.get_node("node")[0]
     assert (defaults.get("shape"), defaults.get("style")) == ("box", "rounded")  # stages are rounded boxes
+    edge_defaults = graph.get_node("edge")[0]
+    assert int(edge_defaults.get("fontsize")) < 14  # move labels in a smaller type than Graphviz's default
     assert nodes[CLOSED].get("shape") == "doublecircle"
     assert all(nodes[s].get("shape") is None for s in OPEN_STAGES)
     assert nodes["__start"].get("shape") == "point" and unquote(nodes["__start"].get("label")) == ""
@@ -269,6 +276,7 @@ def test_dot_draws_every_move_once_dashed_when_a_timer_fires_it() -> None:
     assert Counter((s, d, unquote(e.get("label"))) for s, d, e in moves) == Counter(EDGES)
     dashed = {(s, unquote(e.get("label"))) for s, _, e in moves if e.get("style") == "dashed"}
     assert dashed == TIMER_FIRED
+    assert all(set(e.get_attributes()) <= {"label", "style"} for _, _, e in moves)
     assert all(e.get("style") in (None, "dashed") for _, _, e in moves)
 
 
@@ -634,6 +642,21 @@ def check_layout(root: ET.Element) -> None:
         for flow_id, (_, _, points) in flows.items():
             assert not any(label.crossed_by(a, b) for a, b in segments(points)), (label_id, flow_id)
 
+    # A reader pairs a label with the shape nearest to it: each label is nearest its own event or gateway,
+    # and a timer's sits on its own line, just over it, beside the drop from the timer.
+    def gap(a: Box, b: Box) -> float:
+        dx, dy = max(a.x - b.right, b.x - a.right, 0), max(a.y - b.bottom, b.y - a.bottom, 0)
+        return float((dx**2 + dy**2) ** 0.5)
+
+    for label_id, label in labels.items():
+        if shapes[label_id].kind == "boundaryEvent":
+            (_, _, points), = [f for f in flows.values() if f[0] == label_id]
+            assert any(a[1] == b[1] and 0 < a[1] - label.bottom <= 8 and 0 < label.x - min(a[0], b[0]) <= 8
+                       for a, b in segments(points)), label_id
+            continue
+        own = gap(label, shapes[label_id].box)
+        assert all(own < gap(label, s.box) for i, s in shapes.items() if i != label_id), label_id
+
     # Lines run straight across or straight down, from one shape's outline to another's, through none.
     for flow_id, (source, target, points) in flows.items():
         assert len(points) >= 2, flow_id
@@ -704,6 +727,7 @@ def test_bpmn_layout_stays_readable_for_another_catalogue(monkeypatch: pytest.Mo
         ("close_case", ["investigation"], "closed"),
         ("start_intervention", ["review"], "interventions"),
         ("approve_closure", ["review", "interventions", "legal"], "closed"),
+        ("close_review", ["review"], "closed"),  # a second way from review to closed: one line, both names
         ("enter_legal", ["interventions"], "legal"),
     ]
     timers = (TimerEvent("investigation_end", ("investigation",), "initial case review", "case.investigation",
@@ -715,6 +739,9 @@ def test_bpmn_layout_stays_readable_for_another_catalogue(monkeypatch: pytest.Mo
     assert bpmn_moves(root) == Counter((s, d, t) for t, sources, d in moves for s in sources)
     gateways = {g.get("id") for g in process_of(root).findall(f"{BPMN}exclusiveGateway")}
     assert gateways == {"gateway_review", "gateway_interventions"}
+    to_closed = [f.get("name") for f in process_of(root).findall(f"{BPMN}sequenceFlow")
+                 if (f.get("sourceRef"), f.get("targetRef")) == ("gateway_review", f"stage_{CLOSED}")]
+    assert to_closed == ["approve_closure / close_review"]
     assert bpmn_schema().validate(etree.fromstring(export("bpmn").encode()))
 
 
