@@ -16,11 +16,12 @@ folder. Each database holds this one case alone, so what its tables take is what
    are added with casefile.evidence.add_evidence to a local store in the temporary folder, one a
    fortnight, and two of them are sent again (found by their digest: stored once).
 
-   Printed: each table's rows, the bytes of its rows (pg_column_size / SQLite's payload: what the case
-   adds to a database that already holds many), and what the table takes on disk with its indexes and
-   TOAST (pg_total_relation_size / dbstat), as written and after VACUUM FULL / VACUUM, against the empty
-   schema (itself compacted); the database's size before and after; the evidence store's bytes as uploaded, as stored once
-   per digest and on disk (filesystem blocks); the letters archived in the outbox; the Temporal history.
+   Printed: each table's rows, the bytes of its rows (pg_column_size / SQLite's payload: near what the case
+   adds to a database that already holds many, index entries aside), and what the table takes on disk with
+   its indexes and TOAST (pg_total_relation_size / dbstat), as written and after VACUUM FULL / VACUUM,
+   against the empty schema (itself compacted); the database's size before and after; the evidence store's
+   bytes as uploaded, as stored once per digest and on disk (filesystem blocks); the letters archived in the
+   outbox; the case's Temporal history (its current run).
 2. On PostgreSQL, the projection's write latency: 1,000 record_events calls of one step each (a command
    event, a domain event, a deadline event), median and p95.
 """
@@ -321,8 +322,10 @@ def report(backend: str, before: Sizes, after: Sizes, packed: Sizes, played: Pla
     print(f"\n== two-year case on {backend}: {played.commands} commands, {played.incidents} incidents after "
           f"intake, {evidence['files_on_case']} evidence files; Temporal history {played.history_events} events, "
           f"{_mib(played.history_json_bytes)} as JSON")
-    print(f"{'table':<24}{'rows':>7}{'row bytes':>12}{'on disk':>12}{'compacted':>12}   (on disk: the table, "
-          "its indexes and TOAST, less the empty schema's)")
+    what = ("the table, its indexes and TOAST" if backend == "PostgreSQL" else "the pages of the table and its "
+            "indexes")
+    print(f"{'table':<24}{'rows':>7}{'row bytes':>12}{'on disk':>12}{'compacted':>12}   (on disk: {what}, "
+          "less the empty schema's)")
     totals = [0, 0, 0, 0]
     for table in sorted(after.rows):
         written = after.on_disk[table] - before.on_disk.get(table, 0)
