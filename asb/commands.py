@@ -9,11 +9,20 @@ from typing import Any
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from asb.errors import UsageError
     from asb.scenario import load_scenario
     from asb.simulate import simulate
 
     scenario, profile = load_scenario(args.scenario)
-    for event in asyncio.run(simulate(scenario, profile, args.database)):
+    out = Path(args.chronology) if args.chronology else None
+    if out is not None:
+        if not any(step.do == "chronology" for step in scenario.steps):
+            raise UsageError(f"--chronology: {args.scenario} has no chronology step")
+        if not out.parent.is_dir():
+            raise UsageError(f"--chronology: no such folder {out.parent}")
+    for event in asyncio.run(simulate(scenario, profile, args.database, chronology=out)):
         print(json.dumps(event))
     return 0
 
@@ -42,6 +51,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("simulate", help="play a scenario on the time-skipping test server")
     p.add_argument("scenario", help="SCENARIO.yaml")
     p.add_argument("--database", help="case file URL (default: a throwaway SQLite file)")
+    p.add_argument("--chronology", metavar="PATH", help="write the chronology step's PDF here")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("worker", help="run the worker against TEMPORAL_ADDRESS")

@@ -1,5 +1,10 @@
 """`asb simulate`: play a scenario through the real workflow and activities on Temporal's
 time-skipping test server, and print the case's timeline from its event record.
+
+Case-file actions (asb/scenario.py CASE_FILE_STEPS: add_party, add_evidence, chronology) are played
+through the case file's own services, as the API's doors call them, once the case file has caught up
+with the workflow; they are not workflow events, so the simulator adds them to the printed timeline
+itself (`party`, `evidence`, `chronology`, or `rejected` naming the action).
 """
 
 from __future__ import annotations
@@ -7,21 +12,28 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from asb.devserver import bundled
-from asb.scenario import Scenario, Step
+from asb.scenario import AddEvidence, AddParty, MakeChronology, Scenario, Step
+from casefile.access import CaseNotFound, NotAllowed
+from casefile.chronology import chronology_pdf
 from casefile.db import Store
-from casefile.models import EventRow
+from casefile.evidence import EvidenceError, add_evidence
+from casefile.evidence_store import EvidenceSettings
+from casefile.models import EventRow, IncidentRow, MessageRow
+from casefile.people import PersonNotFound, add_party
+from casefile.referrals import ReferralInputError, prepare_referral
 from clients.caseclient import send_command, start_case
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs
@@ -68,10 +80,25 @@ def _actor(step: Step, officer: str | None) -> Actor:
 
 
 async def play(
-    env: WorkflowEnvironment, store: Store, scenario: Scenario, profile: Profile, task_queue: str = TASK_QUEUE
+    env: WorkflowEnvironment, store: Store, scenario: Scenario, profile: Profile, task_queue: str = TASK_QUEUE,
+    *, evidence_dir: Path | None = None, chronology: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the scenario in `env` (with a worker already polling `task_queue`); return its timeline."""
+    """Run the scenario in `env` (with a worker already polling `task_queue`); return its timeline.
+
+    Evidence files are stored in `evidence_dir` (default: a folder of their own, removed afterwards); a
+    chronology step's PDF is written to `chronology` when given."""
+    with ExitStack() as stack:
+        folder = evidence_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="asb-evidence-")))
+        files = EvidenceSettings(local_dir=folder)
+        return await _play(env, store, scenario, profile, task_queue, files, chronology)
+
+
+async def _play(
+    env: WorkflowEnvironment, store: Store, scenario: Scenario, profile: Profile, task_queue: str,
+    files: EvidenceSettings, chronology: Path | None,
+) -> list[dict[str, Any]]:
     reference = scenario.case_reference
+    actions: list[dict[str, Any]] = []
     shift = scenario.start - await env.get_current_time()
     handle: WorkflowHandle[Any, Any] | None = None
     officer: str | None = None
@@ -92,14 +119,93 @@ async def play(
             )
             continue
         assert handle is not None
-        result = await send_command(handle, step.do, step.args, _actor(step, officer), store=store, at=step.at)
+        action = step.case_file_action
+        if action is not None:
+            await _caught_up(handle, store, reference)  # the case's row, and its incidents, are written
+            actions.append(await asyncio.to_thread(
+                _case_file_action, store, files, reference, step, action, _actor(step, officer), chronology))
+            continue
+        args = step.args
+        if step.do == "make_referral" and "consent_ref" not in args and args.get("basis", "consent") == "consent":
+            await _caught_up(handle, store, reference)
+            try:  # as the API does: the consent is the person's own, recorded in the case file
+                args = await asyncio.to_thread(_with_consent, store, reference, args)
+            except ReferralInputError as exc:
+                actions.append(_rejected(step, str(exc)))
+                continue
+        result = await send_command(handle, step.do, args, _actor(step, officer), store=store, at=step.at)
         if result.status:
             officer = result.status.officer or officer
     await advance_to(scenario.until)
     if handle is not None:
         await _caught_up(handle, store, reference)
     until = scenario.until.isoformat()
-    return [event for event in store.timeline(reference) if _before(event["at"], until)]
+    recorded = [event for event in store.timeline(reference) if _before(event["at"], until)]
+    # In time order; a case-file action comes after the workflow's events of the same moment (stable sort).
+    return sorted(recorded + actions, key=lambda event: datetime.fromisoformat(event["at"]))
+
+
+def _sent_when_issued(session: Session, reference: str) -> None:
+    """In a simulation nothing is posted: a letter is sent at the virtual moment it was issued, not at the
+    wall-clock moment the simulator's worker wrote it (activities/messages.py stamps the real time, as a
+    real delivery must), so the chronology dates the letters in the scenario's time."""
+    session.execute(update(MessageRow).where(MessageRow.case_ref == reference, MessageRow.status == "sent")
+                    .values(sent_at=MessageRow.created_at))
+
+
+def _with_consent(store: Store, reference: str, args: dict[str, Any]) -> dict[str, Any]:
+    with store.session() as session:
+        return prepare_referral(session, reference, args)
+
+
+def _rejected(step: Step, reason: str, role: str | None = None) -> dict[str, Any]:
+    return {"at": step.at.astimezone(UTC).isoformat(), "event": "rejected", "command": step.do, "reason": reason,
+            "role": role or (step.actor.role if step.actor else "officer")}
+
+
+def _case_file_action(
+    store: Store, files: EvidenceSettings, reference: str, step: Step, action: Any, actor: Actor,
+    chronology: Path | None,
+) -> dict[str, Any]:
+    """Play one case-file action through its service, in one transaction; its timeline event, or a
+    `rejected` one saying why (the case file unchanged), like a refused command."""
+    at = step.at.astimezone(UTC)
+    event: dict[str, Any] = {"at": at.isoformat()}
+    try:
+        with store.session() as session, session.begin():
+            if isinstance(action, AddParty):
+                party = add_party(session, reference, action.role, actor=actor, details=action.person,
+                                  anonymous=action.anonymous, now=at)
+                event |= {"event": "party", "role": party.role, "person": party.person_id}
+            elif isinstance(action, AddEvidence):
+                assert step.evidence_file is not None  # checked by load_scenario
+                incident = None
+                if action.incident_at is not None:
+                    incident = session.scalars(select(IncidentRow.id).where(
+                        IncidentRow.case_ref == reference, IncidentRow.occurred_at == action.incident_at
+                    ).order_by(IncidentRow.id)).first()
+                    if incident is None:
+                        return _rejected(step, f"no incident of the case happened at {action.incident_at.isoformat()}",
+                                         actor.role)
+                added = add_evidence(
+                    session, reference, step.evidence_file.read_bytes(), filename=action.name
+                    or step.evidence_file.name, kind=action.kind, role=actor.role, actor_id=actor.id,
+                    incident_id=incident, description=action.description, provided_by=action.provided_by,
+                    shareable=action.shareable, settings=files, now=at,
+                )
+                info = added.evidence
+                event |= {"event": "evidence", "kind": info.kind, "media_type": info.media_type, "size": info.size,
+                          "sha256": info.sha256, "incident": incident}
+            elif isinstance(action, MakeChronology):
+                _sent_when_issued(session, reference)
+                pdf = chronology_pdf(session, reference, role=actor.role, actor_id=actor.id,
+                                     audience=action.audience, now=at)
+                if chronology is not None:
+                    chronology.write_bytes(pdf)
+                event |= {"event": "chronology", "audience": action.audience, "size": len(pdf)}
+    except (ValueError, NotAllowed, CaseNotFound, PersonNotFound, EvidenceError) as exc:
+        return _rejected(step, str(exc).splitlines()[0], actor.role)
+    return event
 
 
 async def _caught_up(handle: WorkflowHandle[Any, Any], store: Store, reference: str, deadline: float = 60.0) -> None:
@@ -126,8 +232,10 @@ def _before(at: str, until: str) -> bool:
     return datetime.fromisoformat(at) <= datetime.fromisoformat(until)
 
 
-async def simulate(scenario: Scenario, profile: Profile, database_url: str | None = None) -> list[dict[str, Any]]:
+async def simulate(scenario: Scenario, profile: Profile, database_url: str | None = None,
+                   chronology: Path | None = None) -> list[dict[str, Any]]:
     with scratch_store(database_url) as (store, outbox):
         env = await start_time_skipping()
         async with env, build_worker(env.client, store, outbox, task_queue=TASK_QUEUE):
-            return await play(env, store, scenario, profile)
+            return await play(env, store, scenario, profile, evidence_dir=outbox.parent / "evidence",
+                              chronology=chronology)

@@ -356,6 +356,43 @@ def incidents(r: CaseRecords) -> Iterable[ChronologyEntry]:
                               recorded_by=who, recorded_at=late, source=f"incident {row.id}")
 
 
+#: Evidence files by their kind (casefile/evidence.py KINDS), as a chronology names them.
+EVIDENCE_FILES = {"recording": "recording", "photo": "photograph", "diary_sheet": "diary sheet", "letter": "letter",
+                  "cctv_still": "CCTV still", "document": "document", "other": "file"}
+
+
+@source
+def evidence(r: CaseRecords) -> Iterable[ChronologyEntry]:
+    """The evidence register: each file when it was added, what it is, who provided it, the incident it
+    supports, and its SHA-256 digest, so whoever reads the bundle can check that the copy they hold is
+    the file the landlord relies on (004 §2.1 "provide supporting evidence"; 003 stage 2: Noise App
+    recordings, diary sheets, CCTV, photos)."""
+    from casefile.evidence import _size
+    from casefile.models import EvidenceRow
+    from casefile.sniff import TYPES
+
+    rows = r.session.scalars(select(EvidenceRow).where(EvidenceRow.case_ref == r.case.reference)
+                             .order_by(EvidenceRow.added_at, EvidenceRow.id)).all()
+    incidents = {row.id: row.occurred_at for row in r.session.scalars(
+        select(IncidentRow).where(IncidentRow.case_ref == r.case.reference))}
+    zone = ZoneInfo(r.zone)
+    for row in rows:
+        what = f"Evidence added: {words(row.kind, EVIDENCE_FILES)}"
+        if row.provided_by:
+            what += f", provided by {r.person(row.provided_by)}"
+        label = TYPES[row.media_type].label if row.media_type in TYPES else row.media_type
+        said = _sentence(row.description or "").rstrip()
+        said = f": {said}" + ("" if said.endswith((".", "!", "?")) else ".") if said else "."
+        parts = [f"{row.original_name} ({label}, {_size(row.size)}){said}"]
+        occurred = incidents.get(row.incident_id) if row.incident_id is not None else None
+        if occurred is not None:
+            parts.append(f"For the incident of {occurred.astimezone(zone):%-d %B %Y at %H:%M} "
+                         f"(incident {row.incident_id}).")
+        parts.append(f"SHA-256 {row.digest}.")
+        yield ChronologyEntry(when=row.added_at, kind="evidence", summary=what, detail=" ".join(parts),
+                              recorded_by=r.staff_name(row.added_by), source=f"evidence {row.id}")
+
+
 @source
 def contacts(r: CaseRecords) -> Iterable[ChronologyEntry]:
     rows = r.session.scalars(select(ContactRow).where(ContactRow.case_ref == r.case.reference)

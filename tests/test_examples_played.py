@@ -256,6 +256,22 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "rejected": [("approve_closure", "needs approval by a manager, not an officer")],
         "stages": ["enquiry", "investigation", "review", "interventions", "closed"],
     },
+    "working-record.yaml": {  # issue 12: two households, app-feed incidents, evidence, a referral, a chronology
+        "stage": "interventions",
+        "closed": None,
+        "risk": "low",
+        "letters": [("acknowledgement", "reporter"), ("initial_letter_reported_person", "reported_person"),
+                    ("warning_letter", "reported_person")],
+        "breaches": [],
+        "tasks": [],
+        "escalations": [],
+        "rejected": [],
+        "stages": ["enquiry", "investigation", "interventions"],
+        # Case-file actions: the parties (two reporters), the evidence files (kind, the incident linked).
+        "parties": [("reporter", "r1"), ("reported_person", "p1"), ("reporter", "r2")],
+        "evidence": [("recording", True), ("recording", True), ("photo", True), ("diary_sheet", False)],
+        "chronology": "court",
+    },
     "weekly-contact.yaml": {
         "stage": "enquiry",
         "closed": None,
@@ -320,6 +336,11 @@ async def test_example_plays_with_its_outcomes(name: str, simulator: tuple[Any, 
     assert [e["command"] for e in rejected] == [command for command, _ in want["rejected"]]
     for event, (_command, reason) in zip(rejected, want["rejected"], strict=True):
         assert reason in event["reason"]
+    if "parties" in want:
+        assert [(e["role"], e["person"]) for e in events("party")] == want["parties"]
+        assert [(e["kind"], e["incident"] is not None) for e in events("evidence")] == want["evidence"]
+        assert [e["audience"] for e in events("chronology")] == [want["chronology"]]
+        assert [e["consent_ref"] for e in events("referral")] == ["C-1"]  # the reporter's own, from the case file
     # The case file agrees with the timeline about where the case ended up.
     with store.session() as session:
         from casefile.models import CaseRow
