@@ -292,8 +292,13 @@ class _BpmnLayout:
             commands = ", ".join(in_stage_commands(stage))
             self.node(_Node(_task_id(stage), "task", stage.capitalize(), x, self.main_y, _TASK_W, _TASK_H,
                             doc=f"Stage {stage}. In-stage commands: {commands}."))
+        # An end event has no outgoing flow in BPMN: reopening (a manager, within the profile's period) is
+        # said on it rather than drawn; the Mermaid and DOT diagrams draw its moves.
+        reopen = sorted({m.dest for m in stage_moves() if m.source == STAGES[-1]})
         self.node(_Node(_task_id(STAGES[-1]), "endEvent", "Case closed",
-                        _X0 + self.column(STAGES[-1]) * _COL, mid - _EV / 2, _EV, _EV))
+                        _X0 + self.column(STAGES[-1]) * _COL, mid - _EV / 2, _EV, _EV,
+                        doc=("A manager may reopen the case within case.reopen_within (reopen_case), back to the "
+                             f"stage it closed from: {', '.join(reopen)}.") if reopen else ""))
         first = self.by_id[_task_id(STAGES[0])]
         self.flow(start.id, first.id, "", [(start.x + _EV, mid), (first.x, mid)])
         for stage in self.open:

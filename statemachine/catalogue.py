@@ -32,6 +32,8 @@ from policy.model import RISK_ORDER, Profile, Role
 from policy.periods import Period
 from statemachine.commands import (
     CASE_STAGES,
+    DUPLICATE,
+    INCIDENT_TEXT,
     OPEN_STAGES,
     Actor,
     AgreeActionPlan,
@@ -49,6 +51,7 @@ from statemachine.commands import (
     RecordIncident,
     RecordPoliceReport,
     RecordRiskAssessment,
+    ReopenCase,
     ReportArgs,
     RequestAsbCaseReview,
     Stage,
@@ -69,6 +72,7 @@ from statemachine.events import (
     Notice,
     OfficerAssigned,
     PoliceInformed,
+    Reopened,
     RiskAssessed,
     RiskChanged,
 )
@@ -78,6 +82,8 @@ from statemachine.patches import (
     CONTACT_FROM_CONVERSION,
     ENQUIRY_DECISION,
     ENQUIRY_EXPIRY_DECISION,
+    INCIDENT_DETAILS,
+    LINKED_REPORTS,
     OFFICER_PROMPTS,
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
@@ -100,9 +106,11 @@ class Lifecycle(Protocol):
     #: The behaviour changes in force for this case (statemachine/patches.py).
     patches: frozenset[str]
 
-    def letter(self, template: str, to: str, events: list[Event]) -> None: ...
+    def letter(self, template: str, to: str, events: list[Event], recipient: str | None = None) -> None: ...
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None: ...
-    def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None: ...
+    def close(self, trigger: str, reason: str, now: datetime, events: list[Event],
+              merged_into: str | None = None) -> None: ...
+    def reopen_until(self) -> datetime | None: ...
     def move(self, trigger: str, events: list[Event], target: str | None = None) -> None: ...
     def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str: ...
 
@@ -115,6 +123,7 @@ Fire = Callable[[Lifecycle, datetime, list[Event]], None]
 
 #: Everyone who acts on cases; intake staff log reports and incidents only, ops and auditors only read.
 OFFICERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
+MANAGERS: tuple[Role, ...] = ("manager", "senior_manager")
 INTAKE_AND_OFFICERS: tuple[Role, ...] = ("intake", *OFFICERS)
 
 
@@ -134,6 +143,10 @@ class CommandSpec:
     any_officer: bool = False
     #: The argument holding free text: the doors keep it in the case file and pass `<field>_ref`.
     free_text: str | None = None
+    #: Arguments kept in the case file together, as one pending incident row the door writes first (an
+    #: incident's place, account, impact and references); the door passes `details_ref` in their place.
+    details: tuple[str, ...] = ()
+    details_ref: str | None = None
     #: The approval this command asks for, and the approval (with its verdict) it decides.
     asks: ApprovalKind | None = None
     decides: ApprovalKind | None = None
@@ -190,6 +203,8 @@ STAGE_MOVES: list[tuple[str, list[str], str]] = [
     ("withdraw_legal", ["legal"], "review"),
     ("withdraw_legal", ["legal"], "interventions"),
     ("approve_closure", list(CASE_STAGES), "closed"),
+    # A manager reopens a closed case to the stage it closed from (issue 12 item 6).
+    *[("reopen", ["closed"], stage) for stage in OPEN_STAGES],
 ]
 
 INTERVENTION_LETTERS = {
@@ -249,7 +264,26 @@ def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Act
     strands = lc.profile.categories.hate_strands
     if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
         return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
+    if args is not None:
+        given = [name for name in INCIDENT_TEXT if getattr(args, name) is not None]
+        if given:  # a door keeps these in the case file; Temporal history must never hold them
+            return (f"{given[0]}: an incident's details are kept in the case file: send them through the API "
+                    "or the CLI, which pass incident_ref")
     return None
+
+
+def _duplicate_refusal(lc: Lifecycle, args: CloseWithReason | None) -> str | None:
+    if args is None or args.reason != DUPLICATE:
+        return None
+    if LINKED_REPORTS not in lc.patches:
+        return "this case predates closing as a duplicate: close it with another reason"
+    if args.merged_into is not None and args.merged_into == lc.facts.reference:
+        return "a case cannot be a duplicate of itself: merged_into names the live case"
+    return None
+
+
+def guard_close_enquiry(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
+    return _duplicate_refusal(lc, args)
 
 
 def guard_convert_to_case(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
@@ -341,7 +375,7 @@ def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime 
 def guard_request_closure(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
     if lc.facts.pending_of("closure_approval"):
         return "closure is already awaiting approval"
-    return _legal_open_refusal(lc)
+    return _duplicate_refusal(lc, args) or _legal_open_refusal(lc)
 
 
 def guard_approve_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
@@ -353,6 +387,18 @@ def guard_approve_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str 
 def guard_reject_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
     if lc.facts.pending_of("closure_approval") is None:
         return "no closure is awaiting approval"
+    return None
+
+
+def guard_reopen_case(lc: Lifecycle, args: ReopenCase | None, actor: Actor | None) -> str | None:
+    """Only within the profile's period after closing (`case.reopen_within`); after that a recurrence is a
+    new report. The workflow of a case closed before reopening existed has ended with it."""
+    until = lc.reopen_until()
+    if until is None:
+        return "this case closed before cases could be reopened: log a new report"
+    if lc.clock is not None and lc.clock > until:
+        return (f"the case closed more than {lc.profile.case.reopen_within} ago: it can no longer be reopened; "
+                "log a new report")
     return None
 
 
@@ -369,6 +415,7 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     facts.incidents += 1
     facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
     hate = args.hate or args.hate_strand is not None
+    # Every incident counts towards the ASB Case Review thresholds (003 §10), an attached report's too.
     facts.incident_log.append((args.occurred_at or now, hate))
     facts.monitoring_since = None
     # A later hate incident marks the case as hate, and its strand is the case's latest: both feed
@@ -377,14 +424,46 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
         facts.hate = True
     if args.hate_strand is not None:
         facts.hate_strand = args.hate_strand
+    details = INCIDENT_DETAILS in lc.patches
     events.append(IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
                                    category=args.category or facts.category,
-                                   **({"hate_strand": args.hate_strand} if args.hate_strand else {})))
+                                   **({"hate_strand": args.hate_strand} if args.hate_strand else {}),
+                                   **(_incident_facts(args) if details else {})))
     if hate:
         tell_the_police(lc, events)
     if hate and facts.risk != "high":
         facts.risk = "high"
         events.append(RiskChanged(risk="high", why="hate incident"))
+    elif details and facts.risk != "high" and _raises_to_high(lc, args):
+        # Violence, threats or an injury make the case urgent, as they would a first report (003 §8 table).
+        facts.risk = "high"
+        events.append(RiskChanged(risk="high", why=_raises_to_high(lc, args)))
+    if LINKED_REPORTS in lc.patches and args.acknowledge and args.reporter_id:
+        # A report attached to this open case, not a new one: its reporter is told so (issue 12 item 6).
+        lc.letter("acknowledgement_attached", "reporter", events, recipient=args.reporter_id)
+
+
+def _incident_facts(args: RecordIncident) -> dict[str, Any]:
+    """What the timeline carries of an incident besides its moment and category: ids and flags only."""
+    out: dict[str, Any] = {}
+    for name in ("reported_by", "incident_ref", "reporter_id"):
+        if getattr(args, name) is not None:
+            out[name] = getattr(args, name)
+    for name in ("violence_or_threats", "injured"):
+        if getattr(args, name):
+            out[name] = True
+    return out
+
+
+def _raises_to_high(lc: Lifecycle, args: RecordIncident) -> str:
+    """Why this incident makes the case high risk (empty if it does not): as triage would for a report."""
+    if args.violence_or_threats:
+        return "violence or threats"
+    if args.injured:
+        return "someone was injured"
+    if args.category is not None and args.category in lc.profile.triage.high_risk:
+        return f"a {args.category.replace('_', ' ')} incident"
+    return ""
 
 
 def tell_the_police(lc: Lifecycle, events: list[Event]) -> None:
@@ -411,7 +490,7 @@ def do_record_contact(lc: Lifecycle, args: RecordContact, actor: Actor, now: dat
     facts = lc.facts
     if facts.first_response_at is None:
         facts.first_response_at = now
-    events.append(ContactRecorded(outcome=args.outcome, method=args.method))
+    events.append(ContactRecorded(outcome=args.outcome, method=args.method))  # its note is on the command event
     if args.outcome == "made":
         facts.last_contact_at = now
         facts.failed_contacts = 0
@@ -457,8 +536,15 @@ def do_convert_to_case(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
 
 def do_close_enquiry(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
     decide_enquiry(lc, "closed", events)
-    lc.close("close_enquiry", args.reason, now, events)
-    lc.letter("enquiry_closed", "reporter", events)
+    lc.close("close_enquiry", args.reason, now, events, merged_into=args.merged_into)
+    if not _silent_duplicate(lc, args.reason):
+        lc.letter("enquiry_closed", "reporter", events)
+
+
+def _silent_duplicate(lc: Lifecycle, reason: str) -> bool:
+    """A duplicate of a live case is closed without a closure letter: its matter is not closed, and a
+    letter saying "your case is closed" (or why) would contradict the live case (issue 12 item 6)."""
+    return reason == DUPLICATE and LINKED_REPORTS in lc.patches
 
 
 def do_escalate_risk(lc: Lifecycle, args: EscalateRisk, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -597,7 +683,7 @@ def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: 
     role = lc.profile.approvals.closure
     approval = PendingApproval(
         id=lc.facts.next_id("approval"), kind="closure_approval", role=role,
-        requested_by=actor.id, requested_at=now, reason=args.reason,
+        requested_by=actor.id, requested_at=now, reason=args.reason, merged_into=args.merged_into,
     )
     lc.facts.pending.append(approval)
     lc.task("closure_approval", role, events, reason=args.reason, approval=approval.id)
@@ -607,7 +693,9 @@ def do_approve_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
     pending = lc.facts.pending_of("closure_approval")
     assert pending is not None and pending.reason is not None  # guarded
     events.append(Decided(kind="closure_approval", decision="approved"))
-    lc.close("approve_closure", pending.reason, now, events)
+    lc.close("approve_closure", pending.reason, now, events, merged_into=pending.merged_into)
+    if _silent_duplicate(lc, pending.reason):
+        return
     lc.letter("case_closed_reporter", "reporter", events)
     lc.letter("satisfaction_survey", "reporter", events)
     lc.letter("case_closed_reported_person", "reported_person", events)
@@ -620,6 +708,23 @@ def do_reject_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, eve
     events.append(Decided(kind="closure_approval", decision="rejected"))
 
 
+def do_reopen_case(lc: Lifecycle, args: ReopenCase, actor: Actor, now: datetime, events: list[Event]) -> None:
+    """Back to the stage it closed from, with its reference, history and counts; its clocks (first
+    response, enquiry length, reviews, contact, inactivity) count from now, so nothing falls due at once
+    for the time it was closed (issue 12 item 6)."""
+    facts = lc.facts
+    target = facts.closed_from or "enquiry"
+    facts.closed_at = None
+    facts.closure_reason = None
+    facts.reopened_at = now
+    facts.outcome = "enquiry"  # a report closed at triage and reopened is worked as an enquiry
+    for moment in ("monitoring_since", "closure_prompt_since", "unable_letter_at", "enquiry_decision_since"):
+        setattr(facts, moment, None)
+    events.append(Reopened(stage=target, by=actor.id, reason_ref=args.reason_ref) if args.reason_ref
+                  else Reopened(stage=target, by=actor.id))
+    lc.move("reopen", events, target=target)
+
+
 # =============================================================================================== commands
 
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
@@ -628,13 +733,17 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("assign_officer", "give the case its officer, the reporter's one point of contact",
                 AssignOfficer, OPEN_STAGES, do_assign_officer, examples=({"officer": "o1"}, {"officer": "o2"}),
                 title="Assign an officer", clause="003 §6"),
-    CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk)",
+    CommandSpec("record_incident", "log a further incident: when, where, what, who reported it, its impact "
+                "(hate, violence, threats or an injury make the case high risk)",
                 RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
-                any_officer=True, examples=({}, {"hate": True}),
-                title="Record an incident", clause="004 §6.4"),
-    CommandSpec("record_contact", "record a contact with the reporter, made or failed", RecordContact, OPEN_STAGES,
-                do_record_contact, guard_record_contact,
-                examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}),
+                any_officer=True, details=INCIDENT_TEXT, details_ref="incident_ref",
+                examples=({}, {"hate": True}, {"reported_by": "police", "incident_ref": "I-1"},
+                          {"reported_by": "witness", "violence_or_threats": True}),
+                title="Record an incident", clause="003 §12"),
+    CommandSpec("record_contact", "record a contact with the reporter, made or failed, with a note of it",
+                RecordContact, OPEN_STAGES, do_record_contact, guard_record_contact, free_text="note",
+                examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"},
+                          {"outcome": "made", "method": "visit", "note_ref": "N-1"}),
                 title="Record a contact", clause="003 §8 stage 1"),
     CommandSpec("record_risk_assessment", "record the risk assessment's level", RecordRiskAssessment, OPEN_STAGES,
                 do_record_risk_assessment, examples=({"level": "high"}, {"level": "low"}),
@@ -646,8 +755,9 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("convert_to_case", "turn the enquiry into a case (investigation)", NoArgs, ("enquiry",),
                 do_convert_to_case, guard_convert_to_case, examples=({},),
                 title="Convert the enquiry to a case", clause="003 §8 stage 1"),
-    CommandSpec("close_enquiry", "close the enquiry with a reason", CloseWithReason, ("enquiry",), do_close_enquiry,
-                examples=({"reason": "not_asb"},),
+    CommandSpec("close_enquiry", "close the enquiry with a reason (a duplicate of a live case: no letter)",
+                CloseWithReason, ("enquiry",), do_close_enquiry, guard_close_enquiry,
+                examples=({"reason": "not_asb"}, {"reason": "duplicate", "merged_into": "ASB-2026-000001"}),
                 title="Close the enquiry", clause="003 §8 stage 1"),
     CommandSpec("escalate_risk", "raise the case's risk", EscalateRisk, OPEN_STAGES, do_escalate_risk,
                 guard_escalate_risk, examples=({"risk": "high"}, {"risk": "medium"}),
@@ -694,7 +804,8 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 title="Record an ASB Case Review application", clause="003 §10"),
     CommandSpec("request_closure", "ask for the case to be closed, with a reason", CloseWithReason, CASE_STAGES,
                 do_request_closure, guard_request_closure, asks="closure_approval",
-                examples=({"reason": "asb_stopped"}, {"reason": "no_reports"}),
+                examples=({"reason": "asb_stopped"}, {"reason": "no_reports"},
+                          {"reason": "duplicate", "merged_into": "ASB-2026-000001"}),
                 title="Ask a manager to close the case", clause="003 §8 stage 6"),
     CommandSpec("approve_closure", "approve the closure awaiting approval: the case closes", Note, CASE_STAGES,
                 do_approve_closure, guard_approve_closure, free_text="note", decides="closure_approval",
@@ -704,6 +815,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 guard_reject_closure, free_text="note", decides="closure_approval", verdict="rejected",
                 examples=({},),
                 title="Reject the closure", clause="003 §8 stage 6"),
+    CommandSpec("reopen_case", "reopen a closed case within the profile's period, with a reason; it keeps its "
+                "reference and history", ReopenCase, ("closed",), do_reopen_case, guard_reopen_case, roles=MANAGERS,
+                any_officer=True, free_text="reason", examples=({"reason_ref": "N-1"},),
+                title="Reopen the case", clause="003 §8 stage 6"),
 )
 
 #: Every case command, by name, in the order people see them.
@@ -760,16 +875,25 @@ def _due_on(calendar: WorkingCalendar, moment: datetime) -> datetime:
     return calendar.working_day_deadline(moment, 0)
 
 
+def _latest(*moments: datetime | None) -> datetime | None:
+    """The latest of the moments given; a reopened case's clocks count from its reopening (`reopened_at`
+    is set only by reopen_case, so a case never reopened counts exactly as before)."""
+    given = [m for m in moments if m is not None]
+    return max(given) if given else None
+
+
 def due_first_response(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
                        patches: frozenset[str]) -> datetime | None:
     if facts.first_response_at is not None or facts.risk is None:
         return None
-    return calendar.working_day_deadline(facts.received_at, profile.first_response.for_risk(facts.risk))
+    since = _latest(facts.received_at, facts.reopened_at) or facts.received_at
+    return calendar.working_day_deadline(since, profile.first_response.for_risk(facts.risk))
 
 
 def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
                        patches: frozenset[str]) -> datetime | None:
-    return calendar.add_period(facts.received_at, profile.enquiry.length)
+    return calendar.add_period(_latest(facts.received_at, facts.reopened_at) or facts.received_at,
+                               profile.enquiry.length)
 
 
 def due_unable_to_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
@@ -783,14 +907,17 @@ def due_investigation_end(facts: CaseFacts, profile: Profile, calendar: WorkingC
                           patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
-    return calendar.add_period(facts.converted_at, profile.case.investigation)
+    return calendar.add_period(_latest(facts.converted_at, facts.reopened_at) or facts.converted_at,
+                               profile.case.investigation)
 
 
 def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
                     patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
-    if facts.last_review_at is None:
+    if facts.reopened_at is not None and facts.reopened_at > (facts.last_review_at or facts.converted_at):
+        first = calendar.add_period(facts.reopened_at, profile.case.review_interval)
+    elif facts.last_review_at is None:
         first = calendar.add_period(facts.converted_at, profile.case.investigation)
     else:
         first = calendar.add_period(facts.last_review_at, profile.case.review_interval)
@@ -801,7 +928,7 @@ def due_inactivity(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar
                    patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
-    quiet_since = max(facts.last_incident_at, facts.converted_at)
+    quiet_since = _latest(facts.last_incident_at, facts.converted_at, facts.reopened_at) or facts.converted_at
     return calendar.add_period(quiet_since, profile.case.inactivity)
 
 
@@ -832,8 +959,7 @@ def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | 
     """
     if not from_conversion:
         return facts.last_contact_at
-    moments = [m for m in (facts.last_contact_at, facts.converted_at, facts.first_response_at) if m is not None]
-    return max(moments) if moments else None
+    return _latest(facts.last_contact_at, facts.converted_at, facts.first_response_at, facts.reopened_at)
 
 
 def fire_overdue(kind: str) -> Fire:
@@ -961,7 +1087,8 @@ def command_table() -> str:
     """The command table of the README and docs/scenarios.md, as Markdown (tests keep both in step)."""
     rows = ["| command | allowed at | who | arguments | what it does |", "|---|---|---|---|---|"]
     for spec in _COMMANDS:
-        given = [name for name in spec.args.model_fields if name != f"{spec.free_text}_ref"]  # the door sets *_ref
+        door_set = {f"{spec.free_text}_ref", spec.details_ref}  # the door sets these references
+        given = [name for name in spec.args.model_fields if name not in door_set]
         fields = ", ".join(f"`{name}`" for name in given) or "none"
         stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
         who = ", ".join(spec.roles)

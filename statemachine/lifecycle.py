@@ -64,6 +64,7 @@ from statemachine.patches import (
     NOT_ASB_REFERRAL,
     OFFICER_PROMPTS,
     PATCHES,
+    REOPEN_CASE,
 )
 
 __all__ = ["ANSWERED_ON_THE_CASE", "BREACH_DEADLINES", "INTERVENTION_LETTERS", "PATCHES", "STAGE_MOVES", "Decision",
@@ -166,7 +167,7 @@ class Lifecycle:
         spec = COMMANDS.get(command)
         if spec is None:
             return f"unknown command {command!r}"
-        if facts.is_closed:
+        if facts.is_closed and "closed" not in spec.stages:
             return "the case is closed and accepts no more commands"
         if facts.stage not in spec.stages:
             return f"not allowed at the {facts.stage} stage (allowed at: {', '.join(spec.stages)})"
@@ -218,9 +219,14 @@ class Lifecycle:
             decide_enquiry(self, "converted", events)
         return Decision(events)
 
-    def letter(self, template: str, to: str, events: list[Event]) -> None:
+    def letter(self, template: str, to: str, events: list[Event], recipient: str | None = None) -> None:
         """A letter to a party (and, to a reporter who chose email or SMS, a notification beside it);
-        nobody anonymous or unknown is written to."""
+        nobody anonymous or unknown is written to. `recipient` names another person in that role by id
+        (the reporter of a report attached to this case): the letter goes to them alone, and the letter
+        service decides how (their own channel and adjustments, or nothing if they are anonymous)."""
+        if recipient is not None:
+            events.append(LetterSent(template=template, to=to, recipient=recipient))
+            return
         party = self.facts.reporter if to == "reporter" else self.facts.reported_person
         if party is None or party.anonymous or (to == "reported_person" and not party.id):
             return
@@ -231,12 +237,23 @@ class Lifecycle:
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None:
         events.append(TaskCreated(kind=kind, role=role, **extra))
 
-    def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None:
+    def close(self, trigger: str, reason: str, now: datetime, events: list[Event],
+              merged_into: str | None = None) -> None:
+        self.facts.closed_from = self.facts.stage
         self.facts.closed_at = now
         self.facts.closure_reason = reason
         self.facts.pending = []
         self.move(trigger, events)
-        events.append(Closed(reason=reason))
+        events.append(Closed(reason=reason, merged_into=merged_into) if merged_into else Closed(reason=reason))
+
+    def reopen_until(self) -> datetime | None:
+        """Until when a closed case may still be reopened (the profile's `case.reopen_within` after it
+        closed), so its workflow waits that long; None when it may not be (issue 12 item 6)."""
+        facts = self.facts
+        if REOPEN_CASE not in self.patches or not facts.is_closed or facts.closed_at is None:
+            return None
+        until: datetime = self.profile.case.reopen_within.add_calendar(facts.closed_at)
+        return until
 
     def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str:
         """The role that must approve a legal action.

@@ -27,9 +27,18 @@ CASE_REVIEW_28_DAYS = "asb-case-review-28-days"
 TELL_THE_POLICE = "tell-the-police"
 #: A report routed to another service records the referral itself (003 §4).
 NOT_ASB_REFERRAL = "not-asb-referral"
+#: An incident carries who reported it and a reference to its details in the case file, and violence,
+#: threats or an injury make the case high risk, as at triage (003 §8 table, §12; issue 12 item 1).
+INCIDENT_DETAILS = "incident-details"
+#: A report attached to an open case is acknowledged as such, and a case closed as a duplicate of a live
+#: one sends no closure letter (the Regulator's NM01 counting rule; issue 12 item 6).
+LINKED_REPORTS = "linked-reports"
+#: A closed case waits the profile's `case.reopen_within` for a manager to reopen it (issue 12 item 6).
+REOPEN_CASE = "reopen-case"
 
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
-                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL)
+                            LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
+                            INCIDENT_DETAILS, LINKED_REPORTS, REOPEN_CASE)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 

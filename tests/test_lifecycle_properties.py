@@ -50,6 +50,7 @@ class CaseMachine(RuleBasedStateMachine):
         pending = self.lifecycle.facts.pending_of("closure_approval")
         requester = pending.requested_by if pending else None
         legal_before = self.lifecycle.state == "legal"
+        closed_from = self.lifecycle.facts.closed_from
         try:
             self.lifecycle.apply(command, args, actor, self.now)
         except Refused as refused:
@@ -61,6 +62,11 @@ class CaseMachine(RuleBasedStateMachine):
         if command == "approve_closure":
             assert requester is not None and actor.id != requester, "closed by the person who asked"
             assert actor.role in ("manager", "senior_manager")
+        if command == "reopen_case":
+            # Reopened by a manager within the profile's period (issue 12 item 6): to the stage it closed from.
+            assert actor.role in ("manager", "senior_manager") and not self.lifecycle.facts.is_closed
+            assert self.lifecycle.state == closed_from
+            self.closed_by = None
         if self.lifecycle.facts.is_closed and self.closed_by is None:
             self.closed_by = command
         if self.lifecycle.state == "legal" and not legal_before:
@@ -80,11 +86,18 @@ class CaseMachine(RuleBasedStateMachine):
         assert self.lifecycle.state == self.lifecycle.facts.stage
 
     @invariant()
-    def closed_case_accepts_nothing(self) -> None:
-        if self.lifecycle.facts.is_closed:
-            assert self.lifecycle.allowed() == []
+    def closed_case_accepts_only_reopening_within_its_period(self) -> None:
+        facts = self.lifecycle.facts
+        if facts.is_closed:
+            assert set(self.lifecycle.allowed()) <= {"reopen_case"}
             for command, choices in ARG_CHOICES.items():
-                assert self.lifecycle.check(command, choices[0], ACTORS[2], self.now) is not None
+                refusal = self.lifecycle.check(command, choices[0], ACTORS[2], self.now)
+                if command != "reopen_case":
+                    assert refusal is not None, command
+                else:
+                    assert facts.closed_at is not None
+                    within = self.now <= PROFILE.case.reopen_within.add_calendar(facts.closed_at)
+                    assert (refusal is None) == within, refusal
 
     @invariant()
     def no_open_legal_action_in_a_closed_case(self) -> None:

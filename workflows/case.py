@@ -166,24 +166,40 @@ class CaseWorkflow:
             await self._ensure_holidays(self._received)
             await self._step(self._opening, at=self._received)
 
-        while not self.lifecycle.facts.is_closed:
-            await self._ensure_holidays(self._now())
-            pending = unhandled(self.lifecycle.facts, self._deadlines())
-            self._changed = False
-            if pending:
-                wait = (pending[0][0] - self._now()).total_seconds()
-                if wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await workflow.wait_condition(lambda: self._changed, timeout=wait)
-            else:
-                await workflow.wait_condition(lambda: self._changed)
-            await self._fire_due()
-            if workflow.info().is_continue_as_new_suggested() and not self.lifecycle.facts.is_closed:
-                await workflow.wait_condition(self._idle)
-                workflow.continue_as_new(self._carry())
-
-        await workflow.wait_condition(self._idle)
+        while True:
+            while not self.lifecycle.facts.is_closed:
+                await self._ensure_holidays(self._now())
+                pending = unhandled(self.lifecycle.facts, self._deadlines())
+                self._changed = False
+                if pending:
+                    wait = (pending[0][0] - self._now()).total_seconds()
+                    if wait > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await workflow.wait_condition(lambda: self._changed, timeout=wait)
+                else:
+                    await workflow.wait_condition(lambda: self._changed)
+                await self._fire_due()
+                if workflow.info().is_continue_as_new_suggested() and not self.lifecycle.facts.is_closed:
+                    await workflow.wait_condition(self._idle)
+                    workflow.continue_as_new(self._carry())
+            if await self._reopened():
+                continue
+            await workflow.wait_condition(self._idle)
+            if self.lifecycle.facts.is_closed:  # not reopened by a handler that was finishing meanwhile
+                break
         return self.lifecycle.facts.closure_reason or "closed"
+
+    async def _reopened(self) -> bool:
+        """A closed case waits the profile's `case.reopen_within` for a manager to reopen it (issue 12
+        item 6); whether it was. A case closed before reopening existed ends at once, as it always did."""
+        until = self.lifecycle.reopen_until()
+        if until is None:
+            return False
+        wait = (until - self._now()).total_seconds()
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: not self.lifecycle.facts.is_closed, timeout=wait)
+        return not self.lifecycle.facts.is_closed
 
     def _carry(self) -> CaseInput:
         return CaseInput(
@@ -406,9 +422,10 @@ class CaseWorkflow:
         channel = message.channel if isinstance(message, NotificationSent) else "letter"
         template = message.template
         due = self._deadlines().get(LETTER_DUE.get(template, ""))
+        recipient = message.recipient if isinstance(message, LetterSent) and message.recipient else None
         request = MessageRequest(
             key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
-            template=template, to=to, recipient_id=party.id if party else None, at=item.at,
+            template=template, to=to, recipient_id=recipient or (party.id if party else None), at=item.at,
             profile=facts.profile, reason=facts.closure_reason, due=due,
         )
         send = MessageActivities.send_letter if channel == "letter" else MessageActivities.send_notification
