@@ -31,7 +31,7 @@ from casefile.models import CaseRow, IncidentRow, PartyRow
 from statemachine.commands import INCIDENT_TEXT, Actor
 
 #: Where an attached report's details go on its incident row.
-_FROM_REPORT = ("location", "description", "police_reference")
+_FROM_REPORT = ("location", "description", "police_reference", "impact", "injuries")
 
 
 def incident_ref(seed: str | None = None) -> str:

@@ -915,10 +915,11 @@ def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalenda
                     patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
-    if facts.reopened_at is not None and facts.reopened_at > (facts.last_review_at or facts.converted_at):
+    if facts.last_review_at is None:  # the initial review ends the investigation (from reopening, if later)
+        first = calendar.add_period(_latest(facts.converted_at, facts.reopened_at) or facts.converted_at,
+                                    profile.case.investigation)
+    elif facts.reopened_at is not None and facts.reopened_at > facts.last_review_at:
         first = calendar.add_period(facts.reopened_at, profile.case.review_interval)
-    elif facts.last_review_at is None:
-        first = calendar.add_period(facts.converted_at, profile.case.investigation)
     else:
         first = calendar.add_period(facts.last_review_at, profile.case.review_interval)
     return _due_on(calendar, first)
