@@ -255,7 +255,7 @@ class IncidentRow(Base):
     #: The reference a report attached to this case was given (when it had its own), so it can be found.
     report_ref: Mapped[str | None] = mapped_column(String(32), index=True)
     #: Until recorded: the ids-only command that records an attached report's incident ({args, actor, update_id}).
-    command: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    command: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # None is SQL NULL, not 'null'
 
 
 class ContactRow(Base):

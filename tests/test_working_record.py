@@ -322,3 +322,37 @@ async def test_a_typed_note_records_who_when_and_the_people_involved(
     assert intake.status_code == 403
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(PartyRow).where(PartyRow.case_ref == ref)) == 2
+
+
+async def test_an_attached_report_whose_command_never_reached_the_case_is_recorded_by_the_reconciler(
+    app: FastAPI, api: httpx.AsyncClient, as_: Tokens, store: Store, env: WorkflowEnvironment,
+) -> None:
+    """Nothing lost: the door wrote the report onto the open case, then its answer never came (Temporal
+    down, the process killed). The reconciler sends the recorded command again, under the same Update id."""
+    from activities.reconcile import ReconcileRequest, reconcile_once
+    from casefile.intake import IntakeReport
+    from clients.caseclient import write_pending_details
+    from statemachine.commands import Actor
+
+    person = neighbour()
+    live = await _open_case(api, as_("intake", "i1"), person)
+    body = report(reported_person=person, reporter=reporter("Fay Hughes"), incident=incident("glass smashed"))
+    logged = app.state.service._record("intake", "i1", IntakeReport.model_validate(body), datetime.now(UTC), None,
+                                       Actor(role="intake", id="i1"))
+    assert logged.attached is not None and logged.attached.case_ref == live
+    ref = logged.attached.incident_ref
+    # And an officer's incident whose command was never sent at all: its details are held, then hidden.
+    write_pending_details(store, live, "I-never-sent", {"description": "never sent"}, {}, Actor(role="officer",
+                          id="o1"), datetime.now(UTC) - timedelta(hours=1))
+
+    with store.session() as session:
+        assert session.scalars(select(IncidentRow.status).where(IncidentRow.ref == ref)).one() == "pending"
+    result = await reconcile_once(store, env.client, ReconcileRequest(resend_after_seconds=0, note_grace_seconds=60))
+    assert (result.incidents_sent, result.incidents_discarded) == (1, 1)
+    again = await reconcile_once(store, env.client, ReconcileRequest(resend_after_seconds=0))
+    assert again.incidents_sent == 0
+
+    view = await _view(api, as_("officer", "o1"), live)
+    assert [i["status"] for i in view["incidents"] if i["description"] == "glass smashed"] == ["confirmed"]
+    assert not [i for i in view["incidents"] if i["description"] == "never sent"]
+    assert [e["incident_ref"] for e in view["timeline"] if e["event"] == "incident"] == [ref]
