@@ -127,6 +127,8 @@ class _Duplicate(Exception):
     """Another delivery of the same app report committed first."""
 
 
+#: How many open cases a report's answer offers at most (the best first): a common name must not list hundreds.
+MAX_OFFERED = 10
 #: Who the public online form acts as when it attaches a report to an open case: it sees no locked case.
 ONLINE_FORM = Actor(role="intake", id="online_form")
 
@@ -140,6 +142,9 @@ class _Logged:
     created: bool
     attached: Attached | None = None
     matches: tuple[CaseMatch, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matches", tuple(self.matches[:MAX_OFFERED]))
 
 
 @dataclass(frozen=True)

@@ -425,10 +425,13 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     if args.hate_strand is not None:
         facts.hate_strand = args.hate_strand
     details = INCIDENT_DETAILS in lc.patches
+    # Who reported it and where its details are go on the event whatever the case's patches: arguments a
+    # recorded history never carried add nothing to its replay, and a case opened before this change still
+    # confirms the details its door wrote. What the incident *does* (the risk it raises) is the patch's.
     events.append(IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
                                    category=args.category or facts.category,
                                    **({"hate_strand": args.hate_strand} if args.hate_strand else {}),
-                                   **(_incident_facts(args) if details else {})))
+                                   **_incident_facts(args)))
     if hate:
         tell_the_police(lc, events)
     if hate and facts.risk != "high":

@@ -100,8 +100,10 @@ def test_cases_recorded_before_these_changes_keep_their_old_rules() -> None:
     case = Case()
     case.lc.patches = old
     events = case.do("record_incident", reported_by="police", violence_or_threats=True, incident_ref="I-3")
+    # Its details are still confirmed (the event names them), but the incident raises no risk on the old rules.
     assert events == [{"event": "incident", "count": 2, "hate": False, "occurred_at": case.now.isoformat(),
-                       "category": "noise"}]
+                       "category": "noise", "reported_by": "police", "incident_ref": "I-3",
+                       "violence_or_threats": True}]
     assert case.facts.risk == "low"
     assert "predates closing as a duplicate" in case.refused("close_enquiry", reason="duplicate")
     case.do("close_enquiry", reason="not_asb")
