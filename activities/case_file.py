@@ -3,7 +3,8 @@
 One transaction per workflow step: the case row (only if this step is newer than what is there),
 the timeline events (skipped if already written: the unique (case, seq) key), and, for events that
 were new, the rows they stand for: contacts, risk assessments, interventions, legal actions,
-equality assessments and tasks. A retried or replayed activity therefore writes nothing twice.
+equality assessments, the action plan (its actions, and each version shared whole) and tasks. A retried
+or replayed activity therefore writes nothing twice.
 
 A command that carried free text names it on its event (`note_ref`); recording that event confirms
 the note the door wrote, pending, before it sent the command (clients/caseclient.py).
@@ -12,7 +13,7 @@ the note the door wrote, pending, before it sent the command (clients/caseclient
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -25,8 +26,11 @@ from activities.failures import scrubbed
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import (
+    ActionPlanItemRow,
+    ActionPlanVersionRow,
     CaseNoteRow,
     CaseRow,
+    ConsentRow,
     ContactRow,
     EqualityAssessmentRow,
     EventRow,
@@ -34,16 +38,21 @@ from casefile.models import (
     InterventionRow,
     LegalActionRow,
     PartyRow,
+    ReferralRow,
     RiskAssessmentRow,
     TaskRow,
 )
 from statemachine.events import (
+    ActionChanged,
+    ActionPlanAgreed,
     CommandIssued,
     ContactRecorded,
     EqualityAssessed,
     IncidentRecorded,
     InterventionStarted,
     LegalActionChanged,
+    Referral,
+    ReferralOutcome,
     RiskAssessed,
     TaskCreated,
 )
@@ -141,6 +150,7 @@ class _DomainRows:
         self.session = session
         self.case_ref = case_ref
         self.by = "system"
+        self.note_ref: str | None = None
 
     def write(self, events: list[TimelineEvent]) -> None:
         for item in events:
@@ -154,6 +164,7 @@ class _DomainRows:
 
     def command(self, data: CommandIssued, at: datetime, seq: int) -> None:
         self.by = str(data.by or "system")
+        self.note_ref = data.note_ref
 
     def contact(self, data: ContactRecorded, at: datetime, seq: int) -> None:
         reporter = self.session.scalars(
@@ -171,7 +182,8 @@ class _DomainRows:
             return  # recorded before incidents carried their details
         values: dict[str, Any] = dict(occurred_at=datetime.fromisoformat(data.occurred_at),
                                       category=data.category or "unknown", hate_strand=data.hate_strand,
-                                      recorded_at=at, status="confirmed")
+                                      recorded_at=at, status="confirmed",
+                                      source=data.source or "case")
         if data.reported_by is not None:
             values["reported_by_kind"] = data.reported_by
         if data.reporter_id is not None:
@@ -188,13 +200,71 @@ class _DomainRows:
                 setattr(row, name, value)
 
     def risk_assessment(self, data: RiskAssessed, at: datetime, seq: int) -> None:
-        self.session.add(RiskAssessmentRow(case_ref=self.case_ref, level=data.level, assessed_at=at, by=self.by))
+        """The assessment as the matrix scored it: each factor's score, their total, whether the reporter
+        was vulnerable, and the date the next one is due (older events carry only the level)."""
+        self.session.add(RiskAssessmentRow(
+            case_ref=self.case_ref, level=data.level, assessed_at=at, by=self.by, scores=data.scores,
+            score=data.total, reporter_vulnerable=bool(data.vulnerable) if data.next_due is not None else None,
+            next_due=date.fromisoformat(data.next_due) if data.next_due else None,
+        ))
 
     def intervention(self, data: InterventionStarted, at: datetime, seq: int) -> None:
         self.session.add(InterventionRow(case_ref=self.case_ref, kind=data.kind, started_at=at, by=self.by))
 
     def equality_assessment(self, data: EqualityAssessed, at: datetime, seq: int) -> None:
-        self.session.add(EqualityAssessmentRow(case_ref=self.case_ref, at=at, by=self.by))
+        """The structured assessment (004 §6.4; 003 §16): its step and conclusion from the event, and what it
+        considered, the adjustments offered and the note from the case file's note the door wrote."""
+        note = self._note(data.assessment_ref)
+        details = (note.data or {}) if note is not None else {}
+        self.session.add(EqualityAssessmentRow(
+            case_ref=self.case_ref, at=at, by=self.by, note=note.text if note is not None else None,
+            step=data.step, conclusion=data.conclusion, considered=details.get("considered"),
+            adjustments=details.get("adjustments"),
+        ))
+
+    def _note(self, ref: str | None) -> CaseNoteRow | None:
+        if ref is None:
+            return None
+        return self.session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_ref == self.case_ref,
+                                                              CaseNoteRow.ref == ref)).first()
+
+    def action(self, data: ActionChanged, at: datetime, seq: int) -> None:
+        """An action of the plan as it now stands (what it is comes from the note the door wrote), and the
+        plan's new version when the change was shared."""
+        row = self.session.scalars(select(ActionPlanItemRow).where(
+            ActionPlanItemRow.case_ref == self.case_ref, ActionPlanItemRow.key == data.action)).first()
+        note = self._note(data.what_ref)
+        if row is None:
+            row = ActionPlanItemRow(case_ref=self.case_ref, key=data.action, description="", owner="officer",
+                                    done=False)
+            self.session.add(row)
+        if note is not None and note.text:
+            row.description = note.text
+        if data.who is not None:
+            row.owner = data.who
+        if data.due is not None:
+            row.due = date.fromisoformat(data.due)
+        if data.change == "done":
+            row.done, row.done_at = True, at
+        self.session.flush()
+        if data.version is not None:
+            previous = self.session.scalars(select(ActionPlanVersionRow).where(
+                ActionPlanVersionRow.case_ref == self.case_ref).order_by(ActionPlanVersionRow.number.desc())).first()
+            self._version(data.version, at, previous.contact_every_days if previous else None,
+                          previous.contact_method if previous else None)
+
+    def action_plan(self, data: ActionPlanAgreed, at: datetime, seq: int) -> None:
+        if data.version is not None:  # older histories' agreements carry no version: the timeline holds them
+            self._version(data.version, at, data.contact_every_days, data.contact_method)
+
+    def _version(self, number: int, at: datetime, every: int | None, method: str | None) -> None:
+        """The plan as shared with the reporter in this version, whole: its letter states exactly this."""
+        rows = self.session.scalars(select(ActionPlanItemRow).where(ActionPlanItemRow.case_ref == self.case_ref)
+                                    .order_by(ActionPlanItemRow.id)).all()
+        items = [{"key": r.key, "description": r.description, "owner": r.owner,
+                  "due": r.due.isoformat() if r.due else None, "done": bool(r.done)} for r in rows]
+        self.session.add(ActionPlanVersionRow(case_ref=self.case_ref, number=number, shared_at=at, items=items,
+                                              contact_every_days=every, contact_method=method))
 
     def legal_action(self, data: LegalActionChanged, at: datetime, seq: int) -> None:
         if data.status == "proposed":
@@ -211,6 +281,35 @@ class _DomainRows:
         if row is not None:
             row.status = data.status
             row.decided_at = at if data.status in ("approved", "rejected") else row.decided_at
+
+    def referral(self, data: Referral, at: datetime, seq: int) -> None:
+        """A referral row: a partner referral by its id, a triage routing (003 §4) by its event."""
+        consent_id: int | None = None
+        if data.consent_ref and data.consent_ref.startswith("C-") and data.consent_ref[2:].isdigit():
+            # Only a referral consent the case file holds, given by the person referred (a scenario file
+            # may name one that is not there, or is someone else's).
+            consent_id = self.session.scalars(
+                select(ConsentRow.id).where(ConsentRow.id == int(data.consent_ref[2:]),
+                                            ConsentRow.person_id == data.person_id, ConsentRow.kind == "referral",
+                                            ConsentRow.given.is_(True))).first()
+        self.session.add(ReferralRow(
+            case_ref=self.case_ref, referral_id=data.id or f"routed-{seq}", agency=data.to[:32],
+            purpose=data.reason[:32], person_id=data.person_id, basis=data.basis or "routed",
+            consent_id=consent_id, made_at=at, made_by=self.by,
+            follow_up=date.fromisoformat(data.follow_up) if data.follow_up else None,
+            note_ref=self.note_ref if data.id else None,
+        ))
+
+    def referral_outcome(self, data: ReferralOutcome, at: datetime, seq: int) -> None:
+        row = self.session.scalars(select(ReferralRow).where(ReferralRow.case_ref == self.case_ref,
+                                                             ReferralRow.referral_id == data.id)).first()
+        if row is None:
+            return
+        row.outcome = data.outcome
+        row.outcome_at = at
+        row.outcome_by = self.by
+        row.follow_up = date.fromisoformat(data.follow_up) if data.follow_up else None
+        row.outcome_note_ref = self.note_ref
 
     def task(self, data: TaskCreated, at: datetime, seq: int) -> None:
         self.session.add(TaskRow(
@@ -232,6 +331,8 @@ PROJECTIONS: dict[str, _Project | None] = {
     "equality_assessment": _DomainRows.equality_assessment,
     "legal_action": _DomainRows.legal_action,
     "task": _DomainRows.task,
+    "action_plan": _DomainRows.action_plan,
+    "action": _DomainRows.action,
     # The timeline row is the whole record (the case row follows from the step's projection):
     "rejected": None,
     "triage": None,
@@ -252,9 +353,9 @@ PROJECTIONS: dict[str, _Project | None] = {
     "task_resolved": None,
     "deadline": None,
     "breach": None,
-    "action_plan": None,
     "police_informed": None,
     "enquiry_expired": None,
-    "referral": None,
+    "referral": _DomainRows.referral,
+    "referral_outcome": _DomainRows.referral_outcome,
     "notice": None,
 }

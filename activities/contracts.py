@@ -56,6 +56,8 @@ class MessageRequest(_Contract):
     due: datetime | None = None
     #: The closure reason code for closure letters (e.g. "asb_stopped"); else read from the case file.
     reason: str | None = None
+    #: The action plan's version an action_plan letter states (the case file holds it); else the latest.
+    plan_version: int | None = None
 
 
 
@@ -88,3 +90,6 @@ class TaskInput(_Contract):
     clock_shift_seconds: float = 0.0
     #: A prompt (e.g. consider closure) stays with its holder when its time passes: never a breach.
     prompt: bool = False
+    #: Who may not claim or decide it: the manager who approved the closure an ASB Case Review is about
+    #: (004 §8 "an independent ASB expert"). Ids only.
+    not_by: list[str] = []

@@ -284,7 +284,7 @@ class MessageActivities:
     def _job(request: MessageRequest, profile: str | None) -> LetterJob:
         return LetterJob(case_ref=request.case_ref, template=request.template, role=request.to,
                          recipient_id=request.recipient_id, at=request.at, profile=profile, due=request.due,
-                         reason=request.reason)
+                         reason=request.reason, plan_version=request.plan_version)
 
     def _claim(self, request: MessageRequest) -> _Row:
         store = self.store

@@ -10,18 +10,23 @@ codes of errors, everywhere:
 - 401 no token, or one that fails signature, expiry, issuer or audience checks;
 - 403 the caller's role may never do this (decided before any case is looked up);
 - 404 no such case or task, or a locked case the caller may not see (the same answer);
-- 409 the case or task refused now, with its reason (stage, approvals, ownership, own request);
-- 413 a body larger than the limit (64 KiB by default), refused before it is read;
+- 409 the case or task refused now, with its reason (stage, approvals, ownership, own request; removing
+  evidence someone else added);
+- 413 a body larger than the limit (64 KiB by default), refused before it is read; an evidence upload
+  larger than the largest file accepted (ASB_EVIDENCE_MAX_BYTES) plus that limit, or whose file is larger
+  than the largest accepted;
 - 422 bad input, naming the field (also a body nested too deep to be a report or a command);
 - 429 the public form's per-address limit, with Retry-After;
 - 500 `{"detail": "internal error", "field": null}`: a fault of ours, never with a traceback;
-- 503 the case file, the case engine or the identity provider did not answer; with Retry-After;
+- 503 the case file, the case engine, the evidence store or the identity provider did not answer, or a
+  stored file is missing or damaged; with Retry-After;
 - 504 a command was not answered in time: not yet applied; check the case before retrying (with the same
   Idempotency-Key it is applied at most once).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -38,20 +43,25 @@ from temporalio.client import Client
 
 from api.auth import ROLES, AuthError, verifier_for
 from api.deps import DESCRIPTIONS, RateLimited, problem
-from api.guard import BodyLimits, LastResort
+from api.guard import BodyLimits, LastResort, Upload
 from api.ratelimit import RateLimiter
-from api.routes import admin, cases, reports, tasks
-from api.service import InputError, Refused, Service, Unavailable
+from api.routes import admin, cases, evidence, partners, people, reports, tasks
+from api.service import InputError, Refused, Service, TooLarge, Unavailable
 from api.settings import ApiSettings
 from casefile.access import CaseNotFound
 from casefile.db import Store
+from casefile.evidence import EvidenceDeleteRefused, EvidenceNotFound, EvidenceRefused, EvidenceUnavailable
+from casefile.partners import ItemNotFound
 from clients.taskclient import TaskNotFound
 from policy.model import Profile
 from profiles import load
 from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
-ROUTERS = (reports.router, cases.router, tasks.router, admin.router)
+ROUTERS = (reports.router, cases.router, evidence.router, people.router, partners.router, tasks.router, admin.router)
+#: The routes that take a file (multipart/form-data), with a body limit of their own: the API's, and the
+#: case page's upload form (web/pages.py).
+UPLOAD_PATHS = (re.compile(r"/cases/[^/]+/evidence"), re.compile(r"/web/cases/[^/]+/evidence"))
 
 #: Where the docs page's Swagger UI files are served from: the installed `fastapi-offline` package's
 #: copy of Swagger UI 5 (it reads OpenAPI 3.1; `swagger-ui-bundle`'s 4.15 cannot), so /docs renders on
@@ -92,12 +102,20 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
         summary="Reports, cases, commands and the manager task inbox for ASB and hate incident casework.",
         description=(
             "Staff authenticate with an OIDC bearer token (roles: " + ", ".join(ROLES) + "). "
+            "A partner agency's staff hold the partner role, with their agency in the token's agency claim, "
+            "and use the partner routes only: the cases shared with their agency, and in them only what "
+            "was marked shareable; every partner read is audited. "
             "403 depends only on the caller's role; 404 also hides locked cases from those who may not "
-            "see them; 409 is the case refusing a command now, with its reason."
+            "see them (and, from a partner, every case not shared with its agency); 409 is the case refusing "
+            "a command now, with its reason."
         ),
         openapi_tags=[
             {"name": "reports", "description": "Logging reports: staff, the public online form, app feeds"},
             {"name": "cases", "description": "Case views, lists, commands and locking"},
+            {"name": "evidence", "description": "Files on a case: add (multipart), list, download, share, remove"},
+            {"name": "people", "description": "People on file: their details, consents, duplicates and merges"},
+            {"name": "partners", "description": "Referrals to partner agencies, sharing a case with them, and "
+                                                  "what their staff see"},
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],
@@ -108,7 +126,10 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     app.state.verifier = verifier
     app.state.limiter = limiter
     # Outermost last: LastResort also answers for anything BodyLimits or the routes did not.
-    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth)
+    # An upload may carry the largest file accepted plus the usual limit for the rest of the form.
+    uploads = [Upload("POST", path, service.evidence.max_bytes + settings.max_body_bytes) for path in UPLOAD_PATHS]
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth,
+                       uploads=uploads)
     app.add_middleware(LastResort)
 
     # ------------------------------------------------------------------------------ error answers
@@ -133,8 +154,32 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     async def _no_case(request: Request, exc: CaseNotFound) -> JSONResponse:
         return problem(404, f"no case {exc.reference}")
 
+    @app.exception_handler(EvidenceRefused)
+    async def _evidence_refused(request: Request, exc: EvidenceRefused) -> JSONResponse:
+        return problem(422, exc.message, exc.field)  # a reused Idempotency-Key too, as on every door
+
+    @app.exception_handler(TooLarge)
+    async def _too_large(request: Request, exc: TooLarge) -> JSONResponse:
+        return problem(413, exc.message, exc.field)
+
+    @app.exception_handler(EvidenceNotFound)
+    async def _no_evidence(request: Request, exc: EvidenceNotFound) -> JSONResponse:
+        return problem(404, exc.message, exc.field)
+
+    @app.exception_handler(EvidenceDeleteRefused)
+    async def _not_removed(request: Request, exc: EvidenceDeleteRefused) -> JSONResponse:
+        return problem(409, exc.message, exc.field)
+
+    @app.exception_handler(EvidenceUnavailable)
+    async def _file_unavailable(request: Request, exc: EvidenceUnavailable) -> JSONResponse:
+        return problem(503, exc.message, exc.field)  # with Retry-After: a restored store answers again
+
     @app.exception_handler(TaskNotFound)
     async def _no_task(request: Request, exc: TaskNotFound) -> JSONResponse:
+        return problem(404, str(exc))
+
+    @app.exception_handler(ItemNotFound)
+    async def _no_item(request: Request, exc: ItemNotFound) -> JSONResponse:
         return problem(404, str(exc))
 
     @app.exception_handler(Refused)

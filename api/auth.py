@@ -3,7 +3,9 @@
 Production (Entra ID or any OIDC provider): the token's signature is checked against the provider's
 JWKS (fetched and cached by PyJWKClient), and its expiry, issuer and audience against the settings.
 Roles come from the `roles` claim (Entra app roles such as `ASB.Manager` or plain `manager`); the
-person is `oid` (Entra's stable object id) or else `sub`.
+person is `oid` (Entra's stable object id) or else `sub`. A partner agency's staff hold the `partner`
+role and their token names their agency in an `agency` claim (an agency id of the profile's
+`referrals.agencies`): they see only what is shared with that agency (casefile/partners.py).
 
 Local mode has no provider, so the API is its own: an RSA key is created once in the state folder,
 `asb up` prints tokens signed with it, and they are verified exactly as production tokens are, by
@@ -19,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,12 +33,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from api.settings import LOCAL_AUDIENCE, LOCAL_ISSUER, ApiSettings
-from policy.model import Role
+from policy.model import AGENCY_ID_PATTERN, Role, StaffRole
 from statemachine.commands import Actor
 
-ROLES: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager", "ops", "auditor")
-#: Someone holding several roles acts in the most senior one (ops and auditor only read).
-ACTING_ORDER: tuple[Role, ...] = ("senior_manager", "manager", "officer", "intake", "auditor", "ops")
+#: The staff roles: everything but the partner role, which sees only its own agency's partition.
+ROLES: tuple[StaffRole, ...] = ("intake", "officer", "manager", "senior_manager", "ops", "auditor")
+PARTNER: Role = "partner"
+#: Every role a token may carry.
+ALL_ROLES: tuple[Role, ...] = (*ROLES, PARTNER)
+#: Someone holding several roles acts in the most senior one (ops and auditor only read); a staff role
+#: always wins over the partner role, so nobody is partitioned by holding both.
+ACTING_ORDER: tuple[Role, ...] = ("senior_manager", "manager", "officer", "intake", "auditor", "ops", PARTNER)
 #: Asymmetric algorithms only: accepting HS256 would let anyone who knows the public key sign tokens.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 #: Clock skew tolerated between the token issuer and this server.
@@ -56,6 +64,8 @@ class AuthError(Exception):
 class Principal:
     role: Role
     id: str
+    #: A partner's agency (the token's `agency` claim); None for staff.
+    agency: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -80,9 +90,14 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     values = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     held = {_role_name(v) for v in values if isinstance(v, str)}
     for role in ACTING_ORDER:
+        if role == PARTNER and role in held:
+            agency = claims.get("agency")
+            if not isinstance(agency, str) or not re.match(AGENCY_ID_PATTERN, agency):
+                raise AuthError(403, "a partner token must name its agency in an agency claim (e.g. victim_support)")
+            return Principal(role=role, id=person, agency=agency)
         if role in held:
             return Principal(role=role, id=person)
-    raise AuthError(403, f"the token carries no ASB role (one of {', '.join(ROLES)}) in its roles claim")
+    raise AuthError(403, f"the token carries no ASB role (one of {', '.join(ALL_ROLES)}) in its roles claim")
 
 
 class TokenVerifier(Protocol):
@@ -140,11 +155,13 @@ class LocalKeys:
         return {**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}
 
     def mint(self, role: Role, person: str, ttl: timedelta = timedelta(hours=12),
-             now: datetime | None = None) -> str:
-        """A token for `person` acting as `role`, as an identity provider would issue it."""
+             now: datetime | None = None, agency: str | None = None) -> str:
+        """A token for `person` acting as `role` (a partner: of `agency`), as an identity provider would issue it."""
         issued = now or datetime.now(UTC)
-        claims = {"iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": person, "roles": [role],
-                  "iat": issued, "nbf": issued, "exp": issued + ttl}
+        claims: dict[str, Any] = {"iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": person, "roles": [role],
+                                  "iat": issued, "nbf": issued, "exp": issued + ttl}
+        if agency is not None:
+            claims["agency"] = agency
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
 

@@ -25,11 +25,16 @@ REPORTERS: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager")
 ACTORS: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager")
 DECIDERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
 LOCKERS: tuple[Role, ...] = ("manager", "senior_manager")
+#: Share a case with a partner agency and mark what is shareable: the case's officer, or a manager.
+SHARERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
+#: A partner agency's staff: the partner routes only (their agency's partition of shared cases).
+PARTNERS: tuple[Role, ...] = ("partner",)
 
 DESCRIPTIONS = {
     401: "No bearer token, or one that is invalid or expired",
     403: "The caller's role may not do this",
-    404: "No such case or task, or a locked case the caller may not see",
+    404: "No such case, task or evidence file, or a locked case the caller may not see (a partner: a case not "
+         "shared with its agency)",
     409: "The case or task refused now; `detail` says why and nothing was changed",
     422: "Bad input; `field` names it",
     429: "Too many reports from this address; try again after Retry-After seconds",

@@ -6,6 +6,10 @@ Two ASGI layers wrap the whole app (issue 9 items 11 and 13):
   `max_body_bytes` (413) or nested deeper than `max_body_depth` (422), both in the JSON error shape. A
   900-deep document would otherwise reach Python's recursion limit in the parser or a validator, and an
   endless body would be held in memory. The depth is counted without parsing (brackets outside strings).
+  Evidence uploads (`Upload` routes, multipart/form-data only) have a limit of their own, the largest
+  file accepted plus the usual limit for the rest of the form; a multipart or binary body is counted as
+  it streams through, never held whole here, and has no JSON to count the depth of (nothing parses
+  such a body as JSON: FastAPI reads JSON only from a JSON content type).
 - `LastResort` turns anything the routes' own handlers did not answer into JSON: an outage of the case
   file (PostgreSQL) or the case engine (Temporal) is a 503 with Retry-After, so a client waits and tries
   again; anything else is a 500 `{"detail": "internal error", "field": null}`. Neither carries a
@@ -19,7 +23,8 @@ import json
 import logging
 import re
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -99,21 +104,61 @@ def outage(exc: BaseException) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A route that takes a file: its own body limit, for multipart/form-data bodies only."""
+
+    method: str
+    path: re.Pattern[str]
+    max_bytes: int
+    #: What the 413 names: the form field the file goes in.
+    field: str = "file"
+
+
+def _media_type(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return value.decode("latin-1").split(";", 1)[0].strip().lower()
+    return ""
+
+
+def _streamed(media_type: str) -> bool:
+    """Bodies counted as they stream rather than read whole: files, never parsed as JSON."""
+    return media_type.startswith("multipart/") or media_type == "application/octet-stream"
+
+
 class BodyLimits:
-    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int, uploads: Sequence[Upload] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self.uploads = tuple(uploads)
+
+    def _upload(self, scope: Scope, media_type: str) -> Upload | None:
+        if media_type != "multipart/form-data":
+            return None
+        path, method = scope.get("path", ""), scope.get("method", "")
+        return next((u for u in self.uploads if u.method == method and u.path.fullmatch(path)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_big = f"the body is larger than {self.max_bytes} bytes"
+        media_type = _media_type(scope)
+        upload = self._upload(scope, media_type)
+        limit = upload.max_bytes if upload else self.max_bytes
+        field = upload.field if upload else "(body)"
+        too_big = f"the body is larger than {limit} bytes"
+        if upload is not None:
+            too_big = (f"the upload is larger than {limit} bytes: a file may be at most "
+                       f"{limit - self.max_bytes} bytes")
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.strip().isdigit() and int(value) > self.max_bytes:
-                await send_problem(send, 413, too_big, "(body)")
+            if name == b"content-length" and value.strip().isdigit() and int(value) > limit:
+                await send_problem(send, 413, too_big, field)
                 return
+        if _streamed(media_type):
+            await self._stream(scope, receive, send, limit, too_big, field)
+            return
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -122,8 +167,8 @@ class BodyLimits:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await send_problem(send, 413, too_big, "(body)")
+            if size > limit:
+                await send_problem(send, 413, too_big, field)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -142,6 +187,42 @@ class BodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int, too_big: str,
+                      field: str) -> None:
+        """Pass the body through as it comes, counting it. Once it passes the limit the app is told the
+        client went away (so it stops reading and stores nothing), whatever it answers is dropped, and
+        the caller gets the 413."""
+        size = 0
+        over = False
+        started = False
+
+        async def counted() -> Message:
+            nonlocal size, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def answer(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to a body cut short; the 413 goes instead
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, answer)
+        except Exception:
+            if not over or started:
+                raise
+        if over and not started:
+            await send_problem(send, 413, too_big, field)
 
 
 class LastResort:

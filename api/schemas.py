@@ -8,17 +8,27 @@ retries forever while the caller waits.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from casefile.evidence import EvidenceInfo
 from casefile.intake import CaseFileInput, ContactDetails, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
 from casefile.matching import CaseMatch
 from casefile.notes import NoteInput, NotePerson
+from casefile.partners import (
+    PartnerCase,
+    PartnerCaseSummary,
+    PartnerReferral,
+    ReferralView,
+    ShareView,
+)
 from casefile.types import TIME_BOUNDS
 from clients.taskclient import TaskView
+from policy.model import AGENCY_ID_PATTERN, AgencyKind
 from policy.triage import ReportFacts
+from statemachine.commands import ReferralBasis, ReferralOutcomeKind
 from statemachine.views import CaseRecord, CaseStatus
 
 #: Case references as issued (ASB-2026-000123); tests and other prefixes use the same shape.
@@ -133,6 +143,10 @@ class CommandIn(CaseFileInput):
         "the command's arguments (GET /commands lists them); a time argument such as occurred_at: " + TIME_BOUNDS))
 
 
+class EvidenceShareIn(CaseFileInput):
+    shareable: bool = Field(description="whether the file may be shared with partner agencies (004 §4.5)")
+
+
 class DecideIn(CaseFileInput):
     decision: Literal["approve", "reject", "done"]
     reason: str | None = Field(None, min_length=1, max_length=10000,
@@ -159,6 +173,31 @@ class LockIn(CaseFileInput):
         if self.locked and not self.reason:
             raise ValueError("reason is required to lock a case")
         return self
+
+
+class ShareIn(CaseFileInput):
+    agency: str = Field(min_length=1, max_length=32, pattern=AGENCY_ID_PATTERN,
+                        description="an agency id of the profile (GET /agencies)")
+    shared: bool = Field(True, description="false stops sharing the case with the agency")
+
+
+class ShareableIn(CaseFileInput):
+    item: Literal["incident", "note", "evidence"] = Field(
+        description="what to mark: an incident, a note or an evidence file of the case")
+    id: int = Field(ge=1, le=2**31 - 1, description="its id, as the case view lists it")
+    shareable: bool = Field(True, description="false: no longer shown to partner agencies")
+
+
+class PartnerOutcomeIn(CaseFileInput):
+    """What became of a referral to your agency."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"outcome": "accepted", "follow_up": "2026-05-01", "note": "first appointment booked"}]})
+
+    outcome: ReferralOutcomeKind
+    follow_up: date | None = Field(None, description="when the officer should check again (open outcomes only)")
+    note: str | None = Field(None, min_length=1, max_length=10000,
+                             description="kept in the case file, never in the workflow's history")
 
 
 # ---------------------------------------------------------------------------------------------- out
@@ -223,11 +262,27 @@ class PartyOut(BaseModel):
     large_print: bool
     easy_read: bool
     language: str | None
+    vulnerabilities: list[str] = Field([], description="the person's vulnerability flags (categories)")
+
+
+class RiskAssessmentOut(BaseModel):
+    """A risk assessment as the case file holds it: the level, the matrix's scores, and the next one's date."""
+
+    assessed_at: datetime
+    by: str
+    level: str
+    label: str = Field(description="the level as the landlord names it (LiveWest: red or amber)")
+    scores: dict[str, int] | None = Field(None, description="each factor's score; null for a level given alone")
+    total: int | None = None
+    reporter_vulnerable: bool | None = None
+    next_due: date | None = Field(None, description="when the next assessment is due (the risk_review deadline)")
 
 
 class IncidentOut(BaseModel):
     """One incident (003 §12): when, where, what, who reported it, references and its impact."""
 
+    id: int = Field(description="the incident's id, e.g. to add evidence about it (incident_id)")
+    shareable: bool = Field(description="shown to the partner agencies the case is shared with")
     occurred_at: datetime
     location: str | None
     category: str
@@ -236,7 +291,7 @@ class IncidentOut(BaseModel):
     police_reference: str | None
     evidence: list[dict[str, Any]]
     recorded_at: datetime
-    reported_by: str | None = Field(None, description="reporter, witness, partner, police or app_feed")
+    reported_by: str | None = Field(None, description="who told us: reporter, witness, partner, police or app_feed")
     reporter_id: str | None = Field(None, description="the person on file who reported it")
     partner_reference: str | None = None
     impact: str | None = Field(None, description="how it affected the person")
@@ -247,9 +302,15 @@ class IncidentOut(BaseModel):
                                    "was attached to this case")
     status: Literal["confirmed", "pending"] = Field(
         "confirmed", description="pending: sent to the case, not yet recorded (a command that timed out)")
+    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
+    #: another "landlord" (003 §10).
+    source: str = Field("case", description="where the applicant reported it: case (this service), police, council "
+                        "or landlord; counted for the ASB Case Review thresholds")
 
 
 class NoteOut(BaseModel):
+    id: int
+    shareable: bool = Field(description="shown to the partner agencies the case is shared with")
     at: datetime = Field(description="when it happened (a typed note), or when the command was sent")
     by: str
     command: str = Field(description="the command it came with, or case_note for a typed note")
@@ -263,15 +324,45 @@ class NoteOut(BaseModel):
     people: list[NotePerson] = Field([], description="the people involved")
 
 
+class ActionOut(BaseModel):
+    """An action of the reporter's action plan as it stands (003 stage 1; 004 §3.8)."""
+
+    action: str | None = Field(description="its id on the plan (A1), which complete_action and change_action name")
+    what: str
+    who: str = Field(description="officer, reporter, or a partner agency's code")
+    due: date | None
+    done: bool
+
+
+class EqualityAssessmentOut(BaseModel):
+    """An Equality Act assessment (004 §6.4; 003 §16)."""
+
+    at: datetime
+    by: str
+    step: str | None
+    conclusion: str | None
+    considered: list[str] | None
+    adjustments: str | None
+    note: str | None
+
+
 class CaseView(BaseModel):
     """The case file joined with the workflow's status: everything an officer needs on one page."""
 
     case: CaseSummary
     status: CaseStatusOut | None = Field(description="null if the case's workflow did not answer")
     status_error: str | None = None
+    vulnerable_reporter: bool = Field(False, description="a reporter of the case carries a vulnerability flag "
+                                      "(003 §10; 004 §3.4-3.5): shown on every view of the case")
+    reporter_vulnerabilities: list[str] = Field([], description="the reporters' vulnerability flags")
+    risk_assessments: list[RiskAssessmentOut] = Field([], description="newest first")
     parties: list[PartyOut]
     incidents: list[IncidentOut]
     notes: list[NoteOut]
+    action_plan: list[ActionOut] = []
+    equality_assessments: list[EqualityAssessmentOut] = []
+    referrals: list[ReferralView] = Field([], description="referrals to partner agencies and reports routed elsewhere")
+    shared_with: list[ShareView] = Field([], description="partner agencies the case is (or was) shared with")
     timeline: list[dict[str, Any]]
 
 
@@ -328,6 +419,7 @@ class CommandSpec(BaseModel):
     summary: str = Field("", description="what it does")
     arguments: dict[str, Any] = Field(description="JSON schema of the command's arguments")
     free_text: str | None = Field(None, description="the argument kept in the case file, not the workflow")
+    kept: list[str] = Field([], description="further personal arguments kept in the case file with the free text")
     stages: list[str] = Field([], description="the stages where it is allowed")
     roles: list[str] = Field([], description="the roles that may send it")
     asks: str | None = Field(None, description="the approval it asks for")
@@ -340,3 +432,48 @@ class CommandCatalogue(BaseModel):
 
 class Jwks(BaseModel):
     keys: list[dict[str, Any]]
+
+
+class EvidenceOut(EvidenceInfo):
+    """A file added to a case (no bytes: GET /cases/{ref}/evidence/{id} gives them)."""
+
+    created: bool = Field(True, description="false when the case already had these bytes, or the Idempotency-Key "
+                          "named an earlier upload: the first upload's row, nothing new")
+
+
+class EvidenceList(BaseModel):
+    evidence: list[EvidenceInfo] = Field(description="the case's files, oldest first")
+
+
+class AgencyOut(BaseModel):
+    """A partner agency this service refers to (the profile's `referrals.agencies`)."""
+
+    id: str
+    kind: AgencyKind
+    title: str
+    without_consent: list[ReferralBasis] = Field(
+        description="bases a referral to it may be made on without the person's consent (004 §2.2, §4.4)")
+
+
+class AgencyList(BaseModel):
+    agencies: list[AgencyOut]
+
+
+ShareOut = ShareView
+
+
+class ShareableOut(BaseModel):
+    reference: str
+    item: Literal["incident", "note", "evidence"]
+    id: int
+    shareable: bool
+
+
+#: What a partner agency's staff see: their own partition of a shared case (casefile/partners.py).
+PartnerCaseOut = PartnerCase
+PartnerReferralOut = PartnerReferral
+
+
+class PartnerCaseList(BaseModel):
+    agency: str
+    cases: list[PartnerCaseSummary]

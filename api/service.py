@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
@@ -36,6 +37,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import AuthError, Principal
 from api.guard import outage
 from api.schemas import (
+    ActionOut,
+    AgencyList,
+    AgencyOut,
     AppReportIn,
     AttachOut,
     CaseList,
@@ -44,12 +48,20 @@ from api.schemas import (
     CaseView,
     CommandOut,
     DecideOut,
+    EqualityAssessmentOut,
     IncidentOut,
     LockOut,
     NoteCreated,
     NoteOut,
+    PartnerCaseList,
+    PartnerCaseOut,
+    PartnerOutcomeIn,
+    PartnerReferralOut,
     PartyOut,
     ReportOut,
+    RiskAssessmentOut,
+    ShareableOut,
+    ShareOut,
     TaskOut,
 )
 from api.settings import ApiSettings
@@ -58,6 +70,18 @@ from casefile.access import MANAGERS, CaseNotFound, NotAllowed, may_see, open_ca
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.editing import ConflictError
+from casefile.evidence import (
+    AddedEvidence,
+    EvidenceInfo,
+    OpenedEvidence,
+    add_evidence,
+    delete_evidence,
+    evidence_info,
+    list_evidence,
+    open_evidence,
+    set_shareable,
+)
+from casefile.evidence_store import open_store
 from casefile.idempotency import key_hash, request_hash
 from casefile.incidents import (
     Attached,
@@ -71,16 +95,36 @@ from casefile.incidents import (
 from casefile.intake import IntakeReport, record_report
 from casefile.matching import CaseMatch, auto_attach_target, find_open_case_matches
 from casefile.models import (
+    ActionPlanItemRow,
     CaseNoteRow,
     CaseRow,
+    EqualityAssessmentRow,
     ExternalReportRow,
     IdempotencyKeyRow,
     IncidentRow,
     PartyRow,
     PersonRow,
+    RiskAssessmentRow,
 )
 from casefile.notes import NoteInput, NotePerson, NoteRefused, note_ref, write_note
+from casefile.partners import (
+    ItemNotFound,
+    NotTheirs,
+    PartnerReferral,
+    ShareableItem,
+    UnknownAgency,
+    partner_case,
+    partner_cases,
+    partner_referral,
+    referrals_of,
+    share_with_agency,
+    shares_of,
+)
+from casefile.partners import (
+    set_shareable as set_item_shareable,
+)
 from casefile.references import next_reference
+from casefile.referrals import ReferralInputError, prepare_referral
 from casefile.types import check_time
 from clients.caseclient import StartArgs, mark_started, send_command, start_case, update_id_for
 from clients.taskclient import (
@@ -93,10 +137,11 @@ from clients.taskclient import (
     get_task,
     list_tasks,
 )
-from policy.model import Profile
+from policy.model import Profile, Role
+from policy.risk import ScoreError, check_scores
 from policy.triage import UnknownCategoryError, triage
-from statemachine.catalogue import COMMANDS, REPORT_COMMAND, parse_args
-from statemachine.commands import DUPLICATE, Actor, CommandError, ReportArgs
+from statemachine.catalogue import COMMANDS, REPORT_COMMAND, next_assessment_refusal, parse_args
+from statemachine.commands import DUPLICATE, WITHOUT_CONSENT, Actor, CommandError, ReportArgs
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger(__name__)
@@ -154,6 +199,26 @@ class _Key:
     request_hash: str
 
 
+class TooLarge(Exception):
+    """An uploaded file larger than the deployment accepts: a 413 naming the field. Nothing stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+#: Who may add evidence: everyone who acts on cases, intake included (a reporter often brings photos or
+#: diary sheets when reporting, 003 stage 2 and 000 "Evidence gathering"). ops and auditors only read it.
+EVIDENCE_ADDERS: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager")
+#: Who may say whether a file may go to partner agencies (004 §4.5: information sharing): caseworkers.
+EVIDENCE_SHARERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
+#: Who may ask to remove a file; casefile.evidence.may_delete then decides (managers any file, anyone
+#: else only their own within an hour), refusing with a 409 and its reason.
+EVIDENCE_REMOVERS: tuple[Role, ...] = ("intake", "officer", "manager", "senior_manager")
+STORE_DOWN = "the evidence store is unavailable; nothing was changed, try again shortly"
+
+
 class Unavailable(Exception):
     """Temporal did not answer in time or at all: a 503/504; the case keeps its own state."""
 
@@ -168,7 +233,8 @@ def _now() -> datetime:
 
 
 def _note_out(row: CaseNoteRow) -> NoteOut:
-    return NoteOut(at=row.at, by=row.by, command=row.command, field=row.field, text=row.text,
+    return NoteOut(id=row.id, shareable=bool(row.shareable), at=row.at, by=row.by, command=row.command,
+                   field=row.field, text=row.text,
                    status=cast(Any, row.status), kind=row.kind,
                    people=[NotePerson.model_validate(p) for p in row.people or []])
 
@@ -188,6 +254,9 @@ class Service:
         self.client = client
         self.store = store
         self.profile = profile
+        #: Opened once, for every door (API and pages): ASB_EVIDENCE_* with the API's state folder.
+        self.evidence = settings.evidence_settings()
+        self.evidence_store = open_store(self.evidence)
 
     # ------------------------------------------------------------------------------------ intake
 
@@ -512,25 +581,52 @@ class Service:
                 select(IncidentRow).where(IncidentRow.case_ref == reference, IncidentRow.status != "discarded")
                 .order_by(IncidentRow.occurred_at, IncidentRow.id)
             ).all()
+            assessments = session.scalars(
+                select(RiskAssessmentRow).where(RiskAssessmentRow.case_ref == reference)
+                .order_by(RiskAssessmentRow.assessed_at.desc(), RiskAssessmentRow.id.desc())
+            ).all()
+            labels = self.profile.risk_matrix.labels
+            reporter_flags = sorted({flag for party, person in parties if party.role == "reporter"
+                                     for flag in (person.vulnerabilities or [])})
             notes = session.scalars(  # discarded notes belong to commands the case never accepted
                 select(CaseNoteRow).where(CaseNoteRow.case_ref == reference, CaseNoteRow.status != "discarded")
                 .order_by(CaseNoteRow.at, CaseNoteRow.id)
             ).all()
             return {
                 "case": _summary(case),
+                "vulnerable_reporter": bool(reporter_flags),
+                "reporter_vulnerabilities": reporter_flags,
+                "risk_assessments": [RiskAssessmentOut(
+                    assessed_at=a.assessed_at, by=a.by, level=a.level, label=getattr(labels, a.level, a.level),
+                    scores=a.scores, total=a.score, reporter_vulnerable=a.reporter_vulnerable, next_due=a.next_due,
+                ) for a in assessments],
                 "parties": [PartyOut(
                     role=party.role, person_id=person.id, anonymous=bool(party.anonymous), name=person.name,
                     contact_method=person.contact_method, large_print=bool(person.large_print),
                     easy_read=bool(person.easy_read), language=person.language,
+                    vulnerabilities=list(person.vulnerabilities or []),
                 ) for party, person in parties],
                 "incidents": [IncidentOut(
-                    occurred_at=i.occurred_at, location=i.location, category=i.category, hate_strand=i.hate_strand,
-                    description=i.description, police_reference=i.police_reference, evidence=list(i.evidence or []),
-                    recorded_at=i.recorded_at, reported_by=i.reported_by_kind, reporter_id=i.reported_by,
-                    partner_reference=i.partner_reference, impact=i.impact, injuries=i.injuries, feed=i.feed,
-                    feed_id=i.feed_id, report_ref=i.report_ref, status=cast(Any, i.status),
+                    id=i.id, shareable=bool(i.shareable), occurred_at=i.occurred_at, location=i.location,
+                    category=i.category, hate_strand=i.hate_strand, description=i.description,
+                    police_reference=i.police_reference, evidence=list(i.evidence or []), recorded_at=i.recorded_at,
+                    reported_by=i.reported_by_kind, reporter_id=i.reported_by, partner_reference=i.partner_reference,
+                    impact=i.impact, injuries=i.injuries, feed=i.feed, feed_id=i.feed_id, report_ref=i.report_ref,
+                    status=cast(Any, i.status), source=i.source,
                 ) for i in incidents],
-                "notes": [_note_out(n) for n in notes],
+                # A note of structured details only (what an Equality Act assessment considered) is shown
+                # where its details are, not as an empty note.
+                "notes": [_note_out(n) for n in notes if n.text is not None or n.data is None],
+                "action_plan": [ActionOut(action=a.key, what=a.description, who=a.owner, due=a.due, done=bool(a.done))
+                                for a in session.scalars(select(ActionPlanItemRow).where(
+                                    ActionPlanItemRow.case_ref == reference).order_by(ActionPlanItemRow.id))],
+                "equality_assessments": [EqualityAssessmentOut(
+                    at=e.at, by=e.by, step=e.step, conclusion=e.conclusion, considered=e.considered,
+                    adjustments=e.adjustments, note=e.note,
+                ) for e in session.scalars(select(EqualityAssessmentRow).where(
+                    EqualityAssessmentRow.case_ref == reference).order_by(EqualityAssessmentRow.id))],
+                "referrals": referrals_of(session, reference),
+                "shared_with": shares_of(session, reference),
             }
 
     async def case_view(self, principal: Principal, reference: str) -> CaseView:
@@ -593,6 +689,8 @@ class Service:
         except CommandError as exc:
             match = re.match(r"^[a-z_]+: ([^:]+): ", str(exc))
             raise InputError(f"args.{match.group(1)}" if match else "args", str(exc)) from exc
+        if command == "record_risk_assessment":
+            self._check_risk_assessment(command, args, parsed)
         if command == "record_incident":
             occurred = getattr(parsed, "occurred_at", None)
             if occurred is not None:
@@ -608,6 +706,31 @@ class Service:
                                  "acknowledge")
             if (getattr(parsed, "feed", None) is None) != (getattr(parsed, "feed_id", None) is None):
                 raise InputError("args.feed_id", f"{command}: feed and feed_id go together: the app and its id")
+        if command == "make_referral":
+            agencies = self.profile.referrals.agencies
+            agency = getattr(parsed, "agency", None)
+            if agency not in agencies:
+                raise InputError("args.agency", f"{command}: agency: unknown agency {agency!r}; this service "
+                                 f"refers to: {', '.join(agencies)}")
+
+    def _check_risk_assessment(self, command: str, args: dict[str, Any], parsed: Any) -> None:
+        """The scores against this deployment's risk matrix (naming the factor), the next date's bounds, and
+        `reporter_vulnerable`, which the case file answers (clients.caseclient.with_case_file_facts)."""
+        if "reporter_vulnerable" in args:
+            raise InputError("args.reporter_vulnerable", f"{command}: reporter_vulnerable: set by the API from the "
+                             "reporter's vulnerability flags in the case file")
+        scores = getattr(parsed, "scores", None)
+        if scores is not None:
+            try:
+                check_scores(self.profile.risk_matrix, scores)
+            except ScoreError as exc:
+                raise InputError(f"args.scores.{exc.factor}" if exc.factor else "args.scores",
+                                 f"{command}: scores: {exc}") from exc
+        due = getattr(parsed, "next_assessment_due", None)
+        if due is not None:
+            reason = next_assessment_refusal(self.profile, due, _now())
+            if reason:
+                raise InputError("args.next_assessment_due", f"{command}: {reason}")
 
     def _visible(self, principal: Principal, reference: str, purpose: str) -> CaseRow:
         with self.store.session() as session, session.begin():
@@ -637,18 +760,35 @@ class Service:
         command and the caller), so a retry after a 504 is the same Update and Temporal applies it once."""
         if principal.role in ("ops", "auditor"):
             raise AuthError(403, f"the {principal.role} role can read cases but not act on them")
+        if principal.role == "partner":
+            raise AuthError(403, "a partner agency records the outcome of its own referrals: "
+                                 "POST /partner/cases/{ref}/referrals/{referral}/outcome")
         spec = COMMANDS.get(command)
         if principal.role == "intake" and (spec is None or "intake" not in spec.roles):
-            raise AuthError(403, f"intake staff may log reports and incidents, not {command}")
+            raise AuthError(403, "intake staff may log reports, incidents and ASB Case Review applications, "
+                                 f"not {command}")
         await asyncio.to_thread(self._visible, principal, reference, f"command:{command}")
         self.check_args(command, args)
         await asyncio.to_thread(self._check_names, principal, reference, command, args)
+        if command == "make_referral":
+            args = await asyncio.to_thread(self._prepare_referral, reference, args)
+        return await self._send(principal.actor, reference, command, args, idempotency_key)
+
+    def _prepare_referral(self, reference: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The person referred is one of the case's, and the consent is the case file's (casefile.referrals)."""
+        try:
+            with self.store.session() as session, session.begin():
+                return prepare_referral(session, reference, args)
+        except ReferralInputError as exc:
+            raise InputError(exc.field, exc.message) from exc
+
+    async def _send(self, actor: Actor, reference: str, command: str, args: dict[str, Any],
+                    idempotency_key: str | None) -> CommandOut:
         handle = self.client.get_workflow_handle(reference)
-        update_id = update_id_for(reference, command, idempotency_key, f"{principal.role}:{principal.id}")
+        update_id = update_id_for(reference, command, idempotency_key, f"{actor.role}:{actor.id}")
         try:
             result = await asyncio.wait_for(
-                send_command(handle, command, args, principal.actor, store=self.store, at=_now(),
-                             update_id=update_id),
+                send_command(handle, command, args, actor, store=self.store, at=_now(), update_id=update_id),
                 timeout=self.settings.command_timeout_seconds,
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
@@ -735,6 +875,105 @@ class Service:
         with self.store.session() as session, session.begin():
             for ref in refs:
                 discard_pending_incident(session, ref)
+
+    # ------------------------------------------------------------------------------------ referrals and partners
+
+    def agencies(self) -> AgencyList:
+        return AgencyList(agencies=[
+            AgencyOut(id=agency_id, kind=agency.kind, title=agency.title,
+                      without_consent=sorted(WITHOUT_CONSENT.get(agency.kind, frozenset())))
+            for agency_id, agency in self.profile.referrals.agencies.items()
+        ])
+
+    def _share(self, principal: Principal, reference: str, agency: str, shared: bool) -> ShareOut:
+        try:
+            with self.store.session() as session, session.begin():
+                return share_with_agency(session, reference, agency, shared, role=principal.role,
+                                         actor_id=principal.id, agencies=self.profile.referrals.agencies,
+                                         now=_now())
+        except UnknownAgency as exc:
+            raise InputError("agency", str(exc)) from exc
+        except NotTheirs as exc:
+            raise Refused(str(exc)) from exc
+        except PermissionError as exc:
+            raise AuthError(403, str(exc)) from exc
+
+    async def share(self, principal: Principal, reference: str, agency: str, shared: bool) -> ShareOut:
+        """Share the case with a partner agency (or stop): its staff then see its shareable items."""
+        return await asyncio.to_thread(self._share, principal, reference, agency, shared)
+
+    def _shareable(self, principal: Principal, reference: str, item: ShareableItem, item_id: int,
+                   shareable: bool) -> ShareableOut:
+        try:
+            with self.store.session() as session, session.begin():
+                marked = set_item_shareable(session, reference, item, item_id, shareable, role=principal.role,
+                                       actor_id=principal.id)
+        except NotTheirs as exc:
+            raise Refused(str(exc)) from exc
+        except PermissionError as exc:
+            raise AuthError(403, str(exc)) from exc
+        return ShareableOut(reference=reference, item=item, id=item_id, shareable=marked)
+
+    async def mark_shareable(self, principal: Principal, reference: str, item: ShareableItem, item_id: int,
+                             shareable: bool) -> ShareableOut:
+        return await asyncio.to_thread(self._shareable, principal, reference, item, item_id, shareable)
+
+    def _agency_of(self, principal: Principal) -> str:
+        """The partner's agency, from their token; one this service does not work with sees nothing."""
+        agency = principal.agency
+        if principal.role != "partner" or agency is None:
+            raise AuthError(403, "only a partner agency's staff use the partner routes")
+        if agency not in self.profile.referrals.agencies:
+            raise AuthError(403, f"the agency {agency!r} in your token is not one this service works with")
+        return agency
+
+    def _partner_cases(self, principal: Principal, agency: str) -> PartnerCaseList:
+        with self.store.session() as session, session.begin():
+            return PartnerCaseList(agency=agency, cases=partner_cases(session, agency, principal.id))
+
+    async def partner_cases(self, principal: Principal) -> PartnerCaseList:
+        agency = self._agency_of(principal)
+        return await asyncio.to_thread(self._partner_cases, principal, agency)
+
+    def _partner_case(self, principal: Principal, agency: str, reference: str) -> PartnerCaseOut | None:
+        with self.store.session() as session, session.begin():  # committed either way: the read is audited
+            return partner_case(session, reference, agency, principal.id)
+
+    async def partner_case(self, principal: Principal, reference: str) -> PartnerCaseOut:
+        """The partner's partition of a case shared with its agency; any other case is a 404 (audited)."""
+        agency = self._agency_of(principal)
+        view = await asyncio.to_thread(self._partner_case, principal, agency, reference)
+        if view is None:
+            raise CaseNotFound(reference)
+        return view
+
+    def _partner_referral(self, principal: Principal, agency: str, reference: str, referral_id: str
+                          ) -> PartnerReferral | None:
+        with self.store.session() as session, session.begin():
+            row = partner_referral(session, reference, agency, referral_id, principal.id)
+            return PartnerReferral.model_validate(row, from_attributes=True) if row is not None else None
+
+    async def partner_outcome(self, principal: Principal, reference: str, referral_id: str, body: PartnerOutcomeIn,
+                              idempotency_key: str | None = None) -> PartnerReferralOut:
+        """A partner records what became of a referral to its agency, on a case shared with it: the case's
+        own command (record_referral_outcome), sent as the partner, so the case judges it like any other."""
+        agency = self._agency_of(principal)
+        if await asyncio.to_thread(self._partner_referral, principal, agency, reference, referral_id) is None:
+            with self.store.session() as session:
+                shared = any(s.agency == agency and s.shared for s in shares_of(session, reference))
+            if not shared:
+                raise CaseNotFound(reference)
+            raise ItemNotFound(f"no referral {referral_id} to {agency} in case {reference}")
+        args: dict[str, Any] = {"referral": referral_id, "outcome": body.outcome}
+        if body.follow_up is not None:
+            args["follow_up"] = body.follow_up.isoformat()
+        if body.note is not None:
+            args["note"] = body.note
+        self.check_args("record_referral_outcome", args)
+        await self._send(principal.actor, reference, "record_referral_outcome", args, idempotency_key)
+        after = await asyncio.to_thread(self._partner_referral, principal, agency, reference, referral_id)
+        assert after is not None  # it was theirs a moment ago, and referrals are never deleted
+        return after
 
     # ------------------------------------------------------------------------------------ locking
 
@@ -824,3 +1063,94 @@ class Service:
             raise Unavailable(504, f"task {task_id} was not decided in time: not yet applied; check the case "
                               "before retrying") from exc
         return DecideOut(task=await asyncio.to_thread(self._reread, task_id), result=dict(result))
+
+    # ------------------------------------------------------------------------------------ evidence
+    #
+    # casefile.evidence does the work in the caller's transaction; each call here is one transaction that
+    # commits (so a read's audit row is kept, and a removal's bytes are purged once it has committed).
+    # A store that does not answer (a full disk, S3 down) is a 503: nothing was added or removed.
+
+    @staticmethod
+    def _gate(principal: Principal, roles: tuple[Role, ...], what: str) -> None:
+        if principal.role not in roles:
+            raise AuthError(403, f"the {principal.role} role may not {what} (allowed: {', '.join(roles)})")
+
+    def _add_evidence(self, principal: Principal, reference: str, content: bytes, fields: dict[str, Any]
+                      ) -> AddedEvidence:
+        try:
+            with self.store.session() as session, session.begin():
+                return add_evidence(session, reference, content, role=principal.role, actor_id=principal.id,
+                                    store=self.evidence_store, settings=self.evidence, **fields)
+        except (OSError, BotoCoreError, ClientError) as exc:
+            log.warning("evidence for %s not stored: the store failed (%s)", reference, type(exc).__name__)
+            raise Unavailable(503, STORE_DOWN) from exc
+
+    async def add_evidence(self, principal: Principal, reference: str, content: bytes, *, filename: str | None,
+                           media_type: str | None, kind: str, incident_id: int | None = None,
+                           description: str | None = None, provided_by: str | None = None,
+                           shareable: bool = False, idempotency_key: str | None = None) -> AddedEvidence:
+        """Add a file to a case: 413 (TooLarge) over the deployment's limit, 422 (EvidenceRefused, naming
+        the field) for a file or field that breaks a rule, a resend (same bytes, or same key) answers
+        with the first row and created=False."""
+        self._gate(principal, EVIDENCE_ADDERS, "add evidence")
+        if len(content) > self.evidence.max_bytes:
+            raise TooLarge("file", f"the file is {len(content)} bytes; the largest accepted is "
+                           f"{self.evidence.max_bytes} bytes")
+        fields = {"filename": filename, "media_type": media_type, "kind": kind, "incident_id": incident_id,
+                  "description": description, "provided_by": provided_by, "shareable": shareable,
+                  "idempotency_key": idempotency_key}
+        return cast(AddedEvidence, await asyncio.to_thread(self._add_evidence, principal, reference, content,
+                                                           fields))
+
+    def _list_evidence(self, principal: Principal, reference: str) -> list[EvidenceInfo]:
+        with self.store.session() as session, session.begin():
+            return list_evidence(session, reference, role=principal.role, actor_id=principal.id)
+
+    async def list_evidence(self, principal: Principal, reference: str) -> list[EvidenceInfo]:
+        return cast(list[EvidenceInfo], await asyncio.to_thread(self._list_evidence, principal, reference))
+
+    def _evidence_info(self, principal: Principal, evidence_id: int) -> EvidenceInfo:
+        with self.store.session() as session, session.begin():
+            return evidence_info(session, evidence_id, role=principal.role, actor_id=principal.id)
+
+    async def evidence_info(self, principal: Principal, evidence_id: int) -> EvidenceInfo:
+        return cast(EvidenceInfo, await asyncio.to_thread(self._evidence_info, principal, evidence_id))
+
+    def _open_evidence(self, principal: Principal, reference: str, evidence_id: int, purpose: str) -> OpenedEvidence:
+        try:
+            with self.store.session() as session, session.begin():
+                return open_evidence(session, evidence_id, role=principal.role, actor_id=principal.id,
+                                     purpose=purpose, store=self.evidence_store, case_ref=reference)
+        except (OSError, BotoCoreError, ClientError) as exc:
+            log.warning("evidence %s not read: the store failed (%s)", evidence_id, type(exc).__name__)
+            raise Unavailable(503, STORE_DOWN) from exc
+
+    async def open_evidence(self, principal: Principal, reference: str, evidence_id: int,
+                            purpose: str = "download") -> OpenedEvidence:
+        """A file's bytes (checked against their digest) with its details; the read is audited."""
+        return cast(OpenedEvidence, await asyncio.to_thread(self._open_evidence, principal, reference,
+                                                            evidence_id, purpose))
+
+    def _share_evidence(self, principal: Principal, reference: str, evidence_id: int, shareable: bool
+                        ) -> EvidenceInfo:
+        with self.store.session() as session, session.begin():
+            return set_shareable(session, evidence_id, shareable, role=principal.role, actor_id=principal.id,
+                                 case_ref=reference)
+
+    async def share_evidence(self, principal: Principal, reference: str, evidence_id: int, shareable: bool
+                             ) -> EvidenceInfo:
+        self._gate(principal, EVIDENCE_SHARERS, "say whether evidence may be shared")
+        return cast(EvidenceInfo, await asyncio.to_thread(self._share_evidence, principal, reference,
+                                                          evidence_id, shareable))
+
+    def _delete_evidence(self, principal: Principal, reference: str, evidence_id: int) -> EvidenceInfo:
+        # delete_evidence arranges the purge of the bytes for after this transaction commits.
+        with self.store.session() as session, session.begin():
+            return delete_evidence(session, evidence_id, role=principal.role, actor_id=principal.id,
+                                   store=self.evidence_store, case_ref=reference)
+
+    async def delete_evidence(self, principal: Principal, reference: str, evidence_id: int) -> EvidenceInfo:
+        """Remove a file from its case (audited), if this person may; 409 with the reason if not."""
+        self._gate(principal, EVIDENCE_REMOVERS, "remove evidence")
+        return cast(EvidenceInfo, await asyncio.to_thread(self._delete_evidence, principal, reference,
+                                                          evidence_id))

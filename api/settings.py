@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from casefile.evidence_store import EvidenceSettings
 from workflows.case import TASK_QUEUE
 
 LOCAL_ISSUER = "asb-local"
@@ -47,6 +48,16 @@ class ApiSettings:
     query_timeout_seconds: float = 10.0
     #: Whether new cases upsert Temporal search attributes (the dev server and clusters have them).
     search_attributes: bool = True
+    #: Where evidence files are kept and what is accepted; None: the ASB_EVIDENCE_* settings, with the
+    #: local folder defaulting to `evidence` in this state folder (evidence_settings()).
+    evidence: EvidenceSettings | None = None
+
+    def evidence_settings(self) -> EvidenceSettings:
+        """The evidence settings the doors use: given, or from the environment with this state folder."""
+        if self.evidence is not None:
+            self.evidence.check()
+            return self.evidence
+        return EvidenceSettings.from_env({**os.environ, "ASB_STATE_DIR": str(self.state_dir)})
 
     @property
     def local_mode(self) -> bool:
@@ -63,6 +74,7 @@ class ApiSettings:
             raise ValueError("ASB_MAX_BODY_BYTES must be at least 1024")
         if self.max_body_depth < 8:
             raise ValueError("ASB_MAX_BODY_DEPTH must be at least 8")
+        self.evidence_settings()  # ASB_EVIDENCE_*: refused here, naming the setting, not when serving
 
     @classmethod
     def from_env(cls, **overrides: object) -> ApiSettings:

@@ -47,13 +47,21 @@ def _store() -> Iterator[Store]:
 
 
 def cmd_sar(args: argparse.Namespace) -> int:
+    """A .zip (the default) holds export.json and the person's own evidence files; a .json, the export
+    alone, its "files" index listing the files without their bytes."""
+    from casefile.evidence import EvidenceError
+    from casefile.evidence_store import EvidenceConfigError
     from casefile.sar import write_export
 
     role, actor_id = _actor(args.actor)
-    out = Path(args.out) if args.out else Path.cwd() / f"sar-{args.person_id}.json"
+    out = Path(args.out) if args.out else Path.cwd() / f"sar-{args.person_id}.zip"
     with _store() as store:
         try:
             path = write_export(store, args.person_id, out, role, actor_id, datetime.now(UTC))
+        except EvidenceError as exc:  # a file missing or damaged in the store: no export rather than one short
+            raise UsageError(f"{exc.message}; nothing was exported") from exc
+        except EvidenceConfigError as exc:
+            raise UsageError(str(exc)) from exc
         except LookupError as exc:
             raise UsageError(str(exc.args[0] if exc.args else exc)) from exc
     print(path)
@@ -83,7 +91,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("sar", help="export everything held about one person (subject access request)")
     p.add_argument("person_id", metavar="PERSON_ID")
-    p.add_argument("--out", metavar="FILE", help="where to write the JSON (default: sar-PERSON_ID.json here)")
+    p.add_argument("--out", metavar="FILE", help="where to write it: a .zip holds the export and the person's own "
+                   "files, a .json the export alone (default: sar-PERSON_ID.zip here)")
     p.add_argument("--as", dest="actor", default="auditor:cli", metavar="ROLE:ID",
                    help="who is exporting, for the audit log (default: auditor:cli)")
     p.set_defaults(func=cmd_sar)

@@ -29,7 +29,8 @@ def check_version(what: str, key: str, current: int, expected: int | None) -> No
 
 EDITABLE_PERSON_FIELDS = frozenset(
     {"name", "description", "date_of_birth", "address", "postcode", "uprn", "email", "phone", "contact_method",
-     "contact_every_days", "large_print", "easy_read", "language", "representative_id", "is_employee"}
+     "contact_every_days", "large_print", "easy_read", "language", "representative_id", "is_employee",
+     "vulnerabilities"}
 )
 
 

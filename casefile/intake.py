@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
 from casefile.normalise import UPRN_PATTERN, check_uprn
 from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_date_of_birth, check_time
+from policy.risk import VULNERABILITIES, Vulnerability
 from policy.triage import ReportFacts
 from statemachine.commands import ReportArgs
 
@@ -77,6 +78,10 @@ class ContactDetails(CaseFileInput):
                                  description="the language letters should be in: a code such as cy or en-GB")
     #: e.g. {"email": true, "sms": false, "action": true, "referral": false}
     consents: dict[Literal["action", "referral", "third_party", "email", "sms"], bool] = {}
+    #: Vulnerability flags, as categories (never free text): a vulnerable reporter raises the case's risk
+    #: (003 §10, §11; 004 §3.4, §3.5). Left out, a known person's flags stay as they are.
+    vulnerabilities: list[Vulnerability] | None = Field(None, max_length=len(VULNERABILITIES), description=(
+        "support needs that make the person vulnerable: " + ", ".join(VULNERABILITIES)))
 
     @field_validator("uprn")
     @classmethod
@@ -198,6 +203,8 @@ def record_report(
     parties["reporter"] = {
         "id": reporter.id if reporter else None, "anonymous": report.reporter.anonymous,
         "contact": {"method": report.reporter.contact_method},
+        # Only whether the reporter carries a flag reaches the workflow; which flags stays here.
+        "vulnerable": bool(reporter.vulnerabilities if reporter else report.reporter.vulnerabilities),
     }
     if report.reported_person is not None:
         reported = write_person(session, report.reported_person, received_at, actor, reference)

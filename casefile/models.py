@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from casefile.normalise import address_key, check_uprn, email_key, name_key, phone_key, postcode_key
-from casefile.types import UTCDateTime, check_date_of_birth, check_language
+from casefile.types import UTCDateTime, check_date_of_birth, check_language, check_vulnerabilities
 
 #: How each matched detail of a person becomes the key stored beside it.
 KEYS = {"name": name_key, "address": address_key, "postcode": postcode_key, "email": email_key,
@@ -152,6 +153,9 @@ class PersonRow(Base):
     representative_id: Mapped[str | None] = mapped_column(String(64))
     #: Linked to an employee: a reason to lock their cases (004 §3.7).
     is_employee: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Vulnerability flags, categories of policy.risk.VULNERABILITIES (003 §11; 004 §3.4, §3.5, §6.5): shown
+    #: on every view of their cases; the workflow learns only whether a reporter carries any. NULL: none.
+    vulnerabilities: Mapped[list[str] | None] = mapped_column(JSON)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
 
@@ -174,6 +178,12 @@ class PersonRow(Base):
             return check_uprn(value)
         setattr(self, f"{key}_key", KEYS[key](value))
         return value
+
+
+    @validates("vulnerabilities")
+    def _vulnerabilities(self, key: str, value: list[str] | None) -> list[str] | None:
+        # The same allow-list on every path that writes a person: categories only, never free text.
+        return check_vulnerabilities(value)
 
 
 #: The parts a person can have in a case (issue 12 item 5): any number of each, people known or not.
@@ -256,6 +266,12 @@ class IncidentRow(Base):
     report_ref: Mapped[str | None] = mapped_column(String(32), index=True)
     #: Until recorded: the ids-only command that records an attached report's incident ({args, actor, update_id}).
     command: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # None is SQL NULL, not 'null'
+    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
+    #: another "landlord" (003 §10: all count toward the ASB Case Review thresholds). Not who told us
+    #: (`reported_by_kind`): the police telling us of an incident is reported_by_kind "police", source "case".
+    source: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
+    #: Marked by the officer as shareable with the partner agencies the case is shared with (casefile/partners.py).
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), nullable=False)
 
 
 class ContactRow(Base):
@@ -272,6 +288,9 @@ class ContactRow(Base):
 
 
 class ActionPlanItemRow(Base):
+    """One action of a case's action plan as it stands now (003 stage 1; 004 §3.8); each version shared with
+    the reporter is kept whole in action_plan_versions."""
+
     __tablename__ = "action_plan_items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -281,6 +300,9 @@ class ActionPlanItemRow(Base):
     due: Mapped[date | None] = mapped_column(Date)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    #: The action's id in the workflow ("A1"): the commands that change it name it.
+    key: Mapped[str | None] = mapped_column(String(16))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -295,7 +317,12 @@ class ActionPlanVersionRow(Base):
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     shared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The actions as they stood: [{"key", "description", "owner", "due", "done"}].
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: The contact agreed with the reporter in this version (004 §3.8 "the method and frequency that has
+    #: been agreed"): the letter states these, never the person record.
+    contact_every_days: Mapped[int | None] = mapped_column(Integer)
+    contact_method: Mapped[str | None] = mapped_column(String(16))
 
 
 class RiskAssessmentRow(Base):
@@ -304,8 +331,14 @@ class RiskAssessmentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
     level: Mapped[str] = mapped_column(String(8))
+    #: The total of the matrix's scores (None: a level given without scores, by an older scenario file).
     score: Mapped[int | None] = mapped_column(Integer)
+    #: The score of each factor of the profile's matrix, e.g. {"persistence": 2, "impact": 1, ...}.
+    scores: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    #: Whether the reporter carried a vulnerability flag when it was assessed (it raises the level).
+    reporter_vulnerable: Mapped[bool | None] = mapped_column(Boolean)
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the next assessment is due (the `risk_review` deadline falls at the end of that working day).
     next_due: Mapped[date | None] = mapped_column(Date)
     by: Mapped[str] = mapped_column(String(64))
 
@@ -335,7 +368,9 @@ class LegalActionRow(Base):
 
 
 class EqualityAssessmentRow(Base):
-    """Equality Act assessments: before notice, court, warrant, and on new information (004 §6.4)."""
+    """Equality Act assessments: before notice, court, warrant, and on new information (004 §6.4), each
+    structured as 003 §16 asks: the protected characteristics or vulnerabilities considered, the adjustments
+    or support offered, and whether the action is proportionate."""
 
     __tablename__ = "equality_assessments"
 
@@ -344,6 +379,13 @@ class EqualityAssessmentRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+    #: notice, court_application, warrant, or new_information (statemachine.commands.EqualityStep).
+    step: Mapped[str | None] = mapped_column(String(24))
+    #: proportionate, proportionate_with_adjustments, not_proportionate.
+    conclusion: Mapped[str | None] = mapped_column(String(32))
+    #: The characteristics and vulnerabilities considered (special category data).
+    considered: Mapped[list[str] | None] = mapped_column(JSON)
+    adjustments: Mapped[str | None] = mapped_column(Text)
 
 
 #: The kinds of case note (004 §3.7: incidents, interviews, phone calls, decisions, reviews, meetings,
@@ -368,6 +410,9 @@ class CaseNoteRow(Base):
     command: Mapped[str] = mapped_column(String(40))
     field: Mapped[str] = mapped_column(String(24))
     text: Mapped[str | None] = mapped_column(Text)
+    #: Further personal arguments given with the text (CommandSpec.kept), e.g. what an Equality Act
+    #: assessment considered: {"considered": [...], "adjustments": "..."}.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: pending: written before the command was sent; confirmed: its event is on the timeline;
     #: discarded: never accepted within the grace period (hidden; a late event still confirms it).
     status: Mapped[str] = mapped_column(String(12), default="confirmed", server_default="confirmed", index=True)
@@ -375,6 +420,56 @@ class CaseNoteRow(Base):
     kind: Mapped[str | None] = mapped_column(String(32))
     #: The people involved: [{"person_id": ...} for people on file, {"name": ..., "organisation": ...} for others].
     people: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: Marked by the officer as shareable with the partner agencies the case is shared with (casefile/partners.py).
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), nullable=False)
+
+
+class ReferralRow(Base):
+    """A referral: a report routed to another service by triage (003 §4), or a person referred to a
+    partner agency (003 §9; 004 §3.3, §4.4), with the basis and consent it was made on, its follow-up
+    date and its outcome. Written from the timeline's `referral` and `referral_outcome` events; ids,
+    categories and dates only (its notes are case notes, by reference)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("case_ref", "referral_id", name="uq_referral"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    #: The case's own id for it (`referral-3`); a triage routing is `routed-<event seq>`.
+    referral_id: Mapped[str] = mapped_column(String(32))
+    #: The agency's id in the profile (`referrals.agencies`), or the service a report was routed to.
+    agency: Mapped[str] = mapped_column(String(32), index=True)
+    #: What for: the agency's kind (victim_support, safeguarding_adults, ...) or `not_asb`.
+    purpose: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: consent, safeguarding, crime; `routed` for a report passed on by triage.
+    basis: Mapped[str] = mapped_column(String(16))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    made_by: Mapped[str] = mapped_column(String(64))
+    follow_up: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome_by: Mapped[str | None] = mapped_column(String(64))
+    #: The case notes given with it and with its latest outcome (case_notes.ref).
+    note_ref: Mapped[str | None] = mapped_column(String(40))
+    outcome_note_ref: Mapped[str | None] = mapped_column(String(40))
+
+
+class CaseShareRow(Base):
+    """A case shared with a partner agency (003 §14-15; 004 §4.5): that agency's staff may then read the
+    case's shareable items and their own referrals (casefile/partners.py). Unsharing keeps the row (with
+    `shared` false); who changed it and when is in the audit log."""
+
+    __tablename__ = "case_shares"
+    __table_args__ = (UniqueConstraint("case_ref", "agency", name="uq_case_share"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    agency: Mapped[str] = mapped_column(String(32), index=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_by: Mapped[str] = mapped_column(String(64))
 
 
 class AuditRow(Base):
@@ -416,7 +511,8 @@ DERIVED: dict[str, frozenset[str]] = {
 PERSONAL: dict[str, frozenset[str]] = {
     "cases": frozenset({"lock_reason"}),
     "people": frozenset({"name", "description", "date_of_birth", "address", "postcode", "uprn", "email", "phone",
-                         "language", "name_key", "address_key", "postcode_key", "email_key", "phone_key"}),
+                         "language", "vulnerabilities", "name_key", "address_key", "postcode_key", "email_key",
+                         "phone_key"}),
     "person_merges": frozenset({"reason", "merged_values"}),
     "incidents": frozenset({"location", "description", "police_reference", "evidence", "partner_reference",
                             "impact", "injuries"}),
@@ -425,10 +521,11 @@ PERSONAL: dict[str, frozenset[str]] = {
     "contacts": frozenset({"note"}),
     "action_plan_items": frozenset({"description"}),
     "interventions": frozenset({"note"}),
-    "equality_assessments": frozenset({"note"}),
+    "equality_assessments": frozenset({"note", "considered", "adjustments"}),
     "legal_actions": frozenset({"outcome"}),
     "tasks": frozenset({"reason"}),
-    "case_notes": frozenset({"text", "people"}),
+    "case_notes": frozenset({"text", "data", "people"}),
+    "evidence": frozenset({"original_name", "description"}),
 }
 
 
@@ -492,3 +589,57 @@ class PersonMergeRow(Base):
     merged_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: What was moved: {"parties": n, "consents": n, ...}, counts only.
     moved: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EvidenceObjectRow(Base):
+    """One stored file, by the SHA-256 digest of its bytes, shared by every evidence row with those bytes.
+
+    The row is also the lock that keeps an upload and a purge of the same bytes apart: an upload takes it
+    (FOR UPDATE) before it stores the bytes and adds its evidence row, and a purge takes it before it
+    deletes the bytes, so a file is never deleted from the store while a row refers to it
+    (casefile/evidence.py). No personal data: the digest, the size and the sniffed media type only.
+    """
+
+    __tablename__ = "evidence_objects"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set when the last evidence row referring to it went (deleted, or removed by retention): the bytes
+    #: are then deleted from the store once that transaction has committed, or by the next purge.
+    orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class EvidenceRow(Base):
+    """A file added to a case (a recording, photo, diary sheet, letter, CCTV still...), optionally about
+    one incident. The bytes live in the evidence store under their digest (never under the name the
+    uploader gave, which is kept, sanitised, for display only). One row per (case, bytes): adding the
+    same file to a case again finds this row."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        UniqueConstraint("case_ref", "digest", name="uq_evidence_case_digest"),
+        UniqueConstraint("idempotency_key_hash", name="uq_evidence_idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("evidence_objects.digest"), index=True)
+    #: recording, photo, diary_sheet, letter, cctv_still, document or other (casefile/evidence.py KINDS).
+    kind: Mapped[str] = mapped_column(String(16))
+    #: Sniffed from the bytes and matched against what the uploader declared.
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: The uploader's file name, sanitised: shown to people, never used as a path.
+    original_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The person (a party to the case) who gave the file, if any: theirs in a subject access export.
+    provided_by: Mapped[str | None] = mapped_column(String(64))
+    #: May be shared with partner agencies; no by default.
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: sha256 of the adder's scope and their Idempotency-Key (casefile/idempotency.py key_hash).
+    idempotency_key_hash: Mapped[str | None] = mapped_column(String(64))

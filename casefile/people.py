@@ -40,6 +40,7 @@ from casefile.models import (
     PartyRow,
     PersonMergeRow,
     PersonRow,
+    ReferralRow,
 )
 from statemachine.commands import Actor
 
@@ -274,6 +275,9 @@ def merge_people(
     for incident in session.scalars(select(IncidentRow).where(IncidentRow.reported_by == merge.id)):
         incident.reported_by = keep.id
         moved["incidents"] += 1
+    for referral in session.scalars(select(ReferralRow).where(ReferralRow.person_id == merge.id)):
+        referral.person_id = keep.id  # a referral is about the person (issue 12 item 8)
+        moved["referrals"] = moved.get("referrals", 0) + 1
     for client in session.scalars(select(PersonRow).where(PersonRow.representative_id == merge.id)):
         client.representative_id = None if client.id == keep.id else keep.id
         moved["represented"] += 1

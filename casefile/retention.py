@@ -10,6 +10,11 @@ A person is erased only when every case they are in has expired: someone who rep
 keeps their details while the newer one is open or within retention. Every change goes through the
 ORM, so the audit log records which columns were cleared (by name, never by value), and each case
 also gets an "anonymise" row. A run is idempotent: values already cleared are not written again.
+
+Evidence files are personal data through and through (a recording, a photo, a diary sheet), so an
+expired case's files are deleted rather than kept: their rows go (each deletion audited), and their
+bytes leave the evidence store once the run's transaction has committed, unless the same file is
+still on another case (casefile/evidence.py).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casefile.audit import record
+from casefile.evidence import purge_after_commit, remove_case_evidence
+from casefile.evidence_store import EvidenceStore
 from casefile.models import (
     PERSONAL,
     ActionPlanVersionRow,
@@ -66,6 +73,8 @@ class RetentionReport(BaseModel):
     people_kept: dict[str, list[str]] = {}
     #: Profiles that could not be used for their retention period: why, and the period used instead.
     profile_fallbacks: dict[str, str] = {}
+    #: Evidence files removed from expired cases in this run (their bytes go after the commit).
+    evidence_removed: int = 0
 
 
 class _Periods:
@@ -111,7 +120,8 @@ def _set(row: Base, values: dict[str, Any], apply: bool) -> bool:
 
 
 def _scrub_case(session: Session, ref: str, apply: bool) -> bool:
-    """Clear a case's personal data, keeping every row (and so every count) in place.
+    """Clear a case's personal data, keeping every row (and so every count) in place (evidence files,
+    removed whole by remove_case_evidence first, are the exception).
 
     Two JSON columns that PERSONAL does not name are cleared too: an incident's evidence references
     (free text such as "statement from ...", the kinds are kept) and the copies of the action plan
@@ -135,11 +145,13 @@ def _scrub_case(session: Session, ref: str, apply: bool) -> bool:
     return changed
 
 
-def run_retention(session: Session, now: datetime, dry_run: bool = False) -> RetentionReport:
+def run_retention(session: Session, now: datetime, dry_run: bool = False, *,
+                  evidence_store: EvidenceStore | None = None) -> RetentionReport:
     """Anonymise every case whose retention has run out at `now`, and every person only in such cases.
 
     Runs in the caller's transaction and session (whose actor the audit rows name); with dry_run
-    nothing is changed or audited and the report says what a real run would do.
+    nothing is changed or audited and the report says what a real run would do. Expired cases' evidence
+    files are deleted; their bytes leave `evidence_store` (default: the environment's) after the commit.
     """
     if now.tzinfo is None:
         raise ValueError("run_retention needs an aware `now`; a naive time could expire cases hours early or late")
@@ -154,7 +166,9 @@ def run_retention(session: Session, now: datetime, dry_run: bool = False) -> Ret
                if case.closed_at is not None and periods.expiry(case.profile, case.closed_at) <= now}
 
     for ref, case in expired.items():
-        changed = _scrub_case(session, ref, apply)
+        removed = remove_case_evidence(session, ref, now, apply)
+        report.evidence_removed += removed
+        changed = _scrub_case(session, ref, apply) or removed > 0
         if case.anonymised_at is None or changed:
             report.cases_anonymised.append(ref)
             if apply:
@@ -162,6 +176,9 @@ def run_retention(session: Session, now: datetime, dry_run: bool = False) -> Ret
                     case.anonymised_at = now
                 record(session, "anonymise", "cases", ref, ref)
 
+    if apply:
+        # Also finishes any purge an earlier run or deletion could not (the store was down).
+        purge_after_commit(session, evidence_store)
     if not expired:
         return report
     in_expired = select(PartyRow.person_id).where(PartyRow.case_ref.in_(list(expired)))

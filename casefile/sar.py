@@ -7,6 +7,13 @@ case summary without people) rather than by deleting from a dump, and every othe
 address, postcode, email and phone is scrubbed from any free text that is kept. Incidents someone
 else reported are withheld in full: a partial redaction of another person's account still tells
 the subject who said what.
+
+Evidence files follow the same rule. A file is the subject's when they gave it, when it belongs to an
+incident they reported, or when no one else is in the case: its bytes go into the export bundle (a
+.zip: export.json, and each file under files/ by case and id, listed in the export's "files" index).
+Any other file (a neighbour's recording, a CCTV still of someone else) is listed as withheld with its
+kind and date: its contents cannot be redacted automatically, and the data protection officer decides
+whether to release it. A JSON-only export lists the same index without the files' bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -24,22 +32,29 @@ from sqlalchemy.orm import Session
 
 from casefile.audit import act_as, record
 from casefile.db import Store
+from casefile.evidence import bundle_name, case_files, read_bytes
+from casefile.evidence_store import EvidenceStore, default_store
 from casefile.models import (
     Base,
     CaseNoteRow,
     CaseRow,
     ConsentRow,
     ContactRow,
+    EvidenceRow,
     IncidentRow,
     MessageRow,
     PartyRow,
     PersonRow,
+    ReferralRow,
 )
 
 #: What replaces another person's identifier inside text the subject is given.
 REDACTED = "[redacted]"
 #: What replaces an account the subject did not give: it is about, or by, someone else.
 WITHHELD = "[redacted: about or by another person]"
+#: What stands in for a file the subject is not simply given: it may show or be by someone else.
+WITHHELD_FILE = ("[withheld: this file may be about or by another person; the data protection officer "
+                 "reviews it before any release]")
 
 
 def _json(value: Any) -> Any:
@@ -146,6 +161,17 @@ def _message(message: MessageRow) -> dict[str, Any]:
             "created_at": _json(message.created_at), "sent_at": _json(message.sent_at)}
 
 
+def _evidence(row: EvidenceRow, subject: str, own_incidents: set[int], alone: bool,
+              scrub: _Scrubber) -> dict[str, Any]:
+    """A file in the subject's case: in full (its bytes go in the bundle) if it is theirs, else withheld."""
+    summary: dict[str, Any] = {"id": row.id, "kind": row.kind, "media_type": row.media_type,
+                               "added_at": _json(row.added_at), "incident_id": row.incident_id}
+    if alone or row.provided_by == subject or (row.incident_id is not None and row.incident_id in own_incidents):
+        return summary | {"size": row.size, "sha256": row.digest, "filename": scrub(row.original_name),
+                          "description": scrub(row.description), "file": bundle_name(row)}
+    return summary | {"withheld": WITHHELD_FILE}
+
+
 def export_subject(session: Session, person_id: str, now: datetime) -> dict[str, Any]:
     """Everything held about `person_id`, as JSON-ready data with no other person's identifiers in it.
 
@@ -164,8 +190,11 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
         select(MessageRow).where(MessageRow.recipient_id == person_id)
         .order_by(MessageRow.created_at, MessageRow.id)).all()
     reported = session.scalars(select(IncidentRow.case_ref).where(IncidentRow.reported_by == person_id)).all()
+    # Referrals made about the person (003 §9; 004 §3.3): to whom, on what basis, with what outcome.
+    referrals = session.scalars(select(ReferralRow).where(ReferralRow.person_id == person_id)
+                                .order_by(ReferralRow.made_at, ReferralRow.id)).all()
     refs = sorted({p.case_ref for p in parties} | {c.case_ref for c in contacts} | {m.case_ref for m in messages}
-                  | set(reported))
+                  | set(reported) | {r.case_ref for r in referrals})
 
     all_parties = session.scalars(select(PartyRow).where(PartyRow.case_ref.in_(refs)).order_by(PartyRow.id)).all()
     other_ids = {p.person_id for p in all_parties if p.person_id != person_id}
@@ -184,6 +213,7 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
         incidents = session.scalars(
             select(IncidentRow).where(IncidentRow.case_ref == ref).order_by(IncidentRow.occurred_at, IncidentRow.id)
         ).all()
+        own_incidents = {i.id for i in incidents if i.reported_by == person_id}
         cases.append({
             "reference": ref,
             "stage": case.stage if case else None,
@@ -197,6 +227,10 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
             "incidents": [_incident(i, person_id, not other_parties, scrub) for i in incidents],
             "contacts_with_you": [_contact(c, scrub) for c in contacts if c.case_ref == ref],
             "messages_to_you": [_message(m) for m in messages if m.case_ref == ref],
+            # made_by and outcome_by name staff or a partner's staff: withheld like other staff identifiers.
+            "referrals_about_you": [_row(r, skip=("id", "case_ref", "made_by", "outcome_by", "note_ref",
+                                                  "outcome_note_ref", "person_id"))
+                                    for r in referrals if r.case_ref == ref],
             # Notes officers recorded on the case: disclosable (004 §3.7), other people scrubbed. A pending
             # note (its command sent, not yet on the timeline) is held, so it is disclosed, marked as such.
             # A typed note's kind is disclosed; the people involved are: the subject, or "someone else".
@@ -208,6 +242,8 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
                                                                    CaseNoteRow.status != "discarded")
                                          .order_by(CaseNoteRow.at, CaseNoteRow.id)).all()
             ],
+            "evidence": [_evidence(row, person_id, own_incidents, not other_parties, scrub)
+                         for row in case_files(session, ref)],
         })
 
     consents = session.scalars(
@@ -221,25 +257,53 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
         # recorded_by names a member of staff; withheld like every other staff identifier.
         "consents": [_row(c, skip=("recorded_by",)) for c in consents],
         "cases": cases,
+        # The index of the files disclosed: each one's place in the bundle, and what it is.
+        "files": [{"file": item["file"], "case": case["reference"], "evidence_id": item["id"], "kind": item["kind"],
+                   "media_type": item["media_type"], "size": item["size"], "sha256": item["sha256"]}
+                  for case in cases for item in case["evidence"] if "file" in item],
     }
 
 
 def write_export(store: Store, person_id: str, out_path: str | os.PathLike[str], actor_role: str, actor_id: str,
-                 now: datetime) -> Path:
-    """Export one subject to `out_path` as pretty JSON, audited to the actor.
+                 now: datetime, *, evidence_store: EvidenceStore | None = None) -> Path:
+    """Export one subject to `out_path`, audited to the actor: a bundle when it ends in .zip (export.json
+    and the subject's files, each file's read audited too), else the export as pretty JSON, whose
+    "files" index then lists the files without their bytes ("files_included": false).
 
-    The file is written beside its destination and moved into place only after the audit row has
-    committed, so there is never an export on disk that the audit log does not know about.
+    The file is written beside its destination and moved into place only after the audit rows have
+    committed, so there is never an export on disk that the audit log does not know about. A file
+    missing or damaged in the evidence store fails the export (EvidenceUnavailable) rather than leaving
+    it out unnoticed.
     """
     target = Path(out_path)
+    bundle = target.suffix.lower() == ".zip"
     partial = target.with_name(f".{target.name}.partial")
     try:
         with store.session() as session:
             act_as(session, actor_role, actor_id)
             with session.begin():
                 data = export_subject(session, person_id, now)
-                partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(partial, target)  # only once the audit row is committed
+                data["files_included"] = bundle
+                if not bundle:
+                    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+                else:
+                    _write_bundle(session, data, partial, evidence_store)
+        os.replace(partial, target)  # only once the audit rows are committed
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def _write_bundle(session: Session, data: dict[str, Any], path: Path, evidence_store: EvidenceStore | None) -> None:
+    files = data["files"]
+    if files and evidence_store is None:
+        evidence_store = default_store()
+    with zipfile.ZipFile(path, "w") as bundle:
+        bundle.writestr("export.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                        compress_type=zipfile.ZIP_DEFLATED)
+        for entry in files:
+            row = session.get(EvidenceRow, entry["evidence_id"])
+            assert row is not None and evidence_store is not None
+            record(session, "read", "evidence", str(row.id), row.case_ref, after={"purpose": "subject access"})
+            # Photos and recordings are compressed already: stored as they are.
+            bundle.writestr(entry["file"], read_bytes(evidence_store, row), compress_type=zipfile.ZIP_STORED)

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
 
+from policy.risk import VULNERABILITIES
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on every backend (SQLite keeps no zone)."""
@@ -42,6 +44,19 @@ def check_language(value: str | None, field: str = "language") -> str | None:
     if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
         raise ValueError(f"{field} must be a language code such as cy or en-GB")
     return value
+
+
+def check_vulnerabilities(value: Any) -> list[str] | None:
+    """Refuse anything but a list of known vulnerability categories (policy.risk.VULNERABILITIES); kept
+    sorted and without repeats, and an empty list stored as NULL (none recorded)."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("vulnerabilities must be a list of categories")
+    unknown = sorted(set(value) - set(VULNERABILITIES))
+    if unknown:
+        raise ValueError(f"unknown vulnerability {unknown[0]!r}; known: {', '.join(VULNERABILITIES)}")
+    return sorted(set(value)) or None
 
 
 #: The earliest time any door accepts for something that happened: no landlord had a case before this.

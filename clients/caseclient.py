@@ -6,11 +6,12 @@ a command to a case whose workflow has finished gets the same answer the lifecyc
 Nothing lost, nothing twice:
 - a case is started with its reference as the workflow id and a policy that rejects a second start
   with that id, even after the first has closed, so the reconciler and a resend can both try safely;
-- a command's free text is written to the case file *before* the Update is sent, as a pending note
-  under the `<field>_ref` the Update carries; the projection confirms it when the command's event is
-  recorded (activities/case_file.py), a refusal deletes it, and the reconciler settles any left over;
-  an incident's details (where, what, impact, references: the spec's `details`) go the same way, as
-  one pending incident row under `incident_ref` (casefile/incidents.py);
+- a command's free text (and its other personal arguments, CommandSpec.kept) is written to the case file
+  *before* the Update is sent, as a pending note under the `<field>_ref` the Update carries; the
+  projection confirms it when the command's event is recorded (activities/case_file.py), a refusal
+  deletes it, and the reconciler settles any left over; an incident's details (where, what, impact,
+  references: the spec's `details`) go the same way, as one pending incident row under `incident_ref`
+  (casefile/incidents.py);
 - the Update id can be derived from the caller's idempotency key (`update_id_for`), so a retry of a
   command that timed out is recognised by Temporal's Update-id dedupe and applied once.
 """
@@ -36,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.incidents import discard_pending_incident, incident_ref, write_pending_incident
-from casefile.models import CaseNoteRow, CaseRow
+from casefile.models import CaseNoteRow, CaseRow, PartyRow, PersonRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
 from statemachine.catalogue import COMMANDS
@@ -46,6 +47,16 @@ from workflows.case import TASK_QUEUE, CaseInput, CaseWorkflow
 from workflows.messages import CommandRequest
 
 CLOSED_REASON = "the case is closed and accepts no more commands"
+#: What an ASB Case Review application (or a report it rests on) hears once a closed case's workflow has
+#: finished: the period after closure in which the case took applications has passed (issue 11 item 10).
+APPLICATIONS_CLOSED_REASON = (f"{CLOSED_REASON}: the period after its closure in which an ASB Case Review "
+                              "about it could be applied for has passed")
+
+
+def closed_reason(command: str) -> str:
+    """The answer to a command sent to a case whose workflow has finished."""
+    spec = COMMANDS.get(command)
+    return APPLICATIONS_CLOSED_REASON if spec is not None and spec.after_closure else CLOSED_REASON
 
 
 def holidays_around(nation: str, when: datetime) -> dict[int, list[date]]:
@@ -118,20 +129,36 @@ class CommandResult:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class PendingNote:
+    """A command's free text and its other personal arguments, as the case file keeps them."""
+
+    ref: str
+    field: str
+    text: str | None
+    data: dict[str, Any] | None = None
+
+
 def _split_free_text(
     command: str, args: dict[str, Any], update_id: str | None = None
-) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
-    """Take a command's free text out of its arguments, leaving a reference in its place. The reference
-    follows the Update id, so a retry of the same Update carries (and writes) the same note."""
+) -> tuple[dict[str, Any], PendingNote | None]:
+    """Take a command's free text (and its kept personal arguments) out of its arguments, leaving a reference
+    in their place. The reference follows the Update id, so a retry of the same Update carries (and writes)
+    the same note."""
     spec = COMMANDS.get(command)
     field = spec.free_text if spec is not None else None
-    if field is None or not isinstance(args.get(field), str):
+    if field is None or spec is None:
+        return args, None
+    text = args.get(field) if isinstance(args.get(field), str) else None
+    data = {name: args[name] for name in spec.kept if args.get(name) is not None}
+    if text is None and not data:
         return args, None
     seed = hashlib.sha256(update_id.encode()).hexdigest() if update_id else uuid.uuid4().hex
     ref = f"N-{seed[:16]}"
-    rest = {k: v for k, v in args.items() if k != field}
+    taken = {field, *spec.kept}
+    rest = {k: v for k, v in args.items() if k not in taken}
     rest[f"{field}_ref"] = ref
-    return rest, (ref, field, str(args[field]))
+    return rest, PendingNote(ref, field, text, data or None)
 
 
 def _split_details(
@@ -183,6 +210,8 @@ async def send_command(
     case's timeline. An Update that times out raises (WorkflowUpdateRPCTimeoutOrCancelledError): it
     may still be applied, so its pending note stays for the projection or the reconciler to settle."""
     sent, text = _split_free_text(command, args, update_id) if store is not None else (args, None)
+    if store is not None:
+        sent = with_case_file_facts(store, handle.id, command, sent)
     sent, details = _split_details(command, sent, update_id) if store is not None else (sent, None)
     if text is not None and store is not None:
         write_pending_note(store, handle.id, command, text, actor, at or datetime.now(UTC))
@@ -199,9 +228,9 @@ async def send_command(
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND or not await _finished(handle):
             raise
-        reason = CLOSED_REASON
+        reason = closed_reason(command)
     if text is not None and store is not None:
-        discard_note(store, text[0])
+        discard_note(store, text.ref)
     if details is not None and store is not None:
         discard_details(store, details[0])
     if store is not None and at is not None:
@@ -209,17 +238,37 @@ async def send_command(
     return CommandResult(False, reason=reason)
 
 
-def write_pending_note(store: Store, case_ref: str, command: str, text: tuple[str, str, str], actor: Actor,
+def reporter_is_vulnerable(store: Store, case_ref: str) -> bool:
+    """Whether any reporter of the case carries a vulnerability flag in the case file."""
+    with store.session() as session:
+        flags = session.scalars(
+            select(PersonRow.vulnerabilities).join(PartyRow, PartyRow.person_id == PersonRow.id)
+            .where(PartyRow.case_ref == case_ref, PartyRow.role == "reporter")
+        ).all()
+    return any(flags)
+
+
+def with_case_file_facts(store: Store, case_ref: str, command: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A command's arguments with what only the case file knows, as the workflow may hold it: a risk
+    assessment learns whether the reporter is vulnerable (yes or no; which flags stays in the case file,
+    004 §3.4-3.5). A flag in the case file wins over a caller's `false`."""
+    spec = COMMANDS.get(command)
+    if spec is None or "reporter_vulnerable" not in spec.args.model_fields:
+        return args
+    return {**args, "reporter_vulnerable": bool(args.get("reporter_vulnerable"))
+            or reporter_is_vulnerable(store, case_ref)}
+
+
+def write_pending_note(store: Store, case_ref: str, command: str, text: PendingNote, actor: Actor,
                        at: datetime) -> None:
     """Write a command's free text before the command goes (a retry with the same ref writes nothing)."""
-    ref, field, body = text
     try:
         with store.session() as session, session.begin():
-            if session.scalars(select(CaseNoteRow.id).where(CaseNoteRow.ref == ref)).first() is not None:
+            if session.scalars(select(CaseNoteRow.id).where(CaseNoteRow.ref == text.ref)).first() is not None:
                 return
             act_as(session, actor.role, actor.id)
-            session.add(CaseNoteRow(ref=ref, case_ref=case_ref, at=at, by=actor.id, command=command, field=field,
-                                    text=body, status="pending"))
+            session.add(CaseNoteRow(ref=text.ref, case_ref=case_ref, at=at, by=actor.id, command=command,
+                                    field=text.field, text=text.text, data=text.data, status="pending"))
     except IntegrityError:
         pass  # the same retry, at the same moment: its twin wrote the note
 

@@ -6,6 +6,11 @@ read from the case catalogue (statemachine/catalogue.py): the stage moves from `
 commands accepted in each stage from the command specs, and the timers from the deadline specs
 (where each runs, the profile setting it reads, what it does when it fires). Only the layout is here.
 
+A closed case is drawn with what it still accepts: for `case_review.apply_within_after_closure` after
+its closure, the commands whose spec says `after_closure` (an ASB Case Review application and the
+applicant's reports it rests on, 003 §10); and for `case.reopen_within`, a manager's reopening back to
+the stage it closed from (reopen_case, drawn as its moves; issue 12 item 6).
+
 Everything is pure (text in, text out) so the export is cheap to test and safe to call anywhere.
 """
 
@@ -20,8 +25,16 @@ from statemachine.commands import OPEN_STAGES, STAGES
 
 FORMATS: tuple[str, ...] = ("mermaid", "dot", "bpmn")
 
-#: Where each command may be issued, from its spec.
-COMMAND_STAGES: dict[str, tuple[str, ...]] = {name: spec.stages for name, spec in COMMANDS.items()}
+#: The profile setting that bounds what a closed case still accepts (the guard of each `after_closure` command).
+AFTER_CLOSURE_SETTING = "case_review.apply_within_after_closure"
+#: The profile setting that bounds how long a manager may reopen a closed case (reopen_case's guard).
+REOPEN_SETTING = "case.reopen_within"
+
+#: Where each command may be issued, from its spec: its stages, and the closed stage when the spec says
+#: `after_closure` (then only within `AFTER_CLOSURE_SETTING` of the closure).
+COMMAND_STAGES: dict[str, tuple[str, ...]] = {
+    name: spec.stages + ((STAGES[-1],) if spec.after_closure else ()) for name, spec in COMMANDS.items()
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,11 @@ def in_stage_commands(stage: str) -> list[str]:
     """Commands accepted in `stage` that keep the case there (the ones that move it are drawn as edges)."""
     leaving = {m.trigger for m in stage_moves() if m.source == stage and m.dest != stage}
     return [name for name, stages in COMMAND_STAGES.items() if stage in stages and name not in leaving]
+
+
+def commands_heading(stage: str) -> str:
+    """What a stage's list of commands is headed with: a closed case takes its few only for a while."""
+    return "commands" if stage in OPEN_STAGES else f"commands within {AFTER_CLOSURE_SETTING} of closure"
 
 
 def timers_on(stage: str) -> list[TimerEvent]:
@@ -125,7 +143,7 @@ def to_mermaid() -> str:
     lines.append(f"    {STAGES[-1]} --> [*]")
     for stage in STAGES:
         body = [", ".join(chunk) for chunk in _chunks(in_stage_commands(stage), 4)]
-        body = ["commands: " + body[0], *body[1:]] if body else ["accepts no commands"]
+        body = [f"{commands_heading(stage)}: " + body[0], *body[1:]] if body else ["accepts no commands"]
         body += [_describe_timer(t) for t in timers_on(stage)]
         lines.append(f"    note right of {stage}")
         lines += [f"        {_mermaid_text(line)}" for line in body]
@@ -158,9 +176,11 @@ def to_dot() -> str:
     for m in stage_moves():
         dashed = ", style=dashed" if m.trigger in _timer_triggers(m.source) else ""
         lines.append(f"    {_dot_quote(m.source)} -> {_dot_quote(m.dest)} [label={_dot_quote(m.trigger)}{dashed}];")
-    for stage in OPEN_STAGES:
-        body = ["commands:", *(f"  {c}" for c in in_stage_commands(stage)), "timers:"]
-        body += [f"  {_describe_timer(t).removeprefix('timer ')}" for t in timers_on(stage)]
+    for stage in STAGES:
+        commands, timers = in_stage_commands(stage), timers_on(stage)
+        body = [f"{commands_heading(stage)}:", *(f"  {c}" for c in commands)] if commands else ["accepts no commands"]
+        if timers:
+            body += ["timers:", *(f"  {_describe_timer(t).removeprefix('timer ')}" for t in timers)]
         note = _dot_quote(f"{stage}__note")
         label = '"' + "".join(f"{_dot_escape(line)}\\l" for line in body) + '"'  # \l: left-justified lines
         lines.append(f'    {note} [shape=note, fontsize=9, label={label}];')
@@ -178,11 +198,17 @@ DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 # Layout (pixels): stages left to right on one row, moves that skip or go back routed above it,
-# timer outcomes stacked below each stage, interrupting timers routed along the bottom.
-_TASK_W, _TASK_H, _COL, _X0 = 220, 80, 460, 220
+# timer outcomes stacked below each stage, interrupting timers routed along the bottom. Each event's
+# label has its own place (bpmn-js would otherwise stack them under the events, over the lines).
+_TASK_H, _X0, _MIN_TASK_W = 80, 220, 220
 _GW, _EV = 50, 36
-_LANE = 28
+_TIMER_PITCH = _EV + 8  # timers side by side on their stage's bottom edge, none over another
+_LANE = 28  # between the lanes above the row
+_LANE_BELOW = 40  # between the lanes along the bottom: room for a timer's label over its lane
 _ABOVE = 70  # room between the stage row and the first lane above it, for the gateway labels
+_OUTCOME_X = 140  # a non-interrupting timer's outcome, this far right of its stage (its label goes between)
+_GAP = 380  # from one stage to the next: its gateway, its timer outcomes and their labels
+_LABEL_H = 28  # two lines of label text
 
 
 @dataclass
@@ -262,6 +288,10 @@ class _BpmnLayout:
                 if m.source == stage and m.trigger not in _timer_triggers(stage):
                     targets.setdefault(m.dest, []).append(m.trigger)
             self.choices[stage] = targets
+        # Every stage task is wide enough for the most timers any stage has, side by side.
+        most = max((len(timers_on(stage)) for stage in self.open), default=0)
+        self.task_w = max(_MIN_TASK_W, 24 + _EV + _TIMER_PITCH * max(most - 1, 0))
+        self.col = self.task_w + _GAP
         upper = sum(
             1 for stage, targets in self.choices.items() for dest in targets if not self._adjacent(stage, dest)
         )
@@ -286,19 +316,22 @@ class _BpmnLayout:
     def build(self) -> _BpmnLayout:
         mid = self.main_y + _TASK_H / 2
         start = self.node(_Node("start_report_received", "startEvent", "Report received",
-                                100, mid - _EV / 2, _EV, _EV))
+                                100, mid - _EV / 2, _EV, _EV, label=(100 + _EV / 2 - 40, mid + _EV / 2 + 6, 80, 14)))
         for stage in self.open:
-            x = _X0 + self.column(stage) * _COL
+            x = _X0 + self.column(stage) * self.col
             commands = ", ".join(in_stage_commands(stage))
-            self.node(_Node(_task_id(stage), "task", stage.capitalize(), x, self.main_y, _TASK_W, _TASK_H,
+            self.node(_Node(_task_id(stage), "task", stage.capitalize(), x, self.main_y, self.task_w, _TASK_H,
                             doc=f"Stage {stage}. In-stage commands: {commands}."))
+        closed, after = STAGES[-1], ", ".join(in_stage_commands(STAGES[-1]))
+        end_x = _X0 + self.column(closed) * self.col
+        accepts = f"{commands_heading(closed).capitalize()}: {after}" if after else "Accepts no commands"
         # An end event has no outgoing flow in BPMN: reopening (a manager, within the profile's period) is
         # said on it rather than drawn; the Mermaid and DOT diagrams draw its moves.
-        reopen = sorted({m.dest for m in stage_moves() if m.source == STAGES[-1]})
-        self.node(_Node(_task_id(STAGES[-1]), "endEvent", "Case closed",
-                        _X0 + self.column(STAGES[-1]) * _COL, mid - _EV / 2, _EV, _EV,
-                        doc=("A manager may reopen the case within case.reopen_within (reopen_case), back to the "
-                             f"stage it closed from: {', '.join(reopen)}.") if reopen else ""))
+        reopen = sorted({m.dest for m in stage_moves() if m.source == closed})
+        reopening = (f" A manager may reopen the case within {REOPEN_SETTING} (reopen_case), back to the stage it "
+                     f"closed from: {', '.join(reopen)}.") if reopen else ""
+        self.node(_Node(_task_id(closed), "endEvent", "Case closed", end_x, mid - _EV / 2, _EV, _EV,
+                        doc=f"Stage {closed}. {accepts}.{reopening}", label=(end_x + _EV + 6, mid - 7, 80, 14)))
         first = self.by_id[_task_id(STAGES[0])]
         self.flow(start.id, first.id, "", [(start.x + _EV, mid), (first.x, mid)])
         for stage in self.open:
@@ -313,9 +346,9 @@ class _BpmnLayout:
         if len(targets) > 1:
             triggers = list(dict.fromkeys(t for names in targets.values() for t in names))
             source = self.node(_Node(f"gateway_{stage}", "exclusiveGateway", " / ".join(triggers),
-                                     task.x + _TASK_W + 50, task.cy - _GW / 2, _GW, _GW,
-                                     label=(task.x + _TASK_W + 105, task.y - 75, 130, 70)))
-            self.flow(task.id, source.id, "", [(task.x + _TASK_W, task.cy), (source.x, source.cy)])
+                                     task.x + task.w + 50, task.cy - _GW / 2, _GW, _GW,
+                                     label=(task.x + task.w + 105, task.y - 75, 200, 70)))
+            self.flow(task.id, source.id, "", [(task.x + task.w, task.cy), (source.x, source.cy)])
         for dest, triggers in targets.items():
             target = self.by_id[_task_id(dest)]
             if self._adjacent(stage, dest):
@@ -334,16 +367,16 @@ class _BpmnLayout:
 
     def _timers(self) -> None:
         stacks: list[tuple[_Node, TimerEvent, str]] = []
-        deepest = 0.0
+        deepest = self.main_y + _TASK_H + _EV / 2  # the bottom lanes run below the row even with no outcome
         for stage in self.open:
             task = self.by_id[_task_id(stage)]
             timers = timers_on(stage)
-            step = min(45.0, (_TASK_W - 24 - _EV) / max(len(timers) - 1, 1))
             waiting = [t for t in timers if not t.interrupting]
+            ex = task.x + task.w + _OUTCOME_X
             for i, timer in enumerate(timers):
                 boundary = self.node(_Node(
                     f"timer_{stage}_{timer.kind}", "boundaryEvent", f"{timer.kind} ({timer.setting})",
-                    task.x + 12 + step * i, task.y + _TASK_H - _EV / 2, _EV, _EV,
+                    task.x + 12 + _TIMER_PITCH * i, task.y + _TASK_H - _EV / 2, _EV, _EV,
                     doc=f"Profile setting {timer.setting}: {_describe_timer(timer)}.",
                     attrs={"attachedToRef": task.id, "cancelActivity": "true" if timer.interrupting else "false"},
                     timer=timer,
@@ -351,11 +384,12 @@ class _BpmnLayout:
                 if timer.interrupting:
                     stacks.append((boundary, timer, stage))
                     continue
-                # Rightmost timer gets the shallowest outcome, so no flow crosses another.
-                depth = task.y + _TASK_H + 50 + 50 * (len(waiting) - 1 - waiting.index(timer))
-                ex = task.x + _TASK_W + 20
+                # Rightmost timer gets the shallowest outcome, so no flow crosses another; its label sits
+                # over its own line, right of its drop, where no other line runs.
+                depth = task.y + _TASK_H + 60 + 50 * (len(waiting) - 1 - waiting.index(timer))
                 end = self.node(_Node(f"{boundary.id}_done", "endEvent", timer.effect.capitalize(),
-                                      ex, depth - _EV / 2, _EV, _EV, label=(ex + _EV + 6, depth - 8, 120, 28)))
+                                      ex, depth - _EV / 2, _EV, _EV, label=(ex + _EV + 6, depth - 8, 160, _LABEL_H)))
+                boundary.label = (boundary.cx + 6, depth - 4 - _LABEL_H, min(ex - 12 - boundary.cx, 220), _LABEL_H)
                 self.flow(boundary.id, end.id, "", [(boundary.cx, boundary.y + _EV), (boundary.cx, depth),
                                                     (end.x, depth)])
                 deepest = max(deepest, depth + _EV)
@@ -364,7 +398,8 @@ class _BpmnLayout:
             dest = timer_dest(timer, stage)
             assert dest is not None  # interrupting timers name their move
             target = self.by_id[_task_id(dest)]
-            lane = deepest + 40 + _LANE * (len(stacks) - 1 - k)
+            lane = deepest + 40 + _LANE_BELOW * (len(stacks) - 1 - k)
+            boundary.label = (boundary.cx + 6, lane - 4 - _LABEL_H, 240, _LABEL_H)
             points = [(boundary.cx, boundary.y + _EV), (boundary.cx, lane)]
             if target.tag == "task":
                 points += [(target.x - 25, lane), (target.x - 25, target.cy), (target.x, target.cy)]

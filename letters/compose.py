@@ -1,8 +1,9 @@
 """Everything a letter says, gathered from the case file at send time.
 
-The workflow passes ids and, where it knows them, a date (`due`) and a reason code; the rest comes
-from the case file and the landlord's profile: the officer, the category, the action plan, the legal
-remedy, the agreed contact frequency. Where the case file does not know something yet (a case
+The workflow passes ids and, where it knows them, a date (`due`), a reason code and the action plan's
+version; the rest comes from the case file and the landlord's profile: the officer, the category, the
+action plan (the version the letter states, with the contact frequency and method agreed in it), the
+legal remedy. Where the case file does not know something yet (a case
 started without intake, a first letter sent before the case row is written) the letter says less
 rather than failing: a letter that arrives is better than a perfect one that never does.
 """
@@ -51,6 +52,12 @@ class LetterJob:
     profile: str | None = None
     due: datetime | None = None
     reason: str | None = None
+    plan_version: int | None = None
+
+
+class PlanNotRecorded(LookupError):
+    """The action plan version a letter states is not in the case file yet: the letter is sent in the same
+    workflow step that records it, so the send is tried again (never a letter stating another version)."""
 
 
 def load_profile(name: str | None) -> Profile:
@@ -117,9 +124,8 @@ def _pending_closure_reason(session: Session, job: LetterJob) -> str | None:
     return str(reason) if reason else None
 
 
-def _every(recipient: Recipient, profile: Profile) -> dict[str, Any]:
-    if recipient.contact_every_days:
-        days = recipient.contact_every_days
+def _every(days: int | None, profile: Profile) -> dict[str, Any]:
+    if days:
         if days % 7 == 0:
             return {"count": days // 7, "unit": "weeks"}
         return {"count": days, "unit": "days"}
@@ -127,26 +133,49 @@ def _every(recipient: Recipient, profile: Profile) -> dict[str, Any]:
     return {"count": period.count, "unit": period.unit}
 
 
-def _action_items(session: Session, case_ref: str, officer_name: str | None) -> list[dict[str, Any]]:
-    version = session.scalars(
-        select(ActionPlanVersionRow).where(ActionPlanVersionRow.case_ref == case_ref)
-        .order_by(ActionPlanVersionRow.number.desc())
-    ).first()
+@dataclass(frozen=True)
+class Plan:
+    """The action plan a letter states: a version shared with the reporter, or (a case from before plans were
+    versioned) its actions as they stand with the contact last agreed on the timeline."""
+
+    version: int | None
+    items: list[dict[str, Any]]
+    contact_every_days: int | None
+    contact_method: str | None
+
+
+def _plan(session: Session, job: LetterJob) -> Plan | None:
+    """The plan for this letter: exactly the version the workflow named, else the latest shared one."""
+    query = select(ActionPlanVersionRow).where(ActionPlanVersionRow.case_ref == job.case_ref)
+    if job.plan_version is not None:
+        query = query.where(ActionPlanVersionRow.number == job.plan_version)
+    version = session.scalars(query.order_by(ActionPlanVersionRow.number.desc())).first()
     if version is not None:
-        raw = list(version.items)
-    else:
-        rows = session.scalars(
-            select(ActionPlanItemRow).where(ActionPlanItemRow.case_ref == case_ref).order_by(ActionPlanItemRow.id)
-        ).all()
-        raw = [{"description": r.description, "owner": r.owner, "due": r.due, "done": r.done} for r in rows]
+        return Plan(version.number, list(version.items), version.contact_every_days, version.contact_method)
+    if job.plan_version is not None:
+        raise PlanNotRecorded(f"action plan version {job.plan_version} of {job.case_ref} is not recorded yet")
+    rows = session.scalars(
+        select(ActionPlanItemRow).where(ActionPlanItemRow.case_ref == job.case_ref).order_by(ActionPlanItemRow.id)
+    ).all()
+    agreed = _latest_event(session, job.case_ref, "action_plan") or {}
+    if not rows and not agreed:
+        return None
+    every = agreed.get("contact_every_days")
+    return Plan(None, [{"description": r.description, "owner": r.owner, "due": r.due, "done": r.done} for r in rows],
+                int(every) if every else None, agreed.get("contact_method"))
+
+
+def _action_items(plan: Plan | None, officer_name: str | None, partners: dict[str, str]) -> list[dict[str, Any]]:
     owners = {"officer": officer_name or "Your case officer", "reporter": "You"}
     items = []
-    for item in raw:
+    for item in plan.items if plan else []:
         due = item.get("due")
         if isinstance(due, str):
             due = date.fromisoformat(due[:10])
-        items.append({"description": item.get("description", ""), "owner": owners.get(str(item.get("owner")),
-                      str(item.get("owner", ""))), "due": due, "done": bool(item.get("done"))})
+        owner = str(item.get("owner", ""))
+        items.append({"description": item.get("description", ""),
+                      "owner": owners.get(owner) or partners.get(owner) or owner.replace("_", " ").capitalize(),
+                      "due": due, "done": bool(item.get("done"))})
     return items
 
 
@@ -161,7 +190,7 @@ def _address(recipient: Recipient) -> list[str]:
 #: Remedies that are court applications; the others (a notice seeking possession, a community protection
 #: notice, an undertaking) are served or agreed without applying to the court (issue 11 item 8).
 COURT_APPLICATIONS = frozenset({"injunction", "closure_order", "criminal_behaviour_order", "demotion",
-                                "possession_order", "absolute_ground"})
+                                "possession_order", "absolute_ground", "warrant_of_eviction"})
 #: Interventions that are a warning to the reported person (003 stage 4).
 WARNINGS = frozenset({"verbal_warning", "warning_letter", "community_protection_warning",
                       "acceptable_behaviour_contract"})
@@ -210,6 +239,13 @@ def context_for(
     ).first()
     legal_words = labels.get("legal", {})
     categories = labels.get("categories", {})
+    plan = _plan(session, job) if job.template == "action_plan" else None
+    # The action plan letter states the contact agreed in its version (004 §3.8), never the person record
+    # (issue 11 item 6); the acknowledgement, before any plan, offers the reporter's own preference on file.
+    if job.template == "action_plan":
+        every, method = (plan.contact_every_days, plan.contact_method) if plan else (None, None)
+    else:
+        every, method = recipient.contact_every_days, recipient.contact_method
     return {
         "landlord": settings.landlord,
         "officer": officer,
@@ -231,9 +267,10 @@ def context_for(
             "reason_reported_person_text": str(
                 reasons_rp.get(reason or "other", reasons_rp.get("other", ""))).format(inactivity=inactivity),
             "routed_to_text": labels.get("routed_to", {}).get(routed, (routed or "the right team").replace("_", " ")),
-            "contact_every": _every(recipient, profile),
-            "contact_method_text": labels.get("methods", {}).get(recipient.contact_method or "", ""),
-            "action_items": _action_items(session, job.case_ref, officer.name if officer else None),
+            "contact_every": _every(every, profile),
+            "contact_method_text": labels.get("methods", {}).get(method or "", ""),
+            "action_items": _action_items(plan, officer.name if officer else None, labels.get("partners", {})),
+            "plan_version": plan.version if plan else None,
             "unable_window": str(profile.enquiry.unable_to_contact_window),
             "legal_text": legal_words.get(legal.kind if legal else "", "a court order"),
             **_legal_history(session, job, legal, labels),

@@ -64,6 +64,11 @@ LETTERS: dict[str, str] = {
 }
 
 
+#: Documents other than letters (letters/templates/documents/<name>.html.j2): they share the renderer,
+#: its sandbox, labels and stylesheet, but not the letter's page (no envelope window, no "Dear ...").
+DOCUMENTS = frozenset({"chronology"})
+
+
 class TemplateMissing(LookupError):
     """No template of that name in the landlord's folder or the shipped ones."""
 
@@ -235,6 +240,8 @@ class Renderer:
             env.filters["shortdate"] = _shortdate
             env.filters["every"] = _every
             env.filters["fill"] = _fill
+            env.filters["clock"] = _clock
+            env.filters["briefdate"] = _briefdate
             self._envs[language] = env
         return self._envs[language]
 
@@ -260,6 +267,17 @@ class Renderer:
 
         return Rendered(template=template, language=lang, variant=variant, subject=block("subject"),
                         summary=block("summary"), html=markup)
+
+
+    def render_document(self, name: str, context: dict[str, Any], language: str | None = None) -> str:
+        """A document's HTML (a chronology for a court bundle): ``documents/<name>.html.j2``, the
+        landlord's copy first, then a translation's, then ours. Only names in DOCUMENTS are rendered:
+        the name picks a file, so it is never taken from outside."""
+        if name not in DOCUMENTS:
+            raise TemplateMissing(f"no document template {name!r}; known: {', '.join(sorted(DOCUMENTS))}")
+        lang = self._known(language)
+        full = {**context, "template": name, "language": lang, "variant": "standard", "labels": self.labels(lang)}
+        return self.env(lang).get_template(f"documents/{name}{SUFFIX}").render(full)
 
 
 @lru_cache(maxsize=8)
@@ -307,6 +325,28 @@ def _every(context: Context, spec: dict[str, Any] | None) -> str:
         singular = unit[:-1]
         return words.get(singular, f"every {singular.replace('_', ' ')}")
     return _fill(words.get(unit, "every {n} " + unit.replace("_", " ")), n=count)
+
+
+@pass_context
+def _briefdate(context: Context, value: date | datetime | None) -> str:
+    """'2 Mar 2026', for a table's date column (labels.toml `dates.months_short`, else 3 letters)."""
+    if value is None:
+        return ""
+    dates = context.get("labels", {}).get("dates", {})
+    day = _local(value, str(context.get("zone", "Europe/London")))
+    short = dates.get("months_short") or [m[:3] for m in (dates.get("months") or [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+        "November", "December"])]
+    return f"{day.day} {short[day.month - 1]} {day.year}"
+
+
+@pass_context
+def _clock(context: Context, value: datetime | None) -> str:
+    """'22:30', in the landlord's time zone."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(str(context.get("zone", "Europe/London")))
+    return (value.astimezone(zone) if value.tzinfo else value).strftime("%H:%M")
 
 
 def _fill(text: str, **values: Any) -> str:

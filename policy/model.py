@@ -7,6 +7,7 @@ without touching code, and a typo is refused with the field named rather than si
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +18,23 @@ from policy.periods import Period
 
 Nation = Literal["eng", "wls", "sct", "nir"]
 Risk = Literal["high", "medium", "low"]
-Role = Literal["intake", "officer", "manager", "senior_manager", "ops", "auditor"]
+#: The council's or landlord's own staff: who works, decides and reads cases.
+StaffRole = Literal["intake", "officer", "manager", "senior_manager", "ops", "auditor"]
+#: Everyone who may act: staff, and a partner agency's staff (who see only what is shared with their
+#: agency, and may record the outcome of a referral made to it: casefile/partners.py).
+Role = Literal["intake", "officer", "manager", "senior_manager", "ops", "auditor", "partner"]
+#: The kinds of partner agency a case may be referred to (003 §9, §11; 004 §3.3, §4.4, §6.1). An
+#: allow-list: a profile names its local agencies (`referrals.agencies`), each of one of these kinds.
+AgencyKind = Literal[
+    "victim_support", "hate_crime_service", "mental_health", "tenancy_sustainment", "safeguarding_adults",
+    "safeguarding_children", "police", "environmental_health",
+]
+AGENCY_KINDS: tuple[AgencyKind, ...] = (
+    "victim_support", "hate_crime_service", "mental_health", "tenancy_sustainment", "safeguarding_adults",
+    "safeguarding_children", "police", "environmental_health",
+)
+#: An agency's id as profiles, tokens (the `agency` claim) and the case file name it.
+AGENCY_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
@@ -157,21 +174,211 @@ class CaseReviewRules(_Section):
     hate_window: Period = Period(3, "months")
     last_incident_within: Period = Period(1, "months")
     complete_within: Period = Period(28, "days")
+    #: How long after a case closes an application for a review of it is still accepted (the closure
+    #: letters invite one). No seed sets a period after closure: 003 §10 accepts an application "at any
+    #: time" where "the last reported incident is within 1 month of the application", and a closed case's
+    #: last incident is at or before its closure, so 1 month (`last_incident_within`) is the default. The
+    #: case workflow stays open, waiting, for this long after closure, then finishes (issue 11 item 10).
+    apply_within_after_closure: Period = Period(1, "months")
+
+    @model_validator(mode="after")
+    def _calendar_periods(self) -> CaseReviewRules:
+        # The thresholds are counted by the pure lifecycle, which has no working-day calendar.
+        for name in ("window", "hate_window", "last_incident_within", "apply_within_after_closure"):
+            if getattr(self, name).unit == "working_days":
+                raise ValueError(f"case_review.{name} must be a calendar period (days, weeks, months or years)")
+        return self
 
 
 class Approvals(_Section):
-    closure: Role = "manager"
-    legal_action: Role = "manager"
-    instruct_solicitors: Role = "senior_manager"
-    eviction: Role = "senior_manager"
+    closure: StaffRole = "manager"
+    legal_action: StaffRole = "manager"
+    instruct_solicitors: StaffRole = "senior_manager"
+    eviction: StaffRole = "senior_manager"
     #: Time a manager has to decide before the task is escalated.
     decide_within: Period = Period(5, "working_days")
     #: Who an undecided task goes to next.
-    escalation_chain: list[Role] = ["manager", "senior_manager"]
+    escalation_chain: list[StaffRole] = ["manager", "senior_manager"]
+
+
+class Agency(_Section):
+    """A partner agency the service refers people to: its kind (the allow-list) and its name."""
+
+    kind: AgencyKind
+    title: str = Field(min_length=1, max_length=200)
+
+
+_AGENCY_TITLES: dict[AgencyKind, str] = {
+    "victim_support": "Victim Support", "hate_crime_service": "a hate crime support service",
+    "mental_health": "the community mental health team", "tenancy_sustainment": "Tenancy Sustainment",
+    "safeguarding_adults": "Adult Social Care (safeguarding adults)",
+    "safeguarding_children": "Children's Services (safeguarding children)", "police": "the police",
+    "environmental_health": "Environmental Health",
+}
+
+
+class Referrals(_Section):
+    """Referrals to partner agencies (003 §9 "referrals to other support agencies, as and when required";
+    004 §3.3 support offer, §4.4 safeguarding, §6.1 Tenancy Sustainment)."""
+
+    #: The agencies this service refers to, by id (the id a partner's token names in its `agency` claim).
+    #: By default one of each kind, named by its kind; a landlord names its local agencies instead.
+    agencies: dict[str, Agency] = {kind: Agency(kind=kind, title=title) for kind, title in _AGENCY_TITLES.items()}
+    #: When a referral is followed up if the officer gives no date (not stated in the seeds: a product
+    #: default, well inside 003 §9's monthly update to the reporter). Calendar units: the follow-up is a date.
+    follow_up_after: Period = Period(2, "weeks")
+
+    @field_validator("agencies")
+    @classmethod
+    def _agency_ids(cls, value: dict[str, Agency]) -> dict[str, Agency]:
+        pattern = re.compile(AGENCY_ID_PATTERN)
+        for agency in value:
+            if not pattern.match(agency):
+                raise ValueError(f"agency id {agency!r}: use lower-case letters, digits and _ (at most 32)")
+        return value
+
+    @field_validator("follow_up_after")
+    @classmethod
+    def _calendar_period(cls, value: Period) -> Period:
+        if value.unit == "working_days":
+            raise ValueError("give follow_up_after in days, weeks or months: a follow-up is a date")
+        return value
+
+
+#: A team's name as tasks and pages show it: short, lower case, no spaces ("asb", "housing").
+TEAM_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class Allocation(_Section):
+    """Who gives a new report its officer, and which team it goes to.
+
+    003 §8: "Enquiries and cases will be allocated to the appropriate Team and Officer"; a report that
+    arrives without an officer is the team manager's to allocate, within the first-response period
+    (the officer must still make that first contact in time). 004 §3.1 routes by priority: Housing
+    Officers "log and manage lower-level amber cases", ASB & Enforcement Officers "all ASB cases that
+    include a red priority". Amber is this system's medium and low risk, red its high (004 §3.5), so
+    LiveWest sets `team = "housing"` and `by_risk = { high = "asb_enforcement" }`.
+    """
+
+    #: Who allocates and reassigns cases (the team's manager): the allocation task is theirs, and an
+    #: officer may not move a case, even their own, without them (003 §9: one point of contact "throughout").
+    by: Literal["officer", "manager", "senior_manager"] = "manager"
+    #: The team a new report goes to, unless `by_risk` names another for its risk.
+    team: str = Field("asb", pattern=TEAM_PATTERN)
+    by_risk: dict[Risk, str] = {}
+
+    @field_validator("by_risk")
+    @classmethod
+    def _team_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for risk, team in value.items():
+            if not re.fullmatch(TEAM_PATTERN, team):
+                raise ValueError(f"{risk}: {team!r} is not a team name (lower case letters, digits and _)")
+        return value
+
+    def team_for(self, risk: Risk | None) -> str:
+        """The team a report of this risk is allocated to."""
+        return self.by_risk.get(risk, self.team) if risk is not None else self.team
 
 
 class Retention(_Section):
     closed_cases: Period = Period(6, "years")
+
+
+class RiskFactor(_Section):
+    """One question of the risk matrix, scored from 0 (not at all) to `max`."""
+
+    question: str = Field(min_length=1, max_length=200)
+    max: int = Field(3, ge=1, le=10)
+    #: A score at or above this makes the case high risk whatever the total: LiveWest's red
+    #: "where harm has occurred" or "a risk of harm" (004 §3.5). None: only the total counts.
+    high_at: int | None = Field(None, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _within_max(self) -> RiskFactor:
+        if self.high_at is not None and self.high_at > self.max:
+            raise ValueError(f"high_at {self.high_at} is above the factor's max {self.max}")
+        return self
+
+
+def _default_factors() -> dict[str, RiskFactor]:
+    # The DOMAIN's "vulnerability / risk assessment" (000 "Supporting you"; 004 §3.4): the harm of the
+    # 003 §8 table's urgent category, the persistence and impact of 003 §8 stage 3, and vulnerability (003 §10).
+    return {
+        "harm": RiskFactor(question="Has anyone been harmed or threatened, or is harm likely?", max=3, high_at=3),
+        "persistence": RiskFactor(question="How often and for how long has it happened?", max=3),
+        "impact": RiskFactor(question="How much is it affecting the reporter's life and the community?", max=3),
+        "vulnerability": RiskFactor(question="How vulnerable is the reporter (health, disability, age, "
+                                    "safeguarding)?", max=3),
+    }
+
+
+class ReviewEvery(_Section):
+    """How soon a risk assessment is repeated, by the level it found (003 §8 stage 1: the action plan
+    records "when a new risk assessment is due to be carried out"). Calendar periods only: the next
+    assessment is a date, fixed when the assessment is recorded."""
+
+    high: Period = Period(2, "weeks")
+    medium: Period = Period(1, "months")
+    low: Period = Period(1, "months")
+
+    @model_validator(mode="after")
+    def _calendar_periods(self) -> ReviewEvery:
+        for level in ("high", "medium", "low"):
+            if getattr(self, level).unit == "working_days":
+                raise ValueError(f"{level}: give a calendar period (days, weeks, months), not working days")
+        if not self.high.longest_days <= self.medium.longest_days <= self.low.longest_days:
+            raise ValueError("a higher risk cannot be reassessed less often: need high <= medium <= low")
+        return self
+
+    def for_risk(self, risk: Risk) -> Period:
+        value: Period = getattr(self, risk)
+        return value
+
+
+class RiskLabels(_Section):
+    """What the landlord calls each level on its pages (LiveWest: red and amber, 004 §3.5)."""
+
+    high: str = Field("high", min_length=1, max_length=32)
+    medium: str = Field("medium", min_length=1, max_length=32)
+    low: str = Field("low", min_length=1, max_length=32)
+
+
+class RiskMatrix(_Section):
+    """The risk assessment's questions and how their scores give a level (000 "Supporting you";
+    003 §8 stage 3; 004 §3.4 and Appendix 2). The level is the highest of: a factor at its `high_at`,
+    the total against `high_from` and `medium_from`, and the floor for a vulnerable reporter."""
+
+    factors: dict[str, RiskFactor] = Field(default_factory=_default_factors, min_length=1, max_length=12)
+    #: The least total score that is medium risk, and the least that is high risk.
+    medium_from: int = Field(4, ge=1)
+    high_from: int = Field(8, ge=1)
+    #: The least risk of a case whose reporter carries a vulnerability flag (003 §10; 004 §3.4).
+    vulnerable_reporter: Risk = "medium"
+    review_every: ReviewEvery = ReviewEvery()
+    labels: RiskLabels = RiskLabels()
+
+    @field_validator("factors")
+    @classmethod
+    def _factor_ids(cls, value: dict[str, RiskFactor]) -> dict[str, RiskFactor]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"factor id {name!r}: use lower-case letters, digits and _ (at most 32)")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> RiskMatrix:
+        most = sum(f.max for f in self.factors.values())
+        if not self.medium_from < self.high_from <= most:
+            raise ValueError(f"need medium_from < high_from <= the highest total ({most}); "
+                             f"got {self.medium_from} and {self.high_from}")
+        return self
+
+    @property
+    def highest_total(self) -> int:
+        return sum(f.max for f in self.factors.values())
+
+    def label(self, risk: Risk) -> str:
+        return str(getattr(self.labels, risk))
 
 
 class Profile(_Section):
@@ -187,7 +394,10 @@ class Profile(_Section):
     contact: ContactRules = ContactRules()
     case_review: CaseReviewRules = CaseReviewRules()
     approvals: Approvals = Approvals()
+    referrals: Referrals = Referrals()
+    allocation: Allocation = Allocation()
     retention: Retention = Retention()
+    risk_matrix: RiskMatrix = RiskMatrix()
 
     @model_validator(mode="after")
     def _risk_lists_in_scope(self) -> Profile:

@@ -22,42 +22,56 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, cast
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
 from policy.calendar import WorkingCalendar
 from policy.model import RISK_ORDER, Profile, Role
 from policy.periods import Period
+from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
     CASE_STAGES,
     DUPLICATE,
     INCIDENT_TEXT,
+    OPEN_OUTCOMES,
     OPEN_STAGES,
+    POSSESSION_KINDS,
+    ROLE_RANK,
+    WITHOUT_CONSENT,
     Actor,
+    AddAction,
     AgreeActionPlan,
     AssignOfficer,
+    ChangeAction,
     CloseWithReason,
     CommandError,
+    CompleteAction,
     ConcludeLegalAction,
     EscalateRisk,
     LegalDecision,
+    MakeReferral,
     NoArgs,
     Note,
     ProposeLegalAction,
     RecordCaseReview,
     RecordContact,
+    RecordEqualityAssessment,
     RecordIncident,
     RecordPoliceReport,
+    RecordReferralOutcome,
     RecordRiskAssessment,
     ReopenCase,
     ReportArgs,
     RequestAsbCaseReview,
     Stage,
     StartIntervention,
+    legal_step,
 )
 from statemachine.events import (
+    ActionChanged,
     ActionPlanAgreed,
     AsbCaseReviewRequested,
     CaseEvent,
@@ -72,22 +86,38 @@ from statemachine.events import (
     Notice,
     OfficerAssigned,
     PoliceInformed,
+    Referral,
+    ReferralOutcome,
     Reopened,
     RiskAssessed,
     RiskChanged,
 )
-from statemachine.facts import CaseFacts, LegalAction, PendingApproval
+from statemachine.facts import CaseFacts, LegalAction, PendingApproval, PlannedAction, ReferralFact
 from statemachine.patches import (
+    ACTION_OVERDUE,
+    ACTION_PLAN_VERSIONS,
+    ALLOCATION,
+    ALLOCATION_TASK,
     CONSIDER_CLOSURE,
     CONTACT_FROM_CONVERSION,
     ENQUIRY_DECISION,
     ENQUIRY_EXPIRY_DECISION,
+    EQUALITY_AT_EACH_STEP,
+    EQUALITY_REVIEW,
     INCIDENT_DETAILS,
+    INCIDENT_SOURCES,
+    INDEPENDENT_REVIEWER,
     LINKED_REPORTS,
     OFFICER_PROMPTS,
+    REFERRAL_FOLLOW_UP,
+    REFERRALS_RECORDED,
+    RISK_MATRIX,
+    RISK_REVIEW,
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
     TELL_THE_POLICE,
+    action_task_id,
+    follow_up_approval,
 )
 
 #: A timeline event (statemachine/events.py): effects append them, in the order they happen.
@@ -106,7 +136,8 @@ class Lifecycle(Protocol):
     #: The behaviour changes in force for this case (statemachine/patches.py).
     patches: frozenset[str]
 
-    def letter(self, template: str, to: str, events: list[Event], recipient: str | None = None) -> None: ...
+    def letter(self, template: str, to: str, events: list[Event], version: int | None = None,
+               recipient: str | None = None) -> None: ...
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None: ...
     def close(self, trigger: str, reason: str, now: datetime, events: list[Event],
               merged_into: str | None = None) -> None: ...
@@ -125,6 +156,9 @@ Fire = Callable[[Lifecycle, datetime, list[Event]], None]
 OFFICERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
 MANAGERS: tuple[Role, ...] = ("manager", "senior_manager")
 INTAKE_AND_OFFICERS: tuple[Role, ...] = ("intake", *OFFICERS)
+#: A partner agency's staff record what became of a referral to their agency, and nothing else (which
+#: referral is theirs is the door's rule, from the agency their token names: casefile/partners.py).
+OFFICERS_AND_PARTNERS: tuple[Role, ...] = (*OFFICERS, "partner")
 
 
 @dataclass(frozen=True)
@@ -141,12 +175,19 @@ class CommandSpec:
     roles: tuple[Role, ...] = OFFICERS
     #: Whether any officer may send it, not only the case's own (an incident is logged by whoever hears it).
     any_officer: bool = False
+    #: Also accepted about a closed case, while it takes ASB Case Review applications (the profile's
+    #: `case_review.apply_within_after_closure` after its closure; its guard says what else): the
+    #: application, and the applicant's reports to other agencies it rests on (003 §10; issue 11 item 10).
+    after_closure: bool = False
     #: The argument holding free text: the doors keep it in the case file and pass `<field>_ref`.
     free_text: str | None = None
     #: Arguments kept in the case file together, as one pending incident row the door writes first (an
     #: incident's place, account, impact and references); the door passes `details_ref` in their place.
     details: tuple[str, ...] = ()
     details_ref: str | None = None
+    #: Further arguments that are personal (the protected characteristics an Equality Act assessment
+    #: considered): the doors keep them in the case file with the free text's note, never in the workflow.
+    kept: tuple[str, ...] = ()
     #: The approval this command asks for, and the approval (with its verdict) it decides.
     asks: ApprovalKind | None = None
     decides: ApprovalKind | None = None
@@ -204,7 +245,7 @@ STAGE_MOVES: list[tuple[str, list[str], str]] = [
     ("withdraw_legal", ["legal"], "interventions"),
     ("approve_closure", list(CASE_STAGES), "closed"),
     # A manager reopens a closed case to the stage it closed from (issue 12 item 6).
-    *[("reopen", ["closed"], stage) for stage in OPEN_STAGES],
+    *[("reopen_case", ["closed"], stage) for stage in OPEN_STAGES],
 ]
 
 INTERVENTION_LETTERS = {
@@ -237,6 +278,28 @@ def _legal_open_refusal(lc: Lifecycle) -> str | None:
     return None
 
 
+def guard_assign_officer(lc: Lifecycle, args: AssignOfficer | None, actor: Actor | None) -> str | None:
+    """Allocating a case and moving it to another officer are the team manager's decisions (003 §8 "allocated
+    to the appropriate Team and Officer"; 004 §3.1 a case escalated to red "can be escalated to an ASB &
+    Enforcement Officer"), and the reporter keeps one point of contact "throughout" (003 §9), so an officer
+    asks their manager rather than handing a case on themselves. A reassignment says why (kept in the case
+    file). Before the allocation-task change any officer could assign a case without one, or hand on their own."""
+    if ALLOCATION_TASK not in lc.patches:
+        return None
+    by = lc.profile.allocation.by
+    if actor is not None and ROLE_RANK.get(actor.role, -1) < ROLE_RANK[by]:
+        who = by.replace("_", " ")
+        return f"allocating or reassigning a case is a {who}'s decision: ask your {who}"
+    if args is None:
+        return None
+    current = lc.facts.officer
+    if current == args.officer:
+        return f"{args.officer} is already the case's officer"
+    if current and not (args.reason or args.reason_ref):
+        return f"say why the case moves from {current} to {args.officer} (reason, kept in the case file)"
+    return None
+
+
 def guard_record_contact(lc: Lifecycle, args: RecordContact | None, actor: Actor | None) -> str | None:
     if lc.facts.reporter.anonymous:
         return "the reporter is anonymous: there is nobody to contact"
@@ -260,7 +323,100 @@ def guard_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan | None, actor: 
     return None
 
 
+def case_review_applications_close(facts: CaseFacts, profile: Profile) -> datetime | None:
+    """Until when a closed case takes applications for an ASB Case Review about it (None: not closed).
+
+    The closure letters invite one, and 003 §10 accepts an application "at any time" where the last
+    reported incident is within 1 month of it; the profile's `case_review.apply_within_after_closure`
+    says for how long after closure (a calendar period: the pure lifecycle has no working-day calendar).
+    The case workflow waits this long after closure before it finishes (workflows/case.py)."""
+    if facts.closed_at is None:
+        return None
+    return cast(datetime, profile.case_review.apply_within_after_closure.add_calendar(facts.closed_at))
+
+
+def _closed_case_refusal(lc: Lifecycle) -> str | None:
+    """Why a closed case no longer takes an ASB Case Review application (or the reports it rests on)."""
+    facts = lc.facts
+    until = case_review_applications_close(facts, lc.profile)
+    if not facts.is_closed or until is None or lc.clock is None or lc.clock <= until:
+        return None
+    assert facts.closed_at is not None
+    return (f"the case closed on {facts.closed_at.date():%d %B %Y}: an ASB Case Review about it could be applied "
+            f"for within {lc.profile.case_review.apply_within_after_closure} of its closure "
+            f"(until {until.date():%d %B %Y})")
+
+
+def _local_date(lc: Lifecycle, moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(lc.profile.calendar.timezone)).date()
+
+
+#: The most actions a plan holds: the workflow carries them, so a plan stays small (done ones included).
+MAX_ACTIONS = 100
+
+
+def _plan_refusal(lc: Lifecycle) -> str | None:
+    if ACTION_PLAN_VERSIONS not in lc.patches:
+        return "this case keeps the rules it started with: its action plan is a contact frequency and method only"
+    return None
+
+
+def _action_date_refusal(lc: Lifecycle, due: date | None) -> str | None:
+    """An action's date is from today to a year ahead: a plan is reviewed at least monthly (004 §3.11), and
+    the case keeps the working-day calendar that far ahead."""
+    if due is None or lc.clock is None:
+        return None
+    today = _local_date(lc, lc.clock)
+    if due < today:
+        return f"the action's date {due.isoformat()} has passed: give a date from today"
+    if due > today + timedelta(days=366):
+        return f"the action's date {due.isoformat()} is more than a year ahead: plan it at a later review"
+    return None
+
+
+def _open_action(lc: Lifecycle, action_id: str) -> PlannedAction | None:
+    return next((a for a in lc.facts.actions if a.id == action_id and not a.done), None)
+
+
+def _open_action_refusal(lc: Lifecycle, action_id: str | None) -> str | None:
+    reason = _plan_refusal(lc)
+    if reason:
+        return reason
+    if action_id is None:
+        return None if any(not a.done for a in lc.facts.actions) else "the action plan has no open action"
+    if _open_action(lc, action_id) is None:
+        known = any(a.id == action_id for a in lc.facts.actions)
+        return f"action {action_id} is already done" if known else f"the action plan has no action {action_id}"
+    return None
+
+
+def guard_add_action(lc: Lifecycle, args: AddAction | None, actor: Actor | None) -> str | None:
+    reason = _plan_refusal(lc)
+    if reason:
+        return reason
+    if len(lc.facts.actions) >= MAX_ACTIONS:
+        return f"the action plan has {MAX_ACTIONS} actions: it is time to review it with the reporter"
+    return _action_date_refusal(lc, args.due if args else None)
+
+
+def guard_change_action(lc: Lifecycle, args: ChangeAction | None, actor: Actor | None) -> str | None:
+    return _open_action_refusal(lc, args.action if args else None) or _action_date_refusal(
+        lc, args.due if args else None)
+
+
+def guard_complete_action(lc: Lifecycle, args: CompleteAction | None, actor: Actor | None) -> str | None:
+    return _open_action_refusal(lc, args.action if args else None)
+
+
 def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Actor | None) -> str | None:
+    if lc.facts.is_closed:
+        closed = _closed_case_refusal(lc)
+        if closed:
+            return closed
+        if args is not None and args.source == "case":
+            return ("the case is closed: a new incident is a new report; on a closed case only the applicant's "
+                    "reports to the police, the council or another landlord are recorded (source), for an ASB "
+                    "Case Review")
     strands = lc.profile.categories.hate_strands
     if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
         return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
@@ -284,6 +440,35 @@ def _duplicate_refusal(lc: Lifecycle, args: CloseWithReason | None) -> str | Non
 
 def guard_close_enquiry(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
     return _duplicate_refusal(lc, args)
+def guard_record_risk_assessment(lc: Lifecycle, args: RecordRiskAssessment | None, actor: Actor | None
+                                 ) -> str | None:
+    """The scores answer the profile's matrix (every factor, nothing else, each in its range), and the
+    next assessment is a date to come, within a year."""
+    if args is None:
+        return None
+    if args.scores is not None:
+        try:
+            check_scores(lc.profile.risk_matrix, args.scores)
+        except ScoreError as exc:
+            return str(exc)
+    if args.next_assessment_due is not None and lc.clock is not None:
+        return next_assessment_refusal(lc.profile, args.next_assessment_due, lc.clock)
+    return None
+
+
+def next_assessment_refusal(profile: Profile, due: date, now: datetime) -> str | None:
+    """Why a next-assessment date is refused: it must be after today, and within a year."""
+    today = local_date(profile, now)
+    if due <= today:
+        return f"next_assessment_due {due} is not after today ({today})"
+    if due > today + timedelta(days=366):
+        return f"next_assessment_due {due} is more than a year away"
+    return None
+
+
+def local_date(profile: Profile, moment: datetime) -> date:
+    """The day a moment falls on where the landlord is (the profile's time zone)."""
+    return moment.astimezone(ZoneInfo(profile.calendar.timezone)).date()
 
 
 def guard_convert_to_case(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
@@ -301,12 +486,20 @@ def guard_escalate_risk(lc: Lifecycle, args: EscalateRisk | None, actor: Actor |
 
 
 def guard_start_intervention(lc: Lifecycle, args: StartIntervention | None, actor: Actor | None) -> str | None:
+    # A support referral is a referral, with its agency, consent and follow-up (issue 12 item 8): one
+    # concept, recorded by make_referral. Before that change it was an intervention kind with neither.
+    referrals = REFERRALS_RECORDED in lc.patches
+    if referrals and args is not None and args.kind == "support_referral":
+        return ("a support referral is recorded with make_referral: the agency, the consent it is made with "
+                "and a follow-up date (003 §9, §15)")
     # Support is offered at any stage and is not escalation (003 §9; 004 §3.3): a support referral
     # may be started even at the legal stage, and from an enquiry without converting it.
-    support = SUPPORT_MOVES_NOTHING in lc.patches and (args is None or args.kind == "support_referral")
+    support = (SUPPORT_MOVES_NOTHING in lc.patches and not referrals
+               and (args is None or args.kind == "support_referral"))
     if lc.facts.stage == "legal" and not support:
+        where = "make_referral" if referrals else "a support referral"
         return ("not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
-                "a support referral at any stage)")
+                f"{where} at any stage)")
     if lc.facts.stage == "enquiry" and not support:
         return _urgent_jump_refusal(lc, "interventions")
     return None
@@ -320,10 +513,55 @@ def guard_propose_legal_action(lc: Lifecycle, args: ProposeLegalAction | None, a
             return reason
     if facts.equality_assessed_at is None:
         return "record an Equality Act assessment first"
-    if facts.incidents > facts.incidents_at_equality:
+    if EQUALITY_AT_EACH_STEP in lc.patches:
+        reason = _equality_refusal(facts, args.kind if args is not None else None)
+        if reason:
+            return reason
+    elif facts.incidents > facts.incidents_at_equality:
         return "new incidents since the Equality Act assessment: record a new one first"
     if facts.pending_of("legal_approval"):
         return "a legal action is already awaiting approval"
+    if args is not None and args.kind == "warrant_of_eviction" and not any(
+            a.kind in POSSESSION_KINDS and a.status in ("approved", "concluded") for a in facts.legal_actions):
+        return "a warrant of eviction follows a possession order, and none was approved on this case"
+    return None
+
+
+#: What the lifecycle counts as new information for the Equality Act assessment, which is "updated at
+#: pertinent points including ... upon receipt of new and relevant information, for example a psychiatric
+#: report" (004 §6.4; 003 §16 "any protected characteristic the perpetrator(s) may have, whether they have
+#: any support services in place"): a new incident (004 §3.8 updates the plan "following new incidents"),
+#: a change of the case's risk, a new (vulnerability) risk assessment (000 "a vulnerability risk
+#: assessment"; 003 §7), and a support referral, which records a support need or vulnerability (003 §11).
+NEW_INFORMATION: dict[str, str] = {
+    "new_incident": "a new incident",
+    "risk_changed": "a change of risk",
+    "risk_assessment": "a new risk assessment",
+    "support_referral": "a support referral",
+}
+#: A legal step was taken (approved, or an emergency action begun): the next step needs its own assessment.
+LEGAL_STEP_TAKEN = "legal_step"
+STEP_WORDS: dict[str, str] = {"notice": "a notice", "court_application": "a court application",
+                              "warrant": "a warrant of eviction"}
+
+
+def _equality_refusal(facts: CaseFacts, kind: str | None) -> str | None:
+    """An Equality Act assessment is made before each legal step (notice, court application, warrant) and
+    after new information (004 §6.4 "at pertinent points"; 003 §16): the latest must postdate both, must
+    not have found legal action disproportionate, and, if it was made for a step, be for this one."""
+    needed = facts.equality_needed
+    if needed == LEGAL_STEP_TAKEN:
+        return ("a legal step was taken since the last Equality Act assessment: record a new one for this step "
+                "(004 §6.4)")
+    if needed:
+        return (f"new information since the Equality Act assessment ({NEW_INFORMATION.get(needed, needed)}): "
+                "record a new one first (004 §6.4)")
+    if facts.equality_conclusion == "not_proportionate":
+        return "the Equality Act assessment found legal action not proportionate: record a new one first"
+    made_for = facts.equality_step
+    if kind is not None and made_for in STEP_WORDS and made_for != legal_step(kind):
+        return (f"the Equality Act assessment was made for {STEP_WORDS[made_for]}, and {kind} is "
+                f"{STEP_WORDS[legal_step(kind)]}: record one for this step")
     return None
 
 
@@ -341,10 +579,13 @@ def guard_conclude_legal_action(lc: Lifecycle, args: Any, actor: Actor | None) -
 
 def guard_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview | None, actor: Actor | None
                                   ) -> str | None:
-    if args is None:
-        return None
+    closed = _closed_case_refusal(lc)
+    if closed:
+        return closed
     if lc.facts.asb_case_review_since is not None:
         return "an ASB Case Review is already under way"
+    if args is None:
+        return None
     return _case_review_threshold_refusal(lc, args.applicant, lc.clock)
 
 
@@ -358,8 +599,13 @@ def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime 
     last = max(when for when, _ in log)
     if rules.last_incident_within.add_calendar(last) < now:
         return f"the last incident was more than {rules.last_incident_within} before the application"
-    window_end = rules.window.add_calendar(facts.received_at)
-    in_window = sum(1 for when, _ in log if facts.received_at <= when <= window_end)
+    # 003 §10 counts the incidents "reported from one person within a 3-to-6-month period of the first
+    # report that have been made to either, the police, local authority ... or a registered social
+    # landlord": the first may be the applicant's report to the police, before this case was opened.
+    # Before that change (unpatched histories) the period began at this case's own report.
+    first = min(when for when, _ in log) if INCIDENT_SOURCES in lc.patches else facts.received_at
+    window_end = rules.window.add_calendar(first)
+    in_window = sum(1 for when, _ in log if first <= when <= window_end)
     needed = rules.group_incidents if applicant == "group" else rules.individual_incidents
     if in_window >= needed:
         return None
@@ -370,6 +616,60 @@ def _case_review_threshold_refusal(lc: Lifecycle, applicant: str, now: datetime 
     return (f"the ASB Case Review threshold is not met: {in_window} incidents within {rules.window} of the "
             f"first report ({needed} needed for {'a group' if applicant == 'group' else 'one person'}), "
             f"{hate} hate incidents in the last {rules.hate_window} ({rules.hate_incidents} needed)")
+
+
+def _follow_up_refusal(lc: Lifecycle, follow_up: date | None) -> str | None:
+    """A follow-up date is a day after today and within a year (the working-day calendar a deadline
+    uses holds the bank holidays of the next two years)."""
+    if follow_up is None or lc.clock is None:
+        return None
+    today = local_date(lc.profile, lc.clock)
+    if follow_up <= today:
+        return f"the follow-up date {follow_up.isoformat()} must be after today ({today.isoformat()})"
+    if follow_up > today + timedelta(days=366):
+        return f"the follow-up date {follow_up.isoformat()} is more than a year away"
+    return None
+
+
+def guard_make_referral(lc: Lifecycle, args: MakeReferral | None, actor: Actor | None) -> str | None:
+    """A referral goes to an agency the service works with, about a person who can be named, on their
+    consent, or without it only where the law allows: a safeguarding concern (to a safeguarding team or
+    the police) or a crime (to the police) (003 §9, §15; 004 §2.2, §3.3, §4.4, §4.5)."""
+    if args is None:
+        return None
+    agencies = lc.profile.referrals.agencies
+    agency = agencies.get(args.agency)
+    if agency is None:
+        return f"unknown agency {args.agency!r}; this service refers to: {', '.join(agencies)}"
+    reporter = lc.facts.reporter
+    if args.person_id is None and (reporter.anonymous or not reporter.id):
+        return "the reporter is anonymous: name the person referred (person_id)"
+    without = WITHOUT_CONSENT.get(agency.kind, frozenset())
+    if args.basis == "consent" and not args.consent_ref:
+        other = f", or refer on a {' or '.join(sorted(without))} basis (004 §2.2, §4.4)" if without else ""
+        return (f"no referral consent is recorded for the person (or they withdrew it): ask them and record "
+                f"their consent first (003 §15){other}")
+    if args.basis != "consent" and args.basis not in without:
+        return (f"a referral to {args.agency} ({agency.kind}) needs the person's consent: only safeguarding "
+                f"teams and the police are referred to without it (004 §2.2, §4.4)")
+    return _follow_up_refusal(lc, args.follow_up)
+
+
+def _referral(lc: Lifecycle, referral_id: str) -> ReferralFact | None:
+    return next((r for r in lc.facts.referrals if r.id == referral_id), None)
+
+
+def guard_record_referral_outcome(lc: Lifecycle, args: RecordReferralOutcome | None, actor: Actor | None
+                                  ) -> str | None:
+    if args is None:
+        return None if any(r.open for r in lc.facts.referrals) else "no referral is open on this case"
+    referral = _referral(lc, args.referral)
+    if referral is None:
+        known = ", ".join(r.id for r in lc.facts.referrals) or "none"
+        return f"no referral {args.referral} on this case (referrals: {known})"
+    if not referral.open:
+        return f"{referral.id} (to {referral.agency}) already has its final outcome"
+    return _follow_up_refusal(lc, args.follow_up)
 
 
 def guard_request_closure(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
@@ -406,8 +706,33 @@ def guard_reopen_case(lc: Lifecycle, args: ReopenCase | None, actor: Actor | Non
 
 
 def do_assign_officer(lc: Lifecycle, args: AssignOfficer, actor: Actor, now: datetime, events: list[Event]) -> None:
-    lc.facts.officer = args.officer
-    events.append(OfficerAssigned(officer=args.officer))
+    """The case gets its officer, or a new one; the letters from then on name them (letters/compose.py reads
+    the case row's officer, which this step's projection writes). Answers the allocation task."""
+    facts = lc.facts
+    previous = facts.officer
+    facts.officer = args.officer
+    if ALLOCATION_TASK not in lc.patches:
+        events.append(OfficerAssigned(officer=args.officer))
+        return
+    given: dict[str, Any] = {"previous": previous} if previous else {}
+    if args.reason_ref:
+        given["reason_ref"] = args.reason_ref
+    events.append(OfficerAssigned(officer=args.officer, **given))
+    if facts.allocation_task_open:
+        facts.allocation_task_open = False
+        events.append(Decided(kind=ALLOCATION, decision="allocated"))
+
+
+def allocate(lc: Lifecycle, events: list[Event]) -> None:
+    """A new report without an officer: a task for the team's manager to allocate it, due within the
+    first-response period (Lifecycle.task_terms), naming the team its risk goes to (003 §8; 004 §3.1).
+    Answered on the case by assign_officer; undecided, it goes up the escalation chain."""
+    facts = lc.facts
+    if ALLOCATION_TASK not in lc.patches or facts.officer or facts.is_closed:
+        return
+    rules = lc.profile.allocation
+    facts.allocation_task_open = True
+    lc.task(ALLOCATION, rules.by, events, approval=ALLOCATION, team=rules.team_for(facts.risk))
 
 
 def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -417,6 +742,16 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     hate = args.hate or args.hate_strand is not None
     # Every incident counts towards the ASB Case Review thresholds (003 §10), an attached report's too.
     facts.incident_log.append((args.occurred_at or now, hate))
+    recorded = IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
+                                category=args.category or facts.category,
+                                **({"hate_strand": args.hate_strand} if args.hate_strand else {}),
+                                **_incident_facts(args),
+                                **({"source": args.source} if args.source != "case" else {}))
+    if facts.is_closed:
+        # The applicant's report to another agency, recorded for an ASB Case Review about the closed case
+        # (003 §10): it counts toward the thresholds and changes nothing else of the case as it closed.
+        events.append(recorded)
+        return
     facts.monitoring_since = None
     # A later hate incident marks the case as hate, and its strand is the case's latest: both feed
     # reporting of hate-related cases (004 §6.4; issue 11 item 15), not only the first report's.
@@ -424,26 +759,36 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
         facts.hate = True
     if args.hate_strand is not None:
         facts.hate_strand = args.hate_strand
-    details = INCIDENT_DETAILS in lc.patches
     # Who reported it and where its details are go on the event whatever the case's patches: arguments a
     # recorded history never carried add nothing to its replay, and a case opened before this change still
     # confirms the details its door wrote. What the incident *does* (the risk it raises) is the patch's.
-    events.append(IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
-                                   category=args.category or facts.category,
-                                   **({"hate_strand": args.hate_strand} if args.hate_strand else {}),
-                                   **_incident_facts(args)))
-    if hate:
+    events.append(recorded)
+    # An incident the applicant reported to the police is one the police already know of (004 §3.5).
+    if hate and not (args.source == "police" and INCIDENT_SOURCES in lc.patches):
         tell_the_police(lc, events)
     if hate and facts.risk != "high":
         facts.risk = "high"
         events.append(RiskChanged(risk="high", why="hate incident"))
-    elif details and facts.risk != "high" and _raises_to_high(lc, args):
+    elif INCIDENT_DETAILS in lc.patches and facts.risk != "high" and _raises_to_high(lc, args):
         # Violence, threats or an injury make the case urgent, as they would a first report (003 §8 table).
         facts.risk = "high"
         events.append(RiskChanged(risk="high", why=_raises_to_high(lc, args)))
     if LINKED_REPORTS in lc.patches and args.acknowledge and args.reporter_id:
         # A report attached to this open case, not a new one: its reporter is told so (issue 12 item 6).
         lc.letter("acknowledgement_attached", "reporter", events, recipient=args.reporter_id)
+    new_information(lc, "new_incident", events)
+
+
+def new_information(lc: Lifecycle, why: str, events: list[Event]) -> None:
+    """New and relevant information (NEW_INFORMATION): the Equality Act assessment must be made again before
+    the next legal step, and, while legal action is open, the officer gets a task to make it now (004 §6.4)."""
+    facts = lc.facts
+    if facts.equality_assessed_at is None:
+        return  # nothing to update: the first assessment comes before the first legal step anyway
+    facts.equality_needed = why
+    if EQUALITY_AT_EACH_STEP in lc.patches and facts.open_legal_actions and not facts.equality_task_open:
+        facts.equality_task_open = True
+        lc.task(EQUALITY_REVIEW, "officer", events, approval=EQUALITY_REVIEW, why=why)
 
 
 def _incident_facts(args: RecordIncident) -> dict[str, Any]:
@@ -509,18 +854,131 @@ def do_record_contact(lc: Lifecycle, args: RecordContact, actor: Actor, now: dat
 def do_record_risk_assessment(
     lc: Lifecycle, args: RecordRiskAssessment, actor: Actor, now: datetime, events: list[Event]
 ) -> None:
-    lc.facts.risk_assessed_at = now
-    lc.facts.risk_assessment = args.level
-    events.append(RiskAssessed(level=args.level))
+    """The level comes from the profile's matrix (004 §3.4 "a risk assessment matrix"; 003 §8 stage 3
+    "assess level of risk, persistence and impact"), or is the level an older scenario file gives. A
+    vulnerable reporter's case is at least the matrix's floor (003 §10 "the victim's vulnerability";
+    004 §3.5), a higher level raises the case's risk, and the next assessment is set: the date given, or
+    the profile's interval for the level (003 §8 stage 1 "when a new risk assessment is due"). Before
+    that change (unpatched histories) only the level was recorded."""
+    facts = lc.facts
+    matrix = lc.profile.risk_matrix
+    facts.risk_assessed_at = now
+    if RISK_MATRIX not in lc.patches:
+        level = args.level or assess(matrix, scores=args.scores, level=None, reporter_vulnerable=False).level
+        facts.risk_assessment = level
+        events.append(RiskAssessed(level=level))
+        new_information(lc, "risk_assessment", events)
+        return
+    vulnerable = facts.reporter.vulnerable if args.reporter_vulnerable is None else args.reporter_vulnerable
+    facts.reporter.vulnerable = vulnerable
+    found = assess(matrix, scores=args.scores, level=args.level, reporter_vulnerable=vulnerable)
+    facts.risk_assessment = found.level
+    facts.risk_review_on = args.next_assessment_due or next_assessment_on(matrix, found.level,
+                                                                          local_date(lc.profile, now))
+    extra: dict[str, Any] = {}
+    if args.scores is not None:
+        extra.update(scores=dict(args.scores), total=found.total)
+    if found.scored != found.level:
+        extra["scored"] = found.scored
+    if vulnerable:
+        extra["vulnerable"] = True
+    events.append(RiskAssessed(level=found.level, next_due=facts.risk_review_on.isoformat(), **extra))
+    if facts.risk is None or _higher(found.level, facts.risk):
+        facts.risk = found.level
+        events.append(RiskChanged(risk=found.level, why="risk assessment"))
+    if facts.risk_review_task_open:
+        facts.risk_review_task_open = False
+        events.append(Decided(kind=RISK_REVIEW, decision="done"))
+    new_information(lc, "risk_assessment", events)
+
+
+def raise_for_vulnerable_reporter(lc: Lifecycle, events: list[Event]) -> None:
+    """A report from a reporter who carries a vulnerability flag: the case is at least the matrix's floor
+    (003 §10 "the victim's vulnerability and/or the potential for harm"; 004 §3.4-3.5, the reporter's
+    support needs and risk of harm decide the priority)."""
+    facts = lc.facts
+    if RISK_MATRIX not in lc.patches or facts.risk is None:
+        return
+    raised = with_vulnerable_floor(lc.profile.risk_matrix, facts.risk, facts.reporter.vulnerable)
+    if raised != facts.risk:
+        facts.risk = raised
+        events.append(RiskChanged(risk=raised, why="vulnerable reporter"))
 
 
 def do_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan, actor: Actor, now: datetime, events: list[Event]
                          ) -> None:
-    lc.facts.contact_every_days = args.contact_every_days
-    lc.facts.contact_method = args.contact_method
+    facts = lc.facts
+    facts.contact_every_days = args.contact_every_days
+    facts.contact_method = args.contact_method
+    if ACTION_PLAN_VERSIONS not in lc.patches:
+        events.append(ActionPlanAgreed(contact_every_days=args.contact_every_days,
+                                       contact_method=args.contact_method, reporters_choice=args.reporters_choice))
+        lc.letter("action_plan", "reporter", events)
+        return
+    # Agreeing the plan (or agreeing it again) is a new version, and the reporter's letter states exactly
+    # that version: its actions and this frequency and method (004 §3.2 "agree a written action plan, which
+    # will be shared with the reporter"; 000 "You'll receive a copy").
+    facts.plan_version += 1
     events.append(ActionPlanAgreed(contact_every_days=args.contact_every_days, contact_method=args.contact_method,
-                                   reporters_choice=args.reporters_choice))
-    lc.letter("action_plan", "reporter", events)
+                                   reporters_choice=args.reporters_choice, version=facts.plan_version))
+    lc.letter("action_plan", "reporter", events, version=facts.plan_version)
+
+
+def _new_version(lc: Lifecycle) -> int | None:
+    """A change to an agreed plan is its next version (None: the plan is still being drawn up, not agreed)."""
+    if lc.facts.plan_version == 0:
+        return None
+    lc.facts.plan_version += 1
+    return lc.facts.plan_version
+
+
+def _share(lc: Lifecycle, version: int | None, events: list[Event]) -> None:
+    """004 §3.8: an action "should always be shared with the reporting customer": each new version of an
+    agreed plan goes to the reporter, stating that version."""
+    if version is not None:
+        lc.letter("action_plan", "reporter", events, version=version)
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def do_add_action(lc: Lifecycle, args: AddAction, actor: Actor, now: datetime, events: list[Event]) -> None:
+    facts = lc.facts
+    action = PlannedAction(id=f"A{len(facts.actions) + 1}", who=args.who, due=args.due)
+    facts.actions.append(action)
+    version = _new_version(lc)
+    events.append(ActionChanged(action=action.id, change="added", who=action.who, due=action.due.isoformat(),
+                                **_given(what_ref=args.what_ref, version=version)))
+    _share(lc, version, events)
+
+
+def do_change_action(lc: Lifecycle, args: ChangeAction, actor: Actor, now: datetime, events: list[Event]) -> None:
+    action = _open_action(lc, args.action)
+    assert action is not None  # guarded
+    moved = args.due is not None and args.due != action.due
+    action.who = args.who or action.who
+    action.due = args.due or action.due
+    version = _new_version(lc)
+    events.append(ActionChanged(action=action.id, change="changed",
+                                **_given(who=args.who, due=args.due.isoformat() if args.due else None,
+                                         what_ref=args.what_ref, version=version)))
+    if moved and action.chased:  # a new date agreed answers the overdue task
+        action.chased = False
+        events.append(Decided(kind=ACTION_OVERDUE, decision="rescheduled", approval=action_task_id(action.id)))
+    _share(lc, version, events)
+
+
+def do_complete_action(lc: Lifecycle, args: CompleteAction, actor: Actor, now: datetime, events: list[Event]
+                       ) -> None:
+    action = _open_action(lc, args.action)
+    assert action is not None  # guarded
+    action.done = True
+    version = _new_version(lc)
+    events.append(ActionChanged(action=action.id, change="done", **_given(version=version)))
+    if action.chased:
+        events.append(Decided(kind=ACTION_OVERDUE, decision="done", approval=action_task_id(action.id)))
+    _share(lc, version, events)
 
 
 def decide_enquiry(lc: Lifecycle, decision: str, events: list[Event]) -> None:
@@ -551,8 +1009,17 @@ def _silent_duplicate(lc: Lifecycle, reason: str) -> bool:
 
 
 def do_escalate_risk(lc: Lifecycle, args: EscalateRisk, actor: Actor, now: datetime, events: list[Event]) -> None:
-    lc.facts.risk = args.risk
+    """A case raised to high risk is assessed again that day: "we will complete a risk assessment
+    (Appendix 2) on all cases that fall within a red category" (004 §3.5, §3.4). Before that change
+    (unpatched histories) escalation moved no assessment."""
+    facts = lc.facts
+    facts.risk = args.risk
     events.append(RiskChanged(risk=args.risk, why="escalated"))
+    if RISK_MATRIX in lc.patches and args.risk == "high":
+        today = local_date(lc.profile, now)
+        if facts.risk_review_on is None or facts.risk_review_on > today:
+            facts.risk_review_on = today
+    new_information(lc, "risk_changed", events)
 
 
 def do_record_case_review(lc: Lifecycle, args: RecordCaseReview, actor: Actor, now: datetime, events: list[Event]
@@ -580,6 +1047,7 @@ def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, 
         # (003 §9 "referrals to other support agencies, as and when required"; 004 §3.3).
         lc.facts.interventions.append(args.kind)
         events.append(InterventionStarted(kind=args.kind))
+        new_information(lc, "support_referral", events)
         return
     if lc.facts.converted_at is None:
         lc.facts.converted_at = now
@@ -590,10 +1058,63 @@ def do_start_intervention(lc: Lifecycle, args: StartIntervention, actor: Actor, 
         lc.letter(INTERVENTION_LETTERS[args.kind], "reported_person", events)
 
 
-def do_record_equality_assessment(lc: Lifecycle, args: Any, actor: Actor, now: datetime, events: list[Event]) -> None:
-    lc.facts.equality_assessed_at = now
-    lc.facts.incidents_at_equality = lc.facts.incidents
-    events.append(EqualityAssessed())
+def do_make_referral(lc: Lifecycle, args: MakeReferral, actor: Actor, now: datetime, events: list[Event]) -> None:
+    """Record the referral; the case stays where it is (support is not escalation: 003 §9, 004 §3.3)
+    and its follow-up date starts the referral_follow_up deadline."""
+    facts = lc.facts
+    agency = lc.profile.referrals.agencies[args.agency]
+    follow_up = args.follow_up or lc.profile.referrals.follow_up_after.add_calendar(local_date(lc.profile, now))
+    referral = ReferralFact(id=facts.next_id("referral"), agency=args.agency, kind=agency.kind, follow_up=follow_up)
+    facts.referrals.append(referral)
+    given: dict[str, Any] = {"consent_ref": args.consent_ref} if args.consent_ref else {}
+    events.append(Referral(to=args.agency, reason=agency.kind, id=referral.id,
+                           person_id=args.person_id or facts.reporter.id, basis=args.basis, **given,
+                           follow_up=follow_up.isoformat()))
+    # A referral for support is new information for the Equality Act assessment (004 §6.4).
+    new_information(lc, "support_referral", events)
+
+
+def do_record_referral_outcome(lc: Lifecycle, args: RecordReferralOutcome, actor: Actor, now: datetime,
+                               events: list[Event]) -> None:
+    """An open outcome keeps the referral open: no response is chased again (on the date given, or
+    after the profile's follow_up_after); an accepted one is followed up only on a date given. A final
+    outcome closes it. Either answers its follow-up task, if one is open."""
+    referral = _referral(lc, args.referral)
+    assert referral is not None  # guarded
+    tasked = referral.tasked
+    referral.open = args.outcome in OPEN_OUTCOMES
+    follow_up = args.follow_up
+    if follow_up is None and args.outcome == "no_response":
+        follow_up = lc.profile.referrals.follow_up_after.add_calendar(local_date(lc.profile, now))
+    referral.follow_up = follow_up if referral.open else None
+    referral.tasked = False
+    events.append(ReferralOutcome(id=referral.id, outcome=args.outcome, follow_up=follow_up.isoformat())
+                  if follow_up is not None and referral.open else ReferralOutcome(id=referral.id, outcome=args.outcome))
+    if tasked:
+        events.append(Decided(kind=REFERRAL_FOLLOW_UP, decision=args.outcome, approval=follow_up_approval(referral.id)))
+
+
+def do_record_equality_assessment(lc: Lifecycle, args: RecordEqualityAssessment, actor: Actor, now: datetime,
+                                  events: list[Event]) -> None:
+    facts = lc.facts
+    facts.equality_assessed_at = now
+    facts.incidents_at_equality = facts.incidents
+    if EQUALITY_AT_EACH_STEP not in lc.patches:
+        events.append(EqualityAssessed())
+        return
+    facts.equality_step = args.step
+    facts.equality_conclusion = args.conclusion
+    facts.equality_needed = None
+    events.append(EqualityAssessed(**_given(step=args.step, conclusion=args.conclusion,
+                                            assessment_ref=args.note_ref)))
+    if facts.equality_task_open:
+        facts.equality_task_open = False
+        events.append(Decided(kind=EQUALITY_REVIEW, decision="assessed"))
+
+
+def _legal_step_taken(lc: Lifecycle) -> None:
+    """A legal step was taken: the next one needs an assessment of its own (004 §6.4)."""
+    lc.facts.equality_needed = lc.facts.equality_needed or LEGAL_STEP_TAKEN
 
 
 def do_propose_legal_action(
@@ -621,6 +1142,7 @@ def do_propose_legal_action(
         if facts.converted_at is None:
             facts.converted_at = now
         lc.move("enter_legal", events)
+        _legal_step_taken(lc)
 
 
 def _legal_facts(action: LegalAction) -> dict[str, Any]:
@@ -648,6 +1170,8 @@ def _decide_legal(lc: Lifecycle, approve: bool, now: datetime, events: list[Even
         if facts.converted_at is None:
             facts.converted_at = now
         lc.move("enter_legal", events)
+        if not action.emergency:  # an emergency action's step was taken when it began
+            _legal_step_taken(lc)
         template = "legal_warning" if action.kind == "legal_warning" else "letter_before_action"
         lc.letter(template, "reported_person", events)
     elif facts.stage == "legal" and not facts.open_legal_actions:
@@ -677,7 +1201,11 @@ def do_request_asb_case_review(lc: Lifecycle, args: RequestAsbCaseReview, actor:
                                events: list[Event]) -> None:
     lc.facts.asb_case_review_since = now
     events.append(AsbCaseReviewRequested(applicant=args.applicant, status="requested"))
-    lc.task("asb_case_review", lc.profile.approvals.closure, events)
+    # The review is independent (004 §8 "an independent ASB expert"; 003 §10 "not a complaints process"
+    # about those who worked the case): the manager who approved the closure under review may not decide
+    # it (its task workflow refuses them, workflows/tasks.py `refusal`).
+    approver = lc.facts.closure_approved_by if INDEPENDENT_REVIEWER in lc.patches else None
+    lc.task("asb_case_review", lc.profile.approvals.closure, events, **({"not_by": approver} if approver else {}))
 
 
 def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]
@@ -696,6 +1224,8 @@ def do_approve_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
     pending = lc.facts.pending_of("closure_approval")
     assert pending is not None and pending.reason is not None  # guarded
     events.append(Decided(kind="closure_approval", decision="approved"))
+    if INDEPENDENT_REVIEWER in lc.patches:
+        lc.facts.closure_approved_by = actor.id  # who may not review it (004 §8)
     lc.close("approve_closure", pending.reason, now, events, merged_into=pending.merged_into)
     if _silent_duplicate(lc, pending.reason):
         return
@@ -719,13 +1249,14 @@ def do_reopen_case(lc: Lifecycle, args: ReopenCase, actor: Actor, now: datetime,
     target = facts.closed_from or "enquiry"
     facts.closed_at = None
     facts.closure_reason = None
+    facts.closure_approved_by = None  # a later closure has its own approver
     facts.reopened_at = now
     facts.outcome = "enquiry"  # a report closed at triage and reopened is worked as an enquiry
     for moment in ("monitoring_since", "closure_prompt_since", "unable_letter_at", "enquiry_decision_since"):
         setattr(facts, moment, None)
     events.append(Reopened(stage=target, by=actor.id, reason_ref=args.reason_ref) if args.reason_ref
                   else Reopened(stage=target, by=actor.id))
-    lc.move("reopen", events, target=target)
+    lc.move("reopen_case", events, target=target)
 
 
 # =============================================================================================== commands
@@ -733,28 +1264,48 @@ def do_reopen_case(lc: Lifecycle, args: ReopenCase, actor: Actor, now: datetime,
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
 
 _COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("assign_officer", "give the case its officer, the reporter's one point of contact",
-                AssignOfficer, OPEN_STAGES, do_assign_officer, examples=({"officer": "o1"}, {"officer": "o2"}),
-                title="Assign an officer", clause="003 §6"),
+    CommandSpec("assign_officer", "give the case its officer (the reporter's one point of contact), or move it to "
+                "another with a reason: the team manager's decision (profile `allocation.by`)",
+                AssignOfficer, OPEN_STAGES, do_assign_officer, guard_assign_officer, free_text="reason",
+                examples=({"officer": "o1"}, {"officer": "o2", "reason_ref": "N-3"}),
+                title="Assign or reassign the officer", clause="003 §8, §9; 004 §3.1"),
     CommandSpec("record_incident", "log a further incident: when, where, what, who reported it, its impact "
-                "(hate, violence, threats or an injury make the case high risk)",
+                "(hate, violence, threats or an injury make the case high risk); or the applicant's report to "
+                "the police, the council or another landlord (source)",
                 RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
-                any_officer=True, details=INCIDENT_TEXT, details_ref="incident_ref",
+                any_officer=True, after_closure=True, details=INCIDENT_TEXT, details_ref="incident_ref",
                 examples=({}, {"hate": True}, {"reported_by": "police", "incident_ref": "I-1"},
-                          {"reported_by": "witness", "violence_or_threats": True}),
-                title="Record an incident", clause="003 §12"),
+                          {"reported_by": "witness", "violence_or_threats": True}, {"source": "police"}),
+                title="Record an incident", clause="003 §10, §12; 004 §6.4"),
     CommandSpec("record_contact", "record a contact with the reporter, made or failed, with a note of it",
                 RecordContact, OPEN_STAGES, do_record_contact, guard_record_contact, free_text="note",
                 examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"},
                           {"outcome": "made", "method": "visit", "note_ref": "N-1"}),
                 title="Record a contact", clause="003 §8 stage 1"),
-    CommandSpec("record_risk_assessment", "record the risk assessment's level", RecordRiskAssessment, OPEN_STAGES,
-                do_record_risk_assessment, examples=({"level": "high"}, {"level": "low"}),
-                title="Record a risk assessment", clause="003 §7"),
+    CommandSpec("record_risk_assessment", "score the profile's risk matrix: the level follows, and the next "
+                "assessment is set", RecordRiskAssessment, OPEN_STAGES, do_record_risk_assessment,
+                guard_record_risk_assessment,
+                examples=({"level": "high"}, {"scores": {"persistence": 1, "impact": 1, "vulnerability": 0}},
+                          {"scores": {"persistence": 3, "impact": 3, "vulnerability": 2},
+                           "reporter_vulnerable": True}),
+                title="Record a risk assessment", clause="004 §3.4; 003 §8 stage 3"),
     CommandSpec("agree_action_plan", "agree how often, and how, the reporter is contacted", AgreeActionPlan,
                 OPEN_STAGES, do_agree_action_plan, guard_agree_action_plan,
                 examples=({"contact_every_days": 14}, {"contact_every_days": 60}),
                 title="Agree an action plan", clause="003 §9"),
+    CommandSpec("add_action", "add an action to the reporter's action plan: what, who (officer, reporter or a "
+                "partner agency) and by when", AddAction, OPEN_STAGES, do_add_action, guard_add_action,
+                free_text="what",
+                examples=({"what_ref": "N-1", "who": "officer", "due": "2026-03-20"},
+                          {"what_ref": "N-2", "who": "police", "due": "2026-04-30"}),
+                title="Add an action to the plan", clause="003 stage 1; 004 §3.8"),
+    CommandSpec("change_action", "change an open action of the plan: its date, who does it, or what it is",
+                ChangeAction, OPEN_STAGES, do_change_action, guard_change_action, free_text="what",
+                examples=({"action": "A1", "due": "2026-05-01"}, {"action": "A1", "who": "reporter"}),
+                title="Change an action of the plan", clause="004 §3.8"),
+    CommandSpec("complete_action", "mark an action of the plan done", CompleteAction, OPEN_STAGES,
+                do_complete_action, guard_complete_action, examples=({"action": "A1"}, {"action": "A2"}),
+                title="Mark an action done", clause="004 §3.8"),
     CommandSpec("convert_to_case", "turn the enquiry into a case (investigation)", NoArgs, ("enquiry",),
                 do_convert_to_case, guard_convert_to_case, examples=({},),
                 title="Convert the enquiry to a case", clause="003 §8 stage 1"),
@@ -762,9 +1313,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 CloseWithReason, ("enquiry",), do_close_enquiry, guard_close_enquiry,
                 examples=({"reason": "not_asb"}, {"reason": "duplicate", "merged_into": "ASB-2026-000001"}),
                 title="Close the enquiry", clause="003 §8 stage 1"),
-    CommandSpec("escalate_risk", "raise the case's risk", EscalateRisk, OPEN_STAGES, do_escalate_risk,
+    CommandSpec("escalate_risk", "raise the case's risk (to high: the risk is assessed again that day)",
+                EscalateRisk, OPEN_STAGES, do_escalate_risk,
                 guard_escalate_risk, examples=({"risk": "high"}, {"risk": "medium"}),
-                title="Escalate the risk", clause="003 §7"),
+                title="Escalate the risk", clause="003 §7; 004 §3.5"),
     CommandSpec("record_case_review", "record a case review: continue, or consider closure", RecordCaseReview,
                 CASE_STAGES, do_record_case_review, free_text="reason",
                 examples=({"decision": "continue"}, {"decision": "consider_closure"},
@@ -775,9 +1327,12 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 StartIntervention, OPEN_STAGES, do_start_intervention, guard_start_intervention,
                 examples=({"kind": "warning_letter"}, {"kind": "mediation"}, {"kind": "support_referral"}),
                 title="Start an intervention", clause="003 §8 stage 4"),
-    CommandSpec("record_equality_assessment", "record an Equality Act assessment", Note, OPEN_STAGES,
-                do_record_equality_assessment, free_text="note", examples=({},),
-                title="Record an Equality Act assessment", clause="004 §6.4"),
+    CommandSpec("record_equality_assessment", "record an Equality Act assessment: what was considered, the "
+                "adjustments offered, the conclusion, the legal step", RecordEqualityAssessment, OPEN_STAGES,
+                do_record_equality_assessment, free_text="note", kept=("considered", "adjustments"),
+                examples=({}, {"step": "court_application", "conclusion": "proportionate", "note_ref": "N-3"},
+                          {"step": "notice", "conclusion": "not_proportionate"}),
+                title="Record an Equality Act assessment", clause="004 §6.4; 003 §16"),
     CommandSpec("propose_legal_action", "propose a legal remedy; it needs approval (an emergency acts at once)",
                 ProposeLegalAction, OPEN_STAGES, do_propose_legal_action, guard_propose_legal_action,
                 asks="legal_approval", examples=({"kind": "legal_warning"}, {"kind": "possession_order"},
@@ -801,8 +1356,24 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 RecordPoliceReport, OPEN_STAGES, do_record_police_report, free_text="police_reference",
                 examples=({}, {"police_reference_ref": "N-1"}),
                 title="Record that the police were told", clause="004 §3.5"),
-    CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review", RequestAsbCaseReview,
-                OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
+    CommandSpec("make_referral", "refer a person to a partner agency, on their consent (or a safeguarding or "
+                "police basis), with a follow-up date", MakeReferral, OPEN_STAGES, do_make_referral,
+                guard_make_referral, free_text="note",
+                examples=({"agency": "victim_support", "consent_ref": "C-1"},
+                          {"agency": "police", "basis": "crime"},
+                          {"agency": "victim_support", "basis": "safeguarding"}),
+                title="Refer to a partner agency", clause="003 §9"),
+    CommandSpec("record_referral_outcome", "record what became of a referral (a partner may, for its own)",
+                RecordReferralOutcome, OPEN_STAGES, do_record_referral_outcome, guard_record_referral_outcome,
+                roles=OFFICERS_AND_PARTNERS, free_text="note",
+                examples=({"referral": "referral-1", "outcome": "accepted"},
+                          {"referral": "referral-1", "outcome": "no_response"},
+                          {"referral": "referral-2", "outcome": "completed"}),
+                title="Record a referral's outcome", clause="004 §3.3"),
+    # The victim applies; whoever hears the application records it: intake, any officer, a manager.
+    CommandSpec("request_asb_case_review", "a reporter applies for an ASB Case Review (also about a closed case)",
+                RequestAsbCaseReview, OPEN_STAGES, do_request_asb_case_review, guard_request_asb_case_review,
+                roles=INTAKE_AND_OFFICERS, any_officer=True, after_closure=True,
                 examples=({"applicant": "individual"}, {"applicant": "group"}),
                 title="Record an ASB Case Review application", clause="003 §10"),
     CommandSpec("request_closure", "ask for the case to be closed, with a reason", CloseWithReason, CASE_STAGES,
@@ -966,6 +1537,52 @@ def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | 
     return _latest(facts.last_contact_at, facts.converted_at, facts.first_response_at, facts.reopened_at)
 
 
+def due_risk_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                    patches: frozenset[str]) -> datetime | None:
+    """The end of the working day on which the next risk assessment falls (the next working day if
+    that date is not one)."""
+    if RISK_MATRIX not in patches or facts.risk_review_on is None:
+        return None
+    day = facts.risk_review_on
+    if not calendar.is_working_day(day):
+        day = calendar.next_working_day(day)
+    return calendar.end_of(day)
+
+
+def fire_risk_review(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """The next risk assessment is due: a task for the officer, answered by recording it (003 §8 stage 1
+    "when a new risk assessment is due to be carried out"; 004 §3.4). Not a breach of the deadline itself:
+    left undone, the task goes up the escalation chain (and breaches at its top) like any other task."""
+    if not lc.facts.risk_review_task_open:
+        lc.facts.risk_review_task_open = True
+        lc.task(RISK_REVIEW, "officer", events, approval=RISK_REVIEW)
+
+
+def _action_due_at(calendar: WorkingCalendar, day: date) -> datetime:
+    """An action is late when the working day of its date has ended (the next working day's end, if its
+    date is not one): deadlines end with the working day, as officers count them."""
+    return calendar.end_of(day if calendar.is_working_day(day) else calendar.next_working_day(day))
+
+
+def due_action(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+               patches: frozenset[str]) -> datetime | None:
+    waiting = [a.due for a in facts.actions if not a.done and not a.chased]
+    return _action_due_at(calendar, min(waiting)) if waiting else None
+
+
+def fire_action_due(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """Each action whose date has passed undone gives the officer a task: chase it, or agree a new date
+    (003 stage 1 "Action Plan": actions set and taken; 004 §3.8 "It is important to complete actions as
+    agreed on the plan"; 001 rec. 3). Answered on the case by complete_action or change_action."""
+    rules = lc.profile.calendar
+    local = now.astimezone(ZoneInfo(rules.timezone))
+    ended = local.date() if local.time() >= rules.end_of_working_day else local.date() - timedelta(days=1)
+    for action in lc.facts.actions:
+        if not action.done and not action.chased and action.due <= ended:
+            action.chased = True
+            lc.task(ACTION_OVERDUE, "officer", events, approval=action_task_id(action.id), action=action.id)
+
+
 def fire_overdue(kind: str) -> Fire:
     """A missed deadline is a breach (recorded by `on_deadline`), with an overdue task for the first
     role of the escalation chain (004 §3.12)."""
@@ -1034,6 +1651,26 @@ def fire_consider_closure(kind: str) -> Fire:
     return fire
 
 
+def due_referral_follow_up(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                           patches: frozenset[str]) -> datetime | None:
+    """The end of the working day of the earliest follow-up date of an open referral not yet tasked."""
+    dates = [r.follow_up for r in facts.referrals if r.open and not r.tasked and r.follow_up is not None]
+    if not dates:
+        return None
+    day = min(dates)
+    return calendar.end_of(day if calendar.is_working_day(day) else calendar.next_working_day(day))
+
+
+def fire_referral_follow_up(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """Each referral whose follow-up date has come gets a task for the officer: find out what became of
+    it, answered by record_referral_outcome (003 §9; 004 §3.3 "recorded on our internal systems")."""
+    today = local_date(lc.profile, now)
+    for referral in lc.facts.referrals:
+        if referral.open and not referral.tasked and referral.follow_up is not None and referral.follow_up <= today:
+            referral.tasked = True
+            lc.task(REFERRAL_FOLLOW_UP, "officer", events, approval=follow_up_approval(referral.id))
+
+
 _FIRST_OF_CHAIN = "the first role of approvals.escalation_chain (an overdue task)"
 
 _DEADLINES: tuple[DeadlineSpec, ...] = (
@@ -1068,6 +1705,23 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
                  fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
                  clause="003 §9"),
+    DeadlineSpec("referral_follow_up", "a referral's follow-up date: the officer checks what became of it",
+                 OPEN_STAGES, "referrals.follow_up_after", due_referral_follow_up, "referral_follow_up task",
+                 fire_referral_follow_up, tells="the officer (a referral_follow_up task, answered by "
+                 "record_referral_outcome)", clause="003 §9; 004 §3.3"),
+    DeadlineSpec("allocation", "a report without an officer is allocated by the team's manager within the "
+                 "first-response period", ("enquiry",), "first_response.<risk>", None,
+                 "allocation task for the next role; at the top of the chain, a breach",
+                 tells="the `allocation.by` role (the team the profile routes its risk to), then up the chain",
+                 on_task=True, clause="003 §8; 004 §3.1"),
+    DeadlineSpec("risk_review", "the next risk assessment falls due: the officer is tasked to repeat it",
+                 OPEN_STAGES, "risk_matrix.review_every.<risk>", due_risk_review, "risk_review task",
+                 fire_risk_review, tells="the officer (a risk_review task, answered by record_risk_assessment)",
+                 clause="003 §8 stage 1; 004 §3.4"),
+    DeadlineSpec("action_due", "an action of the plan whose date passes undone", OPEN_STAGES,
+                 "calendar.end_of_working_day", due_action, "action_overdue task for the officer", fire_action_due,
+                 tells="the officer (an action_overdue task, answered by completing the action or a new date)",
+                 clause="003 stage 1; 004 §3.8"),
     DeadlineSpec("approval", "an approval or task undecided moves up the escalation chain",
                  OPEN_STAGES, "approvals.decide_within", None,
                  "approval task for the next role", tells="the next role of the escalation chain", on_task=True,
@@ -1095,6 +1749,8 @@ def command_table() -> str:
         given = [name for name in spec.args.model_fields if name not in door_set]
         fields = ", ".join(f"`{name}`" for name in given) or "none"
         stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
+        if spec.after_closure:
+            stages += "; closed: within `case_review.apply_within_after_closure`"
         who = ", ".join(spec.roles)
         if spec.decides is not None:
             who = "the role the approval needs (profile `approvals`), never its requester"

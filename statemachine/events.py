@@ -88,8 +88,13 @@ class Reopened(_Event):
 
 
 class OfficerAssigned(_Event):
+    """The case's officer (the reporter's one point of contact, 003 §9), given or changed. A reassignment
+    names the officer before and its reason (in the case file); older histories carry the officer only."""
+
     event: Literal["officer"] = "officer"
     officer: str
+    previous: str | None = None
+    reason_ref: str | None = None
 
 
 class IncidentRecorded(_Event):
@@ -110,6 +115,9 @@ class IncidentRecorded(_Event):
     incident_ref: str | None = None
     #: The person on file who reported it (an id), when known.
     reporter_id: str | None = None
+    #: Where it was reported, when not to this service: the police, the council or another landlord
+    #: (003 §10: the applicant's reports to them count toward the ASB Case Review thresholds).
+    source: str | None = None
 
 
 class RiskChanged(_Event):
@@ -125,8 +133,17 @@ class ContactRecorded(_Event):
 
 
 class RiskAssessed(_Event):
+    """A risk assessment: its level and, from the profile's matrix, the scores, their total and the level
+    they gave before a vulnerable reporter's floor (`scored`, when it differs); the date the next one is
+    due (ISO date). Older histories carry only the level."""
+
     event: Literal["risk_assessment"] = "risk_assessment"
     level: str
+    scores: dict[str, int] | None = None
+    total: int | None = None
+    scored: str | None = None
+    vulnerable: bool | None = None
+    next_due: str | None = None
 
 
 class CaseReviewed(_Event):
@@ -138,12 +155,28 @@ class CaseReviewed(_Event):
 
 class ActionPlanAgreed(_Event):
     """The contact frequency and method agreed with the reporter; `reporters_choice` when a frequency
-    less often than the standard was the reporter's own recorded choice (001 rec. 3)."""
+    less often than the standard was the reporter's own recorded choice (001 rec. 3). `version`: the plan's
+    version this agreement made, shared with the reporter (older histories carry none)."""
 
     event: Literal["action_plan"] = "action_plan"
     contact_every_days: int
     contact_method: str
     reporters_choice: bool
+    version: int | None = None
+
+
+class ActionChanged(_Event):
+    """An action of the plan added, changed or done (003 stage 1 "Action Plan"; 004 §3.8): who does it
+    and by when (an ISO date); what it is stays in the case file (`what_ref`). `version`: the plan's new
+    version, when the plan was already agreed (each change of an agreed plan is shared)."""
+
+    event: Literal["action"] = "action"
+    action: str
+    change: Literal["added", "changed", "done"]
+    who: str | None = None
+    due: str | None = None
+    what_ref: str | None = None
+    version: int | None = None
 
 
 class PoliceInformed(_Event):
@@ -161,11 +194,34 @@ class EnquiryExpired(_Event):
 
 
 class Referral(_Event):
-    """A report routed to another service (003 §4): the referral itself, not only its letter."""
+    """A referral: the case (or a person in it) passed to another service or a partner agency.
+
+    One concept with two sources. Triage routes a report that is not ASB to another service (003 §4):
+    `to` is the service, `reason` is `not_asb`, and nothing else is given. An officer refers a person
+    to a partner agency (`make_referral`; 003 §9, 004 §3.3): `to` is the agency's id, `reason` its kind
+    (the need: `victim_support`, `safeguarding_adults`, ...), with the referral's id, the person, the
+    basis (`consent`, `safeguarding`, `crime`), the consent it was made with and its follow-up date.
+    """
 
     event: Literal["referral"] = "referral"
     to: str
     reason: str
+    id: str | None = None
+    person_id: str | None = None
+    basis: str | None = None
+    #: The consent row it was made with (`C-<id>`), when made on consent.
+    consent_ref: str | None = None
+    #: The date to follow it up (ISO date).
+    follow_up: str | None = None
+
+
+class ReferralOutcome(_Event):
+    """What became of a referral (`record_referral_outcome`), and its next follow-up date if still open."""
+
+    event: Literal["referral_outcome"] = "referral_outcome"
+    id: str
+    outcome: str
+    follow_up: str | None = None
 
 
 class Notice(_Event):
@@ -183,7 +239,13 @@ class InterventionStarted(_Event):
 
 
 class EqualityAssessed(_Event):
+    """An Equality Act assessment: the legal step it was made for and its conclusion; what it considered
+    and the adjustments offered are in the case file, with the note `assessment_ref` names (004 §6.4)."""
+
     event: Literal["equality_assessment"] = "equality_assessment"
+    step: str | None = None
+    conclusion: str | None = None
+    assessment_ref: str | None = None
 
 
 class LegalActionChanged(_Event):
@@ -209,6 +271,8 @@ class Decided(_Event):
     event: Literal["decision"] = "decision"
     kind: str
     decision: str
+    #: The task it answers, when more than one of its kind may be open (`action_overdue:A1`).
+    approval: str | None = None
 
 
 # ---------------------------------------------------------------------------------------- messages
@@ -221,12 +285,15 @@ class LetterSent(_Event):
     #: The person written to, by id, when not the case's own reporter or reported person (the reporter of
     #: a report attached to this case, issue 12 item 6).
     recipient: str | None = None
+    #: The action plan's version the letter states (the action_plan letter).
+    version: int | None = None
 
 
 class NotificationSent(_Event):
     event: Literal["notification"] = "notification"
     channel: str
     template: str
+    version: int | None = None
 
 
 class CommunicationFailed(_Event):
@@ -254,13 +321,20 @@ class TaskCreated(_Event):
     reason: str | None = None
     #: The deadline an overdue task is about.
     deadline: str | None = None
-    #: Why a consider_closure task was made (inactivity, monitoring).
+    #: Why a consider_closure task was made (inactivity, monitoring), or an equality_review task (the
+    #: new information: new_incident, risk_changed, ...).
     why: str | None = None
     #: The letter a communication_failed task is about, and its event.
     template: str | None = None
     message_seq: int | None = None
     #: A prompt (consider closure) stays with its holder: never a breach.
     prompt: bool | None = None
+    #: Who may not decide it: the manager who approved the closure an ASB Case Review is about (004 §8).
+    not_by: str | None = None
+    #: The team an allocation task allocates for (the profile's `allocation`, by risk; 004 §3.1).
+    team: str | None = None
+    #: The plan's action an action_overdue task is about.
+    action: str | None = None
 
 
 class TaskReminded(_Event):
@@ -309,7 +383,7 @@ CaseEvent = Annotated[
     | ContactRecorded | RiskAssessed | CaseReviewed | InterventionStarted | EqualityAssessed | LegalActionChanged
     | AsbCaseReviewRequested | Decided | LetterSent | NotificationSent | CommunicationFailed | TaskCreated
     | TaskReminded | TaskEscalatedEvent | TaskResolvedEvent | DeadlineSet | Breach | ActionPlanAgreed
-    | PoliceInformed | EnquiryExpired | Referral | Notice | Reopened,
+    | PoliceInformed | EnquiryExpired | Referral | Notice | Reopened | ActionChanged | ReferralOutcome,
     Field(discriminator="event"),
 ]
 

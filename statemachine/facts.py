@@ -6,7 +6,7 @@ Temporal history, which must hold no personal data (the case file in the databas
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,8 @@ class Party(BaseModel):
     id: str | None = None
     anonymous: bool = False
     contact_method: str | None = None
+    #: Carries a vulnerability flag in the case file (which one stays there).
+    vulnerable: bool = False
 
 
 class LegalAction(BaseModel):
@@ -35,6 +37,34 @@ class LegalAction(BaseModel):
     instruct_solicitor: bool = False
     #: When the decision was considered at a case review meeting (004 §3.12), if recorded.
     case_review_meeting: datetime | None = None
+
+
+class PlannedAction(BaseModel):
+    """One action of the reporter's action plan: who does it and by when (what it is stays in the case
+    file). `chased`: its date passed undone and the officer has a task for it (until it is done or moved)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    who: str
+    due: date
+    done: bool = False
+    chased: bool = False
+
+
+class ReferralFact(BaseModel):
+    """A referral to a partner agency, as the workflow tracks it for its follow-up (ids and dates only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    agency: str
+    kind: str
+    follow_up: date | None = None
+    #: open until an outcome closes it (declined, completed, withdrawn).
+    open: bool = True
+    #: Its follow-up task was raised for the current follow-up date.
+    tasked: bool = False
 
 
 class PendingApproval(BaseModel):
@@ -79,6 +109,8 @@ class CaseFacts(BaseModel):
     closed_from: Stage | None = None
     #: When a manager last reopened the case: its clocks count from then, not from before it closed.
     reopened_at: datetime | None = None
+    #: Who approved the closure: they may not review the case (004 §8 "an independent ASB expert").
+    closure_approved_by: str | None = None
 
     first_response_at: datetime | None = None
     failed_contacts: int = 0
@@ -86,6 +118,10 @@ class CaseFacts(BaseModel):
     last_contact_at: datetime | None = None
     contact_every_days: int | None = None
     contact_method: str | None = None
+    #: The action plan's actions (003 stage 1 "Action Plan"; 004 §3.8), and its latest version shared with
+    #: the reporter (0: not agreed yet). Agreeing the plan, and every change once agreed, is a new version.
+    actions: list[PlannedAction] = []
+    plan_version: int = 0
 
     incidents: int = 1
     last_incident_at: datetime
@@ -94,8 +130,19 @@ class CaseFacts(BaseModel):
     incident_log: list[tuple[datetime, bool]] = []
     risk_assessed_at: datetime | None = None
     risk_assessment: Risk | None = None
+    #: The date the next risk assessment is due (003 §8 stage 1), and whether its task is open.
+    risk_review_on: date | None = None
+    risk_review_task_open: bool = False
     equality_assessed_at: datetime | None = None
     incidents_at_equality: int = 0
+    #: The latest Equality Act assessment's legal step and conclusion (its details are in the case file),
+    #: and why a new one is needed before the next legal step (004 §6.4 "at pertinent points"): new
+    #: information (`NEW_INFORMATION` in statemachine/catalogue.py) or a legal step taken.
+    equality_step: str | None = None
+    equality_conclusion: str | None = None
+    equality_needed: str | None = None
+    #: New information reached a case with legal action open: the officer has a task to reassess.
+    equality_task_open: bool = False
     last_review_at: datetime | None = None
     monitoring_since: datetime | None = None
     asb_case_review_since: datetime | None = None
@@ -107,8 +154,12 @@ class CaseFacts(BaseModel):
     #: A hate incident the police have not yet been told of has a task open; when they were told.
     police_task_open: bool = False
     police_told_at: datetime | None = None
+    #: A report that came without an officer has an allocation task open for the team's manager (003 §8).
+    allocation_task_open: bool = False
 
     interventions: list[str] = []
+    #: Referrals to partner agencies (003 §9; 004 §3.3), for their follow-up tasks.
+    referrals: list[ReferralFact] = []
     legal_actions: list[LegalAction] = []
     pending: list[PendingApproval] = []
 

@@ -37,8 +37,10 @@ from statemachine.catalogue import (
     REPORT_COMMAND,
     STAGE_MOVES,
     Event,
+    allocate,
     decide_enquiry,
     parse_args,
+    raise_for_vulnerable_reporter,
     tell_the_police,
 )
 from statemachine.commands import COURT_KINDS, EVICTION_KINDS, ROLE_RANK, STAGES, Actor, CommandError, ReportArgs
@@ -57,8 +59,10 @@ from statemachine.events import (
 from statemachine.facts import CaseFacts, Party
 from statemachine.patches import (
     ALL,
+    ALLOCATION,
     ANSWERED_ON_THE_CASE,
     CASE_REVIEW_28_DAYS,
+    CASE_REVIEW_AFTER_CLOSURE,
     CONSIDER_CLOSURE,
     LEGAL_APPROVER_BY_FACT,
     NOT_ASB_REFERRAL,
@@ -151,8 +155,10 @@ class Lifecycle:
             return str(exc)
         return self._refusal(command, args, actor)
 
-    def allowed(self, actor: Actor | None = None) -> list[str]:
-        """Commands that may be issued now (ignoring their arguments)."""
+    def allowed(self, actor: Actor | None = None, now: datetime | None = None) -> list[str]:
+        """Commands that may be issued now (ignoring their arguments); `now` for the guards that count time."""
+        if now is not None:
+            self.clock = now
         return [
             name for name in COMMANDS
             if self._refusal(name, None, actor, with_args=False) is None
@@ -168,8 +174,13 @@ class Lifecycle:
         if spec is None:
             return f"unknown command {command!r}"
         if facts.is_closed and "closed" not in spec.stages:
-            return "the case is closed and accepts no more commands"
-        if facts.stage not in spec.stages:
+            # A closed case takes a manager's reopening (the one command listed for the closed stage; its
+            # guard says until when, issue 12 item 6), and an ASB Case Review application and the
+            # applicant's reports it rests on, for a while (the spec's `after_closure`, its guard says how
+            # long; issue 11 item 10).
+            if not (spec.after_closure and CASE_REVIEW_AFTER_CLOSURE in self.patches):
+                return "the case is closed and accepts no more commands"
+        elif facts.stage not in spec.stages:
             return f"not allowed at the {facts.stage} stage (allowed at: {', '.join(spec.stages)})"
         if actor is not None:
             reason = self._actor_refusal(command, actor)
@@ -185,7 +196,8 @@ class Lifecycle:
             return f"the {actor.role} role can read cases but not act on them"
         if actor.role not in spec.roles:
             if actor.role == "intake":
-                return "intake staff may log reports and incidents; an officer or manager issues this command"
+                return ("intake staff may log reports, incidents and ASB Case Review applications; an officer or "
+                        "manager issues this command")
             return f"the {actor.role} role may not issue {command} (allowed: {', '.join(spec.roles)})"
         if actor.role == "officer" and self.facts.officer and actor.id != self.facts.officer \
                 and not spec.any_officer:
@@ -219,20 +231,23 @@ class Lifecycle:
             decide_enquiry(self, "converted", events)
         return Decision(events)
 
-    def letter(self, template: str, to: str, events: list[Event], recipient: str | None = None) -> None:
+    def letter(self, template: str, to: str, events: list[Event], version: int | None = None,
+               recipient: str | None = None) -> None:
         """A letter to a party (and, to a reporter who chose email or SMS, a notification beside it);
-        nobody anonymous or unknown is written to. `recipient` names another person in that role by id
-        (the reporter of a report attached to this case): the letter goes to them alone, and the letter
-        service decides how (their own channel and adjustments, or nothing if they are anonymous)."""
+        nobody anonymous or unknown is written to. `version`: the action plan's version it states.
+        `recipient` names another person in that role by id (the reporter of a report attached to this
+        case): the letter goes to them alone, and the letter service decides how (their own channel and
+        adjustments, or nothing if they are anonymous)."""
         if recipient is not None:
             events.append(LetterSent(template=template, to=to, recipient=recipient))
             return
         party = self.facts.reporter if to == "reporter" else self.facts.reported_person
         if party is None or party.anonymous or (to == "reported_person" and not party.id):
             return
-        events.append(LetterSent(template=template, to=to))
+        given = {"version": version} if version is not None else {}
+        events.append(LetterSent(template=template, to=to, **given))
         if to == "reporter" and party.contact_method in ("email", "sms"):
-            events.append(NotificationSent(channel=party.contact_method, template=template))
+            events.append(NotificationSent(channel=party.contact_method, template=template, **given))
 
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None:
         events.append(TaskCreated(kind=kind, role=role, **extra))
@@ -301,6 +316,11 @@ class Lifecycle:
             return [self.profile.approvals.closure], self.profile.case_review.complete_within
         if kind == "asb_case_review":
             return chain, self.profile.case_review.complete_within
+        if kind == ALLOCATION:
+            # Allocated within the first-response period (003 §8 table; 004 §2.3): due when the first
+            # response is, so a report nobody allocated is escalated, never silently left.
+            days = self.profile.first_response.for_risk(self.facts.risk or "low")
+            return chain, Period(days, "working_days")
         return chain, self.profile.approvals.decide_within
 
     def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:
@@ -321,7 +341,7 @@ class Lifecycle:
         """A report arrives: triage it and open an enquiry, or give it its outcome."""
         result = triage(report, profile)
         reporter = Party(id=report.reporter.id, anonymous=report.reporter.anonymous,
-                         contact_method=report.reporter.contact.method)
+                         contact_method=report.reporter.contact.method, vulnerable=report.reporter.vulnerable)
         reported = (Party(id=report.reported_person.id) if report.reported_person else None)
         facts = CaseFacts(
             reference=reference, profile=profile.name, outcome=result.outcome, risk=result.risk,
@@ -334,7 +354,9 @@ class Lifecycle:
         events: list[Event] = [Triaged(outcome=result.outcome, risk=result.risk, category=result.category)]
         if result.outcome == "enquiry":
             events.append(StageEntered(stage="enquiry"))
+            raise_for_vulnerable_reporter(lifecycle, events)
         if result.outcome == "enquiry":
+            allocate(lifecycle, events)
             lifecycle.letter("acknowledgement", "reporter", events)
             if facts.hate:
                 tell_the_police(lifecycle, events)

@@ -7,13 +7,16 @@ activities and the real case file. Tokens are local-mode tokens, verified as pro
 
 from __future__ import annotations
 
+import io
 import itertools
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from PIL import Image
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -43,11 +46,12 @@ class Tokens:
     def __init__(self, state_dir: Path) -> None:
         self.keys = LocalKeys(state_dir)
 
-    def token(self, role: str, person: str | None = None, ttl: timedelta = timedelta(hours=1)) -> str:
-        return self.keys.mint(role, person or role, ttl)  # type: ignore[arg-type]
+    def token(self, role: str, person: str | None = None, ttl: timedelta = timedelta(hours=1),
+              agency: str | None = None) -> str:
+        return self.keys.mint(role, person or role, ttl, agency=agency)  # type: ignore[arg-type]
 
-    def __call__(self, role: str, person: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(role, person)}"}
+    def __call__(self, role: str, person: str | None = None, agency: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, person, agency=agency)}"}
 
 
 def report(**extra: Any) -> dict[str, Any]:
@@ -66,3 +70,21 @@ def report(**extra: Any) -> dict[str, Any]:
 
 def external_id() -> str:
     return f"NA-{datetime.now(UTC):%H%M%S}-{next(_external)}"
+
+
+def jpeg(seed: int) -> bytes:
+    """A real JPEG photo (Pillow), different for each seed."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def photo_of(size: int) -> bytes:
+    """A real JPEG of exactly `size` bytes: noise (which does not compress) and, after its end, padding (as
+    some cameras leave)."""
+    side = int((size / 1.6) ** 0.5)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "JPEG", quality=95)
+    content = out.getvalue()
+    assert len(content) <= size
+    return content + b"\x00" * (size - len(content))

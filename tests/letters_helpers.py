@@ -30,6 +30,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from casefile.db import Store
 from casefile.models import (
     ActionPlanItemRow,
+    ActionPlanVersionRow,
     CaseRow,
     ConsentRow,
     LegalActionRow,
@@ -72,13 +73,18 @@ def seed_case(
         for offset, (kind, given) in enumerate(consents or []):
             session.add(ConsentRow(person_id=reporter_id, case_ref=ref, kind=kind, given=given,
                                    recorded_at=datetime(2026, 3, 1, 9, offset, tzinfo=UTC), recorded_by="o1"))
-        if actions:
-            session.add(ActionPlanItemRow(case_ref=ref, description="Visit the reported address and talk to the "
-                                          "household", owner="officer", due=date(2026, 3, 9), done=False))
-            session.add(ActionPlanItemRow(case_ref=ref, description="Record any noise with the Noise App",
-                                          owner="reporter", due=None, done=False))
-            session.add(ActionPlanItemRow(case_ref=ref, description="Next risk assessment", owner="officer",
-                                          due=date(2026, 4, 2), done=False))
+        if actions:  # the plan as agree_action_plan leaves it: its actions, and version 1 shared whole
+            items = [("A1", "Visit the reported address and talk to the household", "officer", date(2026, 3, 9)),
+                     ("A2", "Record any noise with the Noise App", "reporter", date(2026, 3, 16)),
+                     ("A3", "Increase patrols in the evenings", "police", date(2026, 3, 20)),
+                     ("A4", "Next risk assessment", "officer", date(2026, 4, 2))]
+            for key, description, owner, due in items:
+                session.add(ActionPlanItemRow(case_ref=ref, key=key, description=description, owner=owner, due=due,
+                                              done=False))
+            session.add(ActionPlanVersionRow(
+                case_ref=ref, number=1, shared_at=AT, contact_every_days=7, contact_method="visit",
+                items=[{"key": k, "description": d, "owner": o, "due": due.isoformat(), "done": False}
+                       for k, d, o, due in items]))
         if legal:
             session.add(LegalActionRow(case_ref=ref, kind=legal, status="approved", emergency=False, proposed_at=AT))
     return reporter_id, reported_id

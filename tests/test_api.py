@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
+import requests
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
@@ -141,6 +142,68 @@ async def test_a_case_from_report_to_approved_closure(
         assert secret not in history
 
 
+async def test_the_action_plan_and_the_equality_assessment_through_the_api(
+    api: httpx.AsyncClient, as_: Tokens, env: WorkflowEnvironment
+) -> None:
+    """Issue 11 items 6 and 9 over HTTP: actions with who and when, their text kept in the case file and
+    shown on the case, each version of the agreed plan a letter; a structured Equality Act assessment
+    whose personal parts never reach the timeline, needed for the step at hand."""
+    officer = as_("officer", "o1")
+    ref = (await api.post("/reports", json=report(), headers=officer)).json()["reference"]
+    await _ok(api, officer, ref, "record_contact", outcome="made", method="phone")
+    await _ok(api, officer, ref, "record_risk_assessment", level="medium")
+    await _ok(api, officer, ref, "convert_to_case")
+    today = (await env.get_current_time()).astimezone(UTC).date()
+    by = (today + timedelta(days=7)).isoformat()
+    for args, field in [({"what": "x", "who": "Mr Smith", "due": by}, "args.who"),
+                        ({"what": "x", "due": "next week"}, "args.due"),
+                        ({"what_ref": "N-0123456789abcdef", "due": by}, "args.what_ref"),
+                        ({"what": "x" * 2001, "due": by}, "args.what")]:
+        response = await api.post(f"/cases/{ref}/commands/add_action", json={"args": args}, headers=officer)
+        assert response.status_code == 422 and response.json()["field"] == field, (args, response.text)
+    await _refused(api, officer, ref, "add_action", "has passed", what="x",
+                   due=(today - timedelta(days=2)).isoformat())
+    await _ok(api, officer, ref, "add_action", what="Visit Bob Neighbour and talk about the music", due=by)
+    owned = await api.post(f"/cases/{ref}/commands/add_action", headers=officer,
+                           json={"args": {"what": "Keep a diary of the noise", "who": "reporter", "due": by}})
+    assert owned.status_code == 200, owned.text
+    status = await _ok(api, officer, ref, "agree_action_plan", contact_every_days=7, contact_method="visit")
+    assert "action_due" in status["deadlines"] and "complete_action" in status["allowed"]
+    await _ok(api, officer, ref, "complete_action", action="A1")
+    await _refused(api, officer, ref, "complete_action", "action A1 is already done", action="A1")
+    moved = await api.post(f"/cases/{ref}/commands/change_action", headers=officer,
+                           json={"args": {"action": "A2", "who": "police"}})
+    assert moved.status_code == 200, moved.text
+
+    assessment = {"step": "notice", "conclusion": "proportionate_with_adjustments",
+                  "considered": ["disability", "mental_health"],
+                  "adjustments": "Bob Neighbour's support worker attends every meeting", "note": "GP letter seen"}
+    bare = await api.post(f"/cases/{ref}/commands/record_equality_assessment",
+                          json={"args": {"considered": ["disability"]}}, headers=officer)
+    assert bare.status_code == 422 and "conclusion is required" in bare.json()["detail"]
+    await _ok(api, officer, ref, "record_equality_assessment", **assessment)
+    await _refused(api, officer, ref, "propose_legal_action", "made for a notice, and injunction is a court "
+                   "application", kind="injunction")
+    await _ok(api, officer, ref, "propose_legal_action", kind="notice_seeking_possession")
+
+    view = (await api.get(f"/cases/{ref}", headers=officer)).json()
+    assert [(a["action"], a["what"], a["who"], a["due"], a["done"]) for a in view["action_plan"]] == [
+        ("A1", "Visit Bob Neighbour and talk about the music", "officer", by, True),
+        ("A2", "Keep a diary of the noise", "police", by, False)]
+    [equality] = view["equality_assessments"]
+    assert (equality["step"], equality["conclusion"], equality["considered"], equality["adjustments"],
+            equality["note"]) == ("notice", "proportionate_with_adjustments", ["disability", "mental_health"],
+                                  assessment["adjustments"], "GP letter seen")
+    letters = [e.get("version") for e in view["timeline"] if e["event"] == "letter" and e["template"] == "action_plan"]
+    assert letters == [1, 2, 3]  # agreed, then each change shared
+    timeline = str(view["timeline"])
+    for personal in ("disability", "support worker", "GP letter", "Visit Bob", "diary"):
+        assert personal not in timeline, personal
+    commands = (await api.get("/commands", headers=officer)).json()
+    listed = {c["name"]: c for c in commands["commands"]}
+    assert listed["add_action"]["free_text"] == "what" and "complete_action" in listed
+
+
 async def test_bad_input_is_422_naming_the_field(api: httpx.AsyncClient, as_: Tokens) -> None:
     officer = as_("officer", "o1")
     cases = [
@@ -159,7 +222,7 @@ async def test_bad_input_is_422_naming_the_field(api: httpx.AsyncClient, as_: To
     for command, args, field in [
         ("record_contact", {"outcome": "maybe"}, "args.outcome"),
         ("record_contact", {"outcome": "made", "mood": "calm"}, "args.mood"),
-        ("record_risk_assessment", {}, "args.level"),
+        ("record_risk_assessment", {}, "args.scores"),
         ("record_incident", {"occurred_at": "2026-03-01T22:00:00"}, "args.occurred_at"),
         ("record_incident", {"occurred_at": "2999-03-01T22:00:00+00:00"}, "args.occurred_at"),
         ("assign_officer", {"officer": "o" * 65}, "args.officer"),
@@ -293,7 +356,7 @@ async def test_case_lists_filter_by_stage_risk_officer_and_overdue(api: httpx.As
 async def test_the_openapi_document_is_complete(api: httpx.AsyncClient) -> None:
     doc = (await api.get("/openapi.json")).json()
     operations = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
-    assert len(operations) == 15  # with a case note and attaching a report (issue 12 items 3, 6)
+    assert len(operations) == 34  # with referrals and partners, a case note and attaching a report (issue 12)
     assert len({op["operationId"] for _, _, op in operations}) == len(operations)
     for path, _method, op in operations:
         assert op["tags"] and (op.get("summary") or op.get("description")), path
@@ -328,7 +391,13 @@ async def test_schemathesis_finds_no_server_error_and_answers_as_documented(
     def send(case: Any) -> httpx.Response:
         kwargs = case.as_transport_kwargs(base_url="http://api.test", headers=headers)
         body = {"json": kwargs["json"]} if "json" in kwargs else {"content": kwargs.get("data")}
-        request = api.request(kwargs["method"], kwargs["url"], headers=kwargs["headers"], params=kwargs["params"],
+        request_headers = dict(kwargs["headers"])
+        if kwargs.get("files") is not None or isinstance(kwargs.get("data"), dict):  # a form (the evidence upload)
+            prepared = requests.Request(kwargs["method"], kwargs["url"], data=kwargs.get("data"),
+                                        files=kwargs.get("files")).prepare()
+            body = {"content": prepared.body}
+            request_headers["Content-Type"] = str(prepared.headers["Content-Type"])
+        request = api.request(kwargs["method"], kwargs["url"], headers=request_headers, params=kwargs["params"],
                               **body)
         return asyncio.run_coroutine_threadsafe(request, loop).result(timeout=120)
 

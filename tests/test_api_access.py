@@ -6,7 +6,10 @@ The rules the matrix pins down (README "HTTP API and CLI client"):
   only, only managers lock, and intake, ops and auditor do not take or decide tasks;
 - 404 for a locked case (and its tasks) to anyone but its officer and managers, exactly as for a case
   that does not exist;
-- 409 when the case itself refuses: another officer's case, a decision that is not the task's.
+- 409 when the case itself refuses: another officer's case, a decision that is not the task's;
+- a partner agency's staff (issue 12 item 8) have no staff route at all: 403 everywhere but who-am-I,
+  the public form and the signing keys, before any case is looked up (tests/test_api_partners.py has
+  their own routes).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from casefile.models import AuditRow, CaseRow, ExternalReportRow, TaskRow
 from tests.api_support import Tokens, client_for, external_id, make_app, report
 
 #: The people of the matrix: (role, id). `officer` owns every case below; `other_officer` owns none.
-PEOPLE: dict[str, tuple[str, str] | None] = {
+PEOPLE: dict[str, tuple[str, ...] | None] = {
     "anonymous": None,
     "intake": ("intake", "i1"),
     "officer": ("officer", "o1"),
@@ -45,13 +48,15 @@ PEOPLE: dict[str, tuple[str, str] | None] = {
     "senior_manager": ("senior_manager", "s1"),
     "ops": ("ops", "ops1"),
     "auditor": ("auditor", "a1"),
+    "partner": ("partner", "vs1", "victim_support"),
 }
-STAFF = [p for p in PEOPLE if p != "anonymous"]
+STAFF = [p for p in PEOPLE if p not in ("anonymous", "partner")]
 
 
 def _row(default: int, **overrides: int) -> dict[str, int]:
     row: dict[str, int] = {person: default for person in PEOPLE}
     row["anonymous"] = 401
+    row["partner"] = 403
     row.update(overrides)
     return row
 
@@ -64,7 +69,7 @@ HIDDEN = {"intake": 404, "other_officer": 404, "ops": 404, "auditor": 404}
 MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "log report": ("POST", "/reports", "report", _row(201, **READ_ONLY)),
     "app feed": ("POST", "/feeds/app-reports", "app", _row(201, **READ_ONLY)),
-    "public form": ("POST", "/public/reports", "public", _row(201, anonymous=201)),
+    "public form": ("POST", "/public/reports", "public", _row(201, anonymous=201, partner=201)),
     "list cases": ("GET", "/cases", None, _row(200)),
     "view case": ("GET", "/cases/{A}", None, _row(200)),
     "officer command": ("POST", "/cases/{A}/commands/record_risk_assessment", {"args": {"level": "medium"}},
@@ -75,9 +80,9 @@ MATRIX: dict[str, tuple[str, str, Any, dict[str, int]]] = {
     "claim task": ("POST", "/tasks/{TA}/claim", None,
                    _row(409, manager=200, senior_manager=200, intake=403, **READ_ONLY)),
     "decide task": ("POST", "/tasks/{TA}/decide", {"decision": "done"}, _row(409, intake=403, **READ_ONLY)),
-    "who am I": ("GET", "/me", None, _row(200)),
+    "who am I": ("GET", "/me", None, _row(200, partner=200)),
     "commands": ("GET", "/commands", None, _row(200)),
-    "signing keys": ("GET", "/.well-known/jwks.json", None, _row(200, anonymous=200)),
+    "signing keys": ("GET", "/.well-known/jwks.json", None, _row(200, anonymous=200, partner=200)),
     "unknown case": ("GET", "/cases/ASB-1999-999999", None, _row(404)),
     "view locked case": ("GET", "/cases/{L}", None, _row(200, **HIDDEN)),
     "officer command on locked case": ("POST", "/cases/{L}/commands/record_risk_assessment",
@@ -209,7 +214,7 @@ async def test_access_matrix(world: World, store: Store, endpoint: str, person: 
             assert session.get(CaseRow, response.json()["reference"]) is not None
 
 
-def _took_effect(endpoint: str, who: tuple[str, str] | None, before: tuple[Any, ...], after: tuple[Any, ...],
+def _took_effect(endpoint: str, who: tuple[str, ...] | None, before: tuple[Any, ...], after: tuple[Any, ...],
                  body: Any) -> None:
     assert who is not None
     commands, locked, reason, risk, assignee, status, _decision = after

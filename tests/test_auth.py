@@ -78,7 +78,7 @@ def test_no_asb_role_is_403(roles: Any) -> None:
         principal_from_claims({"sub": "p1", "roles": roles})
     assert refused.value.status == 403
     assert refused.value.reason == ("the token carries no ASB role (one of intake, officer, manager, senior_manager, "
-                                    "ops, auditor) in its roles claim")
+                                    "ops, auditor, partner) in its roles claim")
     assert str(refused.value) == refused.value.reason
 
 

@@ -10,7 +10,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from casefile.db import Store
-from clients.caseclient import send_command, start_case
+from clients.caseclient import APPLICATIONS_CLOSED_REASON, send_command, start_case
 from profiles import load
 from statemachine.commands import Actor, ReportArgs
 
@@ -73,7 +73,7 @@ async def test_conversion_needs_a_risk_assessment_and_an_officer(
 ) -> None:
     handle = await _case(env, task_queue, officer=None)
     await _refused(store, handle, "convert_to_case", "assign an officer first")
-    await _do(handle, "assign_officer", officer="o1")
+    await _do(handle, "assign_officer", Actor(role="manager", id="m1"), officer="o1")  # the manager allocates
     await _refused(store, handle, "convert_to_case", "record a risk assessment first")
 
 
@@ -101,8 +101,8 @@ async def test_legal_action_needs_a_current_equality_assessment(
                    kind="injunction")
     await _do(handle, "record_equality_assessment")
     await _do(handle, "record_incident")
-    await _refused(store, handle, "propose_legal_action", "new incidents since the Equality Act assessment",
-                   kind="injunction")
+    await _refused(store, handle, "propose_legal_action",
+                   "new information since the Equality Act assessment (a new incident)", kind="injunction")
 
 
 async def test_legal_approval_needs_the_right_role_and_another_person(
@@ -192,8 +192,11 @@ async def test_a_closed_case_accepts_nothing(env: WorkflowEnvironment, store: St
     handle = await _case(env, task_queue)
     await _do(handle, "close_enquiry", reason="not_asb")
     assert await handle.result() == "not_asb"
-    result = await send_command(handle, "record_incident", {}, OFFICER)
+    result = await send_command(handle, "record_contact", {"outcome": "made"}, OFFICER)
     assert (result.accepted, result.reason) == (False, "the case is closed and accepts no more commands")
+    # An incident is recorded on a closed case only for an ASB Case Review, within a month of closure.
+    result = await send_command(handle, "record_incident", {}, OFFICER)
+    assert (result.accepted, result.reason) == (False, APPLICATIONS_CLOSED_REASON)
 
 
 async def test_rejected_emergency_action_from_an_enquiry_leaves_a_case_not_an_enquiry(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from asb.scenario import Scenario
+from asb.simulate import play
 from casefile.db import Store
+from casefile.models import RiskAssessmentRow, TaskRow
+from profiles import load
+from tests.polling import eventually
 from tests.scenarios import MANAGER, MANAGER_2, SENIOR, of, report, run, step
 
 
@@ -358,17 +367,18 @@ async def test_a_missed_contact_tasks_the_officer_first_and_tells_the_manager(
 async def test_a_support_referral_moves_the_case_nowhere(
     env: WorkflowEnvironment, store: Store, task_queue: str
 ) -> None:
-    """Issue 11 item 12 (003 §9, 004 §3.3): support is offered at any stage and is not escalation."""
+    """Issue 11 item 12 (003 §9, 004 §3.3): support is offered at any stage and is not escalation. Since
+    issue 12 item 8 a support referral is a referral (make_referral), with its agency and consent."""
     timeline = await run(env, store, task_queue, start=START, until="2026-03-10T00:00:00+00:00", steps=[
         report(START),
-        step("2026-03-02T10:00:00+00:00", "start_intervention", kind="support_referral"),
+        step("2026-03-02T10:00:00+00:00", "make_referral", agency="victim_support", consent_ref="C-1"),
         step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
         step("2026-03-03T10:05:00+00:00", "record_risk_assessment", level="low"),
         step("2026-03-03T10:10:00+00:00", "convert_to_case"),
-        step("2026-03-04T10:00:00+00:00", "start_intervention", kind="support_referral"),
+        step("2026-03-04T10:00:00+00:00", "make_referral", agency="adult_social_care", basis="safeguarding"),
     ])
     assert not of(timeline, "rejected")
-    assert len(of(timeline, "intervention", kind="support_referral")) == 2
+    assert [r["to"] for r in of(timeline, "referral")] == ["victim_support", "adult_social_care"]
     assert [s["stage"] for s in of(timeline, "stage")] == ["enquiry", "investigation"]
 
 
@@ -408,6 +418,8 @@ async def test_legal_action_is_signed_off_by_the_manager_unless_solicitors_or_ev
         step("2026-03-20T10:00:00+00:00", "record_equality_assessment", note="none identified"),
         step("2026-03-20T11:00:00+00:00", "propose_legal_action", kind="injunction", case_review_meeting=meeting),
         step("2026-03-21T10:00:00+00:00", "approve_legal_action", MANAGER),
+        # The next legal step needs its own Equality Act assessment (004 §6.4; issue 11 item 9).
+        step("2026-03-23T09:00:00+00:00", "record_equality_assessment", note="reassessed for the next step"),
         step("2026-03-23T10:00:00+00:00", "propose_legal_action", kind="closure_order", instruct_solicitor=True),
         step("2026-03-23T11:00:00+00:00", "reject_legal_action", SENIOR),
         step("2026-03-24T10:00:00+00:00", "propose_legal_action", kind="possession_order"),
@@ -478,3 +490,112 @@ async def test_a_report_that_is_not_asb_is_recorded_as_a_referral_to_the_service
                          steps=[report(START, category="parking")])
     assert of(timeline, "closed", reason="not_asb")
     assert [(r["to"], r["reason"]) for r in of(timeline, "referral")] == [("tenant_services", "not_asb")]
+
+
+async def test_the_next_risk_assessment_tasks_the_officer_when_it_falls_due(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Reading's matrix scores the assessment (2+2+0: medium), so the next is due a month later, Friday 3 April:
+    Good Friday, and Monday is Easter Monday, so the deadline is the end of Tuesday 7 April (17:00 BST). The
+    task arrives then, not before; the case file keeps the scores and the date; reassessing answers the task."""
+    reference = f"ASB-2026-{uuid.uuid4().int % 10**6:06d}"
+    scenario = Scenario.model_validate({"profile": "reading", "start": START, "until": "2026-04-09T00:00:00+00:00",
+                                        "reference": reference, "steps": [
+        report(START),
+        step("2026-03-03T10:00:00+00:00", "record_contact", outcome="made", method="phone"),
+        step("2026-03-03T10:05:00+00:00", "record_risk_assessment",
+             scores={"persistence": 2, "impact": 2, "vulnerability": 0}),
+        step("2026-03-04T09:00:00+00:00", "convert_to_case"),
+        step("2026-04-08T09:00:00+01:00", "record_risk_assessment",
+             scores={"persistence": 1, "impact": 1, "vulnerability": 0}),
+    ]})
+    timeline = await play(env, store, scenario, load("reading"), task_queue=task_queue)
+    assert [d["due"] for d in of(timeline, "deadline", kind="risk_review")] == [
+        "2026-04-07T17:00:00+01:00", "2026-05-08T17:00:00+01:00"]
+    tasks = of(timeline, "task", kind="risk_review", role="officer")
+    assert [t["at"] for t in tasks] == ["2026-04-07T16:00:00+00:00"]
+    assert of(timeline, "decision", kind="risk_review", decision="done")[0]["at"] == "2026-04-08T08:00:00+00:00"
+    assert not of(timeline, "breach", kind="risk_review")  # a task, not a breach of the deadline
+    with store.session() as session:
+        rows = session.scalars(select(RiskAssessmentRow).where(RiskAssessmentRow.case_ref == reference)
+                               .order_by(RiskAssessmentRow.id)).all()
+        assert [(r.level, r.scores, r.score, r.next_due) for r in rows] == [
+            ("medium", {"persistence": 2, "impact": 2, "vulnerability": 0}, 4, date(2026, 4, 3)),
+            ("low", {"persistence": 1, "impact": 1, "vulnerability": 0}, 2, date(2026, 5, 8))]
+
+    def task_status() -> str | None:
+        with store.session() as session:
+            row = session.scalars(select(TaskRow).where(TaskRow.case_ref == reference,
+                                                        TaskRow.kind == "risk_review")).first()
+            return row.status if row is not None else None
+
+    assert await eventually(task_status, lambda s: s == "done", what="the risk_review task answered") == "done"
+
+
+async def test_an_action_past_its_date_gives_the_officer_a_task_and_each_plan_version_reaches_the_reporter(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """Issue 11 item 6 (003 stage 1 "Action Plan"; 004 §3.8): the plan is a list of actions with dates; one
+    still undone when its working day ends gives the officer a task, which doing it answers; the plan
+    agreed, and each change after, is a version kept whole in the case file and sent to the reporter."""
+    from sqlalchemy import select
+
+    from casefile.models import ActionPlanItemRow, ActionPlanVersionRow, MessageRow, TaskRow
+    from tests.polling import eventually
+
+    # Its own wording: the session's case file is shared, and another case's plan may say the same.
+    visit = f"Visit number 16 and talk to the household (plan {uuid.uuid4().hex[:8]})"
+    timeline = await run(env, store, task_queue, start=START, until="2026-03-20T00:00:00+00:00", steps=[
+        *CONVERTED,
+        step("2026-03-03T11:00:00+00:00", "add_action", what=visit,
+             who="officer", due="2026-03-06"),
+        step("2026-03-03T11:05:00+00:00", "add_action", what="Keep a diary of the noise", who="reporter",
+             due="2026-03-13"),
+        step("2026-03-03T11:10:00+00:00", "agree_action_plan", contact_every_days=7, contact_method="visit"),
+        step("2026-03-10T10:00:00+00:00", "complete_action", action="A1"),
+    ])
+    overdue = of(timeline, "task", kind="action_overdue", role="officer")
+    # Friday 6 March ends undone: a task that day at 17:00; the reporter's diary on Friday 13th likewise.
+    assert [(t["at"], t["action"]) for t in overdue] == [("2026-03-06T17:00:00+00:00", "A1"),
+                                                          ("2026-03-13T17:00:00+00:00", "A2")]
+    assert [d["at"] for d in of(timeline, "decision", kind="action_overdue", decision="done",
+                                approval="action_overdue:A1")] == ["2026-03-10T10:00:00+00:00"]
+    assert [(e["at"], e["version"]) for e in of(timeline, "letter", template="action_plan", to="reporter")] == [
+        ("2026-03-03T11:10:00+00:00", 1), ("2026-03-10T10:00:00+00:00", 2)]
+    assert not of(timeline, "breach", kind="action_due")  # a task for the officer, not a breach
+    with store.session() as session:
+        case_ref = session.scalars(select(ActionPlanItemRow.case_ref).where(
+            ActionPlanItemRow.description == visit)).one()
+        versions = session.scalars(select(ActionPlanVersionRow).where(ActionPlanVersionRow.case_ref == case_ref)
+                                   .order_by(ActionPlanVersionRow.number)).all()
+        assert [(v.number, v.contact_every_days, v.contact_method) for v in versions] == [(1, 7, "visit"),
+                                                                                         (2, 7, "visit")]
+        assert [(i["key"], i["description"], i["owner"], i["due"], i["done"]) for i in versions[0].items] == [
+            ("A1", visit, "officer", "2026-03-06", False),
+            ("A2", "Keep a diary of the noise", "reporter", "2026-03-13", False)]
+        assert [i["done"] for i in versions[1].items] == [True, False]
+
+    def first_task() -> list[tuple[str, str | None]]:
+        with store.session() as session:
+            return [(t.status, t.decision) for t in session.scalars(select(TaskRow).where(
+                TaskRow.case_ref == case_ref, TaskRow.kind == "action_overdue").order_by(TaskRow.id))]
+
+    # What the reporter was sent is each version exactly: the weekly visit agreed, and the actions then.
+    def letters() -> list[tuple[str, str | None]]:
+        with store.session() as session:
+            return [(m.status, m.path) for m in session.scalars(select(MessageRow).where(
+                MessageRow.case_ref == case_ref, MessageRow.template == "action_plan").order_by(MessageRow.id))]
+
+    sent = await eventually(letters, lambda rows: [s for s, _ in rows] == ["sent", "sent"],
+                            what="both versions of the plan sent")
+    first, second = (message_from_bytes(Path(str(path)).read_bytes(), policy=policy.default) for _, path in sent)
+    for email in (first, second):
+        body = " ".join(email.get_body(preferencelist=("plain",)).get_content().split())  # type: ignore[union-attr]
+        assert "will contact you every week by visiting you" in body
+        assert visit in body and "Keep a diary of the noise" in body
+        assert ("version 1," in body) == (email is first) and ("version 2," in body) == (email is second)
+
+    # Doing the action answered the officer's task; the diary's task is still open.
+    assert await eventually(first_task, lambda tasks: tasks == [("done", "done"), ("open", None)],
+                            what="the first action's task answered on the case") == [("done", "done"),
+                                                                                     ("open", None)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from statemachine.catalogue import (
 )
 from statemachine.commands import OPEN_STAGES, Actor, ReportArgs
 from statemachine.deadlines import calendar_for, open_deadlines
+from statemachine.facts import PlannedAction, ReferralFact
 from statemachine.lifecycle import Lifecycle
 from statemachine.patches import ANSWERED_ON_THE_CASE
 
@@ -38,13 +39,13 @@ CODE = ("activities", "api", "asb", "casefile", "clients", "diagrams", "letters"
         "statemachine", "web", "workflows")
 #: The shape of a command's name: a verb of the lifecycle, then what it acts on.
 COMMAND_SHAPE = re.compile(r"^(assign|record|agree|convert|close|escalate|start|propose|approve|reject|conclude"
-                           r"|request|withdraw|add|update|complete|cancel|decide|tell|refer|log)_[a-z_]+$")
+                           r"|request|withdraw|add|update|complete|cancel|decide|tell|refer|log|make)_[a-z_]+$")
 #: Names of that shape that are not commands: the Machine's own triggers, approval and task kinds.
 NOT_COMMANDS = {trigger for trigger, _, _ in STAGE_MOVES} | {"close_unreachable", "expire_enquiry",
                                                               "record_events", "record_rejection", "record_report",
                                                               "start_case", "start_task", "start_workflow",
                                                               "close_enquiry_task", "request_id", "update_task",
-                                                              "update_person", "start_report_received",
+                                                              "update_person", "start_report_received", "record_of",
                                                               "request_for_information", "update_id"} \
     | ANSWERED_ON_THE_CASE  # task kinds (tell_police, ...) answered by a command on the case
 
@@ -151,7 +152,10 @@ def test_open_deadlines_are_exactly_the_specs_that_run_in_the_stage() -> None:
     start = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     for stage in OPEN_STAGES:
         lc = _case(stage=stage, converted_at=start, last_contact_at=start, monitoring_since=start,
-                   unable_letter_at=start, hate=True)
+                   unable_letter_at=start, hate=True, risk_review_on=start.date(),
+                   actions=[PlannedAction(id="A1", who="officer", due=date(2026, 3, 20))],
+                   referrals=[ReferralFact(id="referral-1", agency="victim_support", kind="victim_support",
+                                           follow_up=start.date())])
         found = open_deadlines(lc.facts, lc.profile, calendar_for(lc.profile))
         assert set(found) == {k for k, s in DEADLINES.items() if stage in s.stages and s.due is not None}, stage
 

@@ -12,6 +12,7 @@ import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.serve import serving
 from casefile.db import Store
-from tests.api_support import Tokens, make_app, report
+from tests.api_support import Tokens, jpeg, make_app, report
 from tests.asb_up import ASB, running_asb_up
 
 
@@ -106,6 +107,17 @@ async def test_a_case_worked_from_the_command_line(server: Server, tmp_path: Pat
     await server.ok("officer", "o1", "case", "do", ref, "agree_action_plan", "--arg", "contact_every_days=14")
     converted = (await server.ok("officer", "o1", "case", "do", ref, "convert_to_case")).json()
     assert converted["status"]["stage"] == "investigation"
+    # An action for the plan (issue 11 item 6) and a structured Equality Act assessment (item 9): a date is
+    # text, a list is JSON.
+    by = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+    await server.ok("officer", "o1", "case", "do", ref, "add_action", "--arg", "what=Visit the neighbour",
+                    "--arg", "who=police", "--arg", f"due={by}")
+    await server.ok("officer", "o1", "case", "do", ref, "record_equality_assessment", "--arg", "step=notice",
+                    "--arg", 'considered=["age"]', "--arg", "conclusion=proportionate")
+    planned = (await server.ok("officer", "o1", "case", "show", ref)).json()
+    assert [(a["action"], a["what"], a["who"], a["due"]) for a in planned["action_plan"]] == [
+        ("A1", "Visit the neighbour", "police", by)]
+    assert [(e["step"], e["considered"]) for e in planned["equality_assessments"]] == [("notice", ["age"])]
 
     listed = (await server.ok("auditor", "a1", "case", "list", "--officer", "o1", "--stage", "investigation")).lines()
     assert ref in {case["reference"] for case in listed}
@@ -123,6 +135,15 @@ async def test_a_case_worked_from_the_command_line(server: Server, tmp_path: Pat
     closed = (await server.ok("ops", "ops1", "case", "show", ref)).json()
     assert closed["case"]["stage"] == "closed"
     assert "no reports for a month and the reporter agrees" in {n["text"] for n in closed["notes"]}
+
+    # The closure letter invites an ASB Case Review: intake records the applicant's reports to the police
+    # and the application on the closed case (003 §10; issue 11 item 10).
+    for _ in range(2):
+        await server.ok("intake", "i1", "case", "do", ref, "record_incident", "--arg", "source=police")
+    applied = (await server.ok("intake", "i1", "case", "do", ref, "request_asb_case_review")).json()
+    assert applied["status"]["stage"] == "closed"
+    inbox = (await server.ok("manager", "m1", "tasks", "list", "--case", ref)).lines()
+    assert [t["kind"] for t in inbox if t["kind"] == "asb_case_review"] == ["asb_case_review"]
 
 
 async def test_a_retry_with_the_same_idempotency_key_is_not_applied_twice(server: Server, tmp_path: Path) -> None:
@@ -178,6 +199,100 @@ async def test_refusals_are_one_line_on_stderr_with_exit_code_2(server: Server, 
     assert flag.code == 0, flag.err
 
 
+async def test_a_report_without_an_officer_is_allocated_and_reassigned_from_the_command_line(
+    server: Server, tmp_path: Path
+) -> None:
+    """Issue 12 item 7 at the CLI: the manager's inbox has the allocation task with its team; the manager
+    assigns the officer, and moves the case only with a reason, which is kept in the case file."""
+    body = report()
+    del body["officer"]
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(body), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:  # the task's row is written by its own workflow, just after the case's
+        inbox = (await server.ok("manager", "m1", "tasks", "list", "--role", "manager")).lines()
+        tasks = [t for t in inbox if t["case_ref"] == ref and t["kind"] == "allocation" and t["due"]]
+        if tasks or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    assert [t["data"]["team"] for t in tasks] == ["asb"]
+
+    refused = await server.run("officer", "o1", "case", "do", ref, "assign_officer", "--arg", "officer=o1")
+    assert refused.code == 2 and refused.err.startswith("asb: error: 409: allocating or reassigning a case is a "
+                                                        "manager's decision") and refused.err.count("\n") == 1
+    await server.ok("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o1")
+    unexplained = await server.run("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o2")
+    assert unexplained.code == 2 and "409: say why the case moves from o1 to o2" in unexplained.err
+    moved = (await server.ok("manager", "m1", "case", "do", ref, "assign_officer", "--arg", "officer=o2",
+                             "--arg", "reason=o1 moves to the north team")).json()
+    assert moved["status"]["officer"] == "o2"
+    shown = (await server.ok("manager", "m1", "case", "show", ref)).json()
+    assert [n["text"] for n in shown["notes"]] == ["o1 moves to the north team"]
+    async def answered() -> list[tuple[str, str]]:
+        done = (await server.ok("manager", "m1", "tasks", "list", "--status", "done")).lines()
+        return [(t["decision"], t["decided_by"]) for t in done if t["case_ref"] == ref]
+
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await answered() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.25)  # the task hears of it from the case, then writes its row
+    assert await answered() == [("allocated", "m1")]
+
+
+async def test_evidence_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(report()), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    incident = (await server.ok("officer", "o1", "case", "show", ref)).json()["incidents"][0]["id"]
+    photo = tmp_path / "door.jpg"
+    photo.write_bytes(jpeg(1))
+
+    added = (await server.ok("officer", "o1", "evidence", "add", ref, str(photo), "--kind", "photo", "--incident",
+                             str(incident), "--description", "the front door, kicked in", "--shareable")).json()
+    assert (added["created"], added["filename"], added["media_type"]) == (True, "door.jpg", "image/jpeg")
+    assert (added["incident_id"], added["shareable"], added["size"]) == (incident, True, len(jpeg(1)))
+    again = (await server.ok("officer", "o1", "evidence", "add", ref, str(photo), "--kind", "photo")).json()
+    assert again["created"] is False and again["id"] == added["id"]
+
+    listed = (await server.ok("auditor", "a1", "evidence", "list", ref)).lines()
+    assert [item["id"] for item in listed] == [added["id"]]
+
+    out = tmp_path / "copy.jpg"
+    got = (await server.ok("ops", "ops1", "evidence", "get", str(added["id"]), "--out", str(out))).json()
+    assert out.read_bytes() == jpeg(1) and got["sha256"] == added["sha256"] and got["path"] == str(out)
+    refused = await server.run("ops", "ops1", "evidence", "get", str(added["id"]), "--out", str(out))
+    assert refused.code == 2 and "already exists (use --force" in refused.err
+
+    shared = (await server.ok("officer", "o1", "evidence", "share", str(added["id"]), "--no")).json()
+    assert shared["shareable"] is False
+    removed = (await server.ok("officer", "o1", "evidence", "delete", str(added["id"]))).json()
+    assert removed["id"] == added["id"]
+    assert (await server.ok("officer", "o1", "evidence", "list", ref)).out == ""
+
+    program = tmp_path / "photo.jpg"
+    program.write_bytes(b"MZ\x90\x00" + b"\x00" * 60)
+    diary = tmp_path / "diary.txt"
+    diary.write_text("Monday: music until 2am\n", encoding="utf-8")
+    mine = (await server.ok("intake", "i1", "evidence", "add", ref, str(diary), "--kind", "diary_sheet")).json()
+    expectations = [
+        (("officer", "o1", "evidence", "add", ref, str(program), "--kind", "photo"),
+         "422: the file is a Windows program, which is not accepted as evidence"),
+        (("officer", "o1", "evidence", "add", ref, str(tmp_path / "missing.jpg"), "--kind", "photo"),
+         "missing.jpg: no such file"),
+        (("officer", "o1", "evidence", "add", ref, str(tmp_path), "--kind", "photo"), "is a folder, not a file"),
+        (("ops", "ops1", "evidence", "add", ref, str(photo), "--kind", "photo"), "403: the ops role may not do this"),
+        (("officer", "o1", "evidence", "list", "ASB-1999-999999"), "404: no case ASB-1999-999999"),
+        (("officer", "o1", "evidence", "get", "2147483647", "--out", str(tmp_path / "x")), "404: no evidence"),
+        (("officer", "o1", "evidence", "delete", str(mine["id"])), "409: evidence"),
+    ]
+    for args, says in expectations:
+        ran = await server.run(*args)
+        assert ran.code == 2 and ran.out == "", (args, ran)
+        assert ran.err.count("\n") == 1 and ran.err.startswith("asb: error: ") and says in ran.err, (args, ran.err)
+    bad_kind = await server.run("officer", "o1", "evidence", "add", ref, str(photo), "--kind", "selfie")
+    assert bad_kind.code == 2 and "invalid choice: 'selfie'" in bad_kind.err
+
+
 async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path) -> None:
     async with running_asb_up(tmp_path / "state") as up:
         text, api_port, ui_port = up.text, up.api_port, up.ui_port
@@ -225,3 +340,23 @@ async def test_notes_and_linked_reports_from_the_command_line(server: Server, tm
     assert attached["attached_to"] == live and attached["closure"].startswith("closed as a duplicate")
     shown = (await server.ok("officer", "o1", "case", "show", logged["reference"])).json()
     assert shown["case"]["closure_reason"] == "duplicate"
+
+
+async def test_a_vulnerable_reporter_and_the_risk_matrix_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    """`asb case show` shows a vulnerable reporter; `asb case do ... record_risk_assessment` takes the matrix's
+    scores as JSON, and an unknown factor is one line naming it, exit code 2 (issue 12 item 4)."""
+    body = report()
+    body["reporter"]["vulnerabilities"] = ["substance_misuse"]
+    report_file = tmp_path / "report.json"
+    report_file.write_text(json.dumps(body), encoding="utf-8")
+    ref = (await server.ok("intake", "i1", "case", "report", str(report_file))).json()["reference"]
+    shown = (await server.ok("officer", "o1", "case", "show", ref)).json()
+    assert shown["vulnerable_reporter"] is True and shown["reporter_vulnerabilities"] == ["substance_misuse"]
+
+    done = (await server.ok("officer", "o1", "case", "do", ref, "record_risk_assessment", "--arg",
+                            'scores={"persistence": 3, "impact": 2, "vulnerability": 2}')).json()
+    assert done["status"]["risk"] == "high" and "risk_review" in done["status"]["deadlines"]
+    refused = await server.run("officer", "o1", "case", "do", ref, "record_risk_assessment", "--arg",
+                               'scores={"persistence": 1, "impact": 1, "vulnerability": 0, "noise": 3}')
+    assert refused.code == 2 and refused.err.count("\n") == 1
+    assert "422: record_risk_assessment: scores: unknown risk factor 'noise'" in refused.err

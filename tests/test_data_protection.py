@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -321,8 +322,10 @@ def test_cli_sar_writes_the_export(cli_store: Store, tmp_path: Path, capsys: pyt
     code, out, err = run(capsys, "sar", s.alice)
     assert (code, err) == (0, "")
     path = Path(out.strip())
-    assert path == tmp_path / f"sar-{s.alice}.json"
-    assert json.loads(path.read_text())["person"]["email"] == "alice@example.org"
+    assert path == tmp_path / f"sar-{s.alice}.zip"  # a bundle by default: exports carry the person's files
+    with zipfile.ZipFile(path) as bundle:
+        exported = json.loads(bundle.read("export.json"))
+    assert exported["person"]["email"] == "alice@example.org" and exported["files_included"] is True
     code, out, _ = run(capsys, "sar", s.bob, "--out", str(tmp_path / "bob.json"), "--as", "dpo:jo")
     assert code == 0 and Path(out.strip()) == tmp_path / "bob.json"
     with cli_store.session() as session:

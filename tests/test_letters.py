@@ -30,8 +30,8 @@ from activities.contracts import MessageRequest
 from activities.messages import MessageActivities
 from asb.cli import main as asb_main
 from casefile.db import Store
-from casefile.models import MessageRow, PersonRow
-from letters.compose import LetterJob, compose
+from casefile.models import ActionPlanVersionRow, MessageRow, PersonRow
+from letters.compose import LetterJob, PlanNotRecorded, compose
 from letters.config import ConfigError, DeliverySettings, Landlord, NotifySettings, Officer, SmtpSettings, load_settings
 from letters.delivery import message_id, print_path
 from letters.pdf import ADDRESS_WINDOW_MM, BODY_TOP_MM, LOGO_AREA_MM, PRINTABLE_MM, SERVICE_AREA_MM, build_pdf
@@ -208,6 +208,56 @@ def test_closure_letters_give_the_reason_without_telling_the_reported_person_wha
     assert "mediation" not in reported
     closed = pdf_text(render(store, ref, "enquiry_closed", reason="unable_to_contact")[0])
     assert "we did not hear back from you in time" in closed
+
+
+def test_the_action_plan_letter_states_the_version_agreed_never_the_person_record(store: Store) -> None:
+    """Issue 11 item 6: an agreed weekly visit was told to the reporter as "every month by phone", read
+    from the person record. The letter states exactly the version it was sent for: its actions (what, who,
+    by when, done) and the contact agreed in it (004 §3.8)."""
+    ref = new_ref()
+    seed_case(store, ref, actions=True, reporter={"contact_every_days": 30, "contact_method": "letter"})
+    # Version 2: the officer's visit was made and the police action moved.
+    with store.session() as session, session.begin():
+        items = [{"key": "A1", "description": "Visit the reported address and talk to the household",
+                  "owner": "officer", "due": "2026-03-09", "done": True},
+                 {"key": "A2", "description": "Record any noise with the Noise App", "owner": "reporter",
+                  "due": "2026-03-16", "done": False},
+                 {"key": "A3", "description": "Increase patrols in the evenings", "owner": "police",
+                  "due": "2026-03-27", "done": False}]
+        session.add(ActionPlanVersionRow(case_ref=ref, number=2, shared_at=AT, items=items, contact_every_days=14,
+                                         contact_method="phone"))
+    first = pdf_text(render(store, ref, "action_plan", plan_version=1)[0])
+    assert "version 1, which replaces any copy we sent you before" in first
+    assert "your case officer will contact you every week by visiting you" in first
+    assert "every month" not in first and "30 days" not in first and "by letter" not in first
+    for words in ("Visit the reported address and talk to the household Sam Patel 9 March 2026 Not yet",
+                  "Record any noise with the Noise App You 16 March 2026 Not yet",
+                  "Increase patrols in the evenings The police 20 March 2026 Not yet",
+                  "Next risk assessment Sam Patel 2 April 2026 Not yet"):
+        assert words in first
+    second = pdf_text(render(store, ref, "action_plan", plan_version=2)[0])
+    assert "version 2," in second and "every 2 weeks by phone" in second
+    assert "talk to the household Sam Patel 9 March 2026 Done" in second
+    assert "The police 27 March 2026 Not yet" in second and "Next risk assessment" not in second
+    assert "version 2," in pdf_text(render(store, ref, "action_plan")[0])  # unnamed: the latest
+    with pytest.raises(PlanNotRecorded, match="version 3"):  # never another version than the one sent for
+        render(store, ref, "action_plan", plan_version=3)
+
+
+def test_a_plan_letter_sent_before_its_version_is_recorded_waits_for_it(store: Store, tmp_path: Path) -> None:
+    """The letter goes in the same workflow step that records the version: a send that finds no version yet
+    is tried again (Temporal's retry), never sent stating another version nor parked for printing."""
+    ref = new_ref()
+    reporter, _ = seed_case(store, ref, actions=True)
+    messages = MessageActivities(store, tmp_path, settings())
+    with pytest.raises(ApplicationError) as early:
+        messages.send_letter(request(ref, "action_plan", "reporter", reporter, plan_version=2))
+    assert early.value.type == "LetterNotRendered" and not early.value.non_retryable
+    with store.session() as session, session.begin():
+        session.add(ActionPlanVersionRow(case_ref=ref, number=2, shared_at=AT, items=[], contact_every_days=7,
+                                         contact_method="phone"))
+    sent = Path(messages.send_letter(request(ref, "action_plan", "reporter", reporter, plan_version=2)))
+    assert "version 2," in " ".join(sent.read_text().split())
 
 
 def test_large_print_and_easy_read_are_what_they_say(store: Store) -> None:
@@ -800,6 +850,64 @@ async def test_a_letter_that_cannot_be_delivered_gives_the_officer_a_task_on_the
     parked = print_path(tmp_path, ref, f"{ref}/{failed[0]['message_seq']}/letter")
     assert parked.exists() and address_block(parked.read_bytes())[0] == "Alex Morgan"
     assert mailbox.messages == []
+
+
+async def test_after_a_reassignment_the_next_letter_names_the_new_officer(
+    env: WorkflowEnvironment, store: Store, task_queue: str, outbox: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12 item 7: a manager moves the case from Sam Patel to Priya Shah, with a reason; the reporter's
+    next letter names Priya as their one point of contact (003 §9), through the real workflow and worker.
+    The reason stays in the case file, never on the timeline."""
+    from casefile.models import CaseNoteRow
+    from clients.caseclient import send_command, start_case
+    from profiles import load
+    from statemachine.commands import Actor, ReportArgs
+
+    config = tmp_path / "delivery.toml"
+    config.write_text('[landlord]\nname = "Example Homes"\naddress = ["1 High Street", "Reading", "RG1 2AA"]\n'
+                      'phone = "0300 123 4567"\n[officers.o1]\nname = "Sam Patel"\nphone = "0300 123 4568"\n'
+                      '[officers.o2]\nname = "Priya Shah"\nphone = "0300 123 4569"\n')
+    monkeypatch.setenv("ASB_DELIVERY_CONFIG", str(config))  # read by the worker at each send
+    ref = new_ref()
+    reporter, reported = seed_case(store, ref, risk=None)
+
+    def sent(template: str) -> Any:
+        def rows() -> list[MessageRow]:
+            with store.session() as session:
+                return list(session.scalars(select(MessageRow).where(
+                    MessageRow.case_ref == ref, MessageRow.template == template, MessageRow.status == "sent")))
+        return eventually(rows, what=f"the {template} letter sent")
+
+    report = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reported_person": {"id": reported},
+                                        "reporter": {"id": reporter, "contact": {"method": "letter"}}})
+    handle = await start_case(env.client, ref, load("reading"), report, task_queue=task_queue,
+                              search_attributes=False)
+    [first] = await sent("acknowledgement")
+    assert "Your case officer is Sam Patel" in pdf_text(print_path(outbox, ref, first.key).read_bytes())
+
+    reason = "Sam moves to the north team; Priya covers Acacia Road"
+    manager = Actor(role="manager", id="m1")
+    moved = await send_command(handle, "assign_officer", {"officer": "o2", "reason": reason}, manager, store=store,
+                               at=datetime.now(UTC))
+    assert moved.accepted, moved.reason
+    plan = await send_command(handle, "agree_action_plan", {"contact_every_days": 14, "contact_method": "letter"},
+                              Actor(role="officer", id="o2"))
+    assert plan.accepted, plan.reason
+    [letter] = await sent("action_plan")
+    pdf = print_path(outbox, ref, letter.key).read_bytes()
+    (tmp_path / "action_plan.pdf").write_bytes(pdf)  # to look at: pdftoppm -png -r 60 -f 1 -l 1
+    text = pdf_text(pdf)
+    assert "Your case officer is Priya Shah" in text and "0300 123 4569" in text
+    assert "Sam Patel" not in text and layout_problems(pdf) == []
+
+    [assigned] = [e for e in store.timeline(ref) if e["event"] == "officer"]
+    assert (assigned["officer"], assigned["previous"]) == ("o2", "o1")
+    with store.session() as session:
+        note = session.scalars(select(CaseNoteRow).where(CaseNoteRow.ref == assigned["reason_ref"])).one()
+    assert (note.command, note.field, note.text, note.status) == ("assign_officer", "reason", reason, "confirmed")
+    assert reason not in json.dumps(store.timeline(ref))
+    assert reason not in str(await handle.fetch_history())
 
 
 def test_a_letter_never_names_an_officer_by_a_bare_id(store: Store) -> None:

@@ -15,7 +15,9 @@ from profiles import load
 from statemachine import Actor, Lifecycle, Refused
 from statemachine.catalogue import parse_args
 from statemachine.commands import CommandError, ReportArgs
+from statemachine.deadlines import calendar_for, open_deadlines
 from statemachine.lifecycle import command_names
+from statemachine.patches import ACTION_PLAN_VERSIONS, ALL, EQUALITY_AT_EACH_STEP
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 O1, O2 = Actor(role="officer", id="o1"), Actor(role="officer", id="o2")
@@ -54,7 +56,11 @@ def _converted() -> Case:
     case = Case()
     assert case.do("record_contact", outcome="made", method="phone") == [
         {"event": "contact", "outcome": "made", "method": "phone"}]
-    assert case.do("record_risk_assessment", level="medium") == [{"event": "risk_assessment", "level": "medium"}]
+    # A level given without scores (an older scenario file) is still the assessment; it raises the case's
+    # risk, and the next one falls due after the profile's interval for it (reading: medium, 1 month).
+    assert case.do("record_risk_assessment", level="medium") == [
+        {"event": "risk_assessment", "level": "medium", "next_due": "2026-04-02"},
+        {"event": "risk", "risk": "medium", "why": "risk assessment"}]
     assert case.do("convert_to_case") == [
         {"event": "stage", "stage": "investigation"},
         {"event": "letter", "template": "initial_letter_reported_person", "to": "reported_person"}]
@@ -64,14 +70,17 @@ def _converted() -> Case:
 
 def test_officers_plans_and_interventions() -> None:
     case = _converted()
-    assert case.do("assign_officer", officer="o2") == [{"event": "officer", "officer": "o2"}]
+    assert case.do("assign_officer", M1, officer="o2", reason_ref="N-1") == [
+        {"event": "officer", "officer": "o2", "previous": "o1", "reason_ref": "N-1"}]
     assert case.facts.officer == "o2"
     assert "the case belongs to officer o2" in case.refused("assign_officer", O1, officer="o1")
-    assert case.do("assign_officer", O2, officer="o1") == [{"event": "officer", "officer": "o1"}]
+    assert case.do("assign_officer", M2, officer="o1", reason_ref="N-2") == [
+        {"event": "officer", "officer": "o1", "previous": "o2", "reason_ref": "N-2"}]
     assert case.do("agree_action_plan", contact_every_days=7, contact_method="phone") == [
-        {"event": "action_plan", "contact_every_days": 7, "contact_method": "phone", "reporters_choice": False},
-        {"event": "letter", "template": "action_plan", "to": "reporter"},
-        {"event": "notification", "channel": "email", "template": "action_plan"}]
+        {"event": "action_plan", "contact_every_days": 7, "contact_method": "phone", "reporters_choice": False,
+         "version": 1},
+        {"event": "letter", "template": "action_plan", "to": "reporter", "version": 1},
+        {"event": "notification", "channel": "email", "template": "action_plan", "version": 1}]
     assert (case.facts.contact_every_days, case.facts.contact_method) == (7, "phone")
     assert case.do("start_intervention", kind="warning_letter") == [
         {"event": "stage", "stage": "interventions"}, {"event": "intervention", "kind": "warning_letter"},
@@ -115,6 +124,7 @@ def test_legal_action_proposed_approved_concluded_and_rejected() -> None:
     assert (action.status, action.outcome) == ("concluded", "N-1")
     assert case.refused("conclude_legal_action", outcome_ref="N-2") == "no approved legal action is open"
     assert "outcome is required" in case.refused("conclude_legal_action")
+    case.do("record_equality_assessment")  # each legal step needs its own (004 §6.4)
     assert case.do("propose_legal_action", kind="legal_warning") == [
         {"event": "legal_action", "kind": "legal_warning", "status": "proposed", "emergency": False},
         {"event": "task", "kind": "legal_approval", "role": "manager", "after_the_event": False,
@@ -167,7 +177,8 @@ def test_closure_is_requested_rejected_and_approved_by_another_manager() -> None
         {"event": "notification", "channel": "email", "template": "satisfaction_survey"},
         {"event": "letter", "template": "case_closed_reported_person", "to": "reported_person"}]
     assert (case.facts.closed_at, case.facts.closure_reason, case.facts.pending) == (case.now, "no_reports", [])
-    assert case.refused("record_incident", M1) == "the case is closed and accepts no more commands"
+    assert case.refused("record_contact", M1, outcome="made") == "the case is closed and accepts no more commands"
+    assert case.refused("record_incident", M1).startswith("the case is closed: a new incident is a new report")
 
 
 def test_an_escalated_approval_needs_the_role_it_went_to() -> None:
@@ -562,7 +573,8 @@ def test_refusals_name_the_rule_that_was_broken() -> None:
         assert case.refused("record_incident", Actor(role=role, id="x1")) == (
             f"the {role} role can read cases but not act on them")
     assert case.refused("assign_officer", Actor(role="intake", id="i1"), officer="o2") == (
-        "intake staff may log reports and incidents; an officer or manager issues this command")
+        "intake staff may log reports, incidents and ASB Case Review applications; an officer or manager issues "
+        "this command")
     assert case.refused("record_case_review", decision="continue") == (
         "not allowed at the enquiry stage (allowed at: investigation, review, interventions, legal)")
     assert case.refused("report", category="noise") == "the case already exists: report starts a new case"
@@ -601,10 +613,11 @@ def test_legal_action_needs_a_current_equality_assessment_and_open_actions_block
     case.do("record_equality_assessment")
     case.do("record_incident")
     assert case.refused("propose_legal_action", kind="legal_warning") == (
-        "new incidents since the Equality Act assessment: record a new one first")
+        "new information since the Equality Act assessment (a new incident): record a new one first (004 §6.4)")
     case.do("record_equality_assessment")
     case.do("propose_legal_action", kind="legal_warning")
     case.do("approve_legal_action", M1)
+    case.do("record_equality_assessment")
     case.do("propose_legal_action", kind="injunction")
     assert case.refused("request_closure", reason="asb_stopped") == (
         "legal action is still open (legal_warning, injunction): a case stays open until it has concluded")
@@ -616,11 +629,13 @@ def test_check_and_allowed_answer_without_acting() -> None:
         "record_contact: outcome: Input should be 'made' or 'failed'")
     assert case.lc.check("record_contact", {"outcome": "made"}, O1, NOW) is None
     assert case.lc.allowed(Actor(role="auditor", id="a1")) == []
-    assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident"]
-    assert case.lc.allowed(O1) == [
-        "assign_officer", "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
-        "close_enquiry", "escalate_risk", "start_intervention", "record_equality_assessment",
-        "record_police_report", "request_asb_case_review"]  # support is offered at any stage (003 §9)
+    # 003 §10: the victim applies for an ASB Case Review; intake staff may record the application.
+    assert case.lc.allowed(Actor(role="intake", id="i1")) == ["record_incident", "request_asb_case_review"]
+    assert case.lc.allowed(O1) == [  # moving the case to another officer is the manager's (003 §8, §9)
+        "record_incident", "record_contact", "record_risk_assessment", "agree_action_plan",
+        "add_action", "close_enquiry", "escalate_risk", "record_equality_assessment", "record_police_report",
+        "make_referral", "request_asb_case_review"]  # support is offered at any stage (003 §9), as a referral
+    assert case.lc.allowed(M1)[0] == "assign_officer"
     # (in the catalogue's order, statemachine/catalogue.py: one order for GET /commands, the CLI and the forms)
     assert case.facts.stage == "enquiry" and case.facts.failed_contacts == 0
 
@@ -661,3 +676,256 @@ def test_the_most_senior_approver_of_a_legal_remedy_decides_by_rank() -> None:
 def test_a_nested_argument_is_named_by_its_path() -> None:
     with pytest.raises(CommandError, match=r"^report: reporter\.contact\.method: String should have at most 16"):
         parse_args("report", {"category": "noise", "reporter": {"contact": {"method": "x" * 20}}})
+
+
+# --- allocation (issue 12 item 7) -------------------------------------------------------------------------
+
+
+def _allocation_task(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == "task" and e["kind"] == "allocation"]
+
+
+def test_a_report_without_an_officer_is_the_managers_to_allocate_within_the_first_response_period() -> None:
+    """003 §8: cases are "allocated to the appropriate Team and Officer"; the reporter is contacted within the
+    first-response period, so the team's manager has that long to allocate, and an allocation left undone
+    goes up the chain like any task."""
+    lc, events = _start(category="noise", reporter={"id": "r1"})
+    assert _allocation_task(events) == [
+        {"event": "task", "kind": "allocation", "role": "manager", "approval": "allocation", "team": "asb"}]
+    assert lc.facts.allocation_task_open
+    assert lc.task_terms("allocation") == (["officer", "manager", "senior_manager"], Period(5, "working_days"))
+    assert "assign_officer" not in lc.allowed(O1) and "assign_officer" in lc.allowed(M1)
+    with pytest.raises(Refused, match="allocating or reassigning a case is a manager's decision"):
+        lc.apply("assign_officer", {"officer": "o1"}, O1, NOW)
+    events = lc.apply("assign_officer", {"officer": "o1"}, M1, NOW + timedelta(hours=1)).events
+    assert events[1:] == [{"event": "officer", "officer": "o1"},
+                          {"event": "decision", "kind": "allocation", "decision": "allocated"}]
+    assert (lc.facts.officer, lc.facts.allocation_task_open) == ("o1", False)
+    high, events = _start(category="violence", reporter={"id": "r1"})  # high risk: one working day (003 §8)
+    assert high.task_terms("allocation")[1] == Period(1, "working_days")
+    # A report that came with its officer, or that closed at triage, has nothing to allocate.
+    assert not _allocation_task(_start(category="noise", officer="o1")[1])
+    assert not _allocation_task(_start(category="parking")[1])
+
+
+def test_a_reassignment_is_a_managers_with_a_reason_and_to_another_officer() -> None:
+    case = _converted()
+    assert case.refused("assign_officer", O1, officer="o2", reason="I am on leave") == (
+        "allocating or reassigning a case is a manager's decision: ask your manager")
+    assert case.refused("assign_officer", M1, officer="o1", reason_ref="N-1") == "o1 is already the case's officer"
+    assert case.refused("assign_officer", M1, officer="o2") == (
+        "say why the case moves from o1 to o2 (reason, kept in the case file)")
+    # Nothing to allocate here (the report came with o1): a reassignment answers no task.
+    assert case.do("assign_officer", M1, officer="o2", reason_ref="N-1") == [
+        {"event": "officer", "officer": "o2", "previous": "o1", "reason_ref": "N-1"}]
+    assert case.facts.officer == "o2"
+
+
+def test_livewest_sends_amber_reports_to_housing_and_red_ones_to_asb_enforcement() -> None:
+    """004 §3.1: Housing Officers manage "lower-level amber cases", ASB & Enforcement Officers "all ASB
+    cases that include a red priority" (red is high risk, 004 §3.5)."""
+    livewest = load("livewest")
+
+    def team(**report: Any) -> list[tuple[str, str]]:
+        report = {"reporter": {"id": "r1"}, "tried_to_resolve": True, **report}
+        _, decision = Lifecycle.start("ASB-2026-000003", ReportArgs.model_validate(report), livewest, NOW)
+        return [(e["role"], e["team"]) for e in _allocation_task(decision.events)]
+
+    assert team(category="noise") == [("manager", "housing")]  # amber: low
+    assert team(category="drugs") == [("manager", "housing")]  # amber: medium
+    assert team(category="violence") == [("manager", "asb_enforcement")]  # red
+    assert team(category="noise", hate=True) == [("manager", "asb_enforcement")]  # a hate incident is red
+    assert team(category="noise", risk_of_harm=True) == [("manager", "asb_enforcement")]  # "Red: High Risk"
+    assert load("reading").allocation.team_for("high") == "asb"  # Reading does not route by risk
+
+
+def test_a_landlord_may_have_a_senior_manager_allocate() -> None:
+    profile = load("reading")
+    own = profile.model_copy(update={"allocation": profile.allocation.model_copy(update={"by": "senior_manager"})})
+    lc, decision = Lifecycle.start("ASB-2026-000004", ReportArgs.model_validate({"category": "noise"}), own, NOW)
+    assert [e["role"] for e in _allocation_task(decision.events)] == ["senior_manager"]
+    with pytest.raises(Refused, match="a senior manager's decision: ask your senior manager"):
+        lc.apply("assign_officer", {"officer": "o1"}, M1, NOW)
+    assert lc.apply("assign_officer", {"officer": "o1"}, S1, NOW).events[-1]["kind"] == "allocation"
+
+
+def test_a_case_recorded_before_the_allocation_change_keeps_the_old_rule() -> None:
+    """Replaying an older history: no allocation task, and any officer assigns without a reason."""
+    from statemachine.patches import ALL, ALLOCATION_TASK
+
+    lc, decision = Lifecycle.start("ASB-2026-000005", ReportArgs.model_validate({"category": "noise"}),
+                                   load("reading"), NOW, ALL - {ALLOCATION_TASK})
+    assert not _allocation_task(decision.events)
+    assert lc.apply("assign_officer", {"officer": "o1"}, O1, NOW).events[1:] == [{"event": "officer", "officer": "o1"}]
+    assert lc.apply("assign_officer", {"officer": "o2"}, O1, NOW).events[1:] == [{"event": "officer", "officer": "o2"}]
+
+
+# --- the action plan: a list of actions, versioned, each version the reporter's letter (issue 11 item 6) ---
+
+
+def test_an_action_plan_is_a_list_of_actions_and_each_change_to_the_agreed_plan_is_a_version_shared() -> None:
+    """003 stage 1 "Action Plan", 004 §3.2 and §3.8: actions for the officer, the reporter or others, by a
+    date; agreeing the plan is version 1 and each change after is a new version, sent to the reporter."""
+    case = _converted()
+    # Drawn up with the reporter before it is agreed: the actions are recorded, nothing is sent yet.
+    assert case.do("add_action", what_ref="N-1", who="officer", due="2026-03-09") == [
+        {"event": "action", "action": "A1", "change": "added", "who": "officer", "due": "2026-03-09",
+         "what_ref": "N-1"}]
+    assert case.do("add_action", what_ref="N-2", who="reporter", due="2026-03-16")[0]["action"] == "A2"
+    assert case.do("agree_action_plan", contact_every_days=7, contact_method="visit") == [
+        {"event": "action_plan", "contact_every_days": 7, "contact_method": "visit", "reporters_choice": False,
+         "version": 1},
+        {"event": "letter", "template": "action_plan", "to": "reporter", "version": 1},
+        {"event": "notification", "channel": "email", "template": "action_plan", "version": 1}]
+    # Once agreed, every change is the next version, and the reporter gets that version.
+    assert case.do("add_action", what_ref="N-3", who="police", due="2026-03-20") == [
+        {"event": "action", "action": "A3", "change": "added", "who": "police", "due": "2026-03-20",
+         "what_ref": "N-3", "version": 2},
+        {"event": "letter", "template": "action_plan", "to": "reporter", "version": 2},
+        {"event": "notification", "channel": "email", "template": "action_plan", "version": 2}]
+    assert case.do("complete_action", action="A1")[:2] == [
+        {"event": "action", "action": "A1", "change": "done", "version": 3},
+        {"event": "letter", "template": "action_plan", "to": "reporter", "version": 3}]
+    assert case.do("change_action", action="A2", due="2026-03-23", who="officer")[0] == {
+        "event": "action", "action": "A2", "change": "changed", "who": "officer", "due": "2026-03-23", "version": 4}
+    assert [(a.id, a.who, a.due.isoformat(), a.done) for a in case.facts.actions] == [
+        ("A1", "officer", "2026-03-09", True), ("A2", "officer", "2026-03-23", False),
+        ("A3", "police", "2026-03-20", False)]
+    assert (case.facts.plan_version, case.facts.contact_every_days, case.facts.contact_method) == (4, 7, "visit")
+    # Each refusal says why and changes nothing.
+    assert case.refused("complete_action", action="A1") == "action A1 is already done"
+    assert case.refused("change_action", action="A9", due="2026-04-01") == "the action plan has no action A9"
+    assert case.refused("add_action", what_ref="N-4", due="2026-03-01") == (
+        "the action's date 2026-03-01 has passed: give a date from today")
+    assert "more than a year ahead" in case.refused("add_action", what_ref="N-4", due="2027-04-01")
+    assert "what is required" in case.refused("add_action", due="2026-04-01")
+    assert "who: String should match pattern" in case.refused("add_action", what="x", who="Mr Smith",
+                                                               due="2026-04-01")
+    assert "give what changes" in case.refused("change_action", action="A2")
+    assert "complete_action" not in Case().lc.allowed(O1)  # nothing to complete on a plan with no actions
+
+
+def test_an_action_whose_date_passes_undone_gives_the_officer_a_task_answered_on_the_case() -> None:
+    """003 stage 1, 004 §3.8 ("It is important to complete actions as agreed on the plan"): an action still
+    open when the working day of its date ends gives the officer a task; doing the action, or agreeing a
+    new date, answers it."""
+    case = _converted()
+    case.do("add_action", what_ref="N-1", who="reporter", due="2026-03-07")  # a Saturday
+    case.do("add_action", what_ref="N-2", who="officer", due="2026-03-09")
+    case.do("add_action", what_ref="N-3", who="officer", due="2026-03-10")
+    calendar = calendar_for(case.lc.profile)
+    # Saturday's action is late at the end of the next working day, Monday 9 March, with Monday's own.
+    due = open_deadlines(case.facts, case.lc.profile, calendar)["action_due"]
+    assert due == datetime(2026, 3, 9, 17, 0, tzinfo=UTC)
+    assert case.lc.on_deadline("action_due", due).events == [
+        {"event": "task", "kind": "action_overdue", "role": "officer", "approval": "action_overdue:A1",
+         "action": "A1"},
+        {"event": "task", "kind": "action_overdue", "role": "officer", "approval": "action_overdue:A2",
+         "action": "A2"}]
+    assert open_deadlines(case.facts, case.lc.profile, calendar)["action_due"] == datetime(
+        2026, 3, 10, 17, 0, tzinfo=UTC)
+    case.now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    assert case.do("complete_action", action="A1") == [
+        {"event": "action", "action": "A1", "change": "done"},
+        {"event": "decision", "kind": "action_overdue", "decision": "done", "approval": "action_overdue:A1"}]
+    assert case.do("change_action", action="A2", due="2026-03-13") == [
+        {"event": "action", "action": "A2", "change": "changed", "due": "2026-03-13"},
+        {"event": "decision", "kind": "action_overdue", "decision": "rescheduled",
+         "approval": "action_overdue:A2"}]
+    # Two actions left, neither chased: the earlier date (A3, Tuesday) is next.
+    assert open_deadlines(case.facts, case.lc.profile, calendar)["action_due"] == datetime(
+        2026, 3, 10, 17, 0, tzinfo=UTC)
+    case.do("complete_action", action="A3")
+    case.do("complete_action", action="A2")
+    assert "action_due" not in open_deadlines(case.facts, case.lc.profile, calendar)
+
+
+def test_a_case_started_before_action_lists_keeps_its_plan_as_it_was() -> None:
+    """Behind workflow.patched: a case recorded before the change replays on its old rules."""
+    old = _converted()
+    old.lc.patches = ALL - {ACTION_PLAN_VERSIONS, EQUALITY_AT_EACH_STEP}
+    assert old.do("agree_action_plan", contact_every_days=7, contact_method="phone") == [
+        {"event": "action_plan", "contact_every_days": 7, "contact_method": "phone", "reporters_choice": False},
+        {"event": "letter", "template": "action_plan", "to": "reporter"},
+        {"event": "notification", "channel": "email", "template": "action_plan"}]
+    assert "contact frequency and method only" in old.refused("add_action", what_ref="N-1", due="2026-03-09")
+    assert old.do("record_equality_assessment", step="notice", conclusion="proportionate", note_ref="N-2") == [
+        {"event": "equality_assessment"}]
+    old.do("escalate_risk", risk="high")
+    assert old.lc.check("propose_legal_action", {"kind": "injunction"}, O1, old.now) is None  # only incidents count
+    old.do("propose_legal_action", kind="injunction")
+    old.do("approve_legal_action", M1)
+    assert old.lc.check("propose_legal_action", {"kind": "possession_order"}, O1, old.now) is None
+
+
+# --- the Equality Act assessment: structured, and made again at each step (issue 11 item 9) ----------------
+
+
+def test_an_equality_assessment_is_structured_and_its_details_never_reach_the_workflow() -> None:
+    """003 §16: the characteristics considered, the support in place, whether the action is proportionate.
+    The door keeps what was considered in the case file; the workflow gets the step, the conclusion and the
+    note's reference."""
+    case = _converted()
+    assert case.do("record_equality_assessment", step="court_application", conclusion="proportionate",
+                   note_ref="N-7") == [
+        {"event": "equality_assessment", "step": "court_application", "conclusion": "proportionate",
+         "assessment_ref": "N-7"}]
+    assert (case.facts.equality_step, case.facts.equality_conclusion) == ("court_application", "proportionate")
+    with pytest.raises(CommandError, match="conclusion is required"):
+        parse_args("record_equality_assessment", {"considered": ["disability"], "adjustments": "meetings at home"})
+    with pytest.raises(CommandError, match="none_identified cannot be given"):
+        parse_args("record_equality_assessment", {"considered": ["none_identified", "age"],
+                                                  "conclusion": "proportionate"})
+    with pytest.raises(CommandError, match="considered.0"):
+        parse_args("record_equality_assessment", {"considered": ["shoe_size"], "conclusion": "proportionate"})
+
+
+def test_an_equality_assessment_is_made_again_at_each_legal_step_and_after_new_information() -> None:
+    """004 §6.4: before service of notice, before a court application, before a warrant of eviction, and
+    "upon receipt of new and relevant information"; 003 §16."""
+    case = _converted()
+    case.do("record_equality_assessment", step="notice", conclusion="proportionate")
+    # An assessment made for a notice does not cover a court application.
+    assert case.refused("propose_legal_action", kind="injunction") == (
+        "the Equality Act assessment was made for a notice, and injunction is a court application: "
+        "record one for this step")
+    case.do("propose_legal_action", kind="notice_seeking_possession")
+    case.do("approve_legal_action", M1)
+    # The notice was a legal step: the court application needs its own assessment.
+    assert case.refused("propose_legal_action", kind="possession_order") == (
+        "a legal step was taken since the last Equality Act assessment: record a new one for this step "
+        "(004 §6.4)")
+    case.do("record_equality_assessment", step="court_application", conclusion="not_proportionate")
+    assert case.refused("propose_legal_action", kind="possession_order") == (
+        "the Equality Act assessment found legal action not proportionate: record a new one first")
+    # New information while legal action is open: the officer is asked to reassess now, once.
+    reassessed = case.do("record_risk_assessment", level="medium")
+    assert (reassessed[0]["event"], reassessed[0]["level"]) == ("risk_assessment", "medium")  # with its next date
+    assert reassessed[-1] == {"event": "task", "kind": "equality_review", "role": "officer",
+                              "approval": "equality_review", "why": "risk_assessment"}
+    referred = case.do("make_referral", agency="victim_support", consent_ref="C-7")
+    assert [e["event"] for e in referred] == ["referral"]  # the equality task is already open
+    assert case.refused("propose_legal_action", kind="possession_order") == (
+        "new information since the Equality Act assessment (a support referral): record a new one first "
+        "(004 §6.4)")
+    assert case.do("record_equality_assessment", step="new_information", conclusion="proportionate_with_adjustments"
+                   ) == [
+        {"event": "equality_assessment", "step": "new_information", "conclusion": "proportionate_with_adjustments"},
+        {"event": "decision", "kind": "equality_review", "decision": "assessed"}]
+    assert case.do("escalate_risk", risk="high")[1] == {
+        "event": "task", "kind": "equality_review", "role": "officer", "approval": "equality_review",
+        "why": "risk_changed"}
+    assert "(a change of risk)" in case.refused("propose_legal_action", kind="possession_order")
+    case.do("record_equality_assessment", step="court_application", conclusion="proportionate")
+    # A warrant of eviction follows a possession order, and needs an assessment of its own.
+    assert case.refused("propose_legal_action", kind="warrant_of_eviction") == (
+        "the Equality Act assessment was made for a court application, and warrant_of_eviction is a warrant of "
+        "eviction: record one for this step")
+    case.do("propose_legal_action", kind="possession_order")
+    case.do("approve_legal_action", S1)
+    case.do("record_equality_assessment", step="warrant", conclusion="proportionate")
+    assert case.do("propose_legal_action", kind="warrant_of_eviction")[1]["role"] == "senior_manager"
+    fresh = _converted()
+    fresh.do("record_equality_assessment", step="warrant", conclusion="proportionate")
+    assert fresh.refused("propose_legal_action", kind="warrant_of_eviction") == (
+        "a warrant of eviction follows a possession order, and none was approved on this case")

@@ -86,18 +86,23 @@ class CaseMachine(RuleBasedStateMachine):
         assert self.lifecycle.state == self.lifecycle.facts.stage
 
     @invariant()
-    def closed_case_accepts_only_reopening_within_its_period(self) -> None:
+    def closed_case_accepts_only_a_case_review_application_or_a_reopening_and_only_for_a_while(self) -> None:
+        """A closed case takes an ASB Case Review application and the applicant's reports it rests on
+        (the specs' `after_closure`) within the profile's period after closure, and a manager's reopening
+        within `case.reopen_within`; nothing after both."""
         facts = self.lifecycle.facts
         if facts.is_closed:
-            assert set(self.lifecycle.allowed()) <= {"reopen_case"}
+            assert facts.closed_at is not None
+            reopen_until = PROFILE.case.reopen_within.add_calendar(facts.closed_at)
+            late = max(facts.closed_at + timedelta(days=32), reopen_until + timedelta(days=1))
+            assert self.lifecycle.allowed(now=late) == []
+            after_closure = {n for n, s in COMMANDS.items() if s.after_closure}
+            assert set(self.lifecycle.allowed(now=self.now)) <= after_closure | {"reopen_case"}
             for command, choices in ARG_CHOICES.items():
-                refusal = self.lifecycle.check(command, choices[0], ACTORS[2], self.now)
-                if command != "reopen_case":
-                    assert refusal is not None, command
-                else:
-                    assert facts.closed_at is not None
-                    within = self.now <= PROFILE.case.reopen_within.add_calendar(facts.closed_at)
-                    assert (refusal is None) == within, refusal
+                assert self.lifecycle.check(command, choices[0], ACTORS[2], late) is not None
+                if command == "reopen_case":
+                    refusal = self.lifecycle.check(command, choices[0], ACTORS[2], self.now)
+                    assert (refusal is None) == (self.now <= reopen_until), refusal
 
     @invariant()
     def no_open_legal_action_in_a_closed_case(self) -> None:

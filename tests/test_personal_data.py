@@ -26,6 +26,7 @@ SECRETS = [
     "Daniel Okafor", "Flat 6 Kingfisher House", "shouted racist abuse at the children on the landing",
     "TVP-2026-0456", "outside the launderette", "she is frightened to leave the flat",
     "the injunction was granted at Reading County Court",
+    "ask Daniel's mother to sit in on the visit", "his community psychiatric nurse attends every meeting",
 ]
 OFFICER = Actor(role="officer", id="o1")
 MANAGER = Actor(role="manager", id="m1")
@@ -78,15 +79,21 @@ async def test_no_personal_data_in_any_workflow_history(
         handle = await start_case(env.client, reference, load("reading"), report, task_queue=task_queue,
                                   search_attributes=False)
         handles.append(handle)
-        for command, args, actor in [
+        steps: list[tuple[str, dict[str, Any], Actor]] = [
             ("record_contact", {"outcome": "made", "method": "phone"}, OFFICER),
             ("record_risk_assessment", {"level": "high"}, OFFICER),
             ("convert_to_case", {}, OFFICER),
-            ("record_equality_assessment", {"note": "she is frightened to leave the flat"}, OFFICER),
+            ("add_action", {"what": "ask Daniel's mother to sit in on the visit",
+                            "due": (now + timedelta(days=10)).date().isoformat()}, OFFICER),
+            ("record_equality_assessment", {"note": "she is frightened to leave the flat", "step": "notice",
+                                            "considered": ["disability", "mental_health"],
+                                            "adjustments": "his community psychiatric nurse attends every meeting",
+                                            "conclusion": "proportionate_with_adjustments"}, OFFICER),
             ("propose_legal_action", {"kind": "legal_warning"}, OFFICER),
             ("approve_legal_action", {"note": "Daniel Okafor has been warned before"}, MANAGER),
             ("conclude_legal_action", {"outcome": "the injunction was granted at Reading County Court"}, OFFICER),
-        ]:
+        ]
+        for command, args, actor in steps:
             result = await send_command(handle, command, args, actor, store=store, at=now)
             assert result.accepted, (command, result.reason)
     await env.sleep(timedelta(days=70))  # let the timers fire: breaches, tasks, the review stage
@@ -97,11 +104,16 @@ async def test_no_personal_data_in_any_workflow_history(
         assert f'"reference":"{handle.id}"' in history and "harassment" in history
         for secret in SECRETS + ["Daniel Okafor has been warned before"]:
             assert secret not in history, f"{secret!r} found in the history of {handle.id}"
+        # What an Equality Act assessment considered is special category data: only its step and
+        # conclusion are in the history (issue 11 item 9).
+        assert '"considered"' not in history and "mental_health" not in history
+        assert '"conclusion":"proportionate_with_adjustments"' in history
 
     # The free text was kept, in the case file.
     with store.session() as session:
         notes = {n.text for n in session.query(CaseNoteRow).filter(CaseNoteRow.case_ref.in_([h.id for h in handles]))}
     assert "she is frightened to leave the flat" in notes
+    assert "ask Daniel's mother to sit in on the visit" in notes
     assert "the injunction was granted at Reading County Court" in notes
 
 

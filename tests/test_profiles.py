@@ -29,6 +29,9 @@ def test_shipped_profiles_differ_where_the_standards_differ() -> None:
     assert load("whg").first_response.low == 5
     assert load("place-called-home").first_response.high == 1
     assert load("livewest").triage.early_support_if_not_tried is True
+    # 004 §3.1: amber cases to Housing Officers, red (high) to ASB & Enforcement Officers.
+    assert [load("livewest").allocation.team_for(r) for r in ("high", "medium", "low")] == [
+        "asb_enforcement", "housing", "housing"]
 
 
 def test_a_landlords_own_file_is_used_by_path(tmp_path: Path) -> None:
@@ -70,6 +73,20 @@ BAD = {
                        "calendar.end_of_working_day"),
     "time-dependent category not routed": (_mutate('time_dependent = { diy = "noise" }',
                                                    'time_dependent = { karaoke = "noise" }'), "karaoke"),
+    "intake cannot allocate": (_mutate('by = "manager"', 'by = "intake"'), "allocation.by"),
+    "bad team name": (_mutate("by_risk = {}", 'by_risk = { high = "ASB team; drop" }'), "allocation.by_risk"),
+    "route an unknown risk": (_mutate("by_risk = {}", 'by_risk = { red = "asb" }'), "allocation.by_risk.red"),
+    "risk thresholds out of order": (_mutate("high_from = 8", "high_from = 3"), "risk_matrix: need "
+                                     "medium_from < high_from"),
+    "risk threshold above the highest total": (_mutate("high_from = 8", "high_from = 13"),
+                                               "the highest total (12)"),
+    "decisive score above the factor's max": (_mutate("max = 3, high_at = 3", "max = 3, high_at = 5"),
+                                              "risk_matrix.factors.harm"),
+    "misspelt factor key": (_mutate("max = 3, high_at = 3", "max = 3, hihg_at = 3"),
+                            "risk_matrix.factors.harm.hihg_at: unknown key"),
+    "risk review in working days": (_mutate('high = "2 weeks"', 'high = "10 working days"'),
+                                    "risk_matrix.review_every"),
+    "bad factor id": (_mutate("persistence = { question", "Persistence = { question"), "factor id 'Persistence'"),
 }
 
 
@@ -131,3 +148,27 @@ def test_a_file_that_is_not_text_is_refused_naming_it(tmp_path: Path) -> None:
     own.write_bytes(BASE.replace('name = "default"', 'name = "caf\u00e9"').encode("latin-1"))
     with pytest.raises(ProfileError, match=rf"^{own}: cannot read: 'utf-8' codec can't decode"):
         load(str(own))
+
+
+def test_each_profile_carries_the_risk_matrix_its_standard_describes() -> None:
+    """The matrix is the profile's (issue 12 item 4): Reading assesses persistence, impact and vulnerability
+    (003 §8 stage 3, §10); LiveWest's cases are red or amber, red where harm occurred or is at risk
+    (004 §3.4-3.5); the others publish no matrix and get the documented default."""
+    reading = load("reading").risk_matrix
+    assert list(reading.factors) == ["persistence", "impact", "vulnerability"]
+    assert (reading.medium_from, reading.high_from, reading.highest_total) == (4, 7, 9)
+    assert (reading.vulnerable_reporter, reading.label("high")) == ("medium", "high")
+    livewest = load("livewest").risk_matrix
+    assert list(livewest.factors) == ["harm", "vulnerability", "frequency", "impact"]
+    assert livewest.factors["harm"].high_at == 2  # a risk of harm is red on its own
+    assert [livewest.label(r) for r in ("high", "medium", "low")] == ["red", "amber", "amber"]
+    assert livewest.vulnerable_reporter == "high"
+    default = load("default").risk_matrix
+    assert list(default.factors) == ["harm", "persistence", "impact", "vulnerability"]
+    assert default.review_every.for_risk("high") == Period(2, "weeks")
+    assert default.review_every.for_risk("low") == Period(1, "months")
+    for name in ("whg", "homes-in-somerset", "place-called-home"):
+        assert load(name).risk_matrix == default, name
+    # A landlord's profile that says nothing of a matrix gets the same documented default.
+    bare = parse(BASE.split("[risk_matrix]")[0], "our-homes.toml")
+    assert bare.risk_matrix == default

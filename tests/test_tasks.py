@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -171,7 +171,6 @@ async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
     assert "already under way" in (again.reason or "")
     task = await _task_of(store, handle.id, "asb_case_review")
     created = [e for e in store.timeline(handle.id) if e["event"] == "task" and e["kind"] == "asb_case_review"][0]
-    from datetime import datetime
     assert task.due is not None
     from zoneinfo import ZoneInfo
 
@@ -184,3 +183,52 @@ async def test_asb_case_review_needs_the_threshold_and_is_a_28_day_task(
     assert (resolved["task"], resolved["kind"], resolved["by"]) == (task.id, "asb_case_review", "m1")
     # Once completed, a new application can be made.
     assert (await send_command(handle, "request_asb_case_review", {}, OFFICER)).accepted
+
+
+# ---------------------------------------------------------------------- allocation (issue 12 item 7)
+
+
+async def _unallocated(env: WorkflowEnvironment, task_queue: str, **report: Any) -> WorkflowHandle[Any, Any]:
+    ref = f"ASB-2026-{next(_refs):06d}"
+    args = ReportArgs.model_validate({"category": "noise", "reporter": {"id": "r1"}, **report})
+    return await start_case(env.client, ref, load("reading"), args, task_queue=task_queue, search_attributes=False)
+
+
+async def test_a_report_without_an_officer_is_allocated_by_the_manager_on_the_case(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    """003 §8: allocated "to the appropriate Team and Officer", within the first-response period; the task is
+    answered by assigning the officer on the case, never by marking it done."""
+    handle = await _unallocated(env, task_queue)
+    task = await _task_of(store, handle.id, "allocation")
+    status = await handle.query("status", result_type=dict)
+    assert (task.role, task.data["team"]) == ("manager", "asb")
+    assert task.due == datetime.fromisoformat(status["deadlines"]["first_response"])  # 5 working days (low risk)
+    refused = await send_command(handle, "assign_officer", {"officer": "o1"}, OFFICER)
+    assert not refused.accepted and "a manager's decision" in (refused.reason or "")
+    with pytest.raises(TaskRefused, match="this allocation task is answered on the case, by its command"):
+        await decide_task(env.client, store, task, M1, "done", case_officer=None)
+    assert (await send_command(handle, "assign_officer", {"officer": "o1"}, M1)).accepted
+    row = await _row_when(store, task.id, lambda r: r.status != "open", "the allocation task answered")
+    assert (row.status, row.decision, row.decided_by) == ("done", "allocated", "m1")
+    assert (await handle.query("status", result_type=dict))["officer"] == "o1"
+    decided = await _timeline_event(store, handle.id, "decision")
+    assert [(d["kind"], d["decision"]) for d in decided] == [("allocation", "allocated")]
+
+
+async def test_an_allocation_left_undone_goes_up_the_chain_and_is_then_a_breach(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    handle = await _unallocated(env, task_queue, violence_or_threats=True)  # high risk: one working day
+    task = await _task_of(store, handle.id, "allocation")
+    await env.sleep(timedelta(days=7))  # past two working days, even over a bank holiday weekend
+    escalated = await _row_when(store, task.id, lambda r: r.data.get("breached"), "the allocation breached")
+    assert (escalated.role, escalated.status, escalated.data.get("escalated")) == ("senior_manager", "open", True)
+    timeline = store.timeline(handle.id)
+    assert [(e["kind"], e["role"]) for e in timeline if e["event"] == "escalation"] == [
+        ("allocation", "senior_manager")]
+    assert [b["task"] for b in timeline if b["event"] == "breach" and b["kind"] == "allocation"] == [task.id]
+    # Late, but still answered on the case: the senior manager allocates it and the task is done.
+    assert (await send_command(handle, "assign_officer", {"officer": "o2"}, SENIOR)).accepted
+    row = await _row_when(store, task.id, lambda r: r.status != "open", "the late allocation answered")
+    assert (row.status, row.decision, row.decided_by) == ("done", "allocated", "s1")

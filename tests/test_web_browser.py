@@ -15,6 +15,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy.engine import make_url
 from api.serve import serving
 from asb.simulate import start_time_skipping
 from casefile.db import Store
-from tests.api_support import make_app
+from tests.api_support import jpeg, make_app
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -127,6 +128,50 @@ async def do(page: Page, command: str, fill: dict[str, str] | None = None, check
     await section.locator("button[type=submit]").click()
 
 
+async def test_a_vulnerable_reporter_is_flagged_from_intake_to_the_case_page_and_the_matrix_is_scored(
+    browser: Browser, base_url: str
+) -> None:
+    """Intake ticks the reporter's vulnerability; the triage shown before saving already counts it (Reading:
+    a noise report is low, a vulnerable reporter's case medium); the case page's header warns of it; the
+    officer scores Reading's matrix, one question a factor (issue 12 item 4)."""
+    context, page = await sign_in(browser, base_url, "intake", "i1")
+    await page.goto(f"{base_url}/web/intake/report")
+    await page.get_by_label("What kind of behaviour is it?").select_option("noise")
+    await page.get_by_label("When did it last happen?").fill("2026-01-10T22:30")
+    await page.get_by_label("Describe what happened").fill("Shouting at the door at night")
+    await page.get_by_label("Full name").fill("Carol Vulnerable")
+    await page.get_by_label("Phone number").fill("07700 900789")
+    await page.locator("#reporter-contact-method").check()
+    await page.get_by_label("Mental health").check()
+    await page.get_by_label("Age").check()
+    await page.get_by_label("Assign to officer (id)").fill("o1")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.locator("#triage-risk")).to_contain_text("Medium")
+    await page.get_by_role("button", name="Save the report").click()
+    reference = (await page.locator("#reference").inner_text()).strip()
+    await context.close()
+
+    context, page = await sign_in(browser, base_url, "officer", "o1")
+    await page.goto(f"{base_url}/web/cases/{reference}")
+    await expect(page.locator("#vulnerable-reporter")).to_contain_text("Vulnerable reporter: Age, Mental health")
+    section = page.locator("details#record-risk-assessment")
+    await section.locator("summary").click()
+    await expect(section.get_by_text(re.compile("How persistent is it"))).to_be_visible()
+    for radio in ("#record-risk-assessment-scores-persistence-2", "#record-risk-assessment-scores-impact-3",
+                  "#record-risk-assessment-scores-vulnerability-3"):
+        await section.locator(radio).check()
+    next_due = (date.today() + timedelta(days=40)).isoformat()
+    await section.locator("#record-risk-assessment-next-assessment-due").fill(next_due)
+    await looked_at(page, "case-risk-form")
+    await section.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record a risk assessment")).to_be_visible()
+    await expect(page.locator("#risk-assessment")).to_contain_text("Medium (score 5: persistence 1, impact 2, "
+                                                                    "vulnerability 2)")
+    await expect(page.locator("#risk-assessment")).to_contain_text(f"Next due {next_due}")
+    await looked_at(page, "case-risk")
+    await context.close()
+
+
 async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, base_url: str) -> None:
     # Intake logs a report and sees the triage before it is saved.
     context, page = await sign_in(browser, base_url, "intake", "i1", shot="sign-in")
@@ -181,7 +226,11 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await do(page, "record_contact", check=["#record-contact-outcome"])
     await expect(page.get_by_text("Done: Record a contact")).to_be_visible()
     await expect(page.get_by_role("cell", name="First response")).to_have_count(0)
-    await do(page, "record_risk_assessment", check=["#record-risk-assessment-level-2"])
+    # Reading's matrix: persistence 2, impact 2, vulnerability 0 (the third, third and first choices): medium.
+    await do(page, "record_risk_assessment", check=["#record-risk-assessment-scores-persistence-3",
+                                                    "#record-risk-assessment-scores-impact-3",
+                                                    "#record-risk-assessment-scores-vulnerability"])
+    await expect(page.locator("#risk-assessment")).to_contain_text("Medium (score 4")
     await do(page, "agree_action_plan", fill={"#agree-action-plan-contact-every-days": "14"})
     stale = await context.new_page()  # the same case open in a second tab, from before the conversion
     await stale.goto(f"{base_url}/web/cases/{reference}")
@@ -197,6 +246,50 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await stale.close()
     await do(page, "record_incident", fill={"#record-incident-occurred-at": "2026-01-12T23:00"})
     await expect(page.get_by_text("Done: Record an incident")).to_be_visible()
+    # The officer adds a photo of the damage (GOV.UK file upload), refused first when it is not one.
+    form = page.locator("#evidence-form")
+    await form.locator("#evidence-file").set_input_files(
+        {"name": "door.jpg", "mimeType": "image/jpeg", "buffer": b"MZ\x90\x00" + b"\x00" * 60})
+    await form.locator("#evidence-kind").select_option("photo")
+    await form.get_by_role("button", name="Add the file").click()
+    await expect(page.locator(".govuk-error-summary")).to_contain_text("The file is a Windows program")
+    await looked_at(page, "case-evidence-refused")
+    form = page.locator("#evidence-form")
+    photo = jpeg(7)
+    await form.locator("#evidence-file").set_input_files({"name": "door.jpg", "mimeType": "image/jpeg",
+                                                          "buffer": photo})
+    await form.locator("#evidence-kind").select_option("photo")
+    await form.locator("#evidence-incident-id").select_option(index=1)
+    await form.get_by_label("What does it show? (optional)").fill("The front door after it was kicked in")
+    await form.get_by_role("button", name="Add the file").click()
+    await expect(page.get_by_text("Done: The file is added to the case")).to_be_visible()
+    link = page.locator("#evidence-files").get_by_role("link", name=re.compile("door.jpg"))
+    await expect(link).to_be_visible()
+    await expect(page.locator("#evidence-files")).to_contain_text("The front door after it was kicked in")
+    await page.locator("#evidence").scroll_into_view_if_needed()
+    await looked_at(page, "case-evidence")
+    download = await page.request.get(base_url + str(await link.get_attribute("href")))
+    assert download.status == 200 and await download.body() == photo
+    assert download.headers["content-disposition"].startswith('attachment; filename="door.jpg"')
+    assert download.headers["x-content-type-options"] == "nosniff"
+    # An action for the plan (a date field), and a structured Equality Act assessment (a box for each
+    # characteristic considered): both shown on the case (issue 11 items 6 and 9).
+    by = (datetime.now(UTC) + timedelta(days=7)).date()
+    await do(page, "add_action", fill={"#add-action-what": "Talk to the household at number 16",
+                                       "#add-action-due": by.isoformat()})
+    await expect(page.get_by_text("Done: Add an action to the plan")).to_be_visible()
+    await expect(page.locator("#action-plan + table")).to_contain_text("Talk to the household at number 16")
+    form = page.locator("details#record-equality-assessment")
+    await form.locator("summary").click()
+    for box in ("#record-equality-assessment-step-2", "#record-equality-assessment-considered-2",
+                "#record-equality-assessment-conclusion"):
+        await form.locator(box).check()
+    await form.locator("#record-equality-assessment-adjustments").fill("Meetings at home, with a support worker")
+    await looked_at(page, "case-equality-form")  # the open form passes axe too
+    await form.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record an Equality Act assessment")).to_be_visible()
+    await expect(page.get_by_text("for court application: proportionate. Considered: disability")).to_be_visible()
+    await looked_at(page, "case-action-plan")
     # The officer asks for closure.
     await do(page, "request_closure")
     await expect(page.locator(".govuk-error-summary")).to_contain_text("Reason: enter a value")
@@ -215,6 +308,7 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.get_by_role("link", name="Approvals").click()
     card = page.locator(".govuk-summary-card", has_text=reference)
     await expect(card).to_contain_text("ASB stopped")
+    await expect(card).to_contain_text("For court application: proportionate. Considered: disability")
     await looked_at(page, "approvals")
     await card.get_by_role("button", name=re.compile("^Reject")).click()
     await expect(page.locator(".govuk-error-summary")).to_contain_text("Enter why you are rejecting it")
@@ -242,6 +336,16 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await page.goto(f"{base_url}/web/cases/{reference}")
     await expect(page.locator(".govuk-summary-list").first).to_contain_text("Closed")
     await looked_at(page, "case-closed")
+    # The closure letter invites an ASB Case Review: for a month the closed case takes the applicant's
+    # reports to the police and the application (issue 11 item 10; 003 §10).
+    section = page.locator("details#record-incident")
+    await section.locator("summary").click()
+    await section.get_by_label("To the police").check()
+    await looked_at(page, "case-closed-review")
+    await section.locator("button[type=submit]").click()
+    await expect(page.get_by_text("Done: Record an incident")).to_be_visible()
+    await expect(page.get_by_text("(reported to the police)")).to_be_visible()
+    await expect(page.locator("details#request-asb-case-review")).to_have_count(1)
     await context.close()
 
 
@@ -276,6 +380,43 @@ async def test_a_locked_case_is_invisible_to_another_officer(browser: Browser, b
     await page.goto(f"{base_url}/web/search?q=Carol+Lockable")
     await expect(page.get_by_role("link", name=reference)).to_be_visible()
     await looked_at(page, "search")
+    await context.close()
+
+
+async def test_a_manager_allocates_a_report_that_came_without_an_officer(browser: Browser, base_url: str) -> None:
+    """Issue 12 item 7: the report waits on the dashboard and in the manager's tasks with its team; the
+    manager assigns it on the case page, then moves it to another officer, giving the reason."""
+    context, page = await sign_in(browser, base_url, "intake", "i1")
+    await page.get_by_label("What kind of behaviour is it?").select_option("noise")
+    await page.get_by_label("Full name").fill("Dev Unallocated")
+    await page.get_by_label("Phone number").fill("07700 900321")
+    await page.get_by_role("button", name="Continue").click()
+    await page.get_by_role("button", name="Save the report").click()
+    reference = (await page.locator("#reference").inner_text()).strip()
+    await context.close()
+
+    context, page = await sign_in(browser, base_url, "manager", "m1")
+    row = page.locator("#unallocated + table tr", has_text=reference)
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await row.count():  # the task's row is written by its own workflow
+        assert asyncio.get_running_loop().time() < deadline, "the report never waited for allocation"
+        await page.wait_for_timeout(250)
+        await page.reload()
+    await expect(row).to_contain_text("ASB")
+    await looked_at(page, "dashboard-allocation")
+    await page.get_by_role("link", name="My tasks").click()
+    card = page.locator(".govuk-summary-card", has_text=reference)
+    await expect(card).to_contain_text("Allocation")
+    await looked_at(page, "tasks-allocation")
+    await card.get_by_role("link", name=re.compile("assign an officer")).click()
+    await do(page, "assign_officer", fill={"#assign-officer-officer": "o1"})
+    await expect(page.get_by_text("Done: Assign or reassign the officer")).to_be_visible()
+    await expect(page.locator(".govuk-summary-list").first).to_contain_text("o1")
+    await do(page, "assign_officer", fill={"#assign-officer-officer": "o2",
+                                           "#assign-officer-reason": "o1 is on leave for a month"})
+    await expect(page.locator(".govuk-summary-list").first).to_contain_text("o2")
+    await page.locator("details#assign-officer summary").click()
+    await looked_at(page, "case-reassigned")
     await context.close()
 
 

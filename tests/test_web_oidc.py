@@ -45,6 +45,8 @@ class Provider:
                                                                                     key_size=2048))
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    #: The access token's role claims (a test may sign in someone else for a moment).
+    access_claims: dict[str, Any] = field(default_factory=lambda: {"roles": ["ASB.Manager"]})
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -88,7 +90,7 @@ class Provider:
             common = {"iss": self.issuer, "sub": "entra-sub-1", "oid": "mona.manager", "iat": now, "exp": now + 600}
             id_token = jwt.encode({**common, "aud": CLIENT_ID, "nonce": grant["nonce"], "name": "Mona Manager"},
                                   self.key, algorithm="RS256", headers={"kid": kid})
-            access = jwt.encode({**common, "aud": AUDIENCE, "roles": ["ASB.Manager"]}, self.key,
+            access = jwt.encode({**common, "aud": AUDIENCE, **self.access_claims}, self.key,
                                 algorithm="RS256", headers={"kid": kid})
             return JSONResponse({"access_token": access, "id_token": id_token, "token_type": "Bearer",
                                  "expires_in": 600})
@@ -167,3 +169,17 @@ async def test_local_sign_in_is_off_in_production(app: FastAPI) -> None:
                                                          "csrf_token": token.group(1) if token else ""})
         assert answer.status_code == 403
         assert (await pages.get("/web/dashboard")).status_code == 303
+
+
+async def test_a_partner_agencys_staff_are_not_signed_in_to_the_staff_pages(app: FastAPI, provider: Provider) -> None:
+    """Issue 12 item 8: a partner sees only its agency's partition, through the partner API; the staff pages
+    would show it everything a staff role sees, so its sign-in stops at a page that says where to go."""
+    provider.access_claims = {"roles": ["ASB.Partner"], "agency": "victim_support"}
+    try:
+        async with client_for(app) as pages, httpx.AsyncClient(timeout=30) as idp:
+            back = await _begin(pages, idp)
+            done = await pages.get(back.path, params=back.params)
+            assert done.status_code == 403 and "partner API" in done.text, done.text
+            assert (await pages.get("/web/dashboard")).status_code == 303  # still signed out
+    finally:
+        provider.access_claims = {"roles": ["ASB.Manager"]}

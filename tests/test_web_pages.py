@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from casefile.db import Store
-from tests.api_support import client_for, make_app
+from tests.api_support import client_for, jpeg, make_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -229,8 +229,10 @@ async def test_the_dashboard_shows_cases_near_the_case_review_threshold(app: Fas
 @pytest.mark.parametrize(("variable", "value", "message"), [
     ("ASB_WEB_SESSION_SECRET", "short", "ASB_WEB_SESSION_SECRET must be at least 32 characters"),
     ("ASB_WEB_SESSION_HOURS", "eight", "ASB_WEB_SESSION_HOURS must be a number of hours"),
+    ("ASB_EVIDENCE_MAX_BYTES", "lots", "ASB_EVIDENCE_MAX_BYTES must be a whole number of bytes"),
+    ("ASB_EVIDENCE_STORE", "s3", "ASB_EVIDENCE_STORE is s3 but ASB_EVIDENCE_S3_BUCKET is not set"),
 ])
-async def test_asb_up_refuses_bad_page_settings_in_one_line(tmp_path: Path, variable: str, value: str,
+async def test_asb_up_refuses_bad_page_and_evidence_settings_in_one_line(tmp_path: Path, variable: str, value: str,
                                                             message: str) -> None:
     import asyncio
     import os
@@ -270,4 +272,139 @@ async def test_the_public_form_sent_twice_opens_one_case(app: FastAPI, store: St
     refs = [re.search(r'id="reference">([^<]+)<', page.text) for page in (first, again)]
     assert refs[0] and refs[1] and refs[0].group(1) == refs[1].group(1)
     with store.session() as session:
-        assert session.scalar(select(func.count()).select_from(CaseRow)) == before + 1
+        assert session.scalar(select(func.count()).select_from(CaseRow)) == (before or 0) + 1
+
+
+async def test_a_manager_allocates_a_new_report_and_reassigns_it_with_a_reason(app: FastAPI, store: Store) -> None:
+    """Issue 12 item 7: a report logged without an officer waits on the dashboard and in the manager's tasks,
+    with its team; the manager assigns it on the case page, and moves it later only with a reason."""
+    from sqlalchemy import select
+
+    from casefile.models import CaseNoteRow, TaskRow
+    from tests.polling import eventually
+
+    intake = await signed_in(app, "intake", "i1")
+    form_page = await intake.get("/web/intake/report")
+    saved = await intake.post("/web/intake/report/confirm", data={
+        "csrf_token": csrf_of(form_page.text), "channel": "phone", "category": "noise", "incidents_last_month": "1",
+        "anonymous": "no", "reporter.name": "Uma Allocated", "reporter.phone": "07700 900124",
+        "reporter.contact_method": "phone"})
+    found = re.search(r'id="reference">([^<]+)<', saved.text)
+    assert saved.status_code == 200 and found, saved.text
+    ref = found.group(1)
+
+    def task() -> list[TaskRow]:
+        with store.session() as session:
+            return list(session.scalars(select(TaskRow).where(TaskRow.case_ref == ref, TaskRow.kind == "allocation",
+                                                              TaskRow.due.is_not(None))))
+    [row] = await eventually(task, what="the allocation task")
+    manager = await signed_in(app, "manager", "m1")
+    board = (await manager.get("/web/dashboard")).text.split("Waiting for an officer")[1].split("Overdue")[0]
+    assert ref in board and "<td class=\"govuk-table__cell\">ASB</td>" in board
+    inbox = (await manager.get("/web/tasks")).text
+    card = inbox.split(f">{ref}</a></h2>")[1].split("govuk-summary-card\"")[0]
+    assert "Allocation" in inbox and ">ASB</dd>" in card and f"/web/cases/{ref}#assign-officer" in card
+    officer = await signed_in(app, "officer", "o1")
+    assert 'id="assign-officer"' not in (await officer.get(f"/web/cases/{ref}")).text  # the manager's decision
+
+    page = await manager.get(f"/web/cases/{ref}")
+    assert 'id="assign-officer"' in page.text and "Why it moves to another officer" in page.text
+    assert "PydanticUndefined" not in page.text  # a required field starts empty
+    done = await manager.post(f"/web/cases/{ref}/commands/assign_officer",
+                              data={"csrf_token": csrf_of(page.text), "officer": "o1"})
+    assert done.status_code == 303, done.text
+    page = await manager.get(f"/web/cases/{ref}")
+    refused = await manager.post(f"/web/cases/{ref}/commands/assign_officer",
+                                 data={"csrf_token": csrf_of(page.text), "officer": "o2"})
+    assert refused.status_code == 409 and "say why the case moves from o1 to o2" in refused.text
+    moved = await manager.post(f"/web/cases/{ref}/commands/assign_officer", data={
+        "csrf_token": csrf_of(page.text), "officer": "o2", "reason": "o1 is on long-term leave"})
+    assert moved.status_code == 303, moved.text
+    with store.session() as session:
+        notes = list(session.scalars(select(CaseNoteRow.text).where(CaseNoteRow.case_ref == ref,
+                                                                  CaseNoteRow.command == "assign_officer")))
+    assert notes == ["o1 is on long-term leave"]
+    assert f"{ref}#assign-officer" not in (await manager.get("/web/dashboard")).text  # allocated: off the board
+    for client in (intake, manager, officer):
+        await client.aclose()
+
+
+async def _web_case(app: FastAPI) -> tuple[str, httpx.AsyncClient]:
+    """A case logged on the intake page for o1, and o1 signed in."""
+    intake = await signed_in(app, "intake", "i1")
+    form_page = await intake.get("/web/intake/report")
+    saved = await intake.post("/web/intake/report/confirm", data={
+        "csrf_token": csrf_of(form_page.text), "channel": "phone", "category": "noise",
+        "incident.occurred_at": "2026-01-10T22:30", "incident.location": "stairwell", "incidents_last_month": "3",
+        "anonymous": "no", "reporter.name": "Alice Evidence", "reporter.phone": "07700 900123",
+        "reporter.contact_method": "phone", "officer": "o1"})
+    await intake.aclose()
+    found = re.search(r'id="reference">([^<]+)<', saved.text)
+    assert found, saved.text
+    return found.group(1), await signed_in(app, "officer", "o1")
+
+
+def _evidence_form(html: str) -> dict[str, str]:
+    form = html.split('id="evidence-form"', 1)[1].split("</form>", 1)[0]
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form)
+    assert key and 'enctype="multipart/form-data"' in html.split('id="evidence-form"', 1)[0][-200:]
+    return {"csrf_token": csrf_of(form), "idempotency_key": key.group(1)}
+
+
+async def test_a_file_added_on_the_case_page_is_listed_and_downloads_safely(app: FastAPI) -> None:
+    reference, officer = await _web_case(app)
+    page = await officer.get(f"/web/cases/{reference}")
+    assert page.status_code == 200 and "No files yet." in page.text
+    assert "Photos, recordings, PDFs, Word documents or plain text, up to 25 MB" in page.text
+    hidden = _evidence_form(page.text)
+    incident = re.search(r'<select class="govuk-select[^"]*" id="evidence-incident-id" name="incident_id"[^>]*>\s*'
+                         r'<option value="">Not one incident</option>\s*<option value="(\d+)"', page.text)
+    assert incident, "the form offers the case's incidents"
+    url = f"/web/cases/{reference}/evidence"
+
+    # Without the form's CSRF token nothing is added.
+    forged = await officer.post(url, data={"kind": "photo"}, files={"file": ("door.jpg", jpeg(60), "image/jpeg")})
+    assert forged.status_code == 403 and "did not come from this service" in forged.text
+
+    # A program posing as a photo: the case page again, the reason on the file field, nothing added.
+    refused = await officer.post(url, data={**hidden, "kind": "photo"},
+                                 files={"file": ("photo.jpg", b"MZ\x90\x00" + b"\x00" * 60, "image/jpeg")})
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+    assert 'href="#evidence-file"' in refused.text and "The file is a Windows program" in refused.text
+    assert "accepted: application/pdf" not in refused.text  # the hint says what is accepted, in words
+    too_big = jpeg(59) + b"\x00" * (25 * 1024 * 1024 + 1 - len(jpeg(59)))
+    over = await officer.post(url, data={**hidden, "kind": "photo"}, files={"file": ("big.jpg", too_big, "image/jpeg")})
+    assert over.status_code == 413 and "The selected file must be smaller than 25 MB" in over.text
+    assert 'class="govuk-file-upload govuk-file-upload--error" id="evidence-file"' in refused.text
+    nothing = await officer.post(url, data={**hidden, "kind": "photo"},  # as a browser sends no file chosen
+                                 files={"file": ("", b"", "application/octet-stream")})
+    assert nothing.status_code == 422 and "Select a file to add" in nothing.text
+
+    fields = {**hidden, "kind": "photo", "incident_id": incident.group(1), "description": "Kicked-in door",
+              "shareable": "yes"}
+    added = await officer.post(url, data=fields, files={"file": ("front door.jpg", jpeg(61), "image/jpeg")})
+    assert added.status_code == 303 and added.headers["location"].endswith(f"{reference}?done=evidence#evidence")
+    # The same form sent again (a double click): the same file, once.
+    again = await officer.post(url, data=fields, files={"file": ("front door.jpg", jpeg(61), "image/jpeg")})
+    assert again.status_code == 303
+    shown = await officer.get(f"/web/cases/{reference}")
+    links = re.findall(rf'href="(/web/cases/{reference}/evidence/\d+)" download>front door.jpg<', shown.text)
+    assert len(links) == 1 and "Kicked-in door" in shown.text and "May be shared with partners" in shown.text
+    got = await officer.get(links[0])
+    assert got.status_code == 200 and got.content == jpeg(61) and got.headers["content-type"] == "image/jpeg"
+    assert got.headers["content-disposition"].startswith('attachment; filename="front door.jpg"')
+    assert got.headers["x-content-type-options"] == "nosniff" and "sandbox" in got.headers["content-security-policy"]
+
+    # ops may look and download, not add or remove; the officer may remove their own file at once.
+    ops = await signed_in(app, "ops", "ops1")
+    seen = await ops.get(f"/web/cases/{reference}")
+    assert "front door.jpg" in seen.text and 'id="evidence-form"' not in seen.text and ">Remove<" not in seen.text
+    assert (await ops.get(links[0])).status_code == 200
+    assert (await ops.post(url, data=fields, files={"file": ("x.jpg", jpeg(62), "image/jpeg")})).status_code == 403
+    removed = await officer.post(f"{links[0]}/remove", data={"csrf_token": hidden["csrf_token"]})
+    assert removed.status_code == 303 and "done=evidence-removed" in removed.headers["location"]
+    assert "No files yet." in (await officer.get(f"/web/cases/{reference}")).text
+    gone = await officer.get(links[0])
+    assert gone.status_code == 404 and "File not found" in gone.text
+    for client in (officer, ops):
+        await client.aclose()

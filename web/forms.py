@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from api.service import InputError
+from policy.model import RiskMatrix
 from statemachine.catalogue import COMMANDS
 
 #: A form post is a handful of short fields and at most one long text (10,000 characters). Kept under
@@ -43,17 +44,44 @@ FIELD_LABELS: dict[str, str] = {
     "kind": "Kind",
     "note": "Note (kept in the case file)",
     "applicant": "Who applied",
+    "source": "Where was it reported?",
     "emergency": "Emergency",
     "officer": "Officer id",
+    "next_assessment_due": "Next risk assessment due (leave blank for the standard interval)",
+    "what": "What is to be done (kept in the case file)",
+    "who": "Who does it: officer, reporter, or the partner agency (for example police)",
+    "due": "By when",
+    "action": "Action (its number on the plan, for example A1)",
+    "step": "The legal step it is made for",
+    "considered": "Protected characteristics or vulnerabilities considered (kept in the case file)",
+    "adjustments": "Adjustments or support offered (kept in the case file)",
+    "conclusion": "Is the action proportionate?",
+}
+
+#: Arguments a door sets from the case file, never offered on a form (clients.caseclient.with_case_file_facts).
+DOOR_SET: frozenset[str] = frozenset({"reporter_vulnerable"})
+#: Arguments kept for older scenario files only: the pages offer today's form (the risk matrix, not a level).
+OLD_FORMS: frozenset[tuple[str, str]] = frozenset({("record_risk_assessment", "level")})
+
+
+#: Where one command's argument needs its own words (the label said on every other form is FIELD_LABELS's).
+COMMAND_FIELD_LABELS: dict[tuple[str, str], str] = {
+    ("assign_officer", "reason"): "Why it moves to another officer (needed when it has one; kept in the case file)",
 }
 
 
 #: Free-form string arguments offered as a choice on the pages (the API still accepts any short text).
 CONTACT_METHODS = [("phone", "Phone"), ("visit", "Visit"), ("email", "Email"), ("sms", "Text message"),
                    ("letter", "Letter")]
+#: Where an incident was reported (statemachine.commands.IncidentSource): the applicant's reports to other
+#: agencies count toward an ASB Case Review (003 §10).
+INCIDENT_SOURCE_OPTIONS = [("case", "To us"), ("police", "To the police"), ("council", "To the council"),
+                           ("landlord", "To another landlord")]
+
 FIELD_OPTIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("record_contact", "method"): CONTACT_METHODS,
     ("agree_action_plan", "contact_method"): CONTACT_METHODS,
+    ("record_incident", "source"): INCIDENT_SOURCE_OPTIONS,
 }
 
 
@@ -70,7 +98,7 @@ COMMAND_TITLES: dict[str, str] = {name: spec.title or humanise(name) for name, s
 class FormField:
     name: str
     label: str
-    kind: Literal["radios", "select", "checkbox", "number", "datetime", "text", "textarea"]
+    kind: Literal["radios", "select", "checkbox", "checkboxes", "number", "date", "datetime", "text", "textarea"]
     required: bool
     options: list[tuple[str, str]] = field(default_factory=list)
     default: str | None = None
@@ -89,22 +117,40 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def command_fields(command: str, categories: list[str]) -> list[FormField]:
-    """The inputs for one command, from its argument model (the `*_ref` fields are the API's own)."""
+def matrix_fields(name: str, matrix: RiskMatrix) -> list[FormField]:
+    """A dict of scores as one question per factor of the profile's risk matrix, each scored 0 to its max
+    (004 §3.4 "a risk assessment matrix"): posted as `scores.<factor>`."""
+    return [FormField(f"{name}.{factor}", spec.question, "radios", True,
+                      [(str(i), f"{i} (none)" if i == 0 else f"{i} (most)" if i == spec.max else str(i))
+                       for i in range(spec.max + 1)])
+            for factor, spec in matrix.factors.items()]
+
+
+def command_fields(command: str, categories: list[str], matrix: RiskMatrix | None = None) -> list[FormField]:
+    """The inputs for one command, from its argument model (the `*_ref` fields are the API's own; a dict
+    of scores becomes one input per factor of `matrix`, the profile's risk matrix)."""
     fields: list[FormField] = []
     spec = COMMANDS[command]
     text_field = spec.free_text
     for name, info in spec.args.model_fields.items():
-        if name.endswith("_ref"):
+        if name.endswith("_ref") or name in DOOR_SET or (command, name) in OLD_FORMS:
             continue
         annotation, optional = _unwrap(info.annotation)
         required = info.is_required()
-        label = FIELD_LABELS.get(name, humanise(name))
-        default = None if info.default in (None, ...) else str(info.default)
-        if (command, name) in FIELD_OPTIONS:
+        label = COMMAND_FIELD_LABELS.get((command, name)) or FIELD_LABELS.get(name, humanise(name))
+        # A required field has no default (pydantic's PydanticUndefined, never shown as text in a box).
+        default = None if required or info.default in (None, ...) else str(info.default)
+        if get_origin(annotation) is dict:
+            if matrix is None:
+                raise ValueError(f"{command}.{name}: a dict of scores needs the profile's risk matrix")
+            fields.extend(matrix_fields(name, matrix))
+        elif (command, name) in FIELD_OPTIONS:
             fields.append(FormField(name, label, "radios", True, FIELD_OPTIONS[(command, name)], default))
-        elif name == text_field:
+        elif name == text_field or (name in spec.kept and annotation is str):
             fields.append(FormField(name, label, "textarea", required or spec.verdict == "rejected"))
+        elif get_origin(annotation) is list and get_origin(get_args(annotation)[0]) is Literal:
+            options = [(str(v), humanise(str(v))) for v in get_args(get_args(annotation)[0])]
+            fields.append(FormField(name, label, "checkboxes", required, options))
         elif get_origin(annotation) is Literal:
             options = [(str(v), humanise(str(v))) for v in get_args(annotation)]
             fields.append(FormField(name, label, "radios" if len(options) <= 4 else "select", required,
@@ -113,6 +159,8 @@ def command_fields(command: str, categories: list[str]) -> list[FormField]:
             fields.append(FormField(name, label, "checkbox", False))
         elif annotation is int:
             fields.append(FormField(name, label, "number", required, default=default))
+        elif annotation is date:  # before datetime: a date's type is named datetime.date
+            fields.append(FormField(name, label, "date", required))
         elif annotation is datetime or "datetime" in str(annotation).lower():
             fields.append(FormField(name, label, "datetime", required))
         elif name == "category":
@@ -146,10 +194,19 @@ def local_time(value: str, zone: str, name: str) -> str:
     return naive.isoformat()
 
 
-def command_args(command: str, form: dict[str, str], categories: list[str], zone: str) -> dict[str, Any]:
-    """The command's arguments from a form post: blank optional fields are left out."""
+def command_args(command: str, form: dict[str, str], categories: list[str], zone: str,
+                 matrix: RiskMatrix | None = None) -> dict[str, Any]:
+    """The command's arguments from a form post: blank optional fields are left out; `scores.<factor>`
+    fields become one dict of whole numbers."""
     args: dict[str, Any] = {}
-    for spec in command_fields(command, categories):
+    for spec in command_fields(command, categories, matrix):
+        if spec.kind == "checkboxes":  # one box per choice, posted as `<name>.<choice>`
+            chosen = [value for value, _ in spec.options if form.get(f"{spec.name}.{value}")]
+            if chosen:
+                args[spec.name] = chosen
+            elif spec.required:
+                raise InputError(spec.name, f"{spec.label}: choose at least one")
+            continue
         raw = form.get(spec.name, "").strip()
         if spec.kind == "checkbox":
             if raw:
@@ -159,11 +216,21 @@ def command_args(command: str, form: dict[str, str], categories: list[str], zone
             if spec.required:
                 raise InputError(spec.name, f"{spec.label}: enter a value")
             continue
-        if spec.kind == "number":
+        if "." in spec.name:  # one factor of a dict of scores
+            group, _, key = spec.name.partition(".")
+            if not raw.isdigit():
+                raise InputError(spec.name, f"{spec.label}: choose a score")
+            args.setdefault(group, {})[key] = int(raw)
+        elif spec.kind == "number":
             try:
                 args[spec.name] = int(raw)
             except ValueError as exc:
                 raise InputError(spec.name, f"{spec.label}: enter a whole number") from exc
+        elif spec.kind == "date":
+            try:
+                args[spec.name] = date.fromisoformat(raw).isoformat()
+            except ValueError as exc:
+                raise InputError(spec.name, f"{spec.label}: enter a date, like 2026-04-01") from exc
         elif spec.kind == "datetime":
             args[spec.name] = local_time(raw, zone, spec.name)
         else:
@@ -197,3 +264,38 @@ def errors_of(exc: ValidationError) -> list[tuple[str | None, str]]:
         name = ".".join(loc)
         out.append((name, FRIENDLY.get(name) or f"{humanise(loc[-1])}: {message}"))
     return out
+
+
+# --------------------------------------------------------------------------------------------- evidence
+
+#: What an officer calls each kind of evidence (casefile/evidence.py KINDS), in the order the form offers them.
+EVIDENCE_KINDS: dict[str, str] = {
+    "photo": "Photo", "recording": "Recording (sound or video)", "diary_sheet": "Diary sheet",
+    "letter": "Letter", "cctv_still": "CCTV still", "document": "Other document", "other": "Something else",
+}
+#: The case page's upload form: the file, four short fields, the CSRF token and the Idempotency-Key.
+EVIDENCE_FORM_FIELDS = 8
+
+
+def file_size(size: int) -> str:
+    """A size as people read it: 812 bytes, 34 KB, 1.2 MB (1 KB = 1,024 bytes)."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def sentence(text: str) -> str:
+    """A service message as a sentence on a page: capital first letter."""
+    return text[:1].upper() + text[1:]
+
+
+def accepted_files(media_types: frozenset[str], max_bytes: int) -> str:
+    """The upload's hint, from the deployment's own list and limit: "Photos, recordings, PDFs, Word
+    documents or plain text, up to 25 MB"."""
+    groups = [("Photos", ("image/",)), ("recordings", ("audio/", "video/")), ("PDFs", ("application/pdf",)),
+              ("Word documents", ("application/vnd.openxmlformats",)), ("plain text", ("text/plain",))]
+    names = [name for name, prefixes in groups if any(t.startswith(prefixes) for t in media_types)]
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+    return sentence(f"{listed}, up to {file_size(max_bytes)}")

@@ -27,29 +27,55 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from api.auth import ROLES, AuthError, Principal, TokenVerifier, principal_from_claims
+from api.people_service import PeopleDoor, chronology_filename
 from api.ratelimit import RateLimiter
+from api.routes.evidence import download
 from api.schemas import REF_PATTERN, TASK_ID_PATTERN, PublicReportIn, ReportIn
-from api.service import InputError, Refused, Service, Unavailable
+from api.service import (
+    EVIDENCE_ADDERS,
+    EVIDENCE_REMOVERS,
+    InputError,
+    Refused,
+    Service,
+    TooLarge,
+    Unavailable,
+)
 from api.settings import ApiSettings
 from casefile.access import MANAGERS, CaseNotFound, open_case
+from casefile.chronology import AUDIENCES, MAY_GENERATE
+from casefile.evidence import (
+    EvidenceDeleteRefused,
+    EvidenceNotFound,
+    EvidenceRefused,
+    EvidenceUnavailable,
+    may_delete,
+)
 from casefile.idempotency import KEY_PATTERN
 from casefile.models import CaseRow
 from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
+from policy.risk import VULNERABILITIES, with_vulnerable_floor
 from policy.triage import TriageInput, TriageResult, triage
 from statemachine.catalogue import COMMANDS
 from web import queries
 from web.forms import (
     COMMAND_TITLES,
+    EVIDENCE_FORM_FIELDS,
+    EVIDENCE_KINDS,
     MAX_FORM_BYTES,
+    accepted_files,
     command_args,
     command_fields,
     errors_of,
+    file_size,
     humanise,
     local_time,
     parse_form,
+    sentence,
 )
 from web.oidc import OidcClient, SignInError, pkce_pair
 from web.session import (
@@ -94,6 +120,7 @@ def _environment() -> Environment:
     env.filters["humanise_pair"] = lambda value: (value, humanise(value))
     env.filters["when"] = _when
     env.filters["day"] = _day
+    env.filters["file_size"] = file_size
     env.globals["prefix"] = PREFIX
     env.globals["service_name"] = SERVICE_NAME
     env.globals["reason_id"] = _reason_id
@@ -251,6 +278,17 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
     async def _unavailable(request: Request, exc: Unavailable) -> Response:
         return error_page(request, exc.status, "Sorry, there is a problem with the service", exc.reason)
 
+    @pages.exception_handler(EvidenceNotFound)
+    async def _no_file(request: Request, exc: EvidenceNotFound) -> Response:
+        return error_page(request, 404, "File not found", "There is no such file on a case that you can see.")
+
+    @pages.exception_handler(EvidenceUnavailable)
+    async def _file_unavailable(request: Request, exc: EvidenceUnavailable) -> Response:
+        response = error_page(request, 503, "Sorry, the file cannot be shown", sentence(exc.message) +
+                              ". Try again later; if it goes on, tell your system administrator.")
+        response.headers["Retry-After"] = "5"
+        return response
+
     @pages.exception_handler(InputError)
     async def _bad_form(request: Request, exc: InputError) -> Response:
         return error_page(request, 422, "There is a problem", exc.message)
@@ -355,6 +393,10 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         except SignInError as exc:
             return render(request, "error.html", status=401, title="You could not be signed in",
                           message=exc.reason, retry=True)
+        if who.role not in STAFF_ROLES:  # a partner agency's staff use the partner API, not the staff pages
+            return render(request, "error.html", status=403, title="These pages are for staff",
+                          message="Partner agencies see the cases shared with them through the partner API "
+                                  "(GET /partner/cases).", retry=False)
         name = claims.get("name") or claims.get("preferred_username") or who.id
         return signed_in(request, who, str(name))
 
@@ -399,9 +441,19 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         elif user.role not in CASE_WORKERS:
             allowed = []  # ops and auditors read cases but never act on them (README "HTTP API")
         forms = [{"command": c, "title": COMMAND_TITLES.get(c, humanise(c)),
-                  "fields": command_fields(c, categories)} for c in allowed]
+                  "fields": command_fields(c, categories, profile.risk_matrix)} for c in allowed]
+        files = await service.list_evidence(principal(user), reference)
         return {"view": view, "deadlines": deadlines, "forms": forms, "letters": letters,
-                "reference": reference, "may_lock": user.role in MANAGERS}
+                "reference": reference, "may_lock": user.role in MANAGERS,
+                "may_chronology": user.role in MAY_GENERATE,
+                "risk_labels": profile.risk_matrix.labels.model_dump(),
+                "evidence": [{"info": f, "kind": EVIDENCE_KINDS.get(f.kind, humanise(f.kind)),
+                              "removable": user.role in EVIDENCE_REMOVERS
+                              and may_delete(f, user.role, user.id, now) is None} for f in files],
+                "may_add_evidence": user.role in EVIDENCE_ADDERS,
+                # A fresh Idempotency-Key per form shown: a double submit adds the file once.
+                "evidence_key": uuid.uuid4().hex, "evidence_kinds": list(EVIDENCE_KINDS.items()),
+                "evidence_hint": accepted_files(service.evidence.media_types, service.evidence.max_bytes)}
 
     @pages.get("/cases/{reference}")
     async def case_page(request: Request, reference: str) -> Response:
@@ -409,7 +461,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         context = await case_context(user, reference)
         done = request.query_params.get("done", "")
         return render(request, "case.html", user=user, done=COMMAND_TITLES.get(done) or
-                      {"lock": "The case is locked", "unlock": "The case is unlocked"}.get(done), **context)
+                      {"lock": "The case is locked", "unlock": "The case is unlocked",
+                       "evidence": "The file is added to the case",
+                       "evidence-removed": "The file is removed from the case"}.get(done), **context)
 
     @pages.post("/cases/{reference}/commands/{command}")
     async def case_command(request: Request, reference: str, command: str) -> Response:
@@ -419,7 +473,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if command not in COMMANDS:
             raise StarletteHTTPException(404)
         try:
-            args = command_args(command, form, categories, zone)
+            args = command_args(command, form, categories, zone, profile.risk_matrix)
             await service.command(principal(user), reference, command, args)
         except (InputError, Refused) as exc:
             if isinstance(exc, InputError):
@@ -452,6 +506,78 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                           errors=[problem], **context)
         return redirect(f"/cases/{reference}?done={'lock' if locking else 'unlock'}")
 
+    async def posted_file(request: Request, user: WebUser) -> tuple[dict[str, str], UploadFile | None]:
+        """The upload form's fields and its file, once its CSRF token matches the session's. The body's size
+        is bounded before this by the API's guard (the largest file accepted, plus the usual body limit)."""
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "multipart/form-data":
+            raise InputError(None, "the form must be sent as multipart/form-data")
+        try:
+            data = await request.form(max_files=1, max_fields=EVIDENCE_FORM_FIELDS, max_part_size=MAX_FORM_BYTES)
+        except MultiPartException as exc:
+            raise InputError(None, "the form could not be read") from exc
+        fields = {k: v for k, v in data.items() if isinstance(v, str)}
+        if not same(fields.get(CSRF_FIELD), user.csrf):
+            raise AuthError(403, "the form has expired or did not come from this service: go back, reload the "
+                                 "page and try again")
+        upload = data.get("file")
+        return fields, upload if isinstance(upload, UploadFile) and upload.filename else None
+
+    @pages.post("/cases/{reference}/evidence")
+    async def add_evidence(request: Request, reference: str) -> Response:
+        """The case page's upload form: through the API's Service, so the same checks, limits and audit.
+        A refusal shows the case page again with the reason on the field it is about."""
+        user = need(request, *EVIDENCE_ADDERS)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        form, upload = await posted_file(request, user)
+        try:
+            if upload is None:
+                raise InputError("file", "Select a file to add")
+            kind = form.get("kind", "")
+            if kind not in EVIDENCE_KINDS:
+                raise InputError("kind", "Select what the file is")
+            incident_text = form.get("incident_id", "").strip()
+            if incident_text and not incident_text.isdigit():
+                raise InputError("incident_id", "Select an incident from the list")
+            await service.add_evidence(
+                principal(user), reference, await upload.read(), filename=upload.filename,
+                media_type=upload.content_type, kind=kind, incident_id=int(incident_text) if incident_text else None,
+                description=form.get("description", "").strip() or None,
+                shareable=form.get("shareable") == "yes", idempotency_key=form_key(form))
+        except (InputError, EvidenceRefused, TooLarge) as exc:
+            field = exc.field if exc.field in ("file", "kind", "incident_id", "description") else \
+                "file" if exc.field in ("media_type", "filename") else None
+            message = sentence(exc.message.split("; accepted: ")[0])  # the hint lists what is accepted
+            if isinstance(exc, TooLarge):  # GOV.UK's words for it
+                message = f"The selected file must be smaller than {file_size(service.evidence.max_bytes)}"
+            problem = Problem(f"evidence.{field}" if field else None, message)
+            context = await case_context(user, reference)
+            return render(request, "case.html", status=413 if isinstance(exc, TooLarge) else 422, user=user,
+                          errors=[problem], evidence_values=form, **context)
+        return redirect(f"/cases/{reference}?done=evidence#evidence")
+
+    @pages.get("/cases/{reference}/evidence/{evidence_id}")
+    async def evidence_file(request: Request, reference: str, evidence_id: int) -> Response:
+        """A file, as an attachment that is never shown as a page of ours (api/routes/evidence.py)."""
+        user = need(request, *STAFF_ROLES)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        return download(await service.open_evidence(principal(user), reference, evidence_id))
+
+    @pages.post("/cases/{reference}/evidence/{evidence_id}/remove")
+    async def remove_evidence(request: Request, reference: str, evidence_id: int) -> Response:
+        user = need(request, *EVIDENCE_REMOVERS)
+        await posted(request, user)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        try:
+            await service.delete_evidence(principal(user), reference, evidence_id)
+        except EvidenceDeleteRefused as exc:
+            context = await case_context(user, reference)
+            return render(request, "case.html", status=409, user=user, errors=[Problem(None, sentence(exc.message))],
+                          **context)
+        return redirect(f"/cases/{reference}?done=evidence-removed#evidence")
+
     @pages.get("/cases/{reference}/letters/{letter_id}")
     async def letter(request: Request, reference: str, letter_id: int) -> Response:
         """A letter's PDF, read through the same access rule as the case (a locked case's read is audited)."""
@@ -463,6 +589,19 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             raise StarletteHTTPException(404)
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="{reference}-letter-{letter_id}.pdf"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+    @pages.get("/cases/{reference}/chronology")
+    async def chronology(request: Request, reference: str, audience: str = "court") -> Response:
+        """The case's chronology as a PDF download, through the API's own door (access rule, audit row)."""
+        user = need(request, *MAY_GENERATE)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        if audience not in AUDIENCES:
+            raise StarletteHTTPException(404)
+        pdf = await PeopleDoor(service).chronology(principal(user), reference, audience)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{chronology_filename(reference, audience)}"',
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
     # -------------------------------------------------------------------------------- tasks
@@ -527,7 +666,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             view = await service.case_view(principal(user), task.case_ref)
             requested = next((e for e in reversed(view.timeline)
                               if e.get("event") == "task" and e.get("kind") == task.kind), None)
-            equality = [n for n in view.notes if n.command == "record_equality_assessment"]
+            equality = view.equality_assessments
             items.append({"task": task, "view": view, "requested": requested, "equality": equality})
         return render(request, "approvals.html", status=status, user=user, items=items, errors=errors,
                       done=request.query_params.get("done"))
@@ -574,6 +713,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                 reporter[key] = text(f"reporter.{key}")
         if not anonymous:
             reporter["consents"] = {"action": flag("reporter.consent_action")}
+        flags = [v for v in VULNERABILITIES if flag(f"reporter.vulnerability.{v}")]
+        if flags and not public:  # staff record a reporter's vulnerability (004 §3.4); the public form asks none
+            reporter["vulnerabilities"] = flags
         reported = {k: text(f"reported_person.{k}") for k in ("name", "address", "postcode")
                     if text(f"reported_person.{k}")}
         occurred = text("incident.occurred_at")
@@ -608,6 +750,17 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             incidents_last_month=report.incidents_last_month, risk_of_harm=report.risk_of_harm,
             tried_to_resolve=report.tried_to_resolve), profile)
 
+    def as_opened(report: ReportIn) -> TriageResult:
+        """The triage as the case will open: a vulnerable reporter's enquiry is at least the matrix's floor
+        (statemachine.catalogue.raise_for_vulnerable_reporter; 003 §10, 004 §3.4-3.5)."""
+        result = triage_of(report)
+        if result.outcome != "enquiry" or result.risk is None:
+            return result
+        raised = with_vulnerable_floor(profile.risk_matrix, result.risk, bool(report.reporter.vulnerabilities))
+        if raised == result.risk:
+            return result
+        return result.model_copy(update={"risk": raised, "reasons": [*result.reasons, "vulnerable reporter"]})
+
     def report_problems(form: dict[str, str], public: bool) -> tuple[Any, list[Problem]]:
         try:
             body = report_from_form(form, public)
@@ -626,7 +779,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         # A fresh Idempotency-Key per form shown: a double submit, or a resend after a time-out, is the
         # same report and opens one case (issue 9 item 5), exactly as the API's header does.
         return {"categories": categories, "strands": list(profile.categories.hate_strands),
-                "contact_methods": ["phone", "email", "sms", "letter"], "idempotency_key": uuid.uuid4().hex}
+                "contact_methods": ["phone", "email", "sms", "letter"], "idempotency_key": uuid.uuid4().hex,
+                "vulnerabilities": list(VULNERABILITIES)}
 
     def form_key(form: dict[str, str]) -> str | None:
         key = form.get(IDEMPOTENCY_FIELD, "")
@@ -650,7 +804,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         terms = [form.get(k, "").strip() for k in ("reported_person.name", "reported_person.postcode",
                                                     "reported_person.address", "reporter.postcode")]
         matches = await _in_thread(_matches, service, user, [t for t in terms if len(t) >= 3])
-        return render(request, "intake_confirm.html", user=user, result=triage_of(model), report=model,
+        return render(request, "intake_confirm.html", user=user, result=as_opened(model), report=model,
                       hidden=hidden, first_response=profile.first_response, matches=matches)
 
     @pages.post("/intake/report/edit")

@@ -36,6 +36,19 @@ class Escalation:
 
 
 @dataclass
+class Unallocated:
+    """A report waiting for its officer: the allocation task for the team's manager (003 §8; the team from
+    the profile's `allocation`, by risk, 004 §3.1)."""
+
+    id: str
+    case_ref: str
+    team: str
+    role: str
+    due: datetime | None
+    escalated: bool
+
+
+@dataclass
 class NearReview:
     """An open case whose incidents in the profile's window are at or one short of the ASB Case Review
     threshold (003 §10: the "Community Trigger"), so a manager can act before the reporter has to ask."""
@@ -55,6 +68,7 @@ class Dashboard:
     hate: list[CaseSummary] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
     near_review: list[NearReview] = field(default_factory=list)
+    unallocated: list[Unallocated] = field(default_factory=list)
     open_total: int = 0
 
 
@@ -82,8 +96,9 @@ def near_review(session: Session, profile: Profile, now: datetime) -> list[NearR
 
 def dashboard(session: Session, role: str, actor: str, profile: Profile | None = None,
               now: datetime | None = None) -> Dashboard:
-    """Open cases by stage and risk, overdue cases, each officer's workload, hate cases, and tasks that
-    went up the chain undecided (README "Tasks for managers and officers"). Managers only."""
+    """Open cases by stage and risk, overdue cases, each officer's workload, hate cases, tasks that went up
+    the chain undecided (README "Tasks for managers and officers") and reports waiting for an officer, by
+    team. Managers only."""
     board = Dashboard()
     open_cases = CaseRow.stage != "closed"
     for stage, risk, count in session.execute(
@@ -105,6 +120,9 @@ def dashboard(session: Session, role: str, actor: str, profile: Profile | None =
     tasks = session.scalars(select(TaskRow).where(TaskRow.status == "open").order_by(TaskRow.due)).all()
     board.escalations = [Escalation(t.key, t.case_ref, t.kind, t.role, t.due)
                          for t in tasks if (t.data or {}).get("escalated")][:100]
+    board.unallocated = [Unallocated(t.key, t.case_ref, str((t.data or {}).get("team") or "-"), t.role, t.due,
+                                     bool((t.data or {}).get("escalated")))
+                         for t in tasks if t.kind == "allocation"][:100]
     if profile is not None:
         board.near_review = near_review(session, profile, now or datetime.now(UTC))
     _audit_locked(session, role, actor, [*overdue, *hate], "dashboard")

@@ -4,6 +4,13 @@ Officer commands arrive as Temporal Updates named after the command (`record_con
 validator that asks the lifecycle, so a refused command never enters history and the caller gets
 the reason. Deadlines are timers recomputed from the facts after every change. Side effects go
 through activities keyed by case reference and event number.
+
+A closed case's workflow does not end at closure: the closure letters invite an ASB Case Review, so
+it stays open, waiting on one timer (no deadlines run on a closed case), for the profile's
+`case_review.apply_within_after_closure`, and until any review under way has been resolved; then it
+finishes (issue 11 item 10). The case is its own door for the application: no second workflow, and the
+facts the thresholds count are already here. A history recorded before that change (no
+`asb-case-review-after-closure` marker) finishes at closure as it did.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import MessageActivities
     from activities.tasks import TaskActivities
     from policy.model import Profile
-    from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND
+    from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND, case_review_applications_close
     from statemachine.commands import Actor, ReportArgs
     from statemachine.deadlines import calendar_for, handled_key, open_deadlines, overdue, unhandled
     from statemachine.events import (
@@ -43,7 +50,8 @@ with workflow.unsafe.imports_passed_through():
         parse_event,
     )
     from statemachine.facts import CaseFacts
-    from statemachine.lifecycle import ANSWERED_ON_THE_CASE, PATCHES, Event, Lifecycle
+    from statemachine.lifecycle import PATCHES, Event, Lifecycle
+    from statemachine.patches import CASE_REVIEW_AFTER_CLOSURE, answered_on_the_case
     from statemachine.views import CaseStatus
     from workflows.messages import (
         CASE_DECIDED,
@@ -81,6 +89,8 @@ class Carried(BaseModel):
     holidays: dict[int, list[date]] = {}
     #: Open task workflows: task id -> the approval it decides (None for other tasks).
     tasks: dict[str, str | None] = {}
+    #: Open ASB Case Review tasks: a closure does not cancel them, and the case waits for them.
+    reviews: list[str] = []
 
 
 class CaseInput(BaseModel):
@@ -116,6 +126,7 @@ class CaseWorkflow:
         holidays = carried.holidays if carried is not None else data.holidays
         self._holidays: dict[int, frozenset[date]] = {int(y): frozenset(d) for y, d in holidays.items()}
         self._tasks: dict[str, str | None] = dict(carried.tasks) if carried is not None else {}
+        self._reviews: set[str] = set(carried.reviews) if carried is not None else set()
         # Which behaviour changes this run follows: a history recorded before one replays without it.
         patches = frozenset(name for name in PATCHES if workflow.patched(name))
         if carried is not None:
@@ -182,24 +193,57 @@ class CaseWorkflow:
                 if workflow.info().is_continue_as_new_suggested() and not self.lifecycle.facts.is_closed:
                     await workflow.wait_condition(self._idle)
                     workflow.continue_as_new(self._carry())
-            if await self._reopened():
-                continue
+            if await self._after_closure():
+                continue  # reopened: its clocks run again from the reopening
             await workflow.wait_condition(self._idle)
             if self.lifecycle.facts.is_closed:  # not reopened by a handler that was finishing meanwhile
                 break
         return self.lifecycle.facts.closure_reason or "closed"
 
-    async def _reopened(self) -> bool:
-        """A closed case waits the profile's `case.reopen_within` for a manager to reopen it (issue 12
-        item 6); whether it was. A case closed before reopening existed ends at once, as it always did."""
-        until = self.lifecycle.reopen_until()
-        if until is None:
-            return False
-        wait = (until - self._now()).total_seconds()
-        if wait > 0:
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(lambda: not self.lifecycle.facts.is_closed, timeout=wait)
-        return not self.lifecycle.facts.is_closed
+    async def _after_closure(self) -> bool:
+        """After closure, one wait (one timer, nothing else runs) until the later of two windows has ended:
+        the ASB Case Review applications the closure letters invite (CASE_REVIEW_AFTER_CLOSURE: the profile's
+        `case_review.apply_within_after_closure`; 003 §10) and a manager's reopening (REOPEN_CASE: the
+        profile's `case.reopen_within`; issue 12 item 6); and while an ASB Case Review is under way, whose
+        task tells the case when it is resolved. An Update arriving in this time is judged by the lifecycle
+        as at any other time (`after_closure` commands, reopen_case, each within its own period). Returns
+        whether the case was reopened (it then goes on as an open case); otherwise the workflow may finish,
+        and the doors answer that the case is closed. A case closed before either change ends at once.
+
+        Histories recorded with only one of the two changes replay as they were: with only the reopening
+        window, the wait wakes only for a reopening (as REOPEN_CASE alone did); the review window's wait
+        wakes on every change of the case and runs a second past its last moment, which still takes an
+        application (as CASE_REVIEW_AFTER_CLOSURE alone did)."""
+        lc = self.lifecycle
+        reviews_too = CASE_REVIEW_AFTER_CLOSURE in lc.patches
+        while True:
+            if not lc.facts.is_closed:
+                return True
+            now = self._now()
+            ends: list[datetime] = []
+            if reviews_too:
+                review_until = case_review_applications_close(lc.facts, self._input.profile)
+                if review_until is not None and now <= review_until:
+                    ends.append(review_until + timedelta(seconds=1))
+            reopen_until = lc.reopen_until()
+            if reopen_until is not None and now < reopen_until:
+                ends.append(reopen_until)
+            reviewing = reviews_too and bool(self._reviews)
+            if not ends and not reviewing:
+                return False
+            self._changed = False
+            if ends:
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        (lambda: self._changed or not lc.facts.is_closed) if reviews_too
+                        else (lambda: not lc.facts.is_closed),
+                        timeout=(max(ends) - now).total_seconds())
+            else:
+                await workflow.wait_condition(
+                    lambda: self._changed or not self._reviews or not lc.facts.is_closed)
+            if reviews_too and lc.facts.is_closed and workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(self._idle)
+                workflow.continue_as_new(self._carry())
 
     def _carry(self) -> CaseInput:
         return CaseInput(
@@ -207,7 +251,7 @@ class CaseWorkflow:
             carried=Carried(
                 facts=self.lifecycle.facts, announced=self._announced, seq=self._seq,
                 holidays={year: sorted(days) for year, days in self._holidays.items()},
-                tasks=self._tasks,
+                tasks=self._tasks, reviews=sorted(self._reviews),
             ),
             clock_shift_seconds=self._input.clock_shift_seconds,
             search_attributes=self._input.search_attributes,
@@ -234,9 +278,9 @@ class CaseWorkflow:
         spec = COMMANDS.get(name)
         verdict: str = spec.verdict if spec is not None and spec.verdict else "approved"
         decided = {pid: (verdict, request.actor.id) for pid in pending_before if pid not in still}
-        for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt)
-            if isinstance(event, Decided) and event.kind in ANSWERED_ON_THE_CASE:
-                decided[event.kind] = (event.decision, request.actor.id)
+        for event in decision.typed:  # tasks answered by this command (an enquiry decision, a prompt, a follow-up)
+            if isinstance(event, Decided) and answered_on_the_case(event.approval or event.kind):
+                decided[event.approval or event.kind] = (event.decision, request.actor.id)
         events = decision.typed
         free_text = spec.free_text if spec is not None else None
         note_ref = request.args.get(f"{free_text}_ref") if free_text else None
@@ -275,6 +319,7 @@ class CaseWorkflow:
     @workflow.signal
     async def task_resolved(self, signal: TaskResolved) -> None:
         self._tasks.pop(signal.task, None)
+        self._reviews.discard(signal.task)
         self.lifecycle.on_task_resolved(signal.kind)
         await self._step([TaskResolvedEvent(task=signal.task, kind=signal.kind, decision=signal.decision,
                                             by=signal.by)])
@@ -321,7 +366,7 @@ class CaseWorkflow:
             risk=facts.risk, category=facts.category, officer=facts.officer, deadlines=deadlines,
             overdue=overdue(facts, deadlines, self._now()),
             pending_approvals=list(facts.pending),
-            allowed=lc.allowed(actor), closure_reason=facts.closure_reason,
+            allowed=lc.allowed(actor, self._now()), closure_reason=facts.closure_reason,
         )
 
     # ------------------------------------------------------------------ effects
@@ -349,22 +394,34 @@ class CaseWorkflow:
         projection = self._projection()
         self._changed = True
         async with self._lock:
-            for item in numbered:
-                if isinstance(item.data, LetterSent | NotificationSent):
-                    self._sending.append(asyncio.create_task(self._send(item)))
+            # Letters go once the case file holds what they state (the action plan's version, a legal
+            # action, a closure's reason): before that change they were started beside the record and
+            # could render first (issue 11 item 6). Either way they run in the background.
+            after_record = workflow.patched("letters-after-the-case-file")
+            messages = [item for item in numbered if isinstance(item.data, LetterSent | NotificationSent)]
+            if not after_record:
+                self._sending.extend(asyncio.create_task(self._send(item)) for item in messages)
             await workflow.execute_activity_method(
                 CaseFileActivities.record_events,
                 EventBatch(case_ref=self.lifecycle.facts.reference, events=numbered, projection=projection),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
+            if after_record:
+                self._sending.extend(asyncio.create_task(self._send(item)) for item in messages)
             self._upsert_attributes(projection)
             for item in numbered:
-                if isinstance(item.data, TaskCreated) and not self.lifecycle.facts.is_closed:
+                if isinstance(item.data, TaskCreated) and (not self.lifecycle.facts.is_closed
+                                                           or self._outlives_closure(item.data.kind)):
                     await self._start_task(item, item.data)
             for approval_id, (verdict, by) in (decided or {}).items():
                 await self._finish_tasks(lambda _tid, aid, a=approval_id: aid == a, verdict, by)
-            if self.lifecycle.facts.is_closed and self._tasks:
-                await self._finish_tasks(lambda _tid, _aid: True, "cancelled", "case closed")
+            if self.lifecycle.facts.is_closed and any(tid not in self._reviews for tid in self._tasks):
+                # A closure makes every open task moot, except an ASB Case Review: the review is of the case's
+                # handling, closure included, and is completed whatever the case's stage (004 §8).
+                await self._finish_tasks(lambda tid, _aid: tid not in self._reviews, "cancelled", "case closed")
+
+    def _outlives_closure(self, kind: str) -> bool:
+        return kind == "asb_case_review" and CASE_REVIEW_AFTER_CLOSURE in self.lifecycle.patches
 
     async def _start_task(self, item: TimelineEvent, task: TaskCreated) -> None:
         """Each task is its own workflow, with the same id as its row in the case file."""
@@ -373,13 +430,15 @@ class CaseWorkflow:
         kind = task.kind
         chain, within = self.lifecycle.task_terms(kind)
         self._tasks[task_id] = task.approval or None
+        if self._outlives_closure(kind):
+            self._reviews.add(task_id)
         await workflow.execute_activity_method(
             TaskActivities.start_task,
             TaskInput(task_id=task_id, case_ref=facts.reference, kind=kind, role=task.role,
                       chain=chain, decide_within=within, calendar=self._input.profile.calendar,
                       holidays={y: sorted(d) for y, d in self._holidays.items()}, created_at=item.at,
                       approval_id=self._tasks[task_id], clock_shift_seconds=self._input.clock_shift_seconds,
-                      prompt=bool(task.prompt)),
+                      prompt=bool(task.prompt), not_by=[task.not_by] if task.not_by else []),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
 
@@ -426,7 +485,7 @@ class CaseWorkflow:
         request = MessageRequest(
             key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
             template=template, to=to, recipient_id=recipient or (party.id if party else None), at=item.at,
-            profile=facts.profile, reason=facts.closure_reason, due=due,
+            profile=facts.profile, reason=facts.closure_reason, due=due, plan_version=message.version,
         )
         send = MessageActivities.send_letter if channel == "letter" else MessageActivities.send_notification
         await workflow.execute_activity_method(send, request, start_to_close_timeout=ACTIVITY_TIMEOUT,

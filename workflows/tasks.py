@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import TaskInput, TaskUpdate
     from statemachine.commands import ROLE_RANK, Actor
     from statemachine.deadlines import calendar_for_rules
+    from statemachine.patches import answered_on_the_case
     from statemachine.views import TaskState
     from workflows.messages import (
         CaseDecided,
@@ -54,11 +55,14 @@ def claimed_by_another(assignee: str | None, actor: Actor) -> str | None:
     return None
 
 
-def refusal(*, status: str, role: str, assignee: str | None, actor: Actor, case_officer: str | None) -> str | None:
+def refusal(*, status: str, role: str, assignee: str | None, actor: Actor, case_officer: str | None,
+            not_by: tuple[str, ...] | list[str] = ()) -> str | None:
     """Who may claim or decide a task now (issue 9 item 7), the one statement of the rule, used by the task
     workflow's validators (an approval is decided on the case, whose guards judge the role; clients.taskclient
     applies `claimed_by_another` to it first):
 
+    - never someone the task names as not theirs (`not_by`): the manager who approved a case's closure does
+      not review it (004 §8 "an independent ASB expert"; issue 11 item 10);
     - once claimed, only the holder of the claim (escalation clears the claim for the next role);
     - unclaimed, someone of at least the task's current role;
     - and an officer task that has not gone up the chain is the case's own officer's.
@@ -67,6 +71,9 @@ def refusal(*, status: str, role: str, assignee: str | None, actor: Actor, case_
     escalated approval needs the senior role). Returns the reason to refuse, or None."""
     if status != "open":
         return f"the task is {status}"
+    if actor.id in not_by:
+        return (f"{actor.id} approved the closure of the case this review is about: an ASB Case Review is "
+                "independent, another manager decides it")
     held = claimed_by_another(assignee, actor)
     if held:
         return held
@@ -180,7 +187,7 @@ class TaskWorkflow:
         """Validators only: a refused Update never enters history and validators are not run on replay, so
         the stricter rule needs no workflow.patched (and patched() may not be called in a validator)."""
         return refusal(status=self._status, role=self._role, assignee=self._assignee, actor=actor,
-                       case_officer=case_officer)
+                       case_officer=case_officer, not_by=self._in.not_by)
 
     @workflow.update
     async def claim(self, request: ClaimRequest) -> TaskStatus:
@@ -209,7 +216,11 @@ class TaskWorkflow:
     def _validate_resolve(self, request: ResolveRequest) -> None:
         reason = self._may_act(request.actor, request.case_officer)
         if not reason and self._in.approval_id is not None:
-            reason = "an approval is decided by approving or rejecting it on the case"
+            # Tasks answered by a case command (an allocation by assign_officer, ...) carry their kind as
+            # their approval id (statemachine/patches.py ANSWERED_ON_THE_CASE).
+            reason = (f"this {self._in.kind} task is answered on the case, by its command"
+                      if answered_on_the_case(self._in.approval_id)
+                      else "an approval is decided by approving or rejecting it on the case")
         if not reason and request.decision != "done":
             reason = "resolve a task with done"
         if reason:

@@ -24,7 +24,7 @@ async def commands(who: Caller) -> CommandCatalogue:
     JSON schema of its arguments, and the approval it asks for or decides."""
     return CommandCatalogue(commands=[
         CommandSpec(name=spec.name, summary=spec.summary, arguments=spec.args.model_json_schema(),
-                    free_text=spec.free_text, stages=list(spec.stages), roles=list(spec.roles),
+                    free_text=spec.free_text, kept=list(spec.kept), stages=list(spec.stages), roles=list(spec.roles),
                     asks=spec.asks, decides=spec.decides)
         for spec in COMMANDS.values()
     ])

@@ -47,8 +47,8 @@ async def list_cases(
 @router.get("/cases/{ref}", dependencies=[allow(*STAFF)], operation_id="getCase", response_model=CaseView,
             responses=errors(401, 403, 404, 422), summary="View a case")
 async def get_case(ref: Ref, who: Caller, service: Work) -> CaseView:
-    """The case file (parties, incidents, notes, timeline) with the workflow's status: stage,
-    deadlines, allowed commands, pending approvals."""
+    """The case file (parties, incidents, notes, action plan, Equality Act assessments, timeline) with the
+    workflow's status: stage, deadlines, allowed commands, pending approvals."""
     return await service.case_view(who, ref)
 
 

@@ -9,7 +9,7 @@ normalised keys matching compares, and officers' merges of two records into one.
 - person_merges: one row per merge, with its reason and the merged record's own details.
 
 Revision ID: 0006
-Revises: 0004 (0005 is made in parallel; the chain is set when both land)
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from casefile.normalise import address_key, email_key, name_key, phone_key, post
 from casefile.types import UTCDateTime
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

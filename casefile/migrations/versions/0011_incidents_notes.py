@@ -11,9 +11,8 @@
 - case_notes.kind, people: typed notes (a call, a visit, an interview, a meeting, a request for
   information) with the people involved (004 §3.7).
 
-Revision ID: 0010
-Revises: 0006 (asked for as 0004; 0006 is on main already, so this branch chains after it for a single
-head: the lead re-chains 0005 to 0009 when they land)
+Revision ID: 0011
+Revises: 0010 (referrals and partners)
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0006"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
