@@ -175,14 +175,29 @@ class _DomainRows:
 
     def incident(self, data: IncidentRecorded, at: datetime, seq: int) -> None:
         """An incident recorded on the case (not the report's own, which intake writes): its moment,
-        category and hate strand, for the chronology and for reporting hate-related cases (004 §6.4)."""
+        category and hate strand, for the chronology and for reporting hate-related cases (004 §6.4).
+        With `incident_ref`, the details the door wrote first (where, what, the impact, references, 003
+        §12) are that row: recording the event confirms it, and the case's own facts win over the door's."""
         if data.occurred_at is None:
             return  # recorded before incidents carried their details
-        self.session.add(IncidentRow(
-            case_ref=self.case_ref, occurred_at=datetime.fromisoformat(data.occurred_at),
-            category=data.category or "unknown", hate_strand=data.hate_strand,
-            reported_by=None, evidence=[], recorded_at=at, source=data.source or "case",
-        ))
+        values: dict[str, Any] = dict(occurred_at=datetime.fromisoformat(data.occurred_at),
+                                      category=data.category or "unknown", hate_strand=data.hate_strand,
+                                      recorded_at=at, status="confirmed",
+                                      source=data.source or "case")
+        if data.reported_by is not None:
+            values["reported_by_kind"] = data.reported_by
+        if data.reporter_id is not None:
+            values["reported_by"] = data.reporter_id
+        row = None
+        if data.incident_ref is not None:
+            row = self.session.scalars(select(IncidentRow).where(
+                IncidentRow.case_ref == self.case_ref, IncidentRow.ref == data.incident_ref).with_for_update()).first()
+        if row is None:
+            self.session.add(IncidentRow(case_ref=self.case_ref, ref=data.incident_ref, evidence=[], **values))
+            return
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
 
     def risk_assessment(self, data: RiskAssessed, at: datetime, seq: int) -> None:
         """The assessment as the matrix scored it: each factor's score, their total, whether the reporter
@@ -324,6 +339,7 @@ PROJECTIONS: dict[str, _Project | None] = {
     "stage": None,
     "closed": None,
     "officer": None,
+    "reopened": None,  # the case row follows from the step's projection; its reason is a note
     "incident": _DomainRows.incident,
     "risk": None,
     "case_review": None,

@@ -10,6 +10,9 @@
 - A case started within the last VERIFY_WINDOW whose workflow Temporal no longer knows (a server that
   died just after acknowledging the start, as the fault suite's SIGKILL of the dev server showed) is
   started again: its timeline and letters are keyed by (case, seq), so nothing is written twice.
+- An incident's details left pending (written before `record_incident`, whose answer never came) are
+  settled like notes; a report attached to an open case whose command never reached the case is sent
+  again with its own Update id, so the case records it once (casefile/incidents.py).
 - Report idempotency keys older than KEY_RETENTION are purged.
 
 It runs when a worker starts (worker.py) and every minute on a Temporal Schedule (RECONCILE_SCHEDULE_ID)
@@ -25,13 +28,14 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, select, update
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.case_file import confirm_notes
 from casefile.db import Store
-from casefile.models import CaseNoteRow, CaseRow, EventRow, IdempotencyKeyRow
-from clients.caseclient import StartArgs, start_recorded_case
+from casefile.incidents import Attached, pending_attachments
+from casefile.models import CaseNoteRow, CaseRow, EventRow, IdempotencyKeyRow, IncidentRow
+from clients.caseclient import StartArgs, send_command, start_recorded_case
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ KEY_RETENTION = timedelta(hours=24)
 NOTE_GRACE = timedelta(minutes=10)
 #: How long after its start a case's workflow is checked to be known to Temporal.
 VERIFY_WINDOW = timedelta(minutes=10)
+#: How long the door that attached a report has to send its command before the reconciler sends it too.
+RESEND_AFTER = timedelta(minutes=1)
 
 
 class ReconcileRequest(BaseModel):
@@ -50,6 +56,7 @@ class ReconcileRequest(BaseModel):
     note_grace_seconds: float = NOTE_GRACE.total_seconds()
     key_retention_seconds: float = KEY_RETENTION.total_seconds()
     verify_window_seconds: float = VERIFY_WINDOW.total_seconds()
+    resend_after_seconds: float = RESEND_AFTER.total_seconds()
 
 
 class ReconcileResult(BaseModel):
@@ -59,6 +66,9 @@ class ReconcileResult(BaseModel):
     notes_confirmed: int = 0
     notes_discarded: int = 0
     keys_purged: int = 0
+    incidents_sent: int = 0
+    incidents_confirmed: int = 0
+    incidents_discarded: int = 0
 
 
 def _unstarted(store: Store) -> list[tuple[str, StartArgs]]:
@@ -113,6 +123,68 @@ def settle_notes(store: Store, now: datetime, grace: timedelta) -> tuple[int, in
     return confirmed, discarded
 
 
+def settle_incidents(store: Store, now: datetime, grace: timedelta) -> tuple[int, int]:
+    """Confirm pending incident details whose incident is on the timeline; discard those past the grace
+    period (kept, hidden: a late event still confirms them). Attached reports are sent, not discarded."""
+    confirmed = discarded = 0
+    with store.session() as session, session.begin():
+        pending = session.scalars(select(IncidentRow).where(IncidentRow.status == "pending",
+                                                            IncidentRow.command.is_(None))).all()
+        by_case: dict[str, list[IncidentRow]] = {}
+        for row in pending:
+            by_case.setdefault(row.case_ref, []).append(row)
+        for case_ref, rows in by_case.items():
+            on_timeline = {
+                str(data.get("incident_ref")) for data in session.scalars(
+                    select(EventRow.data).where(EventRow.case_ref == case_ref, EventRow.kind == "incident"))
+                if isinstance(data, dict) and data.get("incident_ref")
+            }
+            for row in rows:
+                if row.ref in on_timeline:
+                    row.status = "confirmed"
+                    confirmed += 1
+                elif row.recorded_at < now - grace:
+                    row.status = "discarded"
+                    discarded += 1
+    return confirmed, discarded
+
+
+async def send_attachments(store: Store, client: Client, now: datetime, after: timedelta) -> int:
+    """Send the command of every attached report the case has not recorded (its door's answer was lost,
+    or Temporal was down); the same Update id each time, so it is applied once."""
+    attached: list[Attached] = await asyncio.to_thread(_attachments, store)
+    sent = 0
+    for item in attached:
+        if item.recorded:
+            continue
+        if await asyncio.to_thread(_recent, store, item.incident_ref, now - after):
+            continue
+        result = await send_command(client.get_workflow_handle(item.case_ref), "record_incident", item.args,
+                                    item.actor, store=store, at=now, update_id=item.update_id)
+        if not result.accepted:  # e.g. the case closed meanwhile: kept, hidden, for an officer to act on
+            log.warning("reconcile: attached incident %s refused by %s", item.incident_ref, item.case_ref)
+            await asyncio.to_thread(_set_status, store, item.incident_ref, "discarded")
+        sent += 1
+    return sent
+
+
+def _attachments(store: Store) -> list[Attached]:
+    with store.session() as session:
+        return pending_attachments(session)
+
+
+def _recent(store: Store, ref: str, since: datetime) -> bool:
+    with store.session() as session:
+        at = session.scalars(select(IncidentRow.recorded_at).where(IncidentRow.ref == ref)).first()
+    return at is not None and at > since
+
+
+def _set_status(store: Store, ref: str, status: str) -> None:
+    with store.session() as session, session.begin():
+        session.execute(update(IncidentRow).where(IncidentRow.ref == ref, IncidentRow.status == "pending")
+                        .values(status=status).execution_options(synchronize_session=False))
+
+
 def purge_keys(store: Store, now: datetime, retention: timedelta) -> int:
     with store.session() as session, session.begin():
         result = session.execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.created_at < now - retention)
@@ -143,6 +215,13 @@ async def reconcile_once(store: Store, client: Client, request: ReconcileRequest
             result.start_failed += 1
     result.notes_confirmed, result.notes_discarded = await asyncio.to_thread(
         settle_notes, store, now, timedelta(seconds=request.note_grace_seconds))
+    try:
+        result.incidents_sent = await send_attachments(store, client, now,
+                                                       timedelta(seconds=request.resend_after_seconds))
+    except (RPCError, RuntimeError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:  # the next pass tries again
+        log.warning("reconcile: attached incidents not sent yet: %s", type(exc).__name__)
+    result.incidents_confirmed, result.incidents_discarded = await asyncio.to_thread(
+        settle_incidents, store, now, timedelta(seconds=request.note_grace_seconds))
     result.keys_purged = await asyncio.to_thread(purge_keys, store, now,
                                                  timedelta(seconds=request.key_retention_seconds))
     return result

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from casefile.evidence import EvidenceInfo
 from casefile.intake import CaseFileInput, ContactDetails, IncidentBasics, IncidentDetails, IntakeReport, PersonDetails
+from casefile.matching import CaseMatch
+from casefile.notes import NoteInput, NotePerson
 from casefile.partners import (
     PartnerCase,
     PartnerCaseSummary,
@@ -124,11 +126,15 @@ class PublicReportIn(ReportFacts, CaseFileInput):
 
 
 class AppReportIn(CaseFileInput):
-    """A report from an app feed. Apps resend when unsure; the same (source, external_id) is one case."""
+    """A report from an app feed. Apps resend when unsure; the same (source, external_id) is one case, or
+    one incident on the open case it was about."""
 
     source: str = Field("noise_app", pattern=r"^[a-z][a-z0-9_]{0,31}$", description="the sending app")
     external_id: str = Field(min_length=1, max_length=128, pattern=r"^[!-~]+$",
                              description="the app's own id for the report")
+    case_ref: str | None = Field(None, pattern=REF_PATTERN, max_length=32, description=(
+        "the open case this report is about (the reference the reporter was given): it is recorded there "
+        "as an incident, not opened as a new case; a closed case's report opens a new one"))
     report: ReportIn
 
 
@@ -145,6 +151,14 @@ class DecideIn(CaseFileInput):
     decision: Literal["approve", "reject", "done"]
     reason: str | None = Field(None, min_length=1, max_length=10000,
                                description="why: kept in the case file, never in the workflow's history")
+
+
+#: A typed note as a door sends it (casefile/notes.py): kind, text, when, and the people involved.
+NoteIn = NoteInput
+
+
+class AttachIn(CaseFileInput):
+    to: str = Field(pattern=REF_PATTERN, max_length=32, description="the open case this case's report is about")
 
 
 class LockIn(CaseFileInput):
@@ -210,6 +224,13 @@ class ReportOut(BaseModel):
                           "still to be started: accepted, starting; the reconciler starts it within minutes")
     status: CaseStatusOut | None = Field(None, description="the case after triage (null if not yet known, or "
                                          "not the caller's to see)")
+    attached_to: str | None = Field(None, description=(
+        "the open case this report was recorded on as an incident instead of opening a new case: it matched "
+        "that case's reported person or address exactly (the Regulator's NM01 rule); `reference` is then that "
+        "case, and `status` its status"))
+    matches: list[CaseMatch] = Field([], description=(
+        "open cases this report may be a further report about (same reported person or address), offered "
+        "for attaching with POST /cases/{ref}/attach; never attached without an exact match"))
 
 
 class PublicReportOut(BaseModel):
@@ -258,6 +279,8 @@ class RiskAssessmentOut(BaseModel):
 
 
 class IncidentOut(BaseModel):
+    """One incident (003 §12): when, where, what, who reported it, references and its impact."""
+
     id: int = Field(description="the incident's id, e.g. to add evidence about it (incident_id)")
     shareable: bool = Field(description="shown to the partner agencies the case is shared with")
     occurred_at: datetime
@@ -268,22 +291,37 @@ class IncidentOut(BaseModel):
     police_reference: str | None
     evidence: list[dict[str, Any]]
     recorded_at: datetime
+    reported_by: str | None = Field(None, description="who told us: reporter, witness, partner, police or app_feed")
+    reporter_id: str | None = Field(None, description="the person on file who reported it")
+    partner_reference: str | None = None
+    impact: str | None = Field(None, description="how it affected the person")
+    injuries: str | None = None
+    feed: str | None = Field(None, description="the app feed that sent it")
+    feed_id: str | None = Field(None, description="that app's own id for it")
+    report_ref: str | None = Field(None, description="the reference of the report it came from, when that report "
+                                   "was attached to this case")
+    status: Literal["confirmed", "pending"] = Field(
+        "confirmed", description="pending: sent to the case, not yet recorded (a command that timed out)")
     #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
     #: another "landlord" (003 §10).
-    source: str = "case"
+    source: str = Field("case", description="where the applicant reported it: case (this service), police, council "
+                        "or landlord; counted for the ASB Case Review thresholds")
 
 
 class NoteOut(BaseModel):
     id: int
     shareable: bool = Field(description="shown to the partner agencies the case is shared with")
-    at: datetime
+    at: datetime = Field(description="when it happened (a typed note), or when the command was sent")
     by: str
-    command: str
+    command: str = Field(description="the command it came with, or case_note for a typed note")
     field: str
     text: str | None
     status: Literal["confirmed", "pending"] = Field(
         "confirmed", description="confirmed: the command is on the case's timeline; pending: sent, its answer "
         "not yet recorded (a command that timed out); notes of refused commands are not kept")
+    kind: str | None = Field(None, description="a typed note's kind: call, visit, interview, meeting, "
+                             "multi_agency_meeting, request_for_information or other")
+    people: list[NotePerson] = Field([], description="the people involved")
 
 
 class ActionOut(BaseModel):
@@ -331,6 +369,23 @@ class CaseView(BaseModel):
 class CommandOut(BaseModel):
     command: str
     status: CaseStatusOut
+
+
+class NoteCreated(BaseModel):
+    reference: str
+    note: NoteOut
+    created: bool = Field(description="false for a resend with the same Idempotency-Key: the note already written")
+
+
+class AttachOut(BaseModel):
+    reference: str = Field(description="the case whose report was attached")
+    attached_to: str = Field(description="the open case it is now an incident of")
+    incidents: int = Field(description="how many incidents were recorded there")
+    recorded: bool = Field(description="false when the open case did not answer in time: the incidents are held "
+                           "and recorded by the reconciler within minutes")
+    closure: str = Field(description="what became of this case: closed as a duplicate (no closure letter), a "
+                         "closure as a duplicate awaiting approval, or why it stays open")
+    status: CaseStatusOut | None = Field(None, description="the open case's status after the attachment")
 
 
 #: A task as the inbox shows it: the task client's own view.

@@ -24,10 +24,10 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -41,6 +41,7 @@ from api.schemas import (
     AgencyList,
     AgencyOut,
     AppReportIn,
+    AttachOut,
     CaseList,
     CaseStatusOut,
     CaseSummary,
@@ -50,6 +51,7 @@ from api.schemas import (
     EqualityAssessmentOut,
     IncidentOut,
     LockOut,
+    NoteCreated,
     NoteOut,
     PartnerCaseList,
     PartnerCaseOut,
@@ -64,7 +66,7 @@ from api.schemas import (
 )
 from api.settings import ApiSettings
 from casefile import audit
-from casefile.access import MANAGERS, CaseNotFound, may_see, open_case, set_lock
+from casefile.access import MANAGERS, CaseNotFound, NotAllowed, may_see, open_case, set_lock
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.editing import ConflictError
@@ -81,7 +83,17 @@ from casefile.evidence import (
 )
 from casefile.evidence_store import open_store
 from casefile.idempotency import key_hash, request_hash
+from casefile.incidents import (
+    Attached,
+    attach_case,
+    attach_report,
+    discard_pending_incident,
+    find_by_report_ref,
+    incident_ref,
+    pending_attachment,
+)
 from casefile.intake import IntakeReport, record_report
+from casefile.matching import CaseMatch, auto_attach_target, find_open_case_matches
 from casefile.models import (
     ActionPlanItemRow,
     CaseNoteRow,
@@ -94,6 +106,7 @@ from casefile.models import (
     PersonRow,
     RiskAssessmentRow,
 )
+from casefile.notes import NoteInput, NotePerson, NoteRefused, note_ref, write_note
 from casefile.partners import (
     ItemNotFound,
     NotTheirs,
@@ -128,7 +141,7 @@ from policy.model import Profile, Role
 from policy.risk import ScoreError, check_scores
 from policy.triage import UnknownCategoryError, triage
 from statemachine.catalogue import COMMANDS, REPORT_COMMAND, next_assessment_refusal, parse_args
-from statemachine.commands import WITHOUT_CONSENT, Actor, CommandError, ReportArgs
+from statemachine.commands import DUPLICATE, WITHOUT_CONSENT, Actor, CommandError, ReportArgs
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger(__name__)
@@ -157,6 +170,26 @@ class Refused(Exception):
 
 class _Duplicate(Exception):
     """Another delivery of the same app report committed first."""
+
+
+#: How many open cases a report's answer offers at most (the best first): a common name must not list hundreds.
+MAX_OFFERED = 10
+#: Who the public online form acts as when it attaches a report to an open case: it sees no locked case.
+ONLINE_FORM = Actor(role="intake", id="online_form")
+
+
+@dataclass(frozen=True)
+class _Logged:
+    """What logging a report did: the reference to answer with, whether this send made it, the open case it
+    was attached to instead of opening one (and the command recording it there), and the cases offered."""
+
+    reference: str
+    created: bool
+    attached: Attached | None = None
+    matches: tuple[CaseMatch, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matches", tuple(self.matches[:MAX_OFFERED]))
 
 
 @dataclass(frozen=True)
@@ -197,6 +230,13 @@ class Unavailable(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _note_out(row: CaseNoteRow) -> NoteOut:
+    return NoteOut(id=row.id, shareable=bool(row.shareable), at=row.at, by=row.by, command=row.command,
+                   field=row.field, text=row.text,
+                   status=cast(Any, row.status), kind=row.kind,
+                   people=[NotePerson.model_validate(p) for p in row.people or []])
 
 
 def _summary(row: CaseRow) -> CaseSummary:
@@ -246,14 +286,32 @@ class Service:
         return reference, args
 
     def _record(self, role: str, actor: str, report: IntakeReport, received: datetime,
-                key: _Key | None) -> tuple[str, bool]:
+                key: _Key | None, acting: Actor, public: bool = False) -> _Logged:
         """Log a report once per idempotency key. Race-safe by the unique key_hash: of two sends at once,
         the second's insert waits for the first to commit, finds its row, and rolls back all it wrote
-        (its reference number included), then answers with the first send's case."""
+        (its reference number included), then answers with the first send's case.
+
+        A report that matches one open case exactly (casefile/matching.py) is attached to it as an
+        incident instead of opening a new case (the Regulator's NM01 rule); other matches are offered.
+        A public report attached to a case is still given a reference of its own, recorded on its
+        incident, so the form's answer never tells a stranger that a case about that address exists."""
         with self.store.session() as session:
             try:
                 with session.begin():
-                    reference, _args = self._open(session, role, actor, report, received)
+                    act_as(session, role, actor)
+                    # Matched as the caller sees cases: a locked case they may not see is never matched.
+                    matches = tuple(find_open_case_matches(session, report, viewer=acting))
+                    target = auto_attach_target(matches)
+                    attached: Attached | None = None
+                    if target is not None:
+                        case = session.get(CaseRow, target)
+                        assert case is not None
+                        own = next_reference(session, received.year) if public else None
+                        attached = attach_report(session, case, report, received, acting,
+                                                 seed=key.key_hash if key else None, report_ref=own)
+                        reference = own or target
+                    else:
+                        reference, _args = self._open(session, role, actor, report, received)
                     if key is not None:
                         session.flush()
                         inserted = session.execute(
@@ -264,7 +322,8 @@ class Service:
                         ).first()
                         if inserted is None:
                             raise _Duplicate
-                    return reference, True
+                    offered = tuple(m for m in matches if attached is None or m.case_ref != attached.case_ref)
+                    return _Logged(reference, True, attached, offered)
             except _Duplicate:
                 pass
             assert key is not None
@@ -273,7 +332,60 @@ class Service:
                 if row.request_hash != key.request_hash:
                     raise InputError("Idempotency-Key", "Idempotency-Key: this key was already used with a different "
                                      f"report (it opened {row.case_ref}); use a new key for a new report")
-                return row.case_ref, False
+                case_ref = row.case_ref if session.get(CaseRow, row.case_ref) is not None \
+                    else find_by_report_ref(session, row.case_ref) or row.case_ref
+                return _Logged(row.case_ref, False,
+                               pending_attachment(session, incident_ref(f"attach/{case_ref}/{key.key_hash}")))
+
+    async def _record_attached(self, logged: _Logged, role: str, actor: str, report: IntakeReport,
+                               received: datetime, key: _Key | None, external: AppReportIn | None = None
+                               ) -> tuple[_Logged, bool]:
+        """Send the command recording an attached report on its case; (what was logged, whether it is
+        recorded). The case refusing it (it closed a moment ago) opens a new case for the report instead,
+        so no report is lost; no answer keeps it held for the reconciler, which sends it again."""
+        attached = logged.attached
+        if attached is None:
+            return logged, True
+        outcome = await self._send_attachment(attached)
+        if outcome != "refused":
+            return logged, outcome == "recorded"
+        reference = await asyncio.to_thread(self._open_instead, logged, role, actor, report, received, key, external)
+        return _Logged(reference, logged.created, None, logged.matches), True
+
+    async def _send_attachment(self, attached: Attached) -> Literal["recorded", "held", "refused"]:
+        """Send the command recording an attached report's incident, under its own Update id (applied once):
+        recorded; held (no answer: the reconciler sends it again); or refused by the case."""
+        if attached.recorded:
+            return "recorded"
+        handle = self.client.get_workflow_handle(attached.case_ref)
+        try:
+            result = await asyncio.wait_for(
+                send_command(handle, "record_incident", attached.args, attached.actor, store=self.store, at=_now(),
+                             update_id=attached.update_id),
+                timeout=self.settings.command_timeout_seconds)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, RuntimeError) as exc:
+            log.warning("report attached to %s; the reconciler will record its incident (%s)", attached.case_ref,
+                        type(exc).__name__)
+            return "held"
+        return "recorded" if result.accepted else "refused"
+
+    def _open_instead(self, logged: _Logged, role: str, actor: str, report: IntakeReport, received: datetime,
+                      key: _Key | None, external: AppReportIn | None) -> str:
+        """The open case refused the attached report (it closed meanwhile): the report opens a case of its
+        own after all, and its idempotency key or app id now names that case."""
+        assert logged.attached is not None
+        with self.store.session() as session, session.begin():
+            discard_pending_incident(session, logged.attached.incident_ref)
+            reference, args = self._open(session, role, actor, report, received)
+            if key is not None:
+                session.execute(update(IdempotencyKeyRow).where(IdempotencyKeyRow.key_hash == key.key_hash)
+                                .values(case_ref=reference).execution_options(synchronize_session=False))
+            if external is not None:
+                session.execute(update(ExternalReportRow).where(ExternalReportRow.source == external.source,
+                                                                ExternalReportRow.external_id == external.external_id)
+                                .values(case_ref=reference, report_args=args.model_dump(mode="json"))
+                                .execution_options(synchronize_session=False))
+        return reference
 
     def _pending_start(self, reference: str) -> StartArgs | None:
         """The stored start of a case whose workflow is not known to be running, else None."""
@@ -316,63 +428,123 @@ class Service:
 
     async def log_report(self, principal: Principal, report: IntakeReport, idempotency_key: str | None = None
                          ) -> ReportOut:
-        """201 created and started; 202 logged, starting (Temporal did not answer); 200 a resend."""
+        """201 created and started; 202 logged, starting (Temporal did not answer); 200 a resend. A report
+        matching one open case exactly is recorded there as an incident (`attached_to`); other open cases
+        it may be about are offered (`matches`)."""
         self.check_report(report)
         received = _now()
         key = self._key("reports", f"staff:{principal.role}:{principal.id}", idempotency_key, report)
-        reference, created = await asyncio.to_thread(self._record, principal.role, principal.id, report,
-                                                     received, key)
-        started = await self._start(reference)
-        return ReportOut(reference=reference, created=created, started=started,
-                         status=await self._status_or_none(reference) if started else None)
+        logged = await asyncio.to_thread(self._record, principal.role, principal.id, report, received, key,
+                                         principal.actor)
+        logged, recorded = await self._record_attached(logged, principal.role, principal.id, report, received, key)
+        return await self._answer(logged, recorded)
+
+    async def _answer(self, logged: _Logged, recorded: bool) -> ReportOut:
+        if logged.attached is not None:
+            case_ref = logged.attached.case_ref
+            started = recorded and await self._start(case_ref)
+            return ReportOut(reference=case_ref, created=logged.created, started=started, attached_to=case_ref,
+                             status=await self._status_or_none(case_ref) if started else None,
+                             matches=list(logged.matches))
+        started = await self._start(logged.reference)
+        return ReportOut(reference=logged.reference, created=logged.created, started=started,
+                         status=await self._status_or_none(logged.reference) if started else None,
+                         matches=list(logged.matches))
 
     async def log_public_report(self, report: IntakeReport, idempotency_key: str | None = None
                                 ) -> tuple[str, bool, bool]:
-        """(reference, created, started). A resend with the key gets only the reference it was given."""
+        """(reference, created, started). A resend with the key gets only the reference it was given. A report
+        attached to an open case answers the same way, with a reference of its own (see `_record`)."""
         self.check_report(report)
         received = _now()
         key = self._key("public", "public", idempotency_key, report)
-        reference, created = await asyncio.to_thread(self._record, "public", "online_form", report, received, key)
-        return reference, created, await self._start(reference)
+        logged = await asyncio.to_thread(self._record, "public", "online_form", report, received, key, ONLINE_FORM,
+                                         True)
+        logged, recorded = await self._record_attached(logged, "public", "online_form", report, received, key)
+        if logged.attached is not None:
+            return logged.reference, logged.created, recorded
+        return logged.reference, logged.created, await self._start(logged.reference)
 
     def _record_external(self, principal: Principal, body: AppReportIn, report: IntakeReport, received: datetime
                          ) -> tuple[str, bool]:
+        logged = self._log_external(principal, body, report, received)
+        return logged.reference, logged.created
+
+    def _log_external(self, principal: Principal, body: AppReportIn, report: IntakeReport, received: datetime
+                      ) -> _Logged:
         """Log an app's report once. Race-safe by the unique (source, external_id) key: of two deliveries
         at once, the second's insert waits for the first to commit, finds its row, and rolls back all it
         wrote (its reference number, taken in a transaction of its own, is left unused), then answers
-        with the first delivery's case."""
+        with the first delivery's case. A report about an open case (its `case_ref`, or an exact match)
+        is recorded there as an incident from the app feed; it opens no new case."""
         key = (ExternalReportRow.source == body.source, ExternalReportRow.external_id == body.external_id)
+        seed = f"{body.source}/{body.external_id}"
         with self.store.session() as session:
             try:
                 with session.begin():
                     if session.scalars(select(ExternalReportRow.id).where(*key)).first() is None:
-                        reference, args = self._open(session, principal.role, principal.id, report, received)
+                        act_as(session, principal.role, principal.id)
+                        matches: tuple[CaseMatch, ...] = ()
+                        target = self._about(session, principal, body.case_ref)
+                        if target is None:
+                            matches = tuple(find_open_case_matches(session, report, viewer=principal.actor))
+                            target = auto_attach_target(matches)
+                        attached: Attached | None = None
+                        args: ReportArgs | None = None
+                        if target is not None:
+                            case = session.get(CaseRow, target)
+                            assert case is not None
+                            attached = attach_report(session, case, report, received, principal.actor, seed=seed,
+                                                     reported_by="app_feed", feed=body.source,
+                                                     feed_id=body.external_id)
+                            reference = target
+                        else:
+                            reference, args = self._open(session, principal.role, principal.id, report, received)
                         session.flush()
                         inserted = session.execute(
                             self.store.insert_ignoring_duplicates(ExternalReportRow.__table__).values(
                                 source=body.source, external_id=body.external_id, case_ref=reference,
-                                received_at=received, report_args=args.model_dump(mode="json"),
+                                received_at=received, report_args=args.model_dump(mode="json") if args else None,
                             ).returning(ExternalReportRow.__table__.c.id)
                         ).first()
                         if inserted is None:
                             raise _Duplicate  # rolls back this delivery's rows and reference number
-                        return reference, True
+                        offered = tuple(m for m in matches if m.case_ref != reference)
+                        return _Logged(reference, True, attached, offered)
             except _Duplicate:
                 pass
             with session.begin():
                 row = session.scalars(select(ExternalReportRow).where(*key)).one()
-                return row.case_ref, False
+                return _Logged(row.case_ref, False,
+                               pending_attachment(session, incident_ref(f"attach/{row.case_ref}/{seed}")))
+
+    def _about(self, session: Any, principal: Principal, case_ref: str | None) -> str | None:
+        """The open case an app report names as the one it is about; a closed one's report is a new case."""
+        if case_ref is None:
+            return None
+        case = session.get(CaseRow, case_ref)
+        if case is None or not may_see(case, principal.role, principal.id):
+            raise InputError("case_ref", f"case_ref: no case {case_ref}")
+        return None if case.closed_at is not None or case.stage == "closed" else case.reference
 
     async def log_app_report(self, principal: Principal, body: AppReportIn) -> ReportOut:
         report = body.report.model_copy(update={"channel": body.source})
         self.check_report(report)
         received = _now()
-        reference, created = await asyncio.to_thread(self._record_external, principal, body, report, received)
+        logged = await asyncio.to_thread(self._log_external, principal, body, report, received)
+        attached = logged.attached
+        if attached is not None:
+            logged, recorded = await self._record_attached(logged, principal.role, principal.id, report, received,
+                                                           None, body)
+            if logged.attached is not None:
+                return await self._answer(logged, recorded)
+        reference = logged.reference
         started = await self._start(reference)  # a resend also finishes a start that failed
-        if not created and not await asyncio.to_thread(self._may_be_shown, principal, reference):
+        if not logged.created and not await asyncio.to_thread(self._may_be_shown, principal, reference):
             return ReportOut(created=False, started=started)  # acceptance only: the case is locked from this caller
-        return ReportOut(reference=reference, created=created, started=started,
-                         status=await self._status_or_none(reference) if started else None)
+        return ReportOut(reference=reference, created=logged.created, started=started,
+                         status=await self._status_or_none(reference) if started else None,
+                         matches=list(logged.matches))
 
     def _may_be_shown(self, principal: Principal, reference: str) -> bool:
         """A resend answers with the case only to someone who may see it (004 §3.7: a locked case is its
@@ -405,8 +577,9 @@ class Service:
                 select(PartyRow, PersonRow).join(PersonRow, PersonRow.id == PartyRow.person_id)
                 .where(PartyRow.case_ref == reference).order_by(PartyRow.id)
             ).all()
-            incidents = session.scalars(
-                select(IncidentRow).where(IncidentRow.case_ref == reference).order_by(IncidentRow.occurred_at)
+            incidents = session.scalars(  # discarded details belong to incidents the case never recorded
+                select(IncidentRow).where(IncidentRow.case_ref == reference, IncidentRow.status != "discarded")
+                .order_by(IncidentRow.occurred_at, IncidentRow.id)
             ).all()
             assessments = session.scalars(
                 select(RiskAssessmentRow).where(RiskAssessmentRow.case_ref == reference)
@@ -437,13 +610,13 @@ class Service:
                     id=i.id, shareable=bool(i.shareable), occurred_at=i.occurred_at, location=i.location,
                     category=i.category, hate_strand=i.hate_strand, description=i.description,
                     police_reference=i.police_reference, evidence=list(i.evidence or []), recorded_at=i.recorded_at,
-                    source=i.source,
+                    reported_by=i.reported_by_kind, reporter_id=i.reported_by, partner_reference=i.partner_reference,
+                    impact=i.impact, injuries=i.injuries, feed=i.feed, feed_id=i.feed_id, report_ref=i.report_ref,
+                    status=cast(Any, i.status), source=i.source,
                 ) for i in incidents],
                 # A note of structured details only (what an Equality Act assessment considered) is shown
                 # where its details are, not as an empty note.
-                "notes": [NoteOut(id=n.id, shareable=bool(n.shareable), at=n.at, by=n.by, command=n.command,
-                                  field=n.field, text=n.text, status=n.status)
-                          for n in notes if n.text is not None or n.data is None],
+                "notes": [_note_out(n) for n in notes if n.text is not None or n.data is None],
                 "action_plan": [ActionOut(action=a.key, what=a.description, who=a.owner, due=a.due, done=bool(a.done))
                                 for a in session.scalars(select(ActionPlanItemRow).where(
                                     ActionPlanItemRow.case_ref == reference).order_by(ActionPlanItemRow.id))],
@@ -528,6 +701,11 @@ class Service:
             category = getattr(parsed, "category", None)
             if category is not None and category not in self.profile.categories.all:
                 raise InputError("args.category", f"{command}: category: unknown category {category!r}")
+            if getattr(parsed, "acknowledge", False) and not getattr(parsed, "reporter_id", None):
+                raise InputError("args.acknowledge", f"{command}: acknowledge: give reporter_id, the person to "
+                                 "acknowledge")
+            if (getattr(parsed, "feed", None) is None) != (getattr(parsed, "feed_id", None) is None):
+                raise InputError("args.feed_id", f"{command}: feed and feed_id go together: the app and its id")
         if command == "make_referral":
             agencies = self.profile.referrals.agencies
             agency = getattr(parsed, "agency", None)
@@ -558,6 +736,24 @@ class Service:
         with self.store.session() as session, session.begin():
             return open_case(session, reference, principal.role, principal.id, purpose=purpose)
 
+    def _check_names(self, principal: Principal, reference: str, command: str, args: dict[str, Any]) -> None:
+        """What only the case file can check: a reporter named by id is a person on this case, and the
+        live case a duplicate names exists (and is one the caller may see)."""
+        with self.store.session() as session, session.begin():
+            reporter = args.get("reporter_id")
+            if isinstance(reporter, str):
+                on_case = session.scalars(select(PartyRow.id).where(PartyRow.case_ref == reference,
+                                                                    PartyRow.person_id == reporter)).first()
+                if on_case is None:
+                    raise InputError("args.reporter_id", f"{command}: reporter_id: {reporter!r} is not a person on "
+                                     f"case {reference}")
+            merged = args.get("merged_into")
+            if isinstance(merged, str):
+                try:
+                    open_case(session, merged, principal.role, principal.id, purpose="duplicate of")
+                except CaseNotFound as exc:
+                    raise InputError("args.merged_into", f"{command}: merged_into: no case {merged}") from exc
+
     async def command(self, principal: Principal, reference: str, command: str, args: dict[str, Any],
                       idempotency_key: str | None = None) -> CommandOut:
         """Send a command. With an Idempotency-Key, the Update id is derived from it (and the case, the
@@ -573,6 +769,7 @@ class Service:
                                  f"not {command}")
         await asyncio.to_thread(self._visible, principal, reference, f"command:{command}")
         self.check_args(command, args)
+        await asyncio.to_thread(self._check_names, principal, reference, command, args)
         if command == "make_referral":
             args = await asyncio.to_thread(self._prepare_referral, reference, args)
         return await self._send(principal.actor, reference, command, args, idempotency_key)
@@ -607,6 +804,77 @@ class Service:
         if result.status is None:  # an accepted command always answers with the case's status
             raise Unavailable(503, f"the case accepted {command} but did not say its status")
         return CommandOut(command=command, status=result.status)
+
+    # ------------------------------------------------------------------------------------ notes
+
+    def _write_note(self, principal: Principal, reference: str, note: NoteInput, ref: str) -> NoteCreated:
+        try:
+            with self.store.session() as session, session.begin():
+                row, created = write_note(session, reference, note, principal.actor, _now(), ref)
+                return NoteCreated(reference=reference, note=_note_out(row), created=created)
+        except NotAllowed as exc:
+            raise AuthError(403, str(exc)) from exc
+        except NoteRefused as exc:
+            raise InputError(exc.field, str(exc)) from exc
+
+    async def add_note(self, principal: Principal, reference: str, note: NoteInput,
+                       idempotency_key: str | None = None) -> NoteCreated:
+        """A typed note (a call, a visit, an interview, a meeting, a request for information): the case
+        file's alone, audited, not a workflow command (casefile/notes.py says why). With an
+        Idempotency-Key a retry finds the note already written."""
+        if principal.role not in ("officer", "manager", "senior_manager"):
+            raise AuthError(403, f"the {principal.role} role may not write case notes (officers and managers do)")
+        ref = note_ref(reference, f"{principal.role}:{principal.id}", idempotency_key)
+        return await asyncio.to_thread(self._write_note, principal, reference, note, ref)
+
+    # ------------------------------------------------------------------------------------ linked reports
+
+    def _attach_rows(self, principal: Principal, reference: str, to: str, seed: str) -> tuple[list[Attached], str]:
+        """Write the case's report onto the open case `to`; the attachments and the case's stage."""
+        if reference == to:
+            raise InputError("to", "to: a case cannot be attached to itself")
+        with self.store.session() as session, session.begin():
+            source = open_case(session, reference, principal.role, principal.id, purpose="attach")
+            try:
+                target = open_case(session, to, principal.role, principal.id, purpose="attach to")
+            except CaseNotFound as exc:
+                raise InputError("to", f"to: no case {to}") from exc
+            if target.closed_at is not None or target.stage == "closed":
+                raise Refused(f"case {to} is closed: attach the report to an open case, or have a manager reopen it")
+            if source.closed_at is not None or source.stage == "closed":
+                raise Refused(f"case {reference} is closed already")
+            return attach_case(session, source, target, principal.actor, seed=seed), source.stage
+
+    async def attach(self, principal: Principal, reference: str, to: str, idempotency_key: str | None = None
+                     ) -> AttachOut:
+        """Attach this case's report to the open case `to` as incidents (its reporter told so), then close
+        this case as a duplicate of it: at once if it is an enquiry, else by asking for closure (approved by
+        a manager as any closure is). A duplicate's closure sends no closure letter (issue 12 item 6)."""
+        if principal.role not in ("officer", "manager", "senior_manager"):
+            raise AuthError(403, f"the {principal.role} role may not attach reports to cases")
+        seed = update_id_for(reference, f"attach:{to}", idempotency_key, f"{principal.role}:{principal.id}")
+        attachments, stage = await asyncio.to_thread(self._attach_rows, principal, reference, to, seed)
+        outcomes = [await self._send_attachment(attached) for attached in attachments]
+        if "refused" in outcomes:
+            await asyncio.to_thread(self._discard, [a.incident_ref for a in attachments])
+            raise Refused(f"case {to} refused the incidents (it may have closed meanwhile); those not yet recorded "
+                          "there were not attached, and this case stays open")
+        recorded = all(outcome == "recorded" for outcome in outcomes)
+        close = "close_enquiry" if stage == "enquiry" else "request_closure"
+        try:
+            await self.command(principal, reference, close, {"reason": DUPLICATE, "merged_into": to},
+                               idempotency_key=f"{seed}-close")
+            closure = (f"closed as a duplicate of {to}; no closure letter" if close == "close_enquiry"
+                       else f"closure as a duplicate of {to} asked for; a manager approves it (no closure letter)")
+        except Refused as exc:
+            closure = f"not closed: {exc.reason}"
+        return AttachOut(reference=reference, attached_to=to, incidents=len(attachments), recorded=recorded,
+                         closure=closure, status=await self._status_or_none(to))
+
+    def _discard(self, refs: list[str]) -> None:
+        with self.store.session() as session, session.begin():
+            for ref in refs:
+                discard_pending_incident(session, ref)
 
     # ------------------------------------------------------------------------------------ referrals and partners
 

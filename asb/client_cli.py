@@ -153,6 +153,34 @@ def cmd_case_do(args: argparse.Namespace) -> int:
     return 0
 
 
+NOTE_KINDS = ("call", "visit", "interview", "meeting", "multi_agency_meeting", "request_for_information", "other")
+
+
+def parse_other(text: str) -> dict[str, str]:
+    """`--with "NAME; ORGANISATION; ROLE"`: someone involved who is not on the case (any part may be empty)."""
+    parts = [part.strip() for part in text.split(";")]
+    if len(parts) > 3 or not any(parts):
+        raise UsageError(f"--with: {text!r} is not NAME; ORGANISATION; ROLE (e.g. \"PC Jones; Thames Valley Police\")")
+    found = dict(zip(("name", "organisation", "role"), parts, strict=False))
+    return {k: v for k, v in found.items() if v}
+
+
+def cmd_case_note(args: argparse.Namespace) -> int:
+    people: list[dict[str, str]] = [{"person_id": person} for person in args.person or []]
+    people += [parse_other(text) for text in args.with_ or []]
+    body: dict[str, Any] = {"kind": args.kind, "text": args.text, "people": people}
+    if args.at:
+        body["at"] = args.at
+    _emit(_call(args, "POST", f"/cases/{_ref(args.ref)}/notes", body=body, idempotency_key=args.idempotency_key))
+    return 0
+
+
+def cmd_case_attach(args: argparse.Namespace) -> int:
+    _emit(_call(args, "POST", f"/cases/{_ref(args.ref)}/attach", body={"to": args.to},
+                idempotency_key=args.idempotency_key))
+    return 0
+
+
 def cmd_case_agencies(args: argparse.Namespace) -> int:
     for agency in _call(args, "GET", "/agencies")["agencies"]:
         _emit(agency)
@@ -349,6 +377,23 @@ def register(sub: Any) -> None:
     p.add_argument("--idempotency-key", metavar="KEY", help=IDEMPOTENCY_HELP)
     p.set_defaults(func=cmd_case_do)
 
+    p = case.add_parser("note", parents=[connection], help="write a case note: a call, visit, interview, meeting "
+                        "or request for information, with the people involved")
+    p.add_argument("ref")
+    p.add_argument("--kind", required=True, choices=NOTE_KINDS)
+    p.add_argument("--text", required=True, help="what happened: concise and factual (it may be disclosed)")
+    p.add_argument("--at", default=None, help="when it happened, ISO 8601 with its zone (default: now)")
+    p.add_argument("--person", action="append", metavar="PERSON_ID", help="someone on the case involved (repeatable)")
+    p.add_argument("--with", dest="with_", action="append", metavar="NAME; ORGANISATION; ROLE",
+                   help="someone else involved, e.g. \"PC Jones; Thames Valley Police\" (repeatable)")
+    p.add_argument("--idempotency-key", metavar="KEY", help=IDEMPOTENCY_HELP)
+    p.set_defaults(func=cmd_case_note)
+    p = case.add_parser("attach", parents=[connection], help="attach this case's report to the open case it is "
+                        "about (as an incident) and close this one as a duplicate")
+    p.add_argument("ref", help="the case whose report is a further report about another")
+    p.add_argument("--to", required=True, metavar="REF", help="the open case it is about")
+    p.add_argument("--idempotency-key", metavar="KEY", help=IDEMPOTENCY_HELP)
+    p.set_defaults(func=cmd_case_attach)
     from casefile.evidence import KINDS
 
     evidence = sub.add_parser("evidence", help="files on a case through the API: add, list, get, share, delete"

@@ -323,6 +323,13 @@ def forthcoming(fn: Source) -> Source:
 
 # ---------------------------------------------------------------------- sources
 
+#: Who told the service of an incident, when not a person on file (003 §12).
+REPORTED_BY = {"reporter": "the reporter", "witness": "a witness", "partner": "a partner agency",
+               "police": "the police", "app_feed": "an app feed"}
+#: App feeds by name (the profile's app feeds send their own ids with each report).
+FEEDS = {"noise_app": "the Noise App"}
+
+
 @source
 def incidents(r: CaseRecords) -> Iterable[ChronologyEntry]:
     """Each incident at the moment it happened, with where, what, the police reference and the
@@ -336,13 +343,24 @@ def incidents(r: CaseRecords) -> Iterable[ChronologyEntry]:
             what += f" (hate incident, perceived as motivated by {words(row.hate_strand)})"
         if row.reported_by:
             what += f", reported by {r.person(row.reported_by)}"
+        elif row.reported_by_kind:
+            what += f", reported by {REPORTED_BY.get(row.reported_by_kind, words(row.reported_by_kind))}"
         parts = []
+        if row.feed:
+            feed = FEEDS.get(row.feed, words(row.feed))
+            parts.append(f"Sent by {feed}" + (f" (its report {row.feed_id})." if row.feed_id else "."))
         if row.location:
             parts.append(f"Where: {row.location}.")
         if row.description:
             parts.append(row.description)
+        if row.impact:
+            parts.append(f"Impact: {row.impact}")
+        if row.injuries:
+            parts.append(f"Injuries: {row.injuries}")
         if row.police_reference:
             parts.append(f"Police reference: {row.police_reference}.")
+        if row.partner_reference:
+            parts.append(f"Partner reference: {row.partner_reference}.")
         evidence = [f"{words(str(item.get('kind') or 'other'), EVIDENCE)} {item.get('ref') or ''}".strip()
                     for item in row.evidence or [] if isinstance(item, dict)]
         if evidence:

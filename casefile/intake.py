@@ -113,6 +113,9 @@ class IncidentBasics(CaseFileInput):
     location: str | None = Field(None, max_length=300)
     description: str | None = Field(None, max_length=10000)
     police_reference: str | None = Field(None, max_length=64)
+    #: How it affected the person, and any injuries (003 §12: "how it made you feel", "any injuries").
+    impact: str | None = Field(None, max_length=10000)
+    injuries: str | None = Field(None, max_length=2000)
 
     @field_validator("occurred_at")
     @classmethod
@@ -216,6 +219,8 @@ def record_report(
             case_ref=reference, occurred_at=incident.occurred_at, location=incident.location,
             category=report.category, hate_strand=report.hate_strand, description=incident.description,
             reported_by=reporter.id if reporter else None, police_reference=incident.police_reference,
+            impact=incident.impact, injuries=incident.injuries,
+            reported_by_kind="reporter" if reporter else None,
             evidence=[e.model_dump() for e in incident.evidence], recorded_at=received_at,
         ))
     return ReportArgs.model_validate({

@@ -224,7 +224,17 @@ class ConsentRow(Base):
 
 
 class IncidentRow(Base):
+    """One incident (003 §12): when and where, what happened, who reported it, references, and its impact.
+
+    A report's own incident is written by intake; a further one by the door that sent `record_incident`,
+    *pending* under `ref` before the command goes (the workflow gets only the ref), and confirmed by the
+    projection when the case records the incident, like a command's note. `command` keeps, for an
+    incident a report brought to an open case, the ids-only command that records it, so a resend or the
+    reconciler can send it again until it is on the timeline (activities/reconcile.py).
+    """
+
     __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("ref", name="uq_incidents_ref"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
@@ -233,14 +243,33 @@ class IncidentRow(Base):
     category: Mapped[str] = mapped_column(String(64))
     hate_strand: Mapped[str | None] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)
+    #: The person on file who reported it (a person id), when known.
     reported_by: Mapped[str | None] = mapped_column(String(64))
+    #: Who reported it: reporter, witness, partner, police or app_feed (statemachine.commands.ReportedBy).
+    reported_by_kind: Mapped[str | None] = mapped_column(String(16))
     police_reference: Mapped[str | None] = mapped_column(String(64))
-    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
-    #: another "landlord" (003 §10: all count toward the ASB Case Review thresholds).
-    source: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
+    partner_reference: Mapped[str | None] = mapped_column(String(64))
+    #: How it affected the person, and any injuries (003 §12).
+    impact: Mapped[str | None] = mapped_column(Text)
+    injuries: Mapped[str | None] = mapped_column(Text)
+    #: The app feed that sent it and that app's own id for it (the Noise App).
+    feed: Mapped[str | None] = mapped_column(String(32))
+    feed_id: Mapped[str | None] = mapped_column(String(128))
     #: e.g. [{"kind": "noise_app", "ref": "NA-123"}, {"kind": "diary_sheet", "ref": "..."}, {"kind": "cctv", ...}]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The reference `record_incident` carried in place of the details (NULL for a report's own incident).
+    ref: Mapped[str | None] = mapped_column(String(40))
+    #: pending (written, its command not yet on the timeline), confirmed, or discarded (never recorded).
+    status: Mapped[str] = mapped_column(String(12), default="confirmed", server_default="confirmed", index=True)
+    #: The reference a report attached to this case was given (when it had its own), so it can be found.
+    report_ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: Until recorded: the ids-only command that records an attached report's incident ({args, actor, update_id}).
+    command: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # None is SQL NULL, not 'null'
+    #: Where it was reported: "case" (this service), or by the applicant to the "police", the "council" or
+    #: another "landlord" (003 §10: all count toward the ASB Case Review thresholds). Not who told us
+    #: (`reported_by_kind`): the police telling us of an incident is reported_by_kind "police", source "case".
+    source: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
     #: Marked by the officer as shareable with the partner agencies the case is shared with (casefile/partners.py).
     shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), nullable=False)
 
@@ -359,9 +388,17 @@ class EqualityAssessmentRow(Base):
     adjustments: Mapped[str | None] = mapped_column(Text)
 
 
+#: The kinds of case note (004 §3.7: incidents, interviews, phone calls, decisions, reviews, meetings,
+#: referrals; issue 12 item 3): what a typed note records.
+NOTE_KINDS = ("call", "visit", "interview", "meeting", "multi_agency_meeting", "request_for_information", "other")
+
+
 class CaseNoteRow(Base):
-    """Free text given with a command (a note, a legal outcome). Kept here, not in the workflow: the
-    command that carried it passes only `ref`, so no free text reaches Temporal history."""
+    """A note on the case. Either free text given with a command (a note, a legal outcome), kept here,
+    not in the workflow: the command that carried it passes only `ref`, so no free text reaches Temporal
+    history; or a typed note an officer writes directly (a call, a visit, an interview, a meeting, a
+    request for information: `kind`, when it happened `at`, who wrote it `by`, and the `people` involved),
+    which changes no lifecycle fact and so is the case file's alone (casefile/notes.py)."""
 
     __tablename__ = "case_notes"
 
@@ -379,6 +416,10 @@ class CaseNoteRow(Base):
     #: pending: written before the command was sent; confirmed: its event is on the timeline;
     #: discarded: never accepted within the grace period (hidden; a late event still confirms it).
     status: Mapped[str] = mapped_column(String(12), default="confirmed", server_default="confirmed", index=True)
+    #: A typed note's kind (NOTE_KINDS); NULL for a command's free text.
+    kind: Mapped[str | None] = mapped_column(String(32))
+    #: The people involved: [{"person_id": ...} for people on file, {"name": ..., "organisation": ...} for others].
+    people: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     #: Marked by the officer as shareable with the partner agencies the case is shared with (casefile/partners.py).
     shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false(), nullable=False)
 
@@ -473,7 +514,8 @@ PERSONAL: dict[str, frozenset[str]] = {
                          "language", "vulnerabilities", "name_key", "address_key", "postcode_key", "email_key",
                          "phone_key"}),
     "person_merges": frozenset({"reason", "merged_values"}),
-    "incidents": frozenset({"location", "description", "police_reference", "evidence"}),
+    "incidents": frozenset({"location", "description", "police_reference", "evidence", "partner_reference",
+                            "impact", "injuries"}),
     "action_plan_versions": frozenset({"items"}),
     "messages": frozenset({"last_error"}),
     "contacts": frozenset({"note"}),
@@ -482,7 +524,7 @@ PERSONAL: dict[str, frozenset[str]] = {
     "equality_assessments": frozenset({"note", "considered", "adjustments"}),
     "legal_actions": frozenset({"outcome"}),
     "tasks": frozenset({"reason"}),
-    "case_notes": frozenset({"text", "data"}),
+    "case_notes": frozenset({"text", "data", "people"}),
     "evidence": frozenset({"original_name", "description"}),
 }
 

@@ -129,17 +129,20 @@ def _incident(incident: IncidentRow, subject: str, alone: bool, scrub: _Scrubber
         "id": incident.id, "occurred_at": _json(incident.occurred_at), "recorded_at": _json(incident.recorded_at),
         "category": incident.category, "hate_strand": incident.hate_strand, "reported_by_you": own,
     }
+    summary["reported_by"] = incident.reported_by_kind
     if own or alone:
         summary |= {
             "location": scrub(incident.location), "description": scrub(incident.description),
-            "police_reference": scrub(incident.police_reference),
+            "police_reference": scrub(incident.police_reference), "impact": scrub(incident.impact),
+            "injuries": scrub(incident.injuries), "partner_reference": scrub(incident.partner_reference),
             "evidence": [{"kind": item.get("kind"), "ref": scrub(item["ref"]) if isinstance(item.get("ref"), str)
                           else item.get("ref")} for item in incident.evidence or []],
         }
     else:
         summary |= {
             "location": _withheld(incident.location), "description": _withheld(incident.description),
-            "police_reference": _withheld(incident.police_reference),
+            "police_reference": _withheld(incident.police_reference), "impact": _withheld(incident.impact),
+            "injuries": _withheld(incident.injuries), "partner_reference": _withheld(incident.partner_reference),
             "evidence": [{"kind": item.get("kind"), "ref": WITHHELD} for item in incident.evidence or []],
         }
     return summary
@@ -230,8 +233,11 @@ def export_subject(session: Session, person_id: str, now: datetime) -> dict[str,
                                     for r in referrals if r.case_ref == ref],
             # Notes officers recorded on the case: disclosable (004 §3.7), other people scrubbed. A pending
             # note (its command sent, not yet on the timeline) is held, so it is disclosed, marked as such.
+            # A typed note's kind is disclosed; the people involved are: the subject, or "someone else".
             "case_notes": [
-                {"at": _json(n.at), "command": n.command, "text": scrub(n.text), "status": n.status}
+                {"at": _json(n.at), "command": n.command, "text": scrub(n.text), "status": n.status,
+                 **({"kind": n.kind, "people": [("you" if p.get("person_id") == person_id else REDACTED)
+                                                for p in n.people or []]} if n.kind else {})}
                 for n in session.scalars(select(CaseNoteRow).where(CaseNoteRow.case_ref == ref,
                                                                    CaseNoteRow.status != "discarded")
                                          .order_by(CaseNoteRow.at, CaseNoteRow.id)).all()

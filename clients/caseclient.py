@@ -9,7 +9,9 @@ Nothing lost, nothing twice:
 - a command's free text (and its other personal arguments, CommandSpec.kept) is written to the case file
   *before* the Update is sent, as a pending note under the `<field>_ref` the Update carries; the
   projection confirms it when the command's event is recorded (activities/case_file.py), a refusal
-  deletes it, and the reconciler settles any left over;
+  deletes it, and the reconciler settles any left over; an incident's details (where, what, impact,
+  references: the spec's `details`) go the same way, as one pending incident row under `incident_ref`
+  (casefile/incidents.py);
 - the Update id can be derived from the caller's idempotency key (`update_id_for`), so a retry of a
   command that timed out is recognised by Temporal's Update-id dedupe and applied once.
 """
@@ -34,6 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from casefile.audit import act_as
 from casefile.db import Store
+from casefile.incidents import discard_pending_incident, incident_ref, write_pending_incident
 from casefile.models import CaseNoteRow, CaseRow, PartyRow, PersonRow
 from policy.calendar import bank_holidays
 from policy.model import Profile
@@ -158,6 +161,46 @@ def _split_free_text(
     return rest, PendingNote(ref, field, text, data or None)
 
 
+def _split_details(
+    command: str, args: dict[str, Any], update_id: str | None = None
+) -> tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]:
+    """Take an incident's details out of a command's arguments, leaving `incident_ref` in their place; the
+    reference follows the Update id, so a retry of the same Update writes and carries the same row."""
+    spec = COMMANDS.get(command)
+    if spec is None or not spec.details or spec.details_ref is None:
+        return args, None
+    given = {name: args[name] for name in spec.details if args.get(name) is not None}
+    if not given:
+        return args, None
+    ref = incident_ref(update_id)
+    rest = {k: v for k, v in args.items() if k not in spec.details}
+    rest[spec.details_ref] = ref
+    return rest, (ref, given)
+
+
+def write_pending_details(store: Store, case_ref: str, ref: str, details: dict[str, Any], args: dict[str, Any],
+                          actor: Actor, at: datetime) -> None:
+    """Write an incident's details before its command goes; the projection fills in the case's own facts."""
+    occurred = args.get("occurred_at")
+    when = datetime.fromisoformat(occurred) if isinstance(occurred, str) else occurred if isinstance(
+        occurred, datetime) else at
+    try:
+        with store.session() as session, session.begin():
+            act_as(session, actor.role, actor.id)
+            case = session.get(CaseRow, case_ref)
+            category = args.get("category") or (case.category if case is not None else "unknown")
+            write_pending_incident(session, case_ref, ref, occurred_at=when, category=str(category), recorded_at=at,
+                                   details=details, hate_strand=args.get("hate_strand"),
+                                   reported_by_kind=args.get("reported_by"), reporter_id=args.get("reporter_id"))
+    except IntegrityError:
+        pass  # the same retry, at the same moment: its twin wrote the row
+
+
+def discard_details(store: Store, ref: str) -> None:
+    with store.session() as session, session.begin():
+        discard_pending_incident(session, ref)
+
+
 async def send_command(
     handle: WorkflowHandle[Any, Any], command: str, args: dict[str, Any], actor: Actor,
     *, store: Store | None = None, at: datetime | None = None, update_id: str | None = None,
@@ -169,8 +212,11 @@ async def send_command(
     sent, text = _split_free_text(command, args, update_id) if store is not None else (args, None)
     if store is not None:
         sent = with_case_file_facts(store, handle.id, command, sent)
+    sent, details = _split_details(command, sent, update_id) if store is not None else (sent, None)
     if text is not None and store is not None:
         write_pending_note(store, handle.id, command, text, actor, at or datetime.now(UTC))
+    if details is not None and store is not None:
+        write_pending_details(store, handle.id, details[0], details[1], sent, actor, at or datetime.now(UTC))
     try:
         # The Update's name is the command (a dynamic Update): one typed request in, the case's status out.
         status = await handle.execute_update(command, CommandRequest(args=sent, actor=actor), result_type=CaseStatus,
@@ -185,6 +231,8 @@ async def send_command(
         reason = closed_reason(command)
     if text is not None and store is not None:
         discard_note(store, text.ref)
+    if details is not None and store is not None:
+        discard_details(store, details[0])
     if store is not None and at is not None:
         store.record_rejection(handle.id, at, command, reason, actor.role)
     return CommandResult(False, reason=reason)

@@ -8,7 +8,8 @@ commands accepted in each stage from the command specs, and the timers from the 
 
 A closed case is drawn with what it still accepts: for `case_review.apply_within_after_closure` after
 its closure, the commands whose spec says `after_closure` (an ASB Case Review application and the
-applicant's reports it rests on, 003 §10).
+applicant's reports it rests on, 003 §10); and for `case.reopen_within`, a manager's reopening back to
+the stage it closed from (reopen_case, drawn as its moves; issue 12 item 6).
 
 Everything is pure (text in, text out) so the export is cheap to test and safe to call anywhere.
 """
@@ -26,6 +27,8 @@ FORMATS: tuple[str, ...] = ("mermaid", "dot", "bpmn")
 
 #: The profile setting that bounds what a closed case still accepts (the guard of each `after_closure` command).
 AFTER_CLOSURE_SETTING = "case_review.apply_within_after_closure"
+#: The profile setting that bounds how long a manager may reopen a closed case (reopen_case's guard).
+REOPEN_SETTING = "case.reopen_within"
 
 #: Where each command may be issued, from its spec: its stages, and the closed stage when the spec says
 #: `after_closure` (then only within `AFTER_CLOSURE_SETTING` of the closure).
@@ -322,8 +325,13 @@ class _BpmnLayout:
         closed, after = STAGES[-1], ", ".join(in_stage_commands(STAGES[-1]))
         end_x = _X0 + self.column(closed) * self.col
         accepts = f"{commands_heading(closed).capitalize()}: {after}" if after else "Accepts no commands"
+        # An end event has no outgoing flow in BPMN: reopening (a manager, within the profile's period) is
+        # said on it rather than drawn; the Mermaid and DOT diagrams draw its moves.
+        reopen = sorted({m.dest for m in stage_moves() if m.source == closed})
+        reopening = (f" A manager may reopen the case within {REOPEN_SETTING} (reopen_case), back to the stage it "
+                     f"closed from: {', '.join(reopen)}.") if reopen else ""
         self.node(_Node(_task_id(closed), "endEvent", "Case closed", end_x, mid - _EV / 2, _EV, _EV,
-                        doc=f"Stage {closed}. {accepts}.", label=(end_x + _EV + 6, mid - 7, 80, 14)))
+                        doc=f"Stage {closed}. {accepts}.{reopening}", label=(end_x + _EV + 6, mid - 7, 80, 14)))
         first = self.by_id[_task_id(STAGES[0])]
         self.flow(start.id, first.id, "", [(start.x + _EV, mid), (first.x, mid)])
         for stage in self.open:

@@ -45,6 +45,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Every letter the lifecycle sends (statemachine/lifecycle.py `_letter`), and to whom.
 LETTERS: dict[str, str] = {
     "acknowledgement": "reporter",
+    #: A report added to a case already open about the same matter (issue 12 item 6): it says so.
+    "acknowledgement_attached": "reporter",
     "early_support": "reporter",
     "not_asb_outcome": "reporter",
     "action_plan": "reporter",

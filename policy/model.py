@@ -134,6 +134,17 @@ class CaseRules(_Section):
     review_interval: Period = Period(1, "months")
     extra_monitoring: Period = Period(1, "months")
     inactivity: Period = Period(28, "days")
+    #: How long after closing a manager may reopen a case (keeping its reference and history) rather
+    #: than a new report opening a new one. No published policy sets it (issue 12 item 6); three months
+    #: covers a recurrence soon after a closure for "no reports" or "ASB stopped" (003 stage 6).
+    reopen_within: Period = Period(3, "months")
+
+    @field_validator("reopen_within")
+    @classmethod
+    def _calendar_period(cls, value: Period) -> Period:
+        if value.unit == "working_days":
+            raise ValueError("reopen_within is a calendar period (days, weeks, months or years)")
+        return value
 
 
 class ContactRules(_Section):

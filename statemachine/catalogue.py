@@ -34,6 +34,8 @@ from policy.periods import Period
 from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
     CASE_STAGES,
+    DUPLICATE,
+    INCIDENT_TEXT,
     OPEN_OUTCOMES,
     OPEN_STAGES,
     POSSESSION_KINDS,
@@ -61,6 +63,7 @@ from statemachine.commands import (
     RecordPoliceReport,
     RecordReferralOutcome,
     RecordRiskAssessment,
+    ReopenCase,
     ReportArgs,
     RequestAsbCaseReview,
     Stage,
@@ -85,6 +88,7 @@ from statemachine.events import (
     PoliceInformed,
     Referral,
     ReferralOutcome,
+    Reopened,
     RiskAssessed,
     RiskChanged,
 )
@@ -100,8 +104,10 @@ from statemachine.patches import (
     ENQUIRY_EXPIRY_DECISION,
     EQUALITY_AT_EACH_STEP,
     EQUALITY_REVIEW,
+    INCIDENT_DETAILS,
     INCIDENT_SOURCES,
     INDEPENDENT_REVIEWER,
+    LINKED_REPORTS,
     OFFICER_PROMPTS,
     REFERRAL_FOLLOW_UP,
     REFERRALS_RECORDED,
@@ -130,9 +136,12 @@ class Lifecycle(Protocol):
     #: The behaviour changes in force for this case (statemachine/patches.py).
     patches: frozenset[str]
 
-    def letter(self, template: str, to: str, events: list[Event], version: int | None = None) -> None: ...
+    def letter(self, template: str, to: str, events: list[Event], version: int | None = None,
+               recipient: str | None = None) -> None: ...
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None: ...
-    def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None: ...
+    def close(self, trigger: str, reason: str, now: datetime, events: list[Event],
+              merged_into: str | None = None) -> None: ...
+    def reopen_until(self) -> datetime | None: ...
     def move(self, trigger: str, events: list[Event], target: str | None = None) -> None: ...
     def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str: ...
 
@@ -145,6 +154,7 @@ Fire = Callable[[Lifecycle, datetime, list[Event]], None]
 
 #: Everyone who acts on cases; intake staff log reports and incidents only, ops and auditors only read.
 OFFICERS: tuple[Role, ...] = ("officer", "manager", "senior_manager")
+MANAGERS: tuple[Role, ...] = ("manager", "senior_manager")
 INTAKE_AND_OFFICERS: tuple[Role, ...] = ("intake", *OFFICERS)
 #: A partner agency's staff record what became of a referral to their agency, and nothing else (which
 #: referral is theirs is the door's rule, from the agency their token names: casefile/partners.py).
@@ -171,6 +181,10 @@ class CommandSpec:
     after_closure: bool = False
     #: The argument holding free text: the doors keep it in the case file and pass `<field>_ref`.
     free_text: str | None = None
+    #: Arguments kept in the case file together, as one pending incident row the door writes first (an
+    #: incident's place, account, impact and references); the door passes `details_ref` in their place.
+    details: tuple[str, ...] = ()
+    details_ref: str | None = None
     #: Further arguments that are personal (the protected characteristics an Equality Act assessment
     #: considered): the doors keep them in the case file with the free text's note, never in the workflow.
     kept: tuple[str, ...] = ()
@@ -230,6 +244,8 @@ STAGE_MOVES: list[tuple[str, list[str], str]] = [
     ("withdraw_legal", ["legal"], "review"),
     ("withdraw_legal", ["legal"], "interventions"),
     ("approve_closure", list(CASE_STAGES), "closed"),
+    # A manager reopens a closed case to the stage it closed from (issue 12 item 6).
+    *[("reopen_case", ["closed"], stage) for stage in OPEN_STAGES],
 ]
 
 INTERVENTION_LETTERS = {
@@ -404,9 +420,26 @@ def guard_record_incident(lc: Lifecycle, args: RecordIncident | None, actor: Act
     strands = lc.profile.categories.hate_strands
     if args is not None and args.hate_strand is not None and args.hate_strand not in strands:
         return f"unknown hate strand {args.hate_strand!r}; known: {', '.join(strands)}"
+    if args is not None:
+        given = [name for name in INCIDENT_TEXT if getattr(args, name) is not None]
+        if given:  # a door keeps these in the case file; Temporal history must never hold them
+            return (f"{given[0]}: an incident's details are kept in the case file: send them through the API "
+                    "or the CLI, which pass incident_ref")
     return None
 
 
+def _duplicate_refusal(lc: Lifecycle, args: CloseWithReason | None) -> str | None:
+    if args is None or args.reason != DUPLICATE:
+        return None
+    if LINKED_REPORTS not in lc.patches:
+        return "this case predates closing as a duplicate: close it with another reason"
+    if args.merged_into is not None and args.merged_into == lc.facts.reference:
+        return "a case cannot be a duplicate of itself: merged_into names the live case"
+    return None
+
+
+def guard_close_enquiry(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
+    return _duplicate_refusal(lc, args)
 def guard_record_risk_assessment(lc: Lifecycle, args: RecordRiskAssessment | None, actor: Actor | None
                                  ) -> str | None:
     """The scores answer the profile's matrix (every factor, nothing else, each in its range), and the
@@ -642,7 +675,7 @@ def guard_record_referral_outcome(lc: Lifecycle, args: RecordReferralOutcome | N
 def guard_request_closure(lc: Lifecycle, args: CloseWithReason | None, actor: Actor | None) -> str | None:
     if lc.facts.pending_of("closure_approval"):
         return "closure is already awaiting approval"
-    return _legal_open_refusal(lc)
+    return _duplicate_refusal(lc, args) or _legal_open_refusal(lc)
 
 
 def guard_approve_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
@@ -654,6 +687,18 @@ def guard_approve_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str 
 def guard_reject_closure(lc: Lifecycle, args: Any, actor: Actor | None) -> str | None:
     if lc.facts.pending_of("closure_approval") is None:
         return "no closure is awaiting approval"
+    return None
+
+
+def guard_reopen_case(lc: Lifecycle, args: ReopenCase | None, actor: Actor | None) -> str | None:
+    """Only within the profile's period after closing (`case.reopen_within`); after that a recurrence is a
+    new report. The workflow of a case closed before reopening existed has ended with it."""
+    until = lc.reopen_until()
+    if until is None:
+        return "this case closed before cases could be reopened: log a new report"
+    if lc.clock is not None and lc.clock > until:
+        return (f"the case closed more than {lc.profile.case.reopen_within} ago: it can no longer be reopened; "
+                "log a new report")
     return None
 
 
@@ -695,10 +740,12 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     facts.incidents += 1
     facts.last_incident_at = max(args.occurred_at or now, facts.last_incident_at)
     hate = args.hate or args.hate_strand is not None
+    # Every incident counts towards the ASB Case Review thresholds (003 §10), an attached report's too.
     facts.incident_log.append((args.occurred_at or now, hate))
     recorded = IncidentRecorded(count=facts.incidents, hate=hate, occurred_at=(args.occurred_at or now).isoformat(),
                                 category=args.category or facts.category,
                                 **({"hate_strand": args.hate_strand} if args.hate_strand else {}),
+                                **_incident_facts(args),
                                 **({"source": args.source} if args.source != "case" else {}))
     if facts.is_closed:
         # The applicant's report to another agency, recorded for an ASB Case Review about the closed case
@@ -712,6 +759,9 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
         facts.hate = True
     if args.hate_strand is not None:
         facts.hate_strand = args.hate_strand
+    # Who reported it and where its details are go on the event whatever the case's patches: arguments a
+    # recorded history never carried add nothing to its replay, and a case opened before this change still
+    # confirms the details its door wrote. What the incident *does* (the risk it raises) is the patch's.
     events.append(recorded)
     # An incident the applicant reported to the police is one the police already know of (004 §3.5).
     if hate and not (args.source == "police" and INCIDENT_SOURCES in lc.patches):
@@ -719,6 +769,13 @@ def do_record_incident(lc: Lifecycle, args: RecordIncident, actor: Actor, now: d
     if hate and facts.risk != "high":
         facts.risk = "high"
         events.append(RiskChanged(risk="high", why="hate incident"))
+    elif INCIDENT_DETAILS in lc.patches and facts.risk != "high" and _raises_to_high(lc, args):
+        # Violence, threats or an injury make the case urgent, as they would a first report (003 §8 table).
+        facts.risk = "high"
+        events.append(RiskChanged(risk="high", why=_raises_to_high(lc, args)))
+    if LINKED_REPORTS in lc.patches and args.acknowledge and args.reporter_id:
+        # A report attached to this open case, not a new one: its reporter is told so (issue 12 item 6).
+        lc.letter("acknowledgement_attached", "reporter", events, recipient=args.reporter_id)
     new_information(lc, "new_incident", events)
 
 
@@ -732,6 +789,29 @@ def new_information(lc: Lifecycle, why: str, events: list[Event]) -> None:
     if EQUALITY_AT_EACH_STEP in lc.patches and facts.open_legal_actions and not facts.equality_task_open:
         facts.equality_task_open = True
         lc.task(EQUALITY_REVIEW, "officer", events, approval=EQUALITY_REVIEW, why=why)
+
+
+def _incident_facts(args: RecordIncident) -> dict[str, Any]:
+    """What the timeline carries of an incident besides its moment and category: ids and flags only."""
+    out: dict[str, Any] = {}
+    for name in ("reported_by", "incident_ref", "reporter_id"):
+        if getattr(args, name) is not None:
+            out[name] = getattr(args, name)
+    for name in ("violence_or_threats", "injured"):
+        if getattr(args, name):
+            out[name] = True
+    return out
+
+
+def _raises_to_high(lc: Lifecycle, args: RecordIncident) -> str:
+    """Why this incident makes the case high risk (empty if it does not): as triage would for a report."""
+    if args.violence_or_threats:
+        return "violence or threats"
+    if args.injured:
+        return "someone was injured"
+    if args.category is not None and args.category in lc.profile.triage.high_risk:
+        return f"a {args.category.replace('_', ' ')} incident"
+    return ""
 
 
 def tell_the_police(lc: Lifecycle, events: list[Event]) -> None:
@@ -758,7 +838,7 @@ def do_record_contact(lc: Lifecycle, args: RecordContact, actor: Actor, now: dat
     facts = lc.facts
     if facts.first_response_at is None:
         facts.first_response_at = now
-    events.append(ContactRecorded(outcome=args.outcome, method=args.method))
+    events.append(ContactRecorded(outcome=args.outcome, method=args.method))  # its note is on the command event
     if args.outcome == "made":
         facts.last_contact_at = now
         facts.failed_contacts = 0
@@ -917,8 +997,15 @@ def do_convert_to_case(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
 
 def do_close_enquiry(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: datetime, events: list[Event]) -> None:
     decide_enquiry(lc, "closed", events)
-    lc.close("close_enquiry", args.reason, now, events)
-    lc.letter("enquiry_closed", "reporter", events)
+    lc.close("close_enquiry", args.reason, now, events, merged_into=args.merged_into)
+    if not _silent_duplicate(lc, args.reason):
+        lc.letter("enquiry_closed", "reporter", events)
+
+
+def _silent_duplicate(lc: Lifecycle, reason: str) -> bool:
+    """A duplicate of a live case is closed without a closure letter: its matter is not closed, and a
+    letter saying "your case is closed" (or why) would contradict the live case (issue 12 item 6)."""
+    return reason == DUPLICATE and LINKED_REPORTS in lc.patches
 
 
 def do_escalate_risk(lc: Lifecycle, args: EscalateRisk, actor: Actor, now: datetime, events: list[Event]) -> None:
@@ -1127,7 +1214,7 @@ def do_request_closure(lc: Lifecycle, args: CloseWithReason, actor: Actor, now: 
     role = lc.profile.approvals.closure
     approval = PendingApproval(
         id=lc.facts.next_id("approval"), kind="closure_approval", role=role,
-        requested_by=actor.id, requested_at=now, reason=args.reason,
+        requested_by=actor.id, requested_at=now, reason=args.reason, merged_into=args.merged_into,
     )
     lc.facts.pending.append(approval)
     lc.task("closure_approval", role, events, reason=args.reason, approval=approval.id)
@@ -1139,7 +1226,9 @@ def do_approve_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, ev
     events.append(Decided(kind="closure_approval", decision="approved"))
     if INDEPENDENT_REVIEWER in lc.patches:
         lc.facts.closure_approved_by = actor.id  # who may not review it (004 §8)
-    lc.close("approve_closure", pending.reason, now, events)
+    lc.close("approve_closure", pending.reason, now, events, merged_into=pending.merged_into)
+    if _silent_duplicate(lc, pending.reason):
+        return
     lc.letter("case_closed_reporter", "reporter", events)
     lc.letter("satisfaction_survey", "reporter", events)
     lc.letter("case_closed_reported_person", "reported_person", events)
@@ -1152,6 +1241,24 @@ def do_reject_closure(lc: Lifecycle, args: Any, actor: Actor, now: datetime, eve
     events.append(Decided(kind="closure_approval", decision="rejected"))
 
 
+def do_reopen_case(lc: Lifecycle, args: ReopenCase, actor: Actor, now: datetime, events: list[Event]) -> None:
+    """Back to the stage it closed from, with its reference, history and counts; its clocks (first
+    response, enquiry length, reviews, contact, inactivity) count from now, so nothing falls due at once
+    for the time it was closed (issue 12 item 6)."""
+    facts = lc.facts
+    target = facts.closed_from or "enquiry"
+    facts.closed_at = None
+    facts.closure_reason = None
+    facts.closure_approved_by = None  # a later closure has its own approver
+    facts.reopened_at = now
+    facts.outcome = "enquiry"  # a report closed at triage and reopened is worked as an enquiry
+    for moment in ("monitoring_since", "closure_prompt_since", "unable_letter_at", "enquiry_decision_since"):
+        setattr(facts, moment, None)
+    events.append(Reopened(stage=target, by=actor.id, reason_ref=args.reason_ref) if args.reason_ref
+                  else Reopened(stage=target, by=actor.id))
+    lc.move("reopen_case", events, target=target)
+
+
 # =============================================================================================== commands
 
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
@@ -1162,15 +1269,18 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 AssignOfficer, OPEN_STAGES, do_assign_officer, guard_assign_officer, free_text="reason",
                 examples=({"officer": "o1"}, {"officer": "o2", "reason_ref": "N-3"}),
                 title="Assign or reassign the officer", clause="003 §8, §9; 004 §3.1"),
-    CommandSpec("record_incident", "log a further incident (a hate incident makes the case high risk), or the "
-                "applicant's report to the police, the council or another landlord (source)",
+    CommandSpec("record_incident", "log a further incident: when, where, what, who reported it, its impact "
+                "(hate, violence, threats or an injury make the case high risk); or the applicant's report to "
+                "the police, the council or another landlord (source)",
                 RecordIncident, OPEN_STAGES, do_record_incident, guard_record_incident, roles=INTAKE_AND_OFFICERS,
-                any_officer=True, after_closure=True,
-                examples=({}, {"hate": True}, {"source": "police"}),
-                title="Record an incident", clause="004 §6.4, 003 §10"),
-    CommandSpec("record_contact", "record a contact with the reporter, made or failed", RecordContact, OPEN_STAGES,
-                do_record_contact, guard_record_contact,
-                examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"}),
+                any_officer=True, after_closure=True, details=INCIDENT_TEXT, details_ref="incident_ref",
+                examples=({}, {"hate": True}, {"reported_by": "police", "incident_ref": "I-1"},
+                          {"reported_by": "witness", "violence_or_threats": True}, {"source": "police"}),
+                title="Record an incident", clause="003 §10, §12; 004 §6.4"),
+    CommandSpec("record_contact", "record a contact with the reporter, made or failed, with a note of it",
+                RecordContact, OPEN_STAGES, do_record_contact, guard_record_contact, free_text="note",
+                examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"},
+                          {"outcome": "made", "method": "visit", "note_ref": "N-1"}),
                 title="Record a contact", clause="003 §8 stage 1"),
     CommandSpec("record_risk_assessment", "score the profile's risk matrix: the level follows, and the next "
                 "assessment is set", RecordRiskAssessment, OPEN_STAGES, do_record_risk_assessment,
@@ -1199,8 +1309,9 @@ _COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("convert_to_case", "turn the enquiry into a case (investigation)", NoArgs, ("enquiry",),
                 do_convert_to_case, guard_convert_to_case, examples=({},),
                 title="Convert the enquiry to a case", clause="003 §8 stage 1"),
-    CommandSpec("close_enquiry", "close the enquiry with a reason", CloseWithReason, ("enquiry",), do_close_enquiry,
-                examples=({"reason": "not_asb"},),
+    CommandSpec("close_enquiry", "close the enquiry with a reason (a duplicate of a live case: no letter)",
+                CloseWithReason, ("enquiry",), do_close_enquiry, guard_close_enquiry,
+                examples=({"reason": "not_asb"}, {"reason": "duplicate", "merged_into": "ASB-2026-000001"}),
                 title="Close the enquiry", clause="003 §8 stage 1"),
     CommandSpec("escalate_risk", "raise the case's risk (to high: the risk is assessed again that day)",
                 EscalateRisk, OPEN_STAGES, do_escalate_risk,
@@ -1267,7 +1378,8 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 title="Record an ASB Case Review application", clause="003 §10"),
     CommandSpec("request_closure", "ask for the case to be closed, with a reason", CloseWithReason, CASE_STAGES,
                 do_request_closure, guard_request_closure, asks="closure_approval",
-                examples=({"reason": "asb_stopped"}, {"reason": "no_reports"}),
+                examples=({"reason": "asb_stopped"}, {"reason": "no_reports"},
+                          {"reason": "duplicate", "merged_into": "ASB-2026-000001"}),
                 title="Ask a manager to close the case", clause="003 §8 stage 6"),
     CommandSpec("approve_closure", "approve the closure awaiting approval: the case closes", Note, CASE_STAGES,
                 do_approve_closure, guard_approve_closure, free_text="note", decides="closure_approval",
@@ -1277,6 +1389,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 guard_reject_closure, free_text="note", decides="closure_approval", verdict="rejected",
                 examples=({},),
                 title="Reject the closure", clause="003 §8 stage 6"),
+    CommandSpec("reopen_case", "reopen a closed case within the profile's period, with a reason; it keeps its "
+                "reference and history", ReopenCase, ("closed",), do_reopen_case, guard_reopen_case, roles=MANAGERS,
+                any_officer=True, free_text="reason", examples=({"reason_ref": "N-1"},),
+                title="Reopen the case", clause="003 §8 stage 6"),
 )
 
 #: Every case command, by name, in the order people see them.
@@ -1333,16 +1449,25 @@ def _due_on(calendar: WorkingCalendar, moment: datetime) -> datetime:
     return calendar.working_day_deadline(moment, 0)
 
 
+def _latest(*moments: datetime | None) -> datetime | None:
+    """The latest of the moments given; a reopened case's clocks count from its reopening (`reopened_at`
+    is set only by reopen_case, so a case never reopened counts exactly as before)."""
+    given = [m for m in moments if m is not None]
+    return max(given) if given else None
+
+
 def due_first_response(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
                        patches: frozenset[str]) -> datetime | None:
     if facts.first_response_at is not None or facts.risk is None:
         return None
-    return calendar.working_day_deadline(facts.received_at, profile.first_response.for_risk(facts.risk))
+    since = _latest(facts.received_at, facts.reopened_at) or facts.received_at
+    return calendar.working_day_deadline(since, profile.first_response.for_risk(facts.risk))
 
 
 def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
                        patches: frozenset[str]) -> datetime | None:
-    return calendar.add_period(facts.received_at, profile.enquiry.length)
+    return calendar.add_period(_latest(facts.received_at, facts.reopened_at) or facts.received_at,
+                               profile.enquiry.length)
 
 
 def due_unable_to_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
@@ -1356,15 +1481,19 @@ def due_investigation_end(facts: CaseFacts, profile: Profile, calendar: WorkingC
                           patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
-    return calendar.add_period(facts.converted_at, profile.case.investigation)
+    return calendar.add_period(_latest(facts.converted_at, facts.reopened_at) or facts.converted_at,
+                               profile.case.investigation)
 
 
 def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
                     patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
-    if facts.last_review_at is None:
-        first = calendar.add_period(facts.converted_at, profile.case.investigation)
+    if facts.last_review_at is None:  # the initial review ends the investigation (from reopening, if later)
+        first = calendar.add_period(_latest(facts.converted_at, facts.reopened_at) or facts.converted_at,
+                                    profile.case.investigation)
+    elif facts.reopened_at is not None and facts.reopened_at > facts.last_review_at:
+        first = calendar.add_period(facts.reopened_at, profile.case.review_interval)
     else:
         first = calendar.add_period(facts.last_review_at, profile.case.review_interval)
     return _due_on(calendar, first)
@@ -1374,7 +1503,7 @@ def due_inactivity(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar
                    patches: frozenset[str]) -> datetime | None:
     if facts.converted_at is None:
         return None
-    quiet_since = max(facts.last_incident_at, facts.converted_at)
+    quiet_since = _latest(facts.last_incident_at, facts.converted_at, facts.reopened_at) or facts.converted_at
     return calendar.add_period(quiet_since, profile.case.inactivity)
 
 
@@ -1405,8 +1534,7 @@ def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | 
     """
     if not from_conversion:
         return facts.last_contact_at
-    moments = [m for m in (facts.last_contact_at, facts.converted_at, facts.first_response_at) if m is not None]
-    return max(moments) if moments else None
+    return _latest(facts.last_contact_at, facts.converted_at, facts.first_response_at, facts.reopened_at)
 
 
 def due_risk_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
@@ -1617,7 +1745,8 @@ def command_table() -> str:
     """The command table of the README and docs/scenarios.md, as Markdown (tests keep both in step)."""
     rows = ["| command | allowed at | who | arguments | what it does |", "|---|---|---|---|---|"]
     for spec in _COMMANDS:
-        given = [name for name in spec.args.model_fields if name != f"{spec.free_text}_ref"]  # the door sets *_ref
+        door_set = {f"{spec.free_text}_ref", spec.details_ref}  # the door sets these references
+        given = [name for name in spec.args.model_fields if name not in door_set]
         fields = ", ".join(f"`{name}`" for name in given) or "none"
         stages = "any open stage" if spec.stages == OPEN_STAGES else ", ".join(spec.stages)
         if spec.after_closure:

@@ -20,8 +20,16 @@ CASE_STAGES: tuple[Stage, ...] = ("investigation", "review", "interventions", "l
 
 ClosureReason = Literal[
     "no_cooperation", "did_not_happen", "not_asb", "insufficient_evidence", "asb_stopped",
-    "no_reports", "declined_mediation", "no_breach", "interventions_succeeded",
+    "no_reports", "declined_mediation", "no_breach", "interventions_succeeded", "duplicate",
 ]
+#: Closing a case as a duplicate of a live one is not an outcome: no letter tells anyone it ended
+#: (issue 12 item 6, the Regulator's NM01 counting rule), so none contradicts the live case.
+DUPLICATE = "duplicate"
+#: Who reported an incident (003 §12: victims, witnesses, partner agencies, the police, the Noise App).
+ReportedBy = Literal["reporter", "witness", "partner", "police", "app_feed"]
+REPORTED_BY: tuple[str, ...] = ("reporter", "witness", "partner", "police", "app_feed")
+#: Case references as issued (ASB-2026-000123): how one case names another (a duplicate's live case).
+CASE_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 InterventionKind = Literal[
     "verbal_warning", "warning_letter", "mediation", "acceptable_behaviour_contract",
     "good_neighbour_agreement", "community_protection_warning", "community_protection_notice",
@@ -151,13 +159,50 @@ class AssignOfficer(_Args):
     reason_ref: str | None = Field(None, max_length=40)
 
 
+#: An incident's details that are free text or references: the doors keep them in the case file as one
+#: pending incident row and send `incident_ref` (CommandSpec.details), never these to the workflow.
+INCIDENT_TEXT: tuple[str, ...] = ("location", "description", "impact", "injuries", "police_reference",
+                                     "partner_reference", "feed", "feed_id")
+
+
 class RecordIncident(_Args):
+    """A further incident on an open case (003 §12: when, where, what, who reported it, references, and
+    how it affected the person, injuries included). The workflow gets the categories and flags; the text
+    and references are written to the case file by the door, which sends `incident_ref` in their place.
+
+    Two different facts about its reporting: `reported_by` is who told this service (the reporter, a
+    witness, a partner, the police, an app feed: 003 §12), and `source` is where the applicant reported it
+    (to this service, or to the police, the council or another landlord), which the ASB Case Review
+    thresholds count (003 §10). A police officer telling us of an incident is `reported_by="police"` with
+    `source="case"`; the applicant saying they rang the police is `source="police"`."""
+
     #: Must carry a zone: a bare "22:00" could be either side of a clock change.
     occurred_at: AwareDatetime | None = None
     category: str | None = Field(None, max_length=64)
     hate: bool = False
     #: The prejudice the incident is perceived to be motivated by (a strand of the profile); implies hate.
     hate_strand: str | None = Field(None, min_length=1, max_length=32)
+    #: Who reported it: the reporter, a witness, a partner agency, the police, or an app feed.
+    reported_by: ReportedBy | None = None
+    #: Violence or threats, or someone hurt: like a hate incident, makes the case high risk (003 §8 table).
+    violence_or_threats: bool = False
+    injured: bool = False
+    #: Kept in the case file (the door writes them and sends `incident_ref`): where it happened, what
+    #: happened, how it affected the person, their injuries, a police or partner reference, and the app
+    #: feed that sent it with that app's own id for it.
+    location: str | None = Field(None, min_length=1, max_length=300)
+    description: str | None = Field(None, min_length=1, max_length=10000)
+    impact: str | None = Field(None, min_length=1, max_length=10000)
+    injuries: str | None = Field(None, min_length=1, max_length=2000)
+    police_reference: str | None = Field(None, min_length=1, max_length=64)
+    partner_reference: str | None = Field(None, min_length=1, max_length=64)
+    feed: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    feed_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[!-~]+$")
+    incident_ref: str | None = Field(None, max_length=40)
+    #: The person on file who reported it (an id), and whether to send them an acknowledgement: a report
+    #: attached to this open case instead of opening a new one is acknowledged as such (issue 12 item 6).
+    reporter_id: str | None = Field(None, min_length=1, max_length=64)
+    acknowledge: bool = False
     #: Where it was reported (an allow-list): the applicant's reports to other agencies count toward the
     #: ASB Case Review thresholds (003 §10), and may be recorded on a closed case while it takes applications.
     source: IncidentSource = "case"
@@ -166,6 +211,9 @@ class RecordIncident(_Args):
 class RecordContact(_Args):
     outcome: Literal["made", "failed"]
     method: str = Field("phone", min_length=1, max_length=16)
+    #: What was said (004 §3.7): a door keeps it in the case file and sends `note_ref`.
+    note: str | None = Field(None, min_length=1, max_length=10000)
+    note_ref: str | None = Field(None, max_length=40)
 
 
 class RecordRiskAssessment(_Args):
@@ -256,6 +304,28 @@ class CompleteAction(_Args):
 
 class CloseWithReason(_Args):
     reason: ClosureReason
+    #: For a duplicate: the live case it duplicates, whose work goes on (issue 12 item 6).
+    merged_into: str | None = Field(None, pattern=CASE_REF_PATTERN)
+
+    @model_validator(mode="after")
+    def _merged_only_into_a_duplicate(self) -> CloseWithReason:
+        if self.merged_into is not None and self.reason != DUPLICATE:
+            raise ValueError("merged_into is given only with reason duplicate")
+        return self
+
+
+class ReopenCase(_Args):
+    """A manager reopens a closed case within the profile's period (`case.reopen_within`), giving why;
+    it keeps its reference and its history. The reason is kept in the case file (`reason_ref`)."""
+
+    reason: str | None = Field(None, min_length=1, max_length=10000)
+    reason_ref: str | None = Field(None, max_length=40)
+
+    @model_validator(mode="after")
+    def _has_reason(self) -> ReopenCase:
+        if not self.reason and not self.reason_ref:
+            raise ValueError("reason is required")
+        return self
 
 
 class EscalateRisk(_Args):

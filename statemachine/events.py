@@ -73,6 +73,18 @@ class Closed(_Event):
     reason: str
     #: Where a report that is not ASB was routed (triage's `routed_to`), when known.
     routed_to: str | None = None
+    #: A duplicate's live case (issue 12 item 6), when the closer named it.
+    merged_into: str | None = None
+
+
+class Reopened(_Event):
+    """A closed case reopened by a manager, back to the stage it closed from; its reason is in the
+    case file (`reason_ref`). The case keeps its reference and everything recorded before."""
+
+    event: Literal["reopened"] = "reopened"
+    stage: str
+    by: str
+    reason_ref: str | None = None
 
 
 class OfficerAssigned(_Event):
@@ -87,7 +99,9 @@ class OfficerAssigned(_Event):
 
 class IncidentRecorded(_Event):
     """A further incident on the case. Its moment, category and hate strand are carried so the case
-    file writes its incident row (older histories carry only the count and the flag)."""
+    file writes its incident row (older histories carry only the count and the flag); `incident_ref`
+    names the details the door wrote first (where, what, the impact, references), which recording this
+    event confirms, and `reported_by` who reported it (003 §12)."""
 
     event: Literal["incident"] = "incident"
     count: int
@@ -95,6 +109,12 @@ class IncidentRecorded(_Event):
     occurred_at: str | None = None
     category: str | None = None
     hate_strand: str | None = None
+    reported_by: str | None = None
+    violence_or_threats: bool | None = None
+    injured: bool | None = None
+    incident_ref: str | None = None
+    #: The person on file who reported it (an id), when known.
+    reporter_id: str | None = None
     #: Where it was reported, when not to this service: the police, the council or another landlord
     #: (003 §10: the applicant's reports to them count toward the ASB Case Review thresholds).
     source: str | None = None
@@ -262,6 +282,9 @@ class LetterSent(_Event):
     event: Literal["letter"] = "letter"
     template: str
     to: str
+    #: The person written to, by id, when not the case's own reporter or reported person (the reporter of
+    #: a report attached to this case, issue 12 item 6).
+    recipient: str | None = None
     #: The action plan's version the letter states (the action_plan letter).
     version: int | None = None
 
@@ -360,7 +383,7 @@ CaseEvent = Annotated[
     | ContactRecorded | RiskAssessed | CaseReviewed | InterventionStarted | EqualityAssessed | LegalActionChanged
     | AsbCaseReviewRequested | Decided | LetterSent | NotificationSent | CommunicationFailed | TaskCreated
     | TaskReminded | TaskEscalatedEvent | TaskResolvedEvent | DeadlineSet | Breach | ActionPlanAgreed
-    | PoliceInformed | EnquiryExpired | Referral | Notice | ActionChanged | ReferralOutcome,
+    | PoliceInformed | EnquiryExpired | Referral | Notice | Reopened | ActionChanged | ReferralOutcome,
     Field(discriminator="event"),
 ]
 

@@ -78,6 +78,8 @@ class PendingApproval(BaseModel):
     escalated_to: Role | None = None
     escalated_at: datetime | None = None
     reason: str | None = None
+    #: A closure as a duplicate: the live case it duplicates (issue 12 item 6).
+    merged_into: str | None = None
     legal_action_id: str | None = None
 
 
@@ -103,6 +105,10 @@ class CaseFacts(BaseModel):
     converted_at: datetime | None = None
     closed_at: datetime | None = None
     closure_reason: str | None = None
+    #: The stage the case closed from, where reopening it returns it (issue 12 item 6).
+    closed_from: Stage | None = None
+    #: When a manager last reopened the case: its clocks count from then, not from before it closed.
+    reopened_at: datetime | None = None
     #: Who approved the closure: they may not review the case (004 §8 "an independent ASB expert").
     closure_approved_by: str | None = None
 

@@ -68,6 +68,7 @@ from statemachine.patches import (
     NOT_ASB_REFERRAL,
     OFFICER_PROMPTS,
     PATCHES,
+    REOPEN_CASE,
 )
 
 __all__ = ["ANSWERED_ON_THE_CASE", "BREACH_DEADLINES", "INTERVENTION_LETTERS", "PATCHES", "STAGE_MOVES", "Decision",
@@ -172,9 +173,11 @@ class Lifecycle:
         spec = COMMANDS.get(command)
         if spec is None:
             return f"unknown command {command!r}"
-        if facts.is_closed:
-            # A closed case takes only an ASB Case Review application and the applicant's reports it rests
-            # on, for a while (the spec's `after_closure`, its guard says how long; issue 11 item 10).
+        if facts.is_closed and "closed" not in spec.stages:
+            # A closed case takes a manager's reopening (the one command listed for the closed stage; its
+            # guard says until when, issue 12 item 6), and an ASB Case Review application and the
+            # applicant's reports it rests on, for a while (the spec's `after_closure`, its guard says how
+            # long; issue 11 item 10).
             if not (spec.after_closure and CASE_REVIEW_AFTER_CLOSURE in self.patches):
                 return "the case is closed and accepts no more commands"
         elif facts.stage not in spec.stages:
@@ -228,9 +231,16 @@ class Lifecycle:
             decide_enquiry(self, "converted", events)
         return Decision(events)
 
-    def letter(self, template: str, to: str, events: list[Event], version: int | None = None) -> None:
+    def letter(self, template: str, to: str, events: list[Event], version: int | None = None,
+               recipient: str | None = None) -> None:
         """A letter to a party (and, to a reporter who chose email or SMS, a notification beside it);
-        nobody anonymous or unknown is written to. `version`: the action plan's version it states."""
+        nobody anonymous or unknown is written to. `version`: the action plan's version it states.
+        `recipient` names another person in that role by id (the reporter of a report attached to this
+        case): the letter goes to them alone, and the letter service decides how (their own channel and
+        adjustments, or nothing if they are anonymous)."""
+        if recipient is not None:
+            events.append(LetterSent(template=template, to=to, recipient=recipient))
+            return
         party = self.facts.reporter if to == "reporter" else self.facts.reported_person
         if party is None or party.anonymous or (to == "reported_person" and not party.id):
             return
@@ -242,12 +252,23 @@ class Lifecycle:
     def task(self, kind: str, role: str, events: list[Event], **extra: Any) -> None:
         events.append(TaskCreated(kind=kind, role=role, **extra))
 
-    def close(self, trigger: str, reason: str, now: datetime, events: list[Event]) -> None:
+    def close(self, trigger: str, reason: str, now: datetime, events: list[Event],
+              merged_into: str | None = None) -> None:
+        self.facts.closed_from = self.facts.stage
         self.facts.closed_at = now
         self.facts.closure_reason = reason
         self.facts.pending = []
         self.move(trigger, events)
-        events.append(Closed(reason=reason))
+        events.append(Closed(reason=reason, merged_into=merged_into) if merged_into else Closed(reason=reason))
+
+    def reopen_until(self) -> datetime | None:
+        """Until when a closed case may still be reopened (the profile's `case.reopen_within` after it
+        closed), so its workflow waits that long; None when it may not be (issue 12 item 6)."""
+        facts = self.facts
+        if REOPEN_CASE not in self.patches or not facts.is_closed or facts.closed_at is None:
+            return None
+        until: datetime = self.profile.case.reopen_within.add_calendar(facts.closed_at)
+        return until
 
     def legal_approver(self, kind: str, instruct_solicitor: bool = False) -> str:
         """The role that must approve a legal action.

@@ -57,11 +57,21 @@ ACTION_PLAN_VERSIONS = "action-plan-versions"
 #: An Equality Act assessment before each legal step and after new information (004 §6.4; 003 §16).
 EQUALITY_AT_EACH_STEP = "equality-at-each-step"
 
+#: An incident carries who reported it and a reference to its details in the case file, and violence,
+#: threats or an injury make the case high risk, as at triage (003 §8 table, §12; issue 12 item 1).
+INCIDENT_DETAILS = "incident-details"
+#: A report attached to an open case is acknowledged as such, and a case closed as a duplicate of a live
+#: one sends no closure letter (the Regulator's NM01 counting rule; issue 12 item 6).
+LINKED_REPORTS = "linked-reports"
+#: A closed case waits the profile's `case.reopen_within` for a manager to reopen it (issue 12 item 6),
+#: as well as any ASB Case Review application window (CASE_REVIEW_AFTER_CLOSURE): one wait, to the later.
+REOPEN_CASE = "reopen-case"
+
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
                             LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
                             CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER,
                             ALLOCATION_TASK, RISK_MATRIX, ACTION_PLAN_VERSIONS, EQUALITY_AT_EACH_STEP,
-                            REFERRALS_RECORDED)
+                            REFERRALS_RECORDED, INCIDENT_DETAILS, LINKED_REPORTS, REOPEN_CASE)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 

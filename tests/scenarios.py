@@ -37,11 +37,16 @@ SENIOR = {"role": "senior_manager", "id": "s1"}
 INTAKE = {"role": "intake", "id": "i1"}
 
 
+def new_reference(start: str) -> str:
+    """A reference no other scenario of this test session uses."""
+    return f"ASB-{start[:4]}-{next(_numbers) + 100000:06d}"
+
+
 async def run(
     env: WorkflowEnvironment, store: Store, task_queue: str, *, start: str, until: str,
-    steps: list[dict[str, Any]], profile: str = "reading",
+    steps: list[dict[str, Any]], profile: str = "reading", reference: str | None = None,
 ) -> list[dict[str, Any]]:
-    reference = f"ASB-{start[:4]}-{next(_numbers) + 100000:06d}"
+    reference = reference or new_reference(start)
     scenario = Scenario.model_validate(
         {"profile": profile, "start": start, "until": until, "steps": steps, "reference": reference}
     )

@@ -356,7 +356,7 @@ async def test_case_lists_filter_by_stage_risk_officer_and_overdue(api: httpx.As
 async def test_the_openapi_document_is_complete(api: httpx.AsyncClient) -> None:
     doc = (await api.get("/openapi.json")).json()
     operations = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
-    assert len(operations) == 32  # and the referrals and partners routes (issue 12 item 8)
+    assert len(operations) == 34  # with referrals and partners, a case note and attaching a report (issue 12)
     assert len({op["operationId"] for _, _, op in operations}) == len(operations)
     for path, _method, op in operations:
         assert op["tags"] and (op.get("summary") or op.get("description")), path

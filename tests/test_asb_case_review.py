@@ -90,16 +90,22 @@ async def test_an_application_about_a_closed_case_within_a_month_is_accepted_and
     assert [(t.role, t.data.get("not_by")) for t in review] == [("manager", "m1")]
 
 
-async def test_an_application_after_the_month_is_refused_and_the_case_workflow_has_finished(
+async def test_an_application_after_the_month_is_refused_and_the_case_workflow_finishes_after_both_periods(
     env: WorkflowEnvironment, store: Store, task_queue: str
 ) -> None:
-    timeline = await run(env, store, task_queue, start=START, until="2026-05-01T00:00:00+01:00", steps=[
+    """After the month the case says until when it took applications: its workflow still waits, for the
+    reopening period (reading: 3 months, `case.reopen_within`, issue 12 item 6). After both it has
+    finished, and the doors answer that the case is closed."""
+    timeline = await run(env, store, task_queue, start=START, until="2026-06-20T00:00:00+01:00", steps=[
         *CLOSED,
         step("2026-04-20T10:00:00+01:00", "request_asb_case_review", INTAKE, applicant="individual"),
+        step("2026-06-15T10:00:00+01:00", "request_asb_case_review", INTAKE, applicant="individual"),
     ])
     assert [r["reason"] for r in of(timeline, "rejected", command="request_asb_case_review")] == [
+        "the case closed on 10 March 2026: an ASB Case Review about it could be applied for within 1 month of its "
+        "closure (until 10 April 2026)",
         APPLICATIONS_CLOSED_REASON]
-    assert not of(timeline, "asb_case_review")  # (that answer comes only once the workflow has finished)
+    assert not of(timeline, "asb_case_review")  # (the last answer comes only once the workflow has finished)
 
 
 async def test_the_applicants_reports_to_the_police_count_toward_the_threshold(

@@ -55,7 +55,8 @@ def test_an_application_after_the_period_is_refused_saying_until_when_it_was_ope
     assert case.refused("request_asb_case_review", O2, applicant="individual") == (
         "the case closed on 02 March 2026: an ASB Case Review about it could be applied for within 1 month of "
         "its closure (until 02 April 2026)")
-    assert case.lc.allowed(M2, case.now + timedelta(hours=1)) == []
+    # A manager may still reopen it (`case.reopen_within`, issue 12 item 6), and nothing else.
+    assert case.lc.allowed(M2, case.now + timedelta(hours=1)) == ["reopen_case"]
     case.now = datetime(2026, 4, 2, 15, 30, tzinfo=UTC)  # its last moment still takes it
     assert case.do("request_asb_case_review", O2, applicant="individual")[0] == APPLIED[0]
 

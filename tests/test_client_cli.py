@@ -314,6 +314,34 @@ async def test_asb_up_serves_the_api_and_prints_tokens_that_work(tmp_path: Path)
         assert listed.code == 0 and ref in listed.out, listed.err
 
 
+async def test_notes_and_linked_reports_from_the_command_line(server: Server, tmp_path: Path) -> None:
+    """`asb case note` writes a typed note with the people involved; `asb case attach` joins a report to the
+    open case it is about and closes it as a duplicate (issue 12 items 3 and 6)."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    person = {"name": f"Gary Stone {tag}", "address": f"1 Ash Court {tag}", "postcode": "RG2 0AA"}
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps(report(reported_person=person)), encoding="utf-8")
+    second.write_text(json.dumps(report(reported_person={"name": person["name"]})), encoding="utf-8")
+    live = (await server.ok("intake", "i1", "case", "report", str(first))).json()["reference"]
+    logged = (await server.ok("intake", "i1", "case", "report", str(second))).json()
+    assert logged["reference"] != live and live in {m["case_ref"] for m in logged["matches"]}
+
+    written = (await server.ok("officer", "o1", "case", "note", live, "--kind", "interview", "--text",
+                               "Interviewed the reporter at home", "--with", "PC Jones; Thames Valley Police")).json()
+    assert written["note"]["kind"] == "interview"
+    assert written["note"]["people"][0]["organisation"] == "Thames Valley Police"
+    bad = await server.run("officer", "o1", "case", "note", live, "--kind", "interview", "--text", "x", "--person",
+                           "P-nobody")
+    assert bad.code == 2 and bad.err.count("\n") == 1 and "people.0.person_id" in bad.err
+
+    attached = (await server.ok("officer", "o1", "case", "attach", logged["reference"], "--to", live)).json()
+    assert attached["attached_to"] == live and attached["closure"].startswith("closed as a duplicate")
+    shown = (await server.ok("officer", "o1", "case", "show", logged["reference"])).json()
+    assert shown["case"]["closure_reason"] == "duplicate"
+
+
 async def test_a_vulnerable_reporter_and_the_risk_matrix_from_the_command_line(server: Server, tmp_path: Path) -> None:
     """`asb case show` shows a vulnerable reporter; `asb case do ... record_risk_assessment` takes the matrix's
     scores as JSON, and an unknown factor is one line naming it, exit code 2 (issue 12 item 4)."""

@@ -76,6 +76,11 @@ def described(spec: DeadlineSpec) -> str:
     return f"{spec.kind} after {spec.setting}: {what} ({'interrupting' if spec.trigger else 'non-interrupting'})"
 
 
+#: What the BPMN end event says of reopening, since an end event has no outgoing flow (issue 12 item 6).
+REOPENING = (" A manager may reopen the case within case.reopen_within (reopen_case), back to the stage it closed "
+             f"from: {', '.join(sorted(dest for source, dest, _ in EDGES if source == CLOSED))}.")
+
+
 def heading(stage: str) -> str:
     return "commands" if stage != CLOSED else "commands within case_review.apply_within_after_closure of closure"
 
@@ -204,7 +209,7 @@ def test_a_stage_with_no_commands_says_so(monkeypatch: pytest.MonkeyPatch) -> No
     assert dot_notes[CLOSED] == ["accepts no commands"]
     assert dot_notes["review"][:2] == ["accepts no commands", "timers:"]
     closed = process_of(bpmn_root()).find(f"{BPMN}endEvent[@id='stage_{CLOSED}']/{BPMN}documentation")
-    assert closed is not None and closed.text == f"Stage {CLOSED}. Accepts no commands."
+    assert closed is not None and closed.text == f"Stage {CLOSED}. Accepts no commands.{REOPENING}"
 
 
 # ---------------------------------------------------------------------------------------------- dot
@@ -408,7 +413,14 @@ def bpmn_moves(root: ET.Element) -> Counter[tuple[str, str, str]]:
 
 
 def test_bpmn_draws_each_stage_move_once_from_its_stage() -> None:
-    assert bpmn_moves(bpmn_root()) == Counter(EDGES)
+    root = bpmn_root()
+    assert bpmn_moves(root) == Counter(e for e in EDGES if e[0] != "closed")
+    # A BPMN end event has no outgoing flow: reopening a closed case is said on it (issue 12 item 6).
+    closed = process_of(root).find(f"{BPMN}endEvent[@id='stage_closed']")
+    assert closed is not None
+    said = "".join(closed.itertext())
+    assert "reopen_case" in said and "case.reopen_within" in said
+    assert all(dest in said for source, dest, _ in EDGES if source == "closed")
 
 
 def test_bpmn_report_received_leads_to_the_first_stage() -> None:
@@ -494,7 +506,7 @@ def test_bpmn_stages_document_the_commands_they_accept() -> None:
         assert head == f"Stage {stage}" and commands.split(", ") == listed(stage)
     doc = process.find(f"{BPMN}endEvent[@id='stage_{CLOSED}']/{BPMN}documentation")
     assert doc is not None
-    assert doc.text == f"Stage {CLOSED}. {heading(CLOSED).capitalize()}: {', '.join(accepted(CLOSED))}."
+    assert doc.text == f"Stage {CLOSED}. {heading(CLOSED).capitalize()}: {', '.join(accepted(CLOSED))}.{REOPENING}"
 
 
 def test_timer_settings_exist_in_the_profile() -> None:

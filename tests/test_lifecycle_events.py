@@ -424,7 +424,7 @@ def test_a_malformed_command_is_refused_naming_the_argument_and_changing_nothing
         "conclude_legal_action: (arguments): Value error, outcome is required")
     unknown = case.refused("fly")
     assert unknown.startswith("unknown command 'fly'; commands: report, assign_officer, record_incident, ")
-    assert unknown.endswith(", request_closure, approve_closure, reject_closure")
+    assert unknown.endswith(", request_closure, approve_closure, reject_closure, reopen_case")
 
 
 # --- a report arriving (Lifecycle.start), contacts, and deadlines ------------------------------------------

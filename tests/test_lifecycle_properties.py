@@ -50,6 +50,7 @@ class CaseMachine(RuleBasedStateMachine):
         pending = self.lifecycle.facts.pending_of("closure_approval")
         requester = pending.requested_by if pending else None
         legal_before = self.lifecycle.state == "legal"
+        closed_from = self.lifecycle.facts.closed_from
         try:
             self.lifecycle.apply(command, args, actor, self.now)
         except Refused as refused:
@@ -61,6 +62,11 @@ class CaseMachine(RuleBasedStateMachine):
         if command == "approve_closure":
             assert requester is not None and actor.id != requester, "closed by the person who asked"
             assert actor.role in ("manager", "senior_manager")
+        if command == "reopen_case":
+            # Reopened by a manager within the profile's period (issue 12 item 6): to the stage it closed from.
+            assert actor.role in ("manager", "senior_manager") and not self.lifecycle.facts.is_closed
+            assert self.lifecycle.state == closed_from
+            self.closed_by = None
         if self.lifecycle.facts.is_closed and self.closed_by is None:
             self.closed_by = command
         if self.lifecycle.state == "legal" and not legal_before:
@@ -80,17 +86,23 @@ class CaseMachine(RuleBasedStateMachine):
         assert self.lifecycle.state == self.lifecycle.facts.stage
 
     @invariant()
-    def closed_case_accepts_only_a_case_review_application_and_only_for_a_while(self) -> None:
+    def closed_case_accepts_only_a_case_review_application_or_a_reopening_and_only_for_a_while(self) -> None:
         """A closed case takes an ASB Case Review application and the applicant's reports it rests on
-        (the specs' `after_closure`) within the profile's period after closure, and nothing after it."""
+        (the specs' `after_closure`) within the profile's period after closure, and a manager's reopening
+        within `case.reopen_within`; nothing after both."""
         facts = self.lifecycle.facts
         if facts.is_closed:
             assert facts.closed_at is not None
-            late = facts.closed_at + timedelta(days=32)  # past 1 month (reading) whatever the month
+            reopen_until = PROFILE.case.reopen_within.add_calendar(facts.closed_at)
+            late = max(facts.closed_at + timedelta(days=32), reopen_until + timedelta(days=1))
             assert self.lifecycle.allowed(now=late) == []
-            assert set(self.lifecycle.allowed(now=self.now)) <= {n for n, s in COMMANDS.items() if s.after_closure}
+            after_closure = {n for n, s in COMMANDS.items() if s.after_closure}
+            assert set(self.lifecycle.allowed(now=self.now)) <= after_closure | {"reopen_case"}
             for command, choices in ARG_CHOICES.items():
                 assert self.lifecycle.check(command, choices[0], ACTORS[2], late) is not None
+                if command == "reopen_case":
+                    refusal = self.lifecycle.check(command, choices[0], ACTORS[2], self.now)
+                    assert (refusal is None) == (self.now <= reopen_until), refusal
 
     @invariant()
     def no_open_legal_action_in_a_closed_case(self) -> None:

@@ -33,7 +33,8 @@ steps:
     with: {role: witness, person: {description: "unknown male, flat 3"}}
   - at: 2026-03-03T09:00:00+00:00
     do: record_incident
-    with: {occurred_at: 2026-03-02T23:00:00+00:00, category: noise}
+    with: {occurred_at: 2026-03-02T23:00:00+00:00, category: noise, reported_by: app_feed, feed: noise_app,
+           feed_id: NA-777}
   - at: 2026-03-03T09:05:00+00:00
     do: add_evidence
     with: {kind: photo, file: files/door.jpg, provided_by: r1, incident_at: 2026-03-02T23:00:00+00:00,
@@ -144,6 +145,9 @@ def test_case_file_steps_play_into_the_case_file_and_the_timeline(tmp_path: Path
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "Ann Example" in text and "Evidence added: photograph" in text
+    # The incident says how it came: through the Noise App, with that app's own id for the report.
+    assert re.search(r"Incident: noise, reported by an app feed.*\n.*Sent by the Noise App \(its report NA-777\)",
+                     text), text
     assert hashlib.sha256(PHOTO).hexdigest() in text
     # A simulated letter is dated when the scenario issued it, not when the simulator's worker wrote it.
     assert re.search(r"2 Mar 2026\s+09:30\s+Letter\s+Acknowledgement", text), text

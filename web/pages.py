@@ -822,7 +822,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
             return render(request, "intake.html", status=422, user=user, errors=problems, values=form,
                           **report_context())
         out = await service.log_report(principal(user), model, form_key(form))
-        return render(request, "intake_done.html", user=user, reference=out.reference, status_out=out.status)
+        return render(request, "intake_done.html", user=user, reference=out.reference, status_out=out.status,
+                      attached_to=out.attached_to, matches=out.matches)
 
     # -------------------------------------------------------------------------------- public
 

@@ -84,7 +84,7 @@ def near_review(session: Session, profile: Profile, now: datetime) -> list[NearR
                                     (True, rules.hate_window, rules.hate_incidents)):
         query = (select(CaseRow.reference, CaseRow.officer, func.count(IncidentRow.id))
                  .join(IncidentRow, IncidentRow.case_ref == CaseRow.reference)
-                 .where(CaseRow.stage != "closed", CaseRow.hate.is_(hate),
+                 .where(CaseRow.stage != "closed", CaseRow.hate.is_(hate), IncidentRow.status == "confirmed",
                         IncidentRow.occurred_at >= _since(now, period))
                  .group_by(CaseRow.reference, CaseRow.officer)
                  .having(func.count(IncidentRow.id) >= max(1, threshold - 1))

@@ -177,48 +177,71 @@ class CaseWorkflow:
             await self._ensure_holidays(self._received)
             await self._step(self._opening, at=self._received)
 
-        while not self.lifecycle.facts.is_closed:
-            await self._ensure_holidays(self._now())
-            pending = unhandled(self.lifecycle.facts, self._deadlines())
-            self._changed = False
-            if pending:
-                wait = (pending[0][0] - self._now()).total_seconds()
-                if wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await workflow.wait_condition(lambda: self._changed, timeout=wait)
-            else:
-                await workflow.wait_condition(lambda: self._changed)
-            await self._fire_due()
-            if workflow.info().is_continue_as_new_suggested() and not self.lifecycle.facts.is_closed:
-                await workflow.wait_condition(self._idle)
-                workflow.continue_as_new(self._carry())
-
-        if CASE_REVIEW_AFTER_CLOSURE in self.lifecycle.patches:
-            await self._take_case_review_applications()
-        await workflow.wait_condition(self._idle)
+        while True:
+            while not self.lifecycle.facts.is_closed:
+                await self._ensure_holidays(self._now())
+                pending = unhandled(self.lifecycle.facts, self._deadlines())
+                self._changed = False
+                if pending:
+                    wait = (pending[0][0] - self._now()).total_seconds()
+                    if wait > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await workflow.wait_condition(lambda: self._changed, timeout=wait)
+                else:
+                    await workflow.wait_condition(lambda: self._changed)
+                await self._fire_due()
+                if workflow.info().is_continue_as_new_suggested() and not self.lifecycle.facts.is_closed:
+                    await workflow.wait_condition(self._idle)
+                    workflow.continue_as_new(self._carry())
+            if await self._after_closure():
+                continue  # reopened: its clocks run again from the reopening
+            await workflow.wait_condition(self._idle)
+            if self.lifecycle.facts.is_closed:  # not reopened by a handler that was finishing meanwhile
+                break
         return self.lifecycle.facts.closure_reason or "closed"
 
-    async def _take_case_review_applications(self) -> None:
-        """After closure, wait (one timer, nothing else runs) while the case takes ASB Case Review
-        applications (003 §10; the closure letters invite one), and while a review is under way, whose
-        task tells the case when it is resolved; then the workflow may finish. An Update arriving in
-        this time is judged by the lifecycle as at any other time (only `after_closure` commands, within
-        the period). After it, the workflow has finished and the doors answer that the case is closed."""
+    async def _after_closure(self) -> bool:
+        """After closure, one wait (one timer, nothing else runs) until the later of two windows has ended:
+        the ASB Case Review applications the closure letters invite (CASE_REVIEW_AFTER_CLOSURE: the profile's
+        `case_review.apply_within_after_closure`; 003 §10) and a manager's reopening (REOPEN_CASE: the
+        profile's `case.reopen_within`; issue 12 item 6); and while an ASB Case Review is under way, whose
+        task tells the case when it is resolved. An Update arriving in this time is judged by the lifecycle
+        as at any other time (`after_closure` commands, reopen_case, each within its own period). Returns
+        whether the case was reopened (it then goes on as an open case); otherwise the workflow may finish,
+        and the doors answer that the case is closed. A case closed before either change ends at once.
+
+        Histories recorded with only one of the two changes replay as they were: with only the reopening
+        window, the wait wakes only for a reopening (as REOPEN_CASE alone did); the review window's wait
+        wakes on every change of the case and runs a second past its last moment, which still takes an
+        application (as CASE_REVIEW_AFTER_CLOSURE alone did)."""
+        lc = self.lifecycle
+        reviews_too = CASE_REVIEW_AFTER_CLOSURE in lc.patches
         while True:
-            until = case_review_applications_close(self.lifecycle.facts, self._input.profile)
+            if not lc.facts.is_closed:
+                return True
             now = self._now()
-            taking = until is not None and now <= until
-            if not taking and not self._reviews:
-                return
+            ends: list[datetime] = []
+            if reviews_too:
+                review_until = case_review_applications_close(lc.facts, self._input.profile)
+                if review_until is not None and now <= review_until:
+                    ends.append(review_until + timedelta(seconds=1))
+            reopen_until = lc.reopen_until()
+            if reopen_until is not None and now < reopen_until:
+                ends.append(reopen_until)
+            reviewing = reviews_too and bool(self._reviews)
+            if not ends and not reviewing:
+                return False
             self._changed = False
-            if taking and until is not None:
+            if ends:
                 with contextlib.suppress(TimeoutError):
-                    # A second past the period's last moment, which still takes an application.
-                    await workflow.wait_condition(lambda: self._changed,
-                                                  timeout=(until - now).total_seconds() + 1)
+                    await workflow.wait_condition(
+                        (lambda: self._changed or not lc.facts.is_closed) if reviews_too
+                        else (lambda: not lc.facts.is_closed),
+                        timeout=(max(ends) - now).total_seconds())
             else:
-                await workflow.wait_condition(lambda: self._changed or not self._reviews)
-            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(
+                    lambda: self._changed or not self._reviews or not lc.facts.is_closed)
+            if reviews_too and lc.facts.is_closed and workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(self._idle)
                 workflow.continue_as_new(self._carry())
 
@@ -458,9 +481,10 @@ class CaseWorkflow:
         channel = message.channel if isinstance(message, NotificationSent) else "letter"
         template = message.template
         due = self._deadlines().get(LETTER_DUE.get(template, ""))
+        recipient = message.recipient if isinstance(message, LetterSent) and message.recipient else None
         request = MessageRequest(
             key=f"{facts.reference}/{item.seq}/{channel}", case_ref=facts.reference, channel=channel,
-            template=template, to=to, recipient_id=party.id if party else None, at=item.at,
+            template=template, to=to, recipient_id=recipient or (party.id if party else None), at=item.at,
             profile=facts.profile, reason=facts.closure_reason, due=due, plan_version=message.version,
         )
         send = MessageActivities.send_letter if channel == "letter" else MessageActivities.send_notification

@@ -5,9 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query
+from fastapi.responses import JSONResponse
 
-from api.deps import ACTORS, LOCKERS, STAFF, Caller, IdempotencyKey, Ref, Work, allow, errors
-from api.schemas import CaseList, CaseView, CommandIn, CommandOut, LockIn, LockOut
+from api.deps import ACTORS, DECIDERS, LOCKERS, STAFF, Caller, IdempotencyKey, Ref, Work, allow, errors
+from api.schemas import (
+    AttachIn,
+    AttachOut,
+    CaseList,
+    CaseView,
+    CommandIn,
+    CommandOut,
+    LockIn,
+    LockOut,
+    NoteCreated,
+    NoteIn,
+)
 from statemachine.catalogue import COMMANDS
 from statemachine.commands import STAGES
 
@@ -56,6 +68,33 @@ async def case_command(
     applied; check the case before retrying. A retry with the same `Idempotency-Key` (same caller, case
     and command) is the same Temporal Update, so it is applied at most once."""
     return await service.command(who, ref, command, body.args if body else {}, idempotency_key)
+
+
+@router.post("/cases/{ref}/notes", dependencies=[allow(*DECIDERS)], operation_id="addCaseNote",
+             response_model=NoteCreated, status_code=201,
+             responses={200: {"model": NoteCreated, "description": "a resend with the same Idempotency-Key: the note "
+                              "already written, nothing new"}, **errors(401, 403, 404, 422)},
+             summary="Write a case note: a call, visit, interview, meeting or request for information")
+async def add_note(ref: Ref, body: NoteIn, who: Caller, service: Work, idempotency_key: IdempotencyKey = None
+                   ) -> JSONResponse:
+    """A typed note (004 §3.7): its kind, when it happened, the text, and the people involved (people on the
+    case by `person_id`, others by name and organisation). Kept in the case file and audited; it changes
+    nothing in the case's lifecycle, so it is not a command (a contact with the reporter is: record_contact,
+    which takes a `note` too)."""
+    out = await service.add_note(who, ref, body, idempotency_key)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201 if out.created else 200)
+
+
+@router.post("/cases/{ref}/attach", dependencies=[allow(*DECIDERS)], operation_id="attachCaseReport",
+             response_model=AttachOut, responses=errors(401, 403, 404, 409, 422, 503, 504),
+             summary="Attach this case's report to the open case it is about, as an incident")
+async def attach_case(ref: Ref, body: AttachIn, who: Caller, service: Work, idempotency_key: IdempotencyKey = None
+                      ) -> AttachOut:
+    """For a report that opened a case of its own but is about a matter an open case already deals with (an
+    offered match of POST /reports, the Regulator's NM01 rule): its incidents are recorded on the open case
+    `to`, its reporter and witnesses join it and the reporter is told, and this case closes as a duplicate,
+    with no closure letter (an enquiry at once; a case by asking for closure, approved as any closure)."""
+    return await service.attach(who, ref, body.to, idempotency_key)
 
 
 @router.post("/cases/{ref}/lock", dependencies=[allow(*LOCKERS)], operation_id="setCaseLock",

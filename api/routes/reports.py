@@ -66,5 +66,6 @@ async def app_report(body: AppReportIn, who: Caller, service: Work) -> JSONRespo
     if the caller may see it; of a locked case (004 §3.7) anyone else hears only
     `{"created": false, "accepted": true, "started": true}`, so a feed account learns nothing about it."""
     out = await service.log_app_report(who, body)
-    return JSONResponse(out.model_dump(mode="json", exclude_none=out.reference is None),
+    hidden = out.reference is None  # acceptance only: nothing about the case, not even that nothing matched
+    return JSONResponse(out.model_dump(mode="json", exclude_none=hidden, exclude={"matches"} if hidden else None),
                         status_code=report_status(out.created, out.started))
