@@ -408,3 +408,17 @@ async def test_a_file_added_on_the_case_page_is_listed_and_downloads_safely(app:
     assert gone.status_code == 404 and "File not found" in gone.text
     for client in (officer, ops):
         await client.aclose()
+
+
+def test_times_on_the_pages_are_the_landlords_local_time_named() -> None:
+    """Issue 13: officers read "17:00 BST" for the end of a summer working day, not "16:00 UTC"; a winter
+    time is GMT. The pages format every moment with the profile's time zone (web/pages.py `_when`)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from web.pages import _when
+
+    london = ZoneInfo("Europe/London")
+    assert _when(datetime(2026, 6, 1, 16, 0, tzinfo=UTC), london) == "1 Jun 2026 17:00 BST"
+    assert _when("2026-01-12T17:00:00+00:00", london) == "12 Jan 2026 17:00 GMT"
+    assert _when(None, london) == ""

@@ -16,9 +16,11 @@ import re
 import urllib.parse
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -127,7 +129,9 @@ def _environment() -> Environment:
     return env
 
 
-def _when(value: Any) -> str:
+def _when(value: Any, zone: tzinfo = UTC) -> str:
+    """A moment as officers read it: in the landlord's own time zone (the profile's calendar), named, so
+    "17:00 BST" is the end of the working day it is, not "16:00 UTC"."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -135,7 +139,7 @@ def _when(value: Any) -> str:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return f"{value.astimezone(UTC):%-d %b %Y %H:%M} UTC" if value.tzinfo else f"{value:%-d %b %Y %H:%M}"
+    return f"{value.astimezone(zone):%-d %b %Y %H:%M %Z}" if value.tzinfo else f"{value:%-d %b %Y %H:%M}"
 
 
 def _day(value: Any) -> str:
@@ -171,6 +175,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
     profile = service.profile
     categories = list(profile.categories.all)
     zone = profile.calendar.timezone
+    env.filters["when"] = partial(_when, zone=ZoneInfo(zone))
     oidc: OidcClient | None = None
     if not api_settings.local_mode:
         assert api_settings.oidc_issuer
