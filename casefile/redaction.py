@@ -103,6 +103,8 @@ def _phrases(person: Identity) -> tuple[set[tuple[str, ...]], set[tuple[str, ...
     if person.postcode and (postcode := _tokens(person.postcode)):
         strong.add(postcode)
         strong.add(("".join(postcode),))
+    # One short word or number alone ("1", "Jo") identifies nobody, and would blank out "Stage 1".
+    strong = {phrase for phrase in strong if len(phrase) > 1 or len(phrase[0]) >= _MIN_PART}
     return strong, parts
 
 

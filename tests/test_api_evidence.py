@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
@@ -364,10 +364,16 @@ async def test_any_upload_to_a_real_case_is_answered_as_documented(
     officer = as_("officer", "o1")
     loop = asyncio.get_running_loop()
     seen: dict[int, int] = {}
+    last: dict[int, str] = {}  # the last answer of each status, to show when the mix is wrong
     text = st.text(st.characters(codec="utf-8"), max_size=40)
     heads = st.sampled_from([b"", b"\xff\xd8\xff", b"%PDF-", b"ID3", b"MZ", b"PK\x03\x04", b"<svg", b"#!"])
 
-    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # Derandomized: the same 150 forms every run (a random draw could go without one acceptable upload),
+    # with one acceptable photo among them for certain.
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @example(head=b"\xff\xd8\xff", tail=b"\xe0" + bytes(64), name="door.jpg", declared="image/jpeg", kind="photo",
+             description=None, link=None)
     @given(head=heads, tail=st.binary(max_size=300), name=text, declared=st.one_of(text, st.sampled_from(
                ["image/jpeg", "application/pdf", "text/plain", "application/octet-stream", "text/html"])),
            kind=st.one_of(st.sampled_from(["photo", "document", "other", "diary_sheet"]), text),
@@ -383,13 +389,14 @@ async def test_any_upload_to_a_real_case_is_answered_as_documented(
             return  # a header httpx itself will not send
         response = asyncio.run_coroutine_threadsafe(request, loop).result(timeout=60)
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        last[response.status_code] = response.text
         assert response.status_code in (200, 201, 422), (response.status_code, response.text)
         body = response.json()
         if response.status_code == 422:
             assert set(body) == {"detail", "field"} and body["detail"], body
 
     await asyncio.to_thread(check)
-    assert seen.get(422, 0) > 50 and seen.get(201, 0) > 0, seen
+    assert seen.get(422, 0) > 50 and seen.get(201, 0) > 0, (seen, last)
     listed = (await api.get(f"/cases/{ref}/evidence", headers=officer)).json()["evidence"]
     assert {item.digest for item in files.stored()} == {e["sha256"] for e in listed}  # refusals kept nothing
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import uuid
 from datetime import UTC, datetime
 
 import pdfplumber
@@ -278,7 +279,7 @@ async def test_a_case_played_through_the_workflow_has_its_chronology(
 ) -> None:
     """The rows the real workflow, projection and doors write: stage moves, the officer's commands with
     who sent them, notes confirmed by their events, and letters (skipped here: nobody to write to)."""
-    ref = f"ASB-2026-{next(_numbers) + 700000:06d}"
+    ref = f"ASB-2026-{uuid.uuid4().int % 10**6:06d}"  # the session's case file is shared: no fixed numbers
     with store.session() as session, session.begin():
         act_as(session, "intake", "i1")
         session.add(PersonRow(id=f"x-{ref}", name="Xavier Outside", address="77 Far Road, Leeds"))

@@ -46,6 +46,8 @@ def test_the_export_holds_each_of_the_subjects_records_in_full(store: Store) -> 
         "id": row.id, "occurred_at": opened_old.isoformat(), "recorded_at": row.recorded_at.isoformat(),
         "category": row.category, "hate_strand": row.hate_strand, "reported_by_you": True,
         "location": "outside [redacted]", "police_reference": None, "evidence": [],
+        # Issue 12 item 1: who told us (the reporter), the harm to them, their injuries, a partner's reference.
+        "reported_by": "reporter", "impact": None, "injuries": None, "partner_reference": None,
         "description": "[redacted] played loud music at 3am; [redacted] shouted at me. [redacted] ([redacted]) saw it.",
     }
     theirs = next(i for i in old["incidents"] if not i["reported_by_you"])
