@@ -83,6 +83,12 @@ def _uk_phone(digits: str) -> bool:
     return len(digits) in (10, 11) and digits[0] == "0" and digits[1] in "12378"
 
 
+def _compact_postcode(token: str) -> bool:
+    """A postcode written without its space, e.g. "rg14ab": letters and digits, five to seven of them."""
+    return 5 <= len(token) <= 7 and token.isalnum() and any(c.isdigit() for c in token) \
+        and any(c.isalpha() for c in token)
+
+
 def _phrases(person: Identity) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
     """(strong phrases, name parts): strong ones are redacted wherever they appear; name parts only for
     someone known to be in this case's text."""
@@ -103,8 +109,9 @@ def _phrases(person: Identity) -> tuple[set[tuple[str, ...]], set[tuple[str, ...
     if person.postcode and (postcode := _tokens(person.postcode)):
         strong.add(postcode)
         strong.add(("".join(postcode),))
-    # One short word or number alone ("1", "Jo") identifies nobody, and would blank out "Stage 1".
-    strong = {phrase for phrase in strong if len(phrase) > 1 or len(phrase[0]) >= _MIN_PART}
+    # One word alone ("1", "High", "Jo") identifies nobody, and would blank out "Stage 1" or "risk high": a
+    # name or an address line is redacted as a phrase; alone, only a compact postcode ("RG14AB") is.
+    strong = {phrase for phrase in strong if len(phrase) > 1 or _compact_postcode(phrase[0])}
     return strong, parts
 
 

@@ -64,7 +64,9 @@ def _seqs(timeline: list[dict[str, Any]]) -> dict[str, int]:
 async def test_an_application_about_a_closed_case_within_a_month_is_accepted_and_a_reviewer_tasked(
     env: WorkflowEnvironment, store: Store, task_queue: str
 ) -> None:
-    timeline = await run(env, store, task_queue, start=START, until="2026-05-01T00:00:00+01:00", steps=[
+    tasks_ref = f"ASB-2026-{next(_refs):06d}"
+    timeline = await run(env, store, task_queue, start=START, until="2026-05-01T00:00:00+01:00", reference=tasks_ref,
+                         steps=[
         *CLOSED,
         # The applicant reported again to the police after the closure; intake records it and the application.
         step("2026-03-20T10:00:00+00:00", "record_incident", INTAKE, source="police",
@@ -87,7 +89,8 @@ async def test_an_application_about_a_closed_case_within_a_month_is_accepted_and
     # 004 §8: not completed within 28 days is a breach, on the case that is closed.
     assert [b["at"][:10] for b in of(timeline, "breach", kind="asb_case_review")] == ["2026-04-22"]
     with store.session() as session:
-        review = [t for t in list_tasks(session, status="open") if t.kind == "asb_case_review"]
+        review = [t for t in list_tasks(session, status="open") if t.kind == "asb_case_review"
+                  and t.case_ref == tasks_ref]  # this case's: the session's case file is shared
     assert [(t.role, t.data.get("not_by")) for t in review] == [("manager", "m1")]
 
 
