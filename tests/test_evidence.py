@@ -375,7 +375,7 @@ def test_only_a_manager_or_the_adder_within_the_hour_may_remove_a_file(
     """A wrong file noticed at once is the adder's to remove; after that it may have been relied on (004 §2.1)
     or disclosed (004 §3.7), so it is a manager's decision. A refusal changes nothing."""
     case = open_test_case(store)
-    info = add(store, local, case.ref, jpeg(16)).evidence
+    info = add(store, local, case.ref, jpeg(116)).evidence
     later = info.added_at + OWN_DELETE_WINDOW + timedelta(seconds=1)
     for role, actor, at, says in (("officer", "o2", info.added_at, "added by someone else"),
                                   ("intake", "i1", info.added_at, "added by someone else"),
