@@ -66,8 +66,11 @@ def _intake(hate: bool) -> dict[str, Any]:
 
 
 async def test_no_personal_data_in_any_workflow_history(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    fresh_env: WorkflowEnvironment, store: Store, fresh_task_queue: str
 ) -> None:
+    # A time-skipping server of its own: 70 days skipped past the module's other cases (closed cases now
+    # wait months for an application or a reopening) timed out on a loaded machine.
+    env, task_queue = fresh_env, fresh_task_queue
     now = (await env.get_current_time()).astimezone(UTC)
     handles = []
     for hate in (True, False):
