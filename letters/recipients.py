@@ -116,13 +116,17 @@ def _from_person(person: PersonRow, role: str, consents: dict[str, bool], on_beh
 
 
 def find_recipient(session: Session, case_ref: str, role: str, recipient_id: str | None) -> Recipient | Skip:
-    """The person a letter for `role` on this case reaches, or why nobody does."""
+    """The person a letter for `role` on this case reaches, or why nobody does.
+
+    With no id, the first party recorded in that role: the order they were added, never the database's whim
+    (PostgreSQL returns unordered rows in any order, so a second reported person could get the first's letter).
+    """
     if recipient_id is not None:
         # The workflow keeps the id it was started with; an officer may since have merged that record.
         live = live_person(session, recipient_id)
         recipient_id = live.id if live is not None else recipient_id
     parties = session.scalars(
-        select(PartyRow).where(PartyRow.case_ref == case_ref, PartyRow.role == role)
+        select(PartyRow).where(PartyRow.case_ref == case_ref, PartyRow.role == role).order_by(PartyRow.id)
     ).all()
     party = next((p for p in parties if recipient_id is None or p.person_id == recipient_id), None)
     if party is not None and party.anonymous:
