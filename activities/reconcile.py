@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
@@ -100,20 +103,35 @@ async def _known(client: Client, reference: str) -> bool:
     return True
 
 
+class _OfACase(Protocol):
+    case_ref: str
+
+
+_Row = TypeVar("_Row", bound=_OfACase)
+
+
+def _by_case(rows: Sequence[_Row]) -> dict[str, list[_Row]]:
+    by_case: dict[str, list[_Row]] = {}
+    for row in rows:
+        by_case.setdefault(row.case_ref, []).append(row)
+    return by_case
+
+
+def _refs_on_timeline(session: Session, case_ref: str, kind: str, key: str) -> set[str]:
+    """The `key` references that the case's `kind` events carry: a pending row whose reference is here
+    was applied by the workflow, whatever became of the door's answer."""
+    return {str(data.get(key)) for data in session.scalars(
+        select(EventRow.data).where(EventRow.case_ref == case_ref, EventRow.kind == kind))
+        if isinstance(data, dict) and data.get(key)}
+
+
 def settle_notes(store: Store, now: datetime, grace: timedelta) -> tuple[int, int]:
     """Confirm pending notes whose command is on the timeline; discard those past the grace period."""
     confirmed = discarded = 0
     with store.session() as session, session.begin():
         pending = session.scalars(select(CaseNoteRow).where(CaseNoteRow.status == "pending")).all()
-        by_case: dict[str, list[CaseNoteRow]] = {}
-        for note in pending:
-            by_case.setdefault(note.case_ref, []).append(note)
-        for case_ref, notes in by_case.items():
-            on_timeline = {
-                str(data.get("note_ref")) for data in session.scalars(
-                    select(EventRow.data).where(EventRow.case_ref == case_ref, EventRow.kind == "command"))
-                if isinstance(data, dict) and data.get("note_ref")
-            }
+        for case_ref, notes in _by_case(pending).items():
+            on_timeline = _refs_on_timeline(session, case_ref, "command", "note_ref")
             confirmed += confirm_notes(session, case_ref, [n.ref for n in notes if n.ref in on_timeline])
             stale = [n.ref for n in notes if n.ref not in on_timeline and n.at < now - grace]
             if stale:
@@ -130,15 +148,8 @@ def settle_incidents(store: Store, now: datetime, grace: timedelta) -> tuple[int
     with store.session() as session, session.begin():
         pending = session.scalars(select(IncidentRow).where(IncidentRow.status == "pending",
                                                             IncidentRow.command.is_(None))).all()
-        by_case: dict[str, list[IncidentRow]] = {}
-        for row in pending:
-            by_case.setdefault(row.case_ref, []).append(row)
-        for case_ref, rows in by_case.items():
-            on_timeline = {
-                str(data.get("incident_ref")) for data in session.scalars(
-                    select(EventRow.data).where(EventRow.case_ref == case_ref, EventRow.kind == "incident"))
-                if isinstance(data, dict) and data.get("incident_ref")
-            }
+        for case_ref, rows in _by_case(pending).items():
+            on_timeline = _refs_on_timeline(session, case_ref, "incident", "incident_ref")
             for row in rows:
                 if row.ref in on_timeline:
                     row.status = "confirmed"

@@ -7,16 +7,15 @@ naming the field, before anything is looked up.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from casefile.intake import CaseFileInput, ContactMethod, PersonDetails
 from casefile.matching import PersonMatch
-from casefile.normalise import UPRN_PATTERN, check_uprn
+from casefile.normalise import Uprn
 from casefile.person_record import MatchCandidate, PersonRecord
-from casefile.types import LANGUAGE_PATTERN, check_date_of_birth
+from casefile.types import LANGUAGE_PATTERN, DateOfBirth
 
 #: Person ids as issued (P-1a2b3c4d5e6f) or given by intake (r1): letters, digits and . _ : @ -.
 PERSON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
@@ -42,11 +41,10 @@ class PersonEdit(CaseFileInput):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, min_length=1, max_length=300,
                                     description="for someone whose name is not known, e.g. unknown male, flat 3")
-    date_of_birth: date | None = Field(None, description="YYYY-MM-DD")
+    date_of_birth: DateOfBirth = Field(None, description="YYYY-MM-DD")
     address: str | None = Field(None, min_length=1, max_length=1000)
     postcode: str | None = Field(None, min_length=1, max_length=16)
-    uprn: str | None = Field(None, max_length=15, pattern=UPRN_PATTERN,
-                             description="the address's Unique Property Reference Number: 1 to 12 digits")
+    uprn: Uprn = None
     email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+() -]{6,40}$")
     contact_method: ContactMethod | None = None
@@ -63,15 +61,6 @@ class PersonEdit(CaseFileInput):
                                      description="the case the consents are for (a case the person is in); "
                                                  "without it they are for every case")
 
-    @field_validator("uprn")
-    @classmethod
-    def _uprn(cls, value: str | None) -> str | None:
-        return check_uprn(value)
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born(cls, value: date | None) -> date | None:
-        return check_date_of_birth(value)
 
     def changes(self) -> dict[str, object]:
         """The person's columns the caller gave, with their values (None clears one)."""

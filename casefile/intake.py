@@ -8,15 +8,15 @@ categories only.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
 
 from casefile.models import CaseRow, ConsentRow, IncidentRow, PartyRow, PersonRow
-from casefile.normalise import UPRN_PATTERN, check_uprn
-from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, check_date_of_birth, check_time
+from casefile.normalise import Uprn
+from casefile.types import FUTURE_SKEW, LANGUAGE_PATTERN, TIME_BOUNDS, DateOfBirth, check_time
 from policy.risk import VULNERABILITIES, Vulnerability
 from policy.triage import ReportFacts
 from statemachine.commands import ReportArgs
@@ -63,11 +63,10 @@ class ContactDetails(CaseFileInput):
     name: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=300,
                                     description="for someone whose name is not known, e.g. unknown male, flat 3")
-    date_of_birth: date | None = Field(None, description="YYYY-MM-DD; used to match people, never guessed")
+    date_of_birth: DateOfBirth = Field(None, description="YYYY-MM-DD; used to match people, never guessed")
     address: str | None = Field(None, max_length=1000)
     postcode: str | None = Field(None, max_length=16)
-    uprn: str | None = Field(None, max_length=15, pattern=UPRN_PATTERN,
-                             description="the address's Unique Property Reference Number: 1 to 12 digits")
+    uprn: Uprn = None
     email: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=40)
     contact_method: ContactMethod | None = None
@@ -83,15 +82,6 @@ class ContactDetails(CaseFileInput):
     vulnerabilities: list[Vulnerability] | None = Field(None, max_length=len(VULNERABILITIES), description=(
         "support needs that make the person vulnerable: " + ", ".join(VULNERABILITIES)))
 
-    @field_validator("uprn")
-    @classmethod
-    def _uprn(cls, value: str | None) -> str | None:
-        return check_uprn(value)
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born(cls, value: date | None) -> date | None:
-        return check_date_of_birth(value)
 
 
 class PersonDetails(ContactDetails):

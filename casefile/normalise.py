@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 #: A Unique Property Reference Number (OS AddressBase): a positive integer of at most 12 digits.
 UPRN_PATTERN = r"^\s*[0-9]{1,12}\s*$"
@@ -103,3 +106,9 @@ def check_uprn(value: str | None, field: str = "uprn") -> str | None:
     if not isinstance(value, str) or not _UPRN.fullmatch(value) or int(value) == 0:
         raise ValueError(f"{field} must be a UPRN: 1 to 12 digits, e.g. 100023336956")
     return str(int(value))
+
+
+#: A UPRN as every door takes it: the pattern, then check_uprn's reading (leading zeros dropped).
+Uprn = Annotated[str | None, Field(max_length=15, pattern=UPRN_PATTERN,
+                                   description="the address's Unique Property Reference Number: 1 to 12 digits"),
+                 AfterValidator(check_uprn)]

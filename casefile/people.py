@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from casefile import audit
@@ -62,6 +62,11 @@ ADDRESS = ("address", "postcode", "uprn")
 EITHER = ("large_print", "easy_read", "is_employee")
 #: What a merged record keeps: its id, version, merge pointer and nothing that says who it was.
 CLEARED = tuple(sorted(PERSONAL["people"] | {"contact_method", "contact_every_days", "representative_id"}))
+#: The rows that belong to the person, not to the record, and so move to the kept one (the count's key,
+#: and the column naming the person). A referral is about the person (issue 12 item 8).
+MOVED_WITH_THE_PERSON: tuple[tuple[str, InstrumentedAttribute[Any]], ...] = (
+    ("consents", ConsentRow.person_id), ("contacts", ContactRow.person_id), ("messages", MessageRow.recipient_id),
+    ("incidents", IncidentRow.reported_by), ("referrals", ReferralRow.person_id))
 
 
 class MergeRefused(ValueError):
@@ -252,8 +257,7 @@ def merge_people(
             setattr(keep, name, True)
             filled.append(name)
 
-    moved = {"parties": 0, "consents": 0, "contacts": 0, "messages": 0, "incidents": 0, "represented": 0,
-             "merged_records": 0}
+    moved = {"parties": 0, **{key: 0 for key, _ in MOVED_WITH_THE_PERSON}, "represented": 0, "merged_records": 0}
     held = {(party.case_ref, party.role): party for party in keep_parties}
     for party in merge_parties:
         twin = held.get((party.case_ref, party.role))
@@ -263,21 +267,10 @@ def merge_people(
         else:
             party.person_id = keep.id
         moved["parties"] += 1
-    for consent in session.scalars(select(ConsentRow).where(ConsentRow.person_id == merge.id)):
-        consent.person_id = keep.id
-        moved["consents"] += 1
-    for contact in session.scalars(select(ContactRow).where(ContactRow.person_id == merge.id)):
-        contact.person_id = keep.id
-        moved["contacts"] += 1
-    for message in session.scalars(select(MessageRow).where(MessageRow.recipient_id == merge.id)):
-        message.recipient_id = keep.id
-        moved["messages"] += 1
-    for incident in session.scalars(select(IncidentRow).where(IncidentRow.reported_by == merge.id)):
-        incident.reported_by = keep.id
-        moved["incidents"] += 1
-    for referral in session.scalars(select(ReferralRow).where(ReferralRow.person_id == merge.id)):
-        referral.person_id = keep.id  # a referral is about the person (issue 12 item 8)
-        moved["referrals"] = moved.get("referrals", 0) + 1
+    for key, column in MOVED_WITH_THE_PERSON:
+        for row in session.scalars(select(column.class_).where(column == merge.id)):
+            setattr(row, column.key, keep.id)  # through the ORM, so the audit log sees each row change
+            moved[key] += 1
     for client in session.scalars(select(PersonRow).where(PersonRow.representative_id == merge.id)):
         client.representative_id = None if client.id == keep.id else keep.id
         moved["represented"] += 1

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator
 from sqlalchemy import DateTime, TypeDecorator
 
 from policy.risk import VULNERABILITIES
@@ -97,3 +98,8 @@ def check_date_of_birth(value: date | str | None, field: str = "date_of_birth") 
     if not EARLIEST_BIRTH <= value <= date.today():
         raise ValueError(f"{field} must lie between {EARLIEST_BIRTH:%Y-%m-%d} and today")
     return value
+
+
+#: A date of birth as every door takes it (the public form, staff intake, a person's record): one rule,
+#: checked by check_date_of_birth.
+DateOfBirth = Annotated[date | None, AfterValidator(check_date_of_birth)]
