@@ -209,7 +209,7 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await looked_at(page, "my-cases")
     await page.get_by_role("link", name=reference).click()
     await expect(page.get_by_role("heading", name=f"Case {reference}")).to_be_visible()
-    await expect(page.get_by_text("Alice Browser")).to_be_visible()
+    await expect(page.get_by_role("cell", name="Alice Browser")).to_be_visible()
     # Nothing was done by o2: the first response is still due.
     await expect(page.get_by_role("cell", name="First response")).to_be_visible()
     # Letters go out in the background: reload until the acknowledgement has been sent.
