@@ -538,3 +538,38 @@ def test_every_task_answered_on_the_case_links_to_a_case_action() -> None:
     assert all(c in COMMANDS for commands in ANSWERED_BY.values() for c in commands)
     assert [c for c, _title in answering_commands("action_overdue:A2")] == ["complete_action", "change_action"]
     assert answering_commands("closure") == []
+
+
+async def test_a_report_is_attached_to_an_open_case_from_its_case_page_and_only_by_officers(app: FastAPI) -> None:
+    """The case page's "this report is about another open case" goes through Service.attach, as POST
+    /cases/{ref}/attach: a reference that is no case, or the case itself, is shown on the field; intake may
+    not attach (on the case page or when logging a report: the API's rule), an officer may."""
+    first, second = await _logged(app, "Abe First"), await _logged(app, "Bea Second")
+    officer = await signed_in(app, "officer", "o1")
+    page = await officer.get(f"/web/cases/{second}")
+    assert 'id="attach"' in page.text
+    token = csrf_of(page.text)
+    for to, message in (("not a ref", "Enter the open case&#39;s reference"), (second, "attached to itself"),
+                        ("ASB-1999-999999", "No case ASB-1999-999999")):
+        refused = await officer.post(f"/web/cases/{second}/attach", data={"csrf_token": token, "to": to})
+        summary = refused.text.split("govuk-error-summary__list")[1][:600]
+        assert refused.status_code == 422 and message in refused.text, (to, summary)
+        assert 'href="#attach-to"' in refused.text
+    intake = await signed_in(app, "intake", "i1")
+    intake_page = await intake.get(f"/web/cases/{second}")
+    assert 'id="attach"' not in intake_page.text
+    denied = await intake.post(f"/web/cases/{second}/attach", data={"csrf_token": csrf_of(intake_page.text),
+                                                                     "to": first})
+    assert denied.status_code == 403
+    form = await intake.get("/web/intake/report")
+    chosen = await intake.post("/web/intake/report/confirm", data={
+        "csrf_token": csrf_of(form.text), "channel": "phone", "category": "noise", "incidents_last_month": "1",
+        "anonymous": "yes", "attach_to": first})
+    assert chosen.status_code == 422 and "Choose one of the open cases offered" in chosen.text
+    done = await officer.post(f"/web/cases/{second}/attach", data={"csrf_token": token, "to": first})
+    assert done.status_code == 303, done.text
+    shown = (await officer.get(done.headers["location"])).text
+    assert f"Done: The report is added to case {first}" in shown and "Closed (Duplicate)" in shown
+    assert "Bea Second" in (await officer.get(f"/web/cases/{first}")).text  # the reporter joined the open case
+    for client in (officer, intake):
+        await client.aclose()

@@ -521,7 +521,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if not REF_RE.match(reference):
             raise CaseNotFound(reference)
         form = await posted(request, user)
-        to = form.get("to", "").strip().upper()
+        to = form.get("to", "").strip()
         try:
             if not REF_RE.match(to):
                 raise InputError("to", "Enter the open case's reference, like ASB-2026-000123")
