@@ -209,7 +209,7 @@ async def test_a_case_from_report_to_closure_in_the_browser(browser: Browser, ba
     await looked_at(page, "my-cases")
     await page.get_by_role("link", name=reference).click()
     await expect(page.get_by_role("heading", name=f"Case {reference}")).to_be_visible()
-    await expect(page.get_by_text("Alice Browser")).to_be_visible()
+    await expect(page.get_by_role("cell", name="Alice Browser")).to_be_visible()
     # Nothing was done by o2: the first response is still due.
     await expect(page.get_by_role("cell", name="First response")).to_be_visible()
     # Letters go out in the background: reload until the acknowledgement has been sent.
@@ -408,8 +408,11 @@ async def test_a_manager_allocates_a_report_that_came_without_an_officer(browser
     card = page.locator(".govuk-summary-card", has_text=reference)
     await expect(card).to_contain_text("Allocation")
     await looked_at(page, "tasks-allocation")
-    await card.get_by_role("link", name=re.compile("assign an officer")).click()
-    await do(page, "assign_officer", fill={"#assign-officer-officer": "o1"})
+    await card.get_by_role("link", name=re.compile("Assign or reassign the officer")).click()
+    form = page.locator("details#assign-officer")  # the inbox's link opens the case's form
+    await expect(form).to_have_attribute("open", "")
+    await form.locator("#assign-officer-officer").fill("o1")
+    await form.locator("button[type=submit]").click()
     await expect(page.get_by_text("Done: Assign or reassign the officer")).to_be_visible()
     await expect(page.locator(".govuk-summary-list").first).to_contain_text("o1")
     await do(page, "assign_officer", fill={"#assign-officer-officer": "o2",

@@ -171,15 +171,23 @@ async def test_local_sign_in_is_off_in_production(app: FastAPI) -> None:
         assert (await pages.get("/web/dashboard")).status_code == 303
 
 
-async def test_a_partner_agencys_staff_are_not_signed_in_to_the_staff_pages(app: FastAPI, provider: Provider) -> None:
-    """Issue 12 item 8: a partner sees only its agency's partition, through the partner API; the staff pages
-    would show it everything a staff role sees, so its sign-in stops at a page that says where to go."""
+async def test_a_partner_agencys_staff_sign_in_to_their_shared_cases_and_no_staff_page(
+    app: FastAPI, provider: Provider
+) -> None:
+    """Issue 12 item 8: a partner sees only its agency's partition. Signed in through the provider, with the
+    agency its token names, it lands on its shared cases; every staff page refuses it (they would show it
+    everything a staff role sees)."""
     provider.access_claims = {"roles": ["ASB.Partner"], "agency": "victim_support"}
     try:
         async with client_for(app) as pages, httpx.AsyncClient(timeout=30) as idp:
             back = await _begin(pages, idp)
             done = await pages.get(back.path, params=back.params)
-            assert done.status_code == 403 and "partner API" in done.text, done.text
-            assert (await pages.get("/web/dashboard")).status_code == 303  # still signed out
+            assert done.status_code == 303 and done.headers["location"].endswith("/web/partner/cases"), done.text
+            shared = await pages.get("/web/partner/cases")
+            assert shared.status_code == 200 and "Cases shared with your agency" in shared.text
+            assert "Victim Support" in shared.text
+            for staff_page in ("/web/dashboard", "/web/my-cases", "/web/search?q=ASB", "/web/intake/report"):
+                refused = await pages.get(staff_page)
+                assert refused.status_code == 403 and "Shared cases" in refused.text, staff_page
     finally:
         provider.access_claims = {"roles": ["ASB.Manager"]}

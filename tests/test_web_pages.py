@@ -303,7 +303,9 @@ async def test_a_manager_allocates_a_new_report_and_reassigns_it_with_a_reason(a
     assert ref in board and "<td class=\"govuk-table__cell\">ASB</td>" in board
     inbox = (await manager.get("/web/tasks")).text
     card = inbox.split(f">{ref}</a></h2>")[1].split("govuk-summary-card\"")[0]
-    assert "Allocation" in inbox and ">ASB</dd>" in card and f"/web/cases/{ref}#assign-officer" in card
+    assert "Allocation" in inbox and ">ASB</dd>" in card
+    assert f"/web/cases/{ref}?open=assign_officer#assign-officer" in card
+    assert 'value="done"' not in card  # answered on the case (assign_officer), never "Mark as done"
     officer = await signed_in(app, "officer", "o1")
     assert 'id="assign-officer"' not in (await officer.get(f"/web/cases/{ref}")).text  # the manager's decision
 
@@ -422,3 +424,152 @@ def test_times_on_the_pages_are_the_landlords_local_time_named() -> None:
     assert _when(datetime(2026, 6, 1, 16, 0, tzinfo=UTC), london) == "1 Jun 2026 17:00 BST"
     assert _when("2026-01-12T17:00:00+00:00", london) == "12 Jan 2026 17:00 GMT"
     assert _when(None, london) == ""
+
+
+async def _logged(app: FastAPI, reporter: str) -> str:
+    intake = await signed_in(app, "intake", "i1")
+    form_page = await intake.get("/web/intake/report")
+    saved = await intake.post("/web/intake/report/confirm", data={
+        "csrf_token": csrf_of(form_page.text), "channel": "phone", "category": "noise", "incidents_last_month": "1",
+        "anonymous": "no", "reporter.name": reporter, "reporter.phone": "07700 900125",
+        "reporter.contact_method": "phone", "officer": "o1"})
+    await intake.aclose()
+    found = re.search(r'id="reference">([^<]+)<', saved.text)
+    assert saved.status_code == 200 and found, saved.text
+    return found.group(1)
+
+
+async def test_a_note_sent_twice_is_written_once_and_only_officers_and_managers_write_them(
+    app: FastAPI, store: Store
+) -> None:
+    """The case page's note form goes through Service.add_note with the form's own Idempotency-Key: a double
+    submit is one note (as the API's header). Intake may not write notes (casefile/notes.py MAY_NOTE), and a
+    post without the session's CSRF token changes nothing."""
+    from sqlalchemy import func, select
+
+    from casefile.models import CaseNoteRow
+
+    ref = await _logged(app, "Zed Noted")
+    officer = await signed_in(app, "officer", "o1")
+    page = await officer.get(f"/web/cases/{ref}")
+    key = re.search(r'id="note-form">\s*<input type="hidden" name="csrf_token" value="[^"]+">\s*'
+                    r'<input type="hidden" name="idempotency_key" value="([^"]+)"', page.text)
+    assert key, "the note form carries its own idempotency key"
+    fields = {"csrf_token": csrf_of(page.text), "idempotency_key": key.group(1), "kind": "visit",
+              "text": "Visited the block: quiet at 10pm", "at": "2026-01-12T22:00", "person.1": "nobody-on-the-case"}
+
+    def notes() -> int:
+        with store.session() as session:
+            return int(session.scalar(select(func.count()).select_from(CaseNoteRow).where(
+                CaseNoteRow.case_ref == ref, CaseNoteRow.command == "case_note")) or 0)
+
+    refused = await officer.post(f"/web/cases/{ref}/notes", data=fields)  # a person not on the case
+    assert refused.status_code == 422 and "is not a person on case" in refused.text and notes() == 0
+    assert 'href="#note-people"' in refused.text  # the error summary links to the field at fault
+    del fields["person.1"]
+    forged = await officer.post(f"/web/cases/{ref}/notes", data={**fields, "csrf_token": "x" * 43})
+    assert forged.status_code == 403 and notes() == 0
+    first = await officer.post(f"/web/cases/{ref}/notes", data=fields)
+    again = await officer.post(f"/web/cases/{ref}/notes", data=fields)
+    assert first.status_code == again.status_code == 303 and notes() == 1
+    shown = (await officer.get(f"/web/cases/{ref}")).text
+    assert "<strong>Visit</strong> by o1, 12 Jan 2026 22:00 GMT: Visited the block: quiet at 10pm" in shown
+    intake = await signed_in(app, "intake", "i1")
+    assert 'id="note-form"' not in (await intake.get(f"/web/cases/{ref}")).text
+    page = await intake.get(f"/web/cases/{ref}")
+    denied = await intake.post(f"/web/cases/{ref}/notes", data={**fields, "csrf_token": csrf_of(page.text)})
+    assert denied.status_code == 403 and notes() == 1
+    for client in (officer, intake):
+        await client.aclose()
+
+
+async def test_only_a_manager_reassigns_from_the_dashboard(app: FastAPI) -> None:
+    ref = await _logged(app, "Yan Moved")
+    officer = await signed_in(app, "officer", "o1")
+    page = await officer.get("/web/my-cases")
+    answer = await officer.post("/web/dashboard/assign", data={"csrf_token": csrf_of(page.text), "case": ref,
+                                                               "row": "hate", "officer": "o1"})
+    assert answer.status_code == 403
+    manager = await signed_in(app, "manager", "m1")
+    page = await manager.get("/web/dashboard")
+    unknown = await manager.post("/web/dashboard/assign", data={"csrf_token": csrf_of(page.text), "case": ref,
+                                                                "row": "../cases", "officer": "o2"})
+    assert unknown.status_code == 422
+    moved = await manager.post("/web/dashboard/assign", data={
+        "csrf_token": csrf_of(page.text), "case": ref, "row": "overdue", "officer": "o2", "current": "o1",
+        "reason": "o1 is on leave"})
+    assert moved.status_code == 303 and moved.headers["location"].endswith(f"/web/dashboard?assigned={ref}&to=o2")
+    case = await manager.get(f"/web/cases/{ref}")
+    assert 'Officer</dt><dd class="govuk-summary-list__value">o2</dd>' in case.text
+    for client in (officer, manager):
+        await client.aclose()
+
+
+async def test_a_partner_signs_in_locally_with_an_agency_and_sees_no_staff_page(app: FastAPI) -> None:
+    async with client_for(app) as client:
+        page = await client.get("/web/sign-in")
+        token = csrf_of(page.text)
+        missing = await client.post("/web/sign-in", data={"csrf_token": token, "role": "partner", "person": "vs9"})
+        assert missing.status_code == 422 and "Select the partner agency you work for" in missing.text
+        made_up = await client.post("/web/sign-in", data={"csrf_token": token, "role": "partner", "person": "vs9",
+                                                           "agency": "friends_of_mine"})
+        assert made_up.status_code == 422
+        signed = await client.post("/web/sign-in", data={"csrf_token": token, "role": "partner", "person": "vs9",
+                                                         "agency": "victim_support"})
+        assert signed.status_code == 303 and signed.headers["location"].endswith("/web/partner/cases")
+        listed = await client.get("/web/partner/cases")
+        assert listed.status_code == 200 and "No cases are shared with your agency." in listed.text
+        assert (await client.get("/web/partner/cases/ASB-1999-999999")).status_code == 404
+        for staff_page in ("/web/tasks", "/web/approvals", "/web/cases/ASB-1999-999999"):
+            assert (await client.get(staff_page)).status_code == 403, staff_page
+        staff = await signed_in(app, "officer", "o1")
+        assert (await staff.get("/web/partner/cases")).status_code == 403  # staff see whole cases, elsewhere
+        await staff.aclose()
+
+
+def test_every_task_answered_on_the_case_links_to_a_case_action() -> None:
+    """The inbox never offers "Mark as done" for a task the case answers (statemachine/patches.py): each such
+    kind names at least one command of the catalogue, so a new kind without one fails here."""
+    from statemachine.catalogue import COMMANDS
+    from statemachine.patches import ANSWERED_ON_THE_CASE
+    from web.forms import ANSWERED_BY, answering_commands
+
+    assert set(ANSWERED_BY) == set(ANSWERED_ON_THE_CASE)
+    assert all(c in COMMANDS for commands in ANSWERED_BY.values() for c in commands)
+    assert [c for c, _title in answering_commands("action_overdue:A2")] == ["complete_action", "change_action"]
+    assert answering_commands("closure") == []
+
+
+async def test_a_report_is_attached_to_an_open_case_from_its_case_page_and_only_by_officers(app: FastAPI) -> None:
+    """The case page's "this report is about another open case" goes through Service.attach, as POST
+    /cases/{ref}/attach: a reference that is no case, or the case itself, is shown on the field; intake may
+    not attach (on the case page or when logging a report: the API's rule), an officer may."""
+    first, second = await _logged(app, "Abe First"), await _logged(app, "Bea Second")
+    officer = await signed_in(app, "officer", "o1")
+    page = await officer.get(f"/web/cases/{second}")
+    assert 'id="attach"' in page.text
+    token = csrf_of(page.text)
+    for to, message in (("not a ref", "Enter the open case&#39;s reference"), (second, "attached to itself"),
+                        ("ASB-1999-999999", "No case ASB-1999-999999")):
+        refused = await officer.post(f"/web/cases/{second}/attach", data={"csrf_token": token, "to": to})
+        summary = refused.text.split("govuk-error-summary__list")[1][:600]
+        assert refused.status_code == 422 and message in refused.text, (to, summary)
+        assert 'href="#attach-to"' in refused.text
+    intake = await signed_in(app, "intake", "i1")
+    intake_page = await intake.get(f"/web/cases/{second}")
+    assert 'id="attach"' not in intake_page.text
+    denied = await intake.post(f"/web/cases/{second}/attach", data={"csrf_token": csrf_of(intake_page.text),
+                                                                     "to": first})
+    assert denied.status_code == 403
+    form = await intake.get("/web/intake/report")
+    chosen = await intake.post("/web/intake/report/confirm", data={
+        "csrf_token": csrf_of(form.text), "channel": "phone", "category": "noise", "incidents_last_month": "1",
+        "anonymous": "yes", "attach_to": first})
+    assert chosen.status_code == 422 and "Choose one of the open cases offered" in chosen.text
+    done = await officer.post(f"/web/cases/{second}/attach", data={"csrf_token": token, "to": first})
+    assert done.status_code == 303, done.text
+    shown = (await officer.get(done.headers["location"])).text
+    assert f"Done: The report is added to case {first}" in shown and "Closed (Duplicate)" in shown
+    assert "Bea Second" in (await officer.get(f"/web/cases/{first}")).text  # the reporter joined the open case
+    for client in (officer, intake):
+        await client.aclose()

@@ -299,3 +299,74 @@ def accepted_files(media_types: frozenset[str], max_bytes: int) -> str:
     names = [name for name, prefixes in groups if any(t.startswith(prefixes) for t in media_types)]
     listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
     return sentence(f"{listed}, up to {file_size(max_bytes)}")
+
+
+# --------------------------------------------------------------------------------------------- tasks
+
+#: The case commands that answer each task kind answered on the case (statemachine/patches.py
+#: ANSWERED_ON_THE_CASE; the catalogue's handlers say which command tells the task). Such a task
+#: refuses "done" on the task itself, so the inbox links to these forms on the case page instead.
+ANSWERED_BY: dict[str, tuple[str, ...]] = {
+    "enquiry_decision": ("convert_to_case", "close_enquiry"),   # 003 stage 1 (decide_enquiry)
+    "consider_closure": ("request_closure", "record_case_review"),  # 003 stage 3 (answer_closure_prompt)
+    "tell_police": ("record_police_report",),                   # 004 §3.5 (tell_the_police)
+    "allocation": ("assign_officer",),                          # 003 §8, §9
+    "risk_review": ("record_risk_assessment",),                 # 003 §8 stage 1
+    "action_overdue": ("complete_action", "change_action"),     # 003 stage 1; 004 §3.8
+    "equality_review": ("record_equality_assessment",),         # new information with legal action open
+    "referral_follow_up": ("record_referral_outcome",),         # 003 §9; 004 §3.3
+}
+
+
+def answering_commands(kind: str) -> list[tuple[str, str]]:
+    """(command, title) of the case actions that answer a task of this kind; empty for a task decided on
+    the task itself (an approval, or a prompt marked done)."""
+    return [(c, COMMAND_TITLES.get(c, humanise(c))) for c in ANSWERED_BY.get(kind.split(":", 1)[0], ())]
+
+
+# --------------------------------------------------------------------------------------------- notes
+
+#: A typed note's kinds (casefile/notes.py NoteKind) as an officer names them, in the form's order.
+NOTE_KINDS: dict[str, str] = {
+    "call": "Phone call", "visit": "Visit", "interview": "Interview", "meeting": "Meeting",
+    "multi_agency_meeting": "Multi-agency meeting", "request_for_information": "Request for information",
+    "other": "Something else",
+}
+#: How many people on the case the note form offers to tick (casefile/notes.py allows 50 in all).
+MAX_NOTE_PEOPLE = 49
+NOTE_TEXT_LIMIT = 10000
+
+
+def note_body(form: dict[str, str], zone: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The case page's note form as the API's JSON body (casefile/notes.py NoteInput), and the problems
+    in GOV.UK's own words, all at once, for the mistakes people make (no kind chosen, nothing written, a
+    date that is not one, a role with nobody). The model still judges the body (lengths, dates)."""
+    problems: list[tuple[str, str]] = []
+    kind = form.get("kind", "")
+    if kind not in NOTE_KINDS:
+        problems.append(("kind", "Select what kind of note it is"))
+    text = form.get("text", "").strip()
+    if not text:
+        problems.append(("text", "Enter what happened"))
+    elif len(text) > NOTE_TEXT_LIMIT:
+        problems.append(("text", "The note must be 10,000 characters or fewer"))
+    body: dict[str, Any] = {"kind": kind, "text": text}
+    at = form.get("at", "").strip()
+    if at:
+        try:
+            body["at"] = local_time(at, zone, "at")
+        except InputError:
+            problems.append(("at", "Enter when it happened as a date and time, for example 1 March 2026 10:30"))
+    people: list[dict[str, str]] = []
+    for index in range(1, MAX_NOTE_PEOPLE + 1):
+        person = form.get(f"person.{index}", "").strip()
+        if person:
+            people.append({"person_id": person})
+    other = {k: form.get(f"other.{k}", "").strip() for k in ("name", "organisation", "role")}
+    if other["role"] and not (other["name"] or other["organisation"]):
+        problems.append(("other.name", "Enter the name or the organisation of the person whose role you gave"))
+    if other["name"] or other["organisation"]:
+        people.append({k: v for k, v in other.items() if v})
+    if people:
+        body["people"] = people
+    return body, problems

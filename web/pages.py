@@ -33,7 +33,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
-from api.auth import ROLES, AuthError, Principal, TokenVerifier, principal_from_claims
+from api.auth import PARTNER, ROLES, AuthError, Principal, TokenVerifier, principal_from_claims
 from api.people_service import PeopleDoor, chronology_filename
 from api.ratelimit import RateLimiter
 from api.routes.evidence import download
@@ -59,6 +59,7 @@ from casefile.evidence import (
 )
 from casefile.idempotency import KEY_PATTERN
 from casefile.models import CaseRow
+from casefile.notes import MAY_NOTE, NoteInput
 from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
 from policy.risk import VULNERABILITIES, with_vulnerable_floor
 from policy.triage import TriageInput, TriageResult, triage
@@ -69,13 +70,17 @@ from web.forms import (
     EVIDENCE_FORM_FIELDS,
     EVIDENCE_KINDS,
     MAX_FORM_BYTES,
+    MAX_NOTE_PEOPLE,
+    NOTE_KINDS,
     accepted_files,
+    answering_commands,
     command_args,
     command_fields,
     errors_of,
     file_size,
     humanise,
     local_time,
+    note_body,
     parse_form,
     sentence,
 )
@@ -99,6 +104,8 @@ PAGE_SIZE = 25
 PREFIX = "/web"
 SERVICE_NAME = "ASB casework"
 STAFF_ROLES = ROLES
+#: Local mode's sign-in offers the staff roles and, last, a partner agency's staff (with their agency).
+SIGN_IN_ROLES: list[str] = [*ROLES, PARTNER]
 CASE_WORKERS = ("officer", "manager", "senior_manager")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 REF_RE = re.compile(REF_PATTERN)
@@ -107,6 +114,14 @@ TASK_RE = re.compile(TASK_ID_PATTERN)
 
 class _SignInFirst(Exception):
     """No session: send the browser to the sign-in page."""
+
+
+class _FormProblems(Exception):
+    """A form's problems, several at once, each (field, message), for the error summary."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("the form has problems")
+        self.problems = problems
 
 
 def _environment() -> Environment:
@@ -126,6 +141,7 @@ def _environment() -> Environment:
     env.globals["prefix"] = PREFIX
     env.globals["service_name"] = SERVICE_NAME
     env.globals["reason_id"] = _reason_id
+    env.globals["answering_commands"] = answering_commands
     return env
 
 
@@ -182,6 +198,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         oidc = OidcClient(api_settings.oidc_issuer, settings.client_id or "", settings.client_secret,
                           settings.scopes)
     ttl = settings.session_hours * 3600
+    agencies = [(agency_id, agency.title) for agency_id, agency in profile.referrals.agencies.items()]
 
     pages = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     pages.mount("/assets", StaticFiles(directory=HERE / "static"), name="assets")
@@ -200,20 +217,32 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if data is None:
             return None
         try:
-            return WebUser(role=str(data["r"]), id=str(data["i"]), name=str(data["n"]), csrf=str(data["c"]))
+            return WebUser(role=str(data["r"]), id=str(data["i"]), name=str(data["n"]), csrf=str(data["c"]),
+                           agency=str(data["a"]) if data.get("a") else None)
         except KeyError:
             return None
 
     def need(request: Request, *roles: str) -> WebUser:
         user = current(request)
-        if user is None or user.role not in STAFF_ROLES:
+        if user is None:
             raise _SignInFirst
+        if user.role not in STAFF_ROLES:  # a partner sees its agency's partition only (003 §14-15, 004 §4.5)
+            raise AuthError(403, "partner agencies see only the cases shared with them: go to Shared cases")
         if roles and user.role not in roles:
             raise AuthError(403, f"the {user.role} role may not use this page")
         return user
 
     def principal(user: WebUser) -> Principal:
-        return Principal(role=user.role, id=user.id)  # type: ignore[arg-type]
+        return Principal(role=user.role, id=user.id, agency=user.agency)  # type: ignore[arg-type]
+
+    def need_partner(request: Request) -> WebUser:
+        """A partner agency's staff member, signed in with their agency (the partner API's own rule)."""
+        user = current(request)
+        if user is None or (user.role != PARTNER and user.role not in STAFF_ROLES):
+            raise _SignInFirst
+        if user.role != PARTNER:
+            raise AuthError(403, "these pages are for partner agencies' staff: staff see the whole case")
+        return user
 
     def anon_csrf(request: Request) -> str:
         token = request.cookies.get(ANON_CSRF_COOKIE)
@@ -255,7 +284,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
 
     def home_for(user: WebUser) -> str:
         return {"officer": "/my-cases", "manager": "/dashboard", "senior_manager": "/dashboard",
-                "intake": "/intake/report"}.get(user.role, "/search")
+                "intake": "/intake/report", PARTNER: "/partner/cases"}.get(user.role, "/search")
 
     def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
         return render(request, "error.html", status=status, user=current(request), title=title, message=message)
@@ -325,8 +354,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
 
     @pages.get("/sign-in")
     async def sign_in_page(request: Request) -> Response:
-        return render(request, "sign_in.html", local=api_settings.local_mode,
-                      roles=[r for r in STAFF_ROLES], signed_out=request.query_params.get("signed_out") == "1")
+        return render(request, "sign_in.html", local=api_settings.local_mode, roles=SIGN_IN_ROLES,
+                      agencies=agencies, signed_out=request.query_params.get("signed_out") == "1")
 
     @pages.post("/sign-in")
     async def sign_in_local(request: Request) -> Response:
@@ -337,21 +366,27 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         errors: list[Problem] = []
         role = form.get("role", "")
         person = form.get("person", "").strip()
-        if role not in STAFF_ROLES:
+        agency = form.get("agency", "")
+        if role not in SIGN_IN_ROLES:
             errors.append(Problem("role", "Select the role you are working in"))
         if not ID_PATTERN.match(person):
             errors.append(Problem("person", "Enter your staff id: letters, digits, dots, @ or dashes, "
                                             "up to 64 characters"))
+        if role == PARTNER and agency not in profile.referrals.agencies:
+            errors.append(Problem("agency", "Select the partner agency you work for"))
         if errors:
-            return render(request, "sign_in.html", status=422, errors=errors, local=True, roles=list(STAFF_ROLES),
-                          values=form)
+            return render(request, "sign_in.html", status=422, errors=errors, local=True, roles=SIGN_IN_ROLES,
+                          agencies=agencies, values=form)
+        if role == PARTNER:  # the token a partner's identity provider would issue: role and agency claims
+            return signed_in(request, principal_from_claims({"sub": person, "roles": [role], "agency": agency}),
+                             person)
         return signed_in(request, principal_from_claims({"sub": person, "roles": [role]}), person)
 
     def signed_in(request: Request, who: Principal, name: str) -> Response:
-        user = WebUser(role=who.role, id=who.id, name=name, csrf=new_token())
+        user = WebUser(role=who.role, id=who.id, name=name, csrf=new_token(), agency=who.agency)
         response = redirect(home_for(user))
         cookie = sign(settings.session_secret, {"r": user.role, "i": user.id, "n": user.name[:100],
-                                                "c": user.csrf}, ttl)
+                                                "c": user.csrf, "a": user.agency or ""}, ttl)
         set_cookie(response, request, SESSION_COOKIE, cookie, int(ttl))
         response.delete_cookie(FLOW_COOKIE, path=PREFIX)
         return response
@@ -398,10 +433,9 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         except SignInError as exc:
             return render(request, "error.html", status=401, title="You could not be signed in",
                           message=exc.reason, retry=True)
-        if who.role not in STAFF_ROLES:  # a partner agency's staff use the partner API, not the staff pages
-            return render(request, "error.html", status=403, title="These pages are for staff",
-                          message="Partner agencies see the cases shared with them through the partner API "
-                                  "(GET /partner/cases).", retry=False)
+        if who.role == PARTNER and who.agency not in profile.referrals.agencies:
+            return render(request, "error.html", status=403, title="You cannot sign in here",
+                          message="Your account names no partner agency this service works with.", retry=False)
         name = claims.get("name") or claims.get("preferred_username") or who.id
         return signed_in(request, who, str(name))
 
@@ -456,6 +490,10 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                               "removable": user.role in EVIDENCE_REMOVERS
                               and may_delete(f, user.role, user.id, now) is None} for f in files],
                 "may_add_evidence": user.role in EVIDENCE_ADDERS,
+                "may_attach": user.role in CASE_WORKERS and view.case.stage != "closed", "attach_key": uuid.uuid4().hex,
+                "may_note": user.role in MAY_NOTE, "note_kinds": list(NOTE_KINDS.items()), "note_labels": NOTE_KINDS,
+                "note_people": [p for p in view.parties if not p.anonymous][:MAX_NOTE_PEOPLE],
+                "note_key": uuid.uuid4().hex,
                 # A fresh Idempotency-Key per form shown: a double submit adds the file once.
                 "evidence_key": uuid.uuid4().hex, "evidence_kinds": list(EVIDENCE_KINDS.items()),
                 "evidence_hint": accepted_files(service.evidence.media_types, service.evidence.max_bytes)}
@@ -465,10 +503,62 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         user = need(request, *STAFF_ROLES)
         context = await case_context(user, reference)
         done = request.query_params.get("done", "")
+        # ?open=COMMAND opens that action's form: the inbox links a task answered on the case to it.
+        wanted = request.query_params.get("open", "")
+        attached_to = request.query_params.get("to", "")
         return render(request, "case.html", user=user, done=COMMAND_TITLES.get(done) or
                       {"lock": "The case is locked", "unlock": "The case is unlocked",
-                       "evidence": "The file is added to the case",
-                       "evidence-removed": "The file is removed from the case"}.get(done), **context)
+                       "evidence": "The file is added to the case", "note": "The note is added to the case",
+                       "attached": "The report is added to case " + attached_to if REF_RE.match(attached_to) else None,
+                       "evidence-removed": "The file is removed from the case"}.get(done),
+                      open_form=wanted if wanted in COMMANDS else None, **context)
+
+    @pages.post("/cases/{reference}/attach")
+    async def attach(request: Request, reference: str) -> Response:
+        """This case's report is about another open case: Service.attach, as POST /cases/{ref}/attach (its
+        incidents recorded there, its reporter told, this case closed as a duplicate; issue 12 item 6)."""
+        user = need(request, *CASE_WORKERS)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        form = await posted(request, user)
+        to = form.get("to", "").strip()
+        try:
+            if not REF_RE.match(to):
+                raise InputError("to", "Enter the open case's reference, like ASB-2026-000123")
+            out = await service.attach(principal(user), reference, to, form_key(form))
+        except (InputError, Refused) as exc:
+            message = sentence(exc.message.removeprefix("to: ")) if isinstance(exc, InputError) else \
+                f"The case refused: {exc.reason}"
+            context = await case_context(user, reference)
+            return render(request, "case.html", status=422 if isinstance(exc, InputError) else 409, user=user,
+                          errors=[Problem("attach.to", message)], attach_values=form, **context)
+        return redirect(f"/cases/{reference}?done=attached&to={out.attached_to}")
+
+    @pages.post("/cases/{reference}/notes")
+    async def add_note(request: Request, reference: str) -> Response:
+        """A typed note from the case page (004 §3.7): through the API's own Service.add_note, so the same
+        roles, access rule, checks, idempotency (the form's key: a double submit writes one note) and audit
+        as POST /cases/{ref}/notes. A mistake shows the case page again with GOV.UK's error summary."""
+        user = need(request, *sorted(MAY_NOTE))
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        form = await posted(request, user)
+        body, found = note_body(form, zone)
+        try:
+            if found:
+                raise _FormProblems(found)
+            note = NoteInput.model_validate(body)
+            await service.add_note(principal(user), reference, note, form_key(form))
+        except _FormProblems as exc:
+            problems = [Problem(_note_field(name), message) for name, message in exc.problems]
+        except InputError as exc:
+            problems = [Problem(_note_field(exc.field), sentence(exc.message))]
+        except ValidationError as exc:
+            problems = [Problem(_note_field(name), message) for name, message in errors_of(exc)]
+        else:
+            return redirect(f"/cases/{reference}?done=note#notes")
+        context = await case_context(user, reference)
+        return render(request, "case.html", status=422, user=user, errors=problems, note_values=form, **context)
 
     @pages.post("/cases/{reference}/commands/{command}")
     async def case_command(request: Request, reference: str, command: str) -> Response:
@@ -686,12 +776,75 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         need(request, *MANAGERS)
         return await task_action(request, "/approvals")
 
+    async def dashboard_page(request: Request, user: WebUser, status: int = 200, errors: list[Problem] | None = None,
+                             assign: dict[str, str] | None = None) -> Response:
+        board = await _in_thread(_dashboard, service, user)
+        officers = sorted(o for o, _total, _late in board.workload if o != "(unassigned)")
+        assigned = request.query_params.get("assigned", "")
+        to = request.query_params.get("to", "")
+        return render(request, "dashboard.html", status=status, user=user, board=board, stages=list(_STAGE_ORDER),
+                      risks=["high", "medium", "low", "none"], officers=officers, errors=errors, assign=assign or {},
+                      assigned=assigned if REF_RE.match(assigned) and ID_PATTERN.match(to) else None, to=to)
+
     @pages.get("/dashboard")
     async def dashboard(request: Request) -> Response:
         user = need(request, *MANAGERS)
-        board = await _in_thread(_dashboard, service, user)
-        return render(request, "dashboard.html", user=user, board=board, stages=list(_STAGE_ORDER),
-                      risks=["high", "medium", "low", "none"])
+        return await dashboard_page(request, user)
+
+    @pages.post("/dashboard/assign")
+    async def dashboard_assign(request: Request) -> Response:
+        """Allocate or reassign a case from its dashboard row: the case's own assign_officer command through
+        the API's Service, exactly as on the case page (a manager's decision, a reason when the case has an
+        officer already: 003 §8-9, 004 §3.1). A refusal shows on the dashboard, on the row's own fields."""
+        user = need(request, *MANAGERS)
+        form = await posted(request, user)
+        reference, row = form.get("case", ""), form.get("row", "")
+        if not REF_RE.match(reference) or row not in ("allocate", "overdue", "hate"):
+            raise InputError(None, "the form did not name a case on the dashboard: reload the page and try again")
+        fid = f"{row}-{reference}"
+        try:
+            args = command_args("assign_officer", {k: form.get(k, "") for k in ("officer", "reason")}, categories,
+                                zone, profile.risk_matrix)
+            await service.command(principal(user), reference, "assign_officer", args)
+        except (InputError, Refused) as exc:
+            if isinstance(exc, InputError):
+                name = (exc.field or "").removeprefix("args.")
+                problem = Problem(f"{fid}-{name if name in ('officer', 'reason') else 'officer'}",
+                                  f"{reference}: {exc.message}")
+            else:  # shown by the reason box when one was needed and not given (the case's own rule, 003 §9)
+                current = form.get("current", "")
+                blank_reason = bool(current) and current != form.get("officer", "").strip() \
+                    and not form.get("reason", "").strip()
+                problem = Problem(f"{fid}-{'reason' if blank_reason else 'officer'}",
+                                  f"{reference}: the case refused: {exc.reason}")
+            return await dashboard_page(request, user, 409 if isinstance(exc, Refused) else 422, [problem],
+                                        {"row": row, "case": reference, "officer": form.get("officer", "")[:64],
+                                         "reason": form.get("reason", "")[:10000]})
+        return redirect(f"/dashboard?assigned={reference}&to={urllib.parse.quote(args['officer'])}")
+
+    # -------------------------------------------------------------------------------- partner agencies
+
+    @pages.get("/partner/cases")
+    async def partner_cases(request: Request) -> Response:
+        """The cases shared with the partner's agency: GET /partner/cases through the same Service (its
+        agency from the session's verified claims; every case listed is an audited read; 003 §14-15)."""
+        user = need_partner(request)
+        listed = await service.partner_cases(principal(user))
+        return render(request, "partner_cases.html", user=user, listed=listed,
+                      agency_title=sentence(profile.referrals.agencies[listed.agency].title))
+
+    @pages.get("/partner/cases/{reference}")
+    async def partner_case(request: Request, reference: str) -> Response:
+        """A shared case as the agency may see it, read-only: GET /partner/cases/{ref}'s partition exactly
+        (its headline, the referrals to this agency and the people they name, the incidents, notes and
+        files marked shareable). Any other case is "not found", like one that does not exist (004 §4.5)."""
+        user = need_partner(request)
+        if not REF_RE.match(reference):
+            raise CaseNotFound(reference)
+        case = await service.partner_case(principal(user), reference)
+        return render(request, "partner_case.html", user=user, case=case,
+                      agency_title=sentence(profile.referrals.agencies[case.agency].title),
+                      evidence_kinds=EVIDENCE_KINDS)
 
     # -------------------------------------------------------------------------------- intake and search
 
@@ -810,7 +963,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                                                     "reported_person.address", "reporter.postcode")]
         matches = await _in_thread(_matches, service, user, [t for t in terms if len(t) >= 3])
         return render(request, "intake_confirm.html", user=user, result=as_opened(model), report=model,
-                      hidden=hidden, first_response=profile.first_response, matches=matches)
+                      hidden={k: v for k, v in hidden.items() if k != ATTACH_FIELD}, matches=matches,
+                      first_response=profile.first_response, may_attach=user.role in CASE_WORKERS)
 
     @pages.post("/intake/report/edit")
     async def intake_edit(request: Request) -> Response:
@@ -826,9 +980,23 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
         if problems:
             return render(request, "intake.html", status=422, user=user, errors=problems, values=form,
                           **report_context())
-        out = await service.log_report(principal(user), model, form_key(form))
+        to = form.get(ATTACH_FIELD, "").strip()
+        if to and (not REF_RE.match(to) or user.role not in CASE_WORKERS):
+            raise InputError(ATTACH_FIELD, "Choose one of the open cases offered, or to open a new case")
+        key = form_key(form)
+        out = await service.log_report(principal(user), model, key)
+        linked, not_linked = None, None
+        if to and out.attached_to is None and out.reference:
+            # "This is about an open case": the new case's report goes there at once, through the same
+            # Service.attach as POST /cases/{ref}/attach (incidents recorded there, the reporter told, this
+            # case closed as a duplicate with no closure letter: the Regulator's NM01 rule; issue 12 item 6).
+            try:
+                linked = await service.attach(principal(user), out.reference, to, f"{key}-attach" if key else None)
+            except (InputError, Refused) as exc:
+                not_linked = sentence(exc.message if isinstance(exc, InputError) else exc.reason)
         return render(request, "intake_done.html", user=user, reference=out.reference, status_out=out.status,
-                      attached_to=out.attached_to, matches=out.matches)
+                      attached_to=out.attached_to, matches=out.matches, linked=linked, not_linked=not_linked,
+                      chosen=to, may_attach=user.role in CASE_WORKERS)
 
     # -------------------------------------------------------------------------------- public
 
@@ -863,6 +1031,8 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
 
 #: The hidden field that carries a report form's Idempotency-Key.
 IDEMPOTENCY_FIELD = "idempotency_key"
+#: The triage page's choice of the open case a report is about (blank: open a new case).
+ATTACH_FIELD = "attach_to"
 
 _STAGE_ORDER = ("enquiry", "investigation", "review", "interventions", "legal")
 _RANKS = {"officer": 1, "manager": 2, "senior_manager": 3}
@@ -876,6 +1046,9 @@ def _nav(user: WebUser | None, path: str) -> list[dict[str, Any]]:
     if user is None:
         return []
     items: list[tuple[str, str]] = []
+    if user.role == PARTNER:  # a partner sees its agency's shared cases, and nothing else of this service
+        return [{"href": PREFIX + "/partner/cases", "text": "Shared cases",
+                 "active": path.startswith(PREFIX + "/partner/cases")}]
     if user.role in ("officer", "manager", "senior_manager"):
         items.append(("/my-cases", "My cases"))
         items.append(("/tasks", "My tasks"))
@@ -926,6 +1099,17 @@ def _dashboard(service: Service, user: WebUser) -> queries.Dashboard:
 def _search(service: Service, user: WebUser, text: str) -> list[tuple[Any, list[str]]]:
     with service.store.session() as session, session.begin():
         return queries.search(session, text, user.role, user.id)
+
+
+def _note_field(name: str | None) -> str | None:
+    """The note form's field a problem is about (its id on the page is this with '-' for '.' and '_'):
+    a person on the case ticked is the people box; someone else's details are the 'someone else' boxes."""
+    if not name:
+        return None
+    parts = name.split(".")
+    if parts[0] == "people":
+        return f"note.other.{parts[-1]}" if parts[-1] in ("name", "organisation", "role") else "note.people"
+    return "note." + name if parts[0] in ("kind", "text", "at", "other") else None
 
 
 def _reason_id(task_id: str) -> str:

@@ -72,3 +72,5 @@ class WebUser:
     id: str
     name: str
     csrf: str
+    #: A partner agency's staff: their agency (the token's `agency` claim); None for staff.
+    agency: str | None = None
