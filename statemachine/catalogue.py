@@ -116,6 +116,7 @@ from statemachine.patches import (
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
     TELL_THE_POLICE,
+    WORKING_DAYS_ONCE,
     action_task_id,
     follow_up_approval,
 )
@@ -312,6 +313,12 @@ def guard_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan | None, actor: 
     rules = lc.profile.contact
     least = rules.least_frequent
     if args is not None and args.contact_every_days > least.longest_days:
+        floor = rules.reporter_least_frequent
+        if args.reporters_choice and rules.reporter_may_choose_less and floor is not None \
+                and args.contact_every_days > floor.longest_days:
+            # "unless you agree otherwise", within the standard's own limit (issue 16 item 5)
+            return (f"contact every {args.contact_every_days} days is less often than a reporter may choose "
+                    f"under this standard (at least every {floor})")
         if args.reporters_choice and rules.reporter_may_choose_less:
             return None  # 001 rec. 3: the reporter chose it, and it is recorded as theirs
         choice = (" unless the reporter chooses it (record it as their choice: reporters_choice)"
@@ -1444,9 +1451,13 @@ def approval_commands() -> dict[str, dict[str, str]]:
 # =============================================================================================== deadlines
 
 
-def _due_on(calendar: WorkingCalendar, moment: datetime) -> datetime:
-    """The end of the working day on which `moment` counts (the next one if after hours or not working)."""
-    return calendar.working_day_deadline(moment, 0)
+def _due_after(calendar: WorkingCalendar, start: datetime, period: Period, patches: frozenset[str]) -> datetime:
+    """The deadline `period` after `start` gives, by the convention of policy/calendar.py (the receipt
+    convention once, to the start). Before WORKING_DAYS_ONCE a working-day period's end (17:00) was
+    counted as after hours and moved to the next working day: one working day late (issue 16 item 1)."""
+    if WORKING_DAYS_ONCE in patches:
+        return calendar.due_after(start, period)
+    return calendar.due_on(calendar.add_period(start, period))
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
@@ -1461,7 +1472,17 @@ def due_first_response(facts: CaseFacts, profile: Profile, calendar: WorkingCale
     if facts.first_response_at is not None or facts.risk is None:
         return None
     since = _latest(facts.received_at, facts.reopened_at) or facts.received_at
-    return calendar.working_day_deadline(since, profile.first_response.for_risk(facts.risk))
+    return calendar.due_after(since, first_response_within(facts, profile))
+
+
+def first_response_within(facts: CaseFacts, profile: Profile) -> Period:
+    """How long the first response may take: the landlord's own priority's `respond_within` when the
+    profile lists priorities (issue 16 item 3), else `first_response.<risk>` working days (003 §8 table).
+    The same period bounds the allocation task (Lifecycle.task_terms)."""
+    priority = profile.priority_for(facts.category, facts.risk)
+    if priority is not None:
+        return profile.priorities[priority].respond_within
+    return Period(profile.first_response.for_risk(facts.risk or "low"), "working_days")
 
 
 def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
@@ -1490,13 +1511,12 @@ def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalenda
     if facts.converted_at is None:
         return None
     if facts.last_review_at is None:  # the initial review ends the investigation (from reopening, if later)
-        first = calendar.add_period(_latest(facts.converted_at, facts.reopened_at) or facts.converted_at,
-                                    profile.case.investigation)
+        since, period = _latest(facts.converted_at, facts.reopened_at) or facts.converted_at, profile.case.investigation
     elif facts.reopened_at is not None and facts.reopened_at > facts.last_review_at:
-        first = calendar.add_period(facts.reopened_at, profile.case.review_interval)
+        since, period = facts.reopened_at, profile.case.review_interval
     else:
-        first = calendar.add_period(facts.last_review_at, profile.case.review_interval)
-    return _due_on(calendar, first)
+        since, period = facts.last_review_at, profile.case.review_interval
+    return _due_after(calendar, since, period, patches)
 
 
 def due_inactivity(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
@@ -1520,7 +1540,7 @@ def due_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
     if facts.reporter.anonymous or since is None:
         return None
     every = Period(facts.contact_every_days, "days") if facts.contact_every_days else profile.contact.default_every
-    return _due_on(calendar, calendar.add_period(since, every))
+    return _due_after(calendar, since, every, patches)
 
 
 def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | None:

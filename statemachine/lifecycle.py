@@ -39,6 +39,7 @@ from statemachine.catalogue import (
     Event,
     allocate,
     decide_enquiry,
+    first_response_within,
     parse_args,
     raise_for_vulnerable_reporter,
     tell_the_police,
@@ -319,8 +320,7 @@ class Lifecycle:
         if kind == ALLOCATION:
             # Allocated within the first-response period (003 §8 table; 004 §2.3): due when the first
             # response is, so a report nobody allocated is escalated, never silently left.
-            days = self.profile.first_response.for_risk(self.facts.risk or "low")
-            return chain, Period(days, "working_days")
+            return chain, first_response_within(self.facts, self.profile)
         return chain, self.profile.approvals.decide_within
 
     def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:
