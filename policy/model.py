@@ -433,7 +433,7 @@ class Priority(_Section):
     #: The first response's deadline for this priority ("1 working day", "14 working days").
     respond_within: Period
     #: The risk level a case of this priority is treated as; triage's risk maps a report onto the most
-    #: serious priority with that risk.
+    #: serious priority with that risk (or the nearest level below it, then above, when none has it).
     risk: Risk
     #: Categories that take this priority whatever their risk (domestic abuse as most serious).
     categories: list[str] = []
@@ -506,10 +506,6 @@ class Profile(_Section):
                 raise ValueError(f"priorities.{pid}: a less serious priority (listed later) cannot be answered "
                                  "sooner than a more serious one: list them most serious first")
             longest = priority.respond_within.longest_days
-        missing = [risk for risk in ("high", "medium", "low") if all(p.risk != risk for p in self.priorities.values())]
-        if missing:
-            raise ValueError(f"priorities: no priority for triage's {', '.join(missing)} risk: give each level a "
-                             "priority (`risk = ...`) so every report maps onto one")
         return self
 
     def priority_for(self, category: str, risk: Risk | None) -> str | None:
@@ -520,8 +516,19 @@ class Profile(_Section):
         order = list(self.priorities)
         found = [pid for pid, p in self.priorities.items() if category in p.categories]
         if risk is not None:
-            found += [next(pid for pid, p in self.priorities.items() if p.risk == risk)]
+            found.append(self._priority_of_risk(risk))
         return min(found, key=order.index) if found else None
+
+    def _priority_of_risk(self, risk: Risk) -> str:
+        """The most serious priority of this risk level; without one, of the nearest level below it (a
+        standard with only "most serious" and "standard" answers low risk as standard), else above."""
+        rank = RISK_ORDER[risk]
+        levels = sorted(RISK_ORDER, key=lambda r: (RISK_ORDER[r] > rank, abs(RISK_ORDER[r] - rank)))
+        for level in levels:
+            for pid, priority in self.priorities.items():
+                if priority.risk == level:
+                    return pid
+        raise AssertionError("priorities is not empty")
 
     @model_validator(mode="after")
     def _risk_lists_in_scope(self) -> Profile:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from policy.calendar import WorkingCalendar
-from policy.model import RISK_ORDER, Profile, Role
+from policy.model import REPORT, RISK_ORDER, Milestone, Profile, Role
 from policy.periods import Period
 from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
@@ -60,6 +60,7 @@ from statemachine.commands import (
     RecordContact,
     RecordEqualityAssessment,
     RecordIncident,
+    RecordMilestone,
     RecordPoliceReport,
     RecordReferralOutcome,
     RecordRiskAssessment,
@@ -74,6 +75,7 @@ from statemachine.events import (
     ActionChanged,
     ActionPlanAgreed,
     AsbCaseReviewRequested,
+    Breach,
     CaseEvent,
     CaseReviewed,
     ContactRecorded,
@@ -136,6 +138,8 @@ class Lifecycle(Protocol):
     clock: datetime | None
     #: The behaviour changes in force for this case (statemachine/patches.py).
     patches: frozenset[str]
+    #: The bank holidays the workflow holds (None outside workflows: the holidays package).
+    holidays: dict[int, frozenset[date]] | None
 
     def letter(self, template: str, to: str, events: list[Event], version: int | None = None,
                recipient: str | None = None) -> None: ...
@@ -1268,6 +1272,73 @@ def do_reopen_case(lc: Lifecycle, args: ReopenCase, actor: Actor, now: datetime,
 
 # =============================================================================================== commands
 
+def _milestones(facts: CaseFacts, profile: Profile) -> dict[str, Milestone]:
+    """The milestones of the case's priority (none without the landlord's own priorities)."""
+    priority = profile.priority_for(facts.category, facts.risk)
+    return dict(profile.priorities[priority].milestones) if priority is not None else {}
+
+
+def milestone_due(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> dict[str, datetime]:
+    """When each milestone not yet met nor missed falls due: its `within` from the report (or the case's
+    reopening) or from the earlier milestone it follows, once that is met; one that follows a milestone
+    not yet met is not running."""
+    found: dict[str, datetime] = {}
+    for name, milestone in _milestones(facts, profile).items():
+        if name in facts.milestones_met or name in facts.milestones_missed:
+            continue
+        if milestone.after == REPORT:
+            since: datetime | None = _latest(facts.received_at, facts.reopened_at) or facts.received_at
+        else:
+            since = facts.milestones_met.get(milestone.after)
+        if since is not None:
+            found[name] = calendar.due_after(since, milestone.within)
+    return found
+
+
+def due_milestone(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                  patches: frozenset[str]) -> datetime | None:
+    due = milestone_due(facts, profile, calendar)
+    return min(due.values()) if due else None
+
+
+def fire_milestone(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """Each milestone whose deadline has passed unmet is missed once: a breach named after it (unless the
+    profile says it is none) and an overdue task for its `tells` role (issue 16 item 2), by the bank holidays
+    the workflow handed the lifecycle (`Lifecycle.holidays`)."""
+    milestones = _milestones(lc.facts, lc.profile)
+    calendar = WorkingCalendar.from_rules(lc.profile.calendar, holidays_by_year=lc.holidays)
+    for name, due in milestone_due(lc.facts, lc.profile, calendar).items():
+        if due <= now:
+            lc.facts.milestones_missed.append(name)
+            if milestones[name].breach:
+                events.append(Breach(kind=f"milestone:{name}"))
+            lc.task("overdue", milestones[name].tells, events, deadline=f"milestone:{name}")
+
+
+def guard_record_milestone(lc: Lifecycle, args: RecordMilestone | None, actor: Actor | None) -> str | None:
+    milestones = _milestones(lc.facts, lc.profile)
+    if not milestones:
+        return "this standard sets no milestones for the case's priority"
+    if args is None:
+        return None
+    if args.milestone not in milestones:
+        return f"{args.milestone!r} is not a milestone of the case's priority; its milestones: {', '.join(milestones)}"
+    if args.milestone in lc.facts.milestones_met:
+        return f"{milestones[args.milestone].title} was already recorded"
+    after = milestones[args.milestone].after
+    if after != REPORT and after not in lc.facts.milestones_met:
+        return f"{milestones[args.milestone].title} follows {milestones[after].title}: record that first"
+    return None
+
+
+def do_record_milestone(lc: Lifecycle, args: RecordMilestone, actor: Actor, now: datetime,
+                        events: list[Event]) -> None:
+    """A milestone met: the next one measured from it starts (issue 16 item 2). Met late, it still counts
+    as met; its breach, if any, was recorded when it was missed."""
+    lc.facts.milestones_met[args.milestone] = now
+    events.append(Decided(kind=f"milestone:{args.milestone}", decision="met"))
+
+
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
 
 _COMMANDS: tuple[CommandSpec, ...] = (
@@ -1289,6 +1360,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"},
                           {"outcome": "made", "method": "visit", "note_ref": "N-1"}),
                 title="Record a contact", clause="003 §8 stage 1"),
+    CommandSpec("record_milestone", "record that a response milestone of the standard was met (an interview, "
+                "an assessment, the lead officer's call): the next one counts from it", RecordMilestone,
+                OPEN_STAGES, do_record_milestone, guard_record_milestone,
+                examples=({"milestone": "interview"},), title="Record a milestone met", clause="issue 16 item 2"),
     CommandSpec("record_risk_assessment", "score the profile's risk matrix: the level follows, and the next "
                 "assessment is set", RecordRiskAssessment, OPEN_STAGES, do_record_risk_assessment,
                 guard_record_risk_assessment,
@@ -1725,6 +1800,10 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
                  fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
                  clause="003 §9"),
+    DeadlineSpec("milestone", "a response milestone of the landlord's standard for the case's priority (from "
+                 "the report or an earlier milestone met)", OPEN_STAGES, "priorities", due_milestone,
+                 "breach (unless the milestone says none) + overdue task for its `tells` role", fire_milestone,
+                 tells="the milestone's `tells` role (an overdue task)", clause="issue 16 item 2"),
     DeadlineSpec("referral_follow_up", "a referral's follow-up date: the officer checks what became of it",
                  OPEN_STAGES, "referrals.follow_up_after", due_referral_follow_up, "referral_follow_up task",
                  fire_referral_follow_up, tells="the officer (a referral_follow_up task, answered by "

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from transitions import Machine
@@ -120,6 +120,9 @@ class Lifecycle:
         self._target: str | None = None
         #: The time of the command being checked, for guards that count time windows.
         self.clock: datetime | None = None
+        #: The bank holidays the workflow holds (None: the holidays package, outside workflows), for a
+        #: deadline's fire that counts working days again (the response milestones).
+        self.holidays: dict[int, frozenset[date]] | None = None
         self.machine = Machine(
             model=self,
             states=list(STAGES),

@@ -62,7 +62,7 @@ KINDS: list[tuple[str, dict[str, dict[str, Any]], dict[str, object]]] = [
 
 @pytest.mark.parametrize(("kind", "settings", "facts"), KINDS, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(KINDS)])
 def test_a_case_deadline_of_ten_working_days_ends_on_the_tenth(
-    kind: str, settings: dict[str, dict[str, Any]], facts: dict[str, object],
+    kind: str, settings: dict[str, dict[str, Any]], facts: dict[str, Any],
 ) -> None:
     profile = _profile(**settings)
     lc = _facts(profile, **facts)

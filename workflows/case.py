@@ -151,6 +151,7 @@ class CaseWorkflow:
 
     @property
     def lifecycle(self) -> Lifecycle:
+        self._lifecycle.holidays = self._holidays  # the milestones' fire counts working days (issue 16)
         return self._lifecycle
 
     def _deadlines(self) -> dict[str, datetime]:
