@@ -122,6 +122,7 @@ from statemachine.patches import (
     action_task_id,
     follow_up_approval,
 )
+from statemachine.views import TargetStanding
 
 #: A timeline event (statemachine/events.py): effects append them, in the order they happen.
 Event = CaseEvent
@@ -1835,6 +1836,52 @@ BREACH_DEADLINES: frozenset[str] = frozenset(spec.kind for spec in _DEADLINES if
 TIMELINE_KIND: dict[str, str] = {s.kind: s.timeline_kind for s in _DEADLINES if s.timeline_kind}
 #: Which deadline a letter promises (MessageRequest.due).
 LETTER_DUE: dict[str, str] = {letter: spec.kind for spec in _DEADLINES for letter in spec.promised_by}
+
+
+# =============================================================================================== targets
+
+
+def resolution_target(profile: Profile, calendar: WorkingCalendar, received_at: datetime,
+                      closed_at: datetime | None, now: datetime) -> TargetStanding | None:
+    """A case's age against the profile's `targets.resolve_within` (None: the profile sets none). A target,
+    not a deadline: no breach and no task (issue 16 item 4; "we aim to resolve the majority of cases within
+    45 working days"). The age counts the working days after the day the report counts as received, up to
+    the day it closed (or today), by the receipt convention of policy/calendar.py."""
+    target = profile.targets.resolve_within
+    if target is None:
+        return None
+    due = calendar.due_after(received_at, target)
+    end = closed_at or now
+    first = calendar.receipt_day(received_at)
+    last = end.astimezone(calendar.tz).date()
+    age = 0
+    day = first
+    while day < last:
+        day = calendar.next_working_day(day)
+        if day <= last:
+            age += 1
+    return TargetStanding(target=str(target), share_percent=profile.targets.resolve_share_percent, due=due,
+                          age_working_days=age, resolved=closed_at is not None, within=end <= due)
+
+
+def target_report(profile: Profile, standings: list[TargetStanding]) -> dict[str, Any]:
+    """The resolution target reported over cases: how many were resolved, how many within the target, the
+    share, and whether the promised share was reached (issue 16 item 4). Open cases already past it are
+    counted too: they can no longer be resolved within it."""
+    resolved = [s for s in standings if s.resolved]
+    within = [s for s in resolved if s.within]
+    overdue_open = [s for s in standings if not s.resolved and not s.within]
+    counted = len(resolved) + len(overdue_open)
+    share = round(100 * len(within) / counted, 1) if counted else None
+    return {
+        "profile": profile.name,
+        "target": str(profile.targets.resolve_within) if profile.targets.resolve_within else None,
+        "share_promised_percent": profile.targets.resolve_share_percent,
+        "cases": len(standings), "resolved": len(resolved), "resolved_within": len(within),
+        "open_past_target": len(overdue_open),
+        "share_within_percent": share,
+        "met": share is not None and share >= profile.targets.resolve_share_percent,
+    }
 
 
 # =============================================================================================== tables

@@ -116,3 +116,23 @@ def test_four_priorities_under_the_landlords_own_names() -> None:
     assert profile.priority_for("noise", "medium") == "p3"
     assert profile.priority_for("noise", "low") == "p4"
     assert triage(TriageInput(category="domestic_abuse"), profile).risk == "high"
+
+
+def test_a_resolution_target_is_shown_against_the_cases_age_and_never_breached() -> None:
+    """Your Housing Group: "resolve the majority of cases within 45 working days" (a target, not a deadline)."""
+    from statemachine.catalogue import DEADLINES, resolution_target, target_report
+
+    profile = load(str(EXAMPLES / "your-housing.toml"))
+    cal = calendar_for(profile)
+    assert not any(spec.setting.startswith("targets") for spec in DEADLINES.values())  # no deadline, no breach
+    open_case = resolution_target(profile, cal, MONDAY_11, None, datetime(2026, 3, 16, 12, 0, tzinfo=LONDON))
+    assert open_case is not None and open_case.age_working_days == 10 and open_case.within
+    # The 45th working day after 2 March, without Good Friday, Easter Monday and 4 May: Thursday 7 May.
+    assert open_case.due == datetime(2026, 5, 7, 17, 0, tzinfo=LONDON)
+    late = resolution_target(profile, cal, MONDAY_11, datetime(2026, 5, 8, 10, 0, tzinfo=LONDON),
+                             datetime(2026, 6, 1, tzinfo=LONDON))
+    assert late is not None and late.resolved and not late.within
+    report = target_report(profile, [open_case, late, open_case.model_copy(update={"resolved": True})])
+    assert report["resolved"] == 2 and report["resolved_within"] == 1 and report["share_within_percent"] == 50.0
+    assert report["met"] is False  # "the majority" is more than half (resolve_share_percent = 51)
+    assert resolution_target(load("reading"), calendar_for(load("reading")), MONDAY_11, None, MONDAY_11) is None
