@@ -29,7 +29,7 @@ def test_the_share_resolved_within_45_working_days_is_reported(
     closings = [datetime(2026, 3, 20, tzinfo=UTC), datetime(2026, 5, 7, 12, 0, tzinfo=UTC),  # within (7 May)
                 datetime(2026, 5, 8, 12, 0, tzinfo=UTC), None]  # one late; one open, past it by June
     with store.session() as session, session.begin():
-        for i, closed in enumerate(closings):
+        for closed in closings:
             session.add(CaseRow(reference=f"YH-2026-{uuid.uuid4().int % 10**6:06d}", profile=name, stage="closed"
                                 if closed else "investigation", outcome="enquiry", category="noise",
                                 opened_at=opened, closed_at=closed, closure_reason="asb_stopped" if closed else None))
