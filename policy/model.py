@@ -422,6 +422,8 @@ class Milestone(_Section):
     breach: bool = True
     #: Who gets the overdue task when it is missed: the case's officer, or a role of the chain.
     tells: StaffRole = "officer"
+    #: Who is also told when it is missed (a notification, no task of their own): none by default.
+    notify: StaffRole | None = None
 
 
 class Priority(_Section):

@@ -1314,6 +1314,8 @@ def fire_milestone(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
             if milestones[name].breach:
                 events.append(Breach(kind=f"milestone:{name}"))
             lc.task("overdue", milestones[name].tells, events, deadline=f"milestone:{name}")
+            if milestones[name].notify is not None:
+                events.append(Notice(role=milestones[name].notify, about="breach", kind=f"milestone:{name}"))
 
 
 def guard_record_milestone(lc: Lifecycle, args: RecordMilestone | None, actor: Actor | None) -> str | None:

@@ -136,3 +136,13 @@ def test_a_resolution_target_is_shown_against_the_cases_age_and_never_breached()
     assert report["resolved"] == 2 and report["resolved_within"] == 1 and report["share_within_percent"] == 50.0
     assert report["met"] is False  # "the majority" is more than half (resolve_share_percent = 51)
     assert resolution_target(load("reading"), calendar_for(load("reading")), MONDAY_11, None, MONDAY_11) is None
+
+
+def test_a_missed_milestone_can_also_notify_a_role() -> None:
+    """A standard that tells the manager of a missed step: a notice, besides the overdue task."""
+    lc = _start("lbhf.toml", "violence")
+    data = lc.profile.model_dump(mode="json")
+    data["priorities"]["p1"]["milestones"]["assessment"]["notify"] = "senior_manager"
+    lc.profile = type(lc.profile).model_validate(data)
+    events = lc.on_deadline("milestone", datetime(2026, 3, 4, 17, 0, tzinfo=LONDON)).events
+    assert {"event": "notice", "role": "senior_manager", "about": "breach", "kind": "milestone:assessment"} in events
