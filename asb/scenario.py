@@ -186,7 +186,11 @@ def load_scenario(path: str) -> tuple[Scenario, Profile]:
         message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
         raise UsageError(f"{path}: {_where(first['loc'])}: {message.removeprefix('Value error, ')}") from exc
     try:
-        profile = load(scenario.profile) if not Path(scenario.profile).is_absolute() else load(scenario.profile)
+        # A landlord's own profile file is named relative to the scenario (examples/profiles/...:
+        # `profile: profiles/x.toml`), so a scenario plays from any directory.
+        beside = file.parent / scenario.profile
+        named = str(beside) if "/" in scenario.profile and beside.is_file() else scenario.profile
+        profile = load(named)
     except ProfileError as exc:
         raise UsageError(f"{path}: profile: {exc}") from exc
     _check_steps(path, scenario)

@@ -37,6 +37,7 @@ from casefile.referrals import ReferralInputError, prepare_referral
 from clients.caseclient import send_command, start_case
 from policy.model import Profile
 from statemachine.commands import Actor, ReportArgs
+from statemachine.views import CaseStatus
 from worker import build_worker
 
 TASK_QUEUE = "asb-simulate"
@@ -141,8 +142,22 @@ async def _play(
         await _caught_up(handle, store, reference)
     until = scenario.until.isoformat()
     recorded = [event for event in store.timeline(reference) if _before(event["at"], until)]
+    if handle is not None and profile.targets.resolve_within is not None:
+        actions.append(await _target_at_the_end(handle, scenario))
     # In time order; a case-file action comes after the workflow's events of the same moment (stable sort).
     return sorted(recorded + actions, key=lambda event: datetime.fromisoformat(event["at"]))
+
+
+async def _target_at_the_end(handle: WorkflowHandle[Any, Any], scenario: Scenario) -> dict[str, Any]:
+    """Where the case stands against the profile's resolution target when the scenario ends: a target, not
+    a deadline, so it is shown (never a breach) (issue 16 item 4). Only for profiles that set one."""
+    status = await handle.query("status", result_type=CaseStatus)
+    event: dict[str, Any] = {"at": scenario.until.astimezone(UTC).isoformat(), "event": "target"}
+    standing = status.resolution_target
+    if standing is not None:
+        event |= {"target": standing.target, "age_working_days": standing.age_working_days,
+                  "resolved": standing.resolved, "within": standing.within}
+    return event
 
 
 def _sent_when_issued(session: Session, reference: str) -> None:

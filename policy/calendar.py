@@ -1,8 +1,14 @@
 """Working-day arithmetic with the bank holidays of the landlord's nation.
 
-Convention (one place, used by every deadline): a report received on a non-working day, or at or
-after the end of the working day in the profile's time zone, counts as received on the next working
-day; a deadline of N working days is the end of the Nth working day after the day of receipt.
+Convention (one place, used by every deadline; `WorkingCalendar.due_after`):
+
+- The receipt convention is applied once, to the moment a working-day period starts: a report (or a
+  contact, a review, a referral) on a non-working day, or at or after the end of the working day in the
+  profile's time zone, counts as on the next working day. A period of N working days then ends at the
+  end of the Nth working day after that day ("within 10 working days" of a contact on Monday 2 March
+  2026 at 11:00 is the end of Monday 16 March). Nothing moves that end again (issue 16 item 1).
+- A calendar period ("1 month", "28 days") runs from the moment itself; a deadline is the end of the
+  working day on which it lands (the next working day's end if it lands on a closed day or after hours).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from policy.closures import LocalState, adjusted
 from policy.model import CalendarRules
 from policy.periods import Period
 
@@ -58,6 +65,9 @@ class WorkingCalendar:
     #: Bank holidays by year, when given as data (inside workflows, where the holidays package's
     #: file reads are not allowed); None means "ask the holidays package".
     holidays_by_year: dict[int, frozenset[date]] | None = field(default=None, compare=False, hash=False)
+    #: The landlord's own closed days and open bank holidays (`calendar.local_days`, policy/closures.py),
+    #: applied to the nation's bank holidays however they were obtained (issue 16 item 6).
+    local_days: tuple[tuple[str, LocalState], ...] = ()
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -70,19 +80,24 @@ class WorkingCalendar:
         cls, rules: CalendarRules, nation: str | None = None,
         holidays_by_year: dict[int, frozenset[date]] | None = None,
     ) -> WorkingCalendar:
-        return cls(nation or rules.nation, rules.end_of_working_day, rules.timezone, holidays_by_year)
+        return cls(nation or rules.nation, rules.end_of_working_day, rules.timezone, holidays_by_year,
+                   tuple(sorted(rules.local_days.items())))
 
     @property
     def tz(self) -> ZoneInfo:
         return self._tz
 
     def holidays_in(self, year: int) -> frozenset[date]:
+        """The days of `year` (besides weekends) that are not working days: the nation's bank holidays,
+        with the landlord's `local_days` closed days added and its open days removed."""
         if self.holidays_by_year is None:
-            return bank_holidays(self.nation, year)
-        try:
-            return self.holidays_by_year[year]
-        except KeyError:
-            raise HolidaysNotLoaded(year) from None
+            base = bank_holidays(self.nation, year)
+        else:
+            try:
+                base = self.holidays_by_year[year]
+            except KeyError:
+                raise HolidaysNotLoaded(year) from None
+        return adjusted(base, self.local_days, year) if self.local_days else base
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self.holidays_in(day.year)
@@ -118,6 +133,19 @@ class WorkingCalendar:
     def working_day_deadline(self, received: datetime, working_days: int) -> datetime:
         """The end of the Nth working day after the day of receipt."""
         return self.end_of(self.add_working_days(self.receipt_day(received), working_days))
+
+    def due_on(self, moment: datetime) -> datetime:
+        """The end of the working day on which `moment` counts (the next one if after hours or closed)."""
+        return self.working_day_deadline(moment, 0)
+
+    def due_after(self, start: datetime, period: Period) -> datetime:
+        """The deadline a period from `start` gives, ending with a working day (the module's convention):
+        a working-day period already ends at the end of a working day, so only a calendar period's
+        landing moment is moved to one. Before issue 16 the catalogue moved both, which put a working-day
+        deadline (ending at 17:00, "after hours") one working day late."""
+        if period.unit == "working_days":
+            return self.add_period(start, period)
+        return self.due_on(self.add_period(start, period))
 
     def add_period(self, start: datetime, period: Period) -> datetime:
         """Calendar periods run from the moment itself; working days follow the receipt convention."""

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policy.closures import LocalDays, LocalState
 from policy.periods import Period
 
 Nation = Literal["eng", "wls", "sct", "nir"]
@@ -47,6 +48,17 @@ class CalendarRules(_Section):
     nation: Nation = "eng"
     end_of_working_day: time = time(17, 0)
     timezone: str = "Europe/London"
+    #: The landlord's own closures added to the nation's bank holidays, and bank holidays it does not
+    #: observe ("open"): {"12-29..12-31" = "closed", "2026-05-04" = "open"} (policy/closures.py; issue 16
+    #: item 6). Empty: the nation's bank holidays alone, as before.
+    local_days: dict[str, LocalState] = Field(default_factory=dict, max_length=100)
+
+    @field_validator("local_days")
+    @classmethod
+    def _local_days(cls, value: dict[str, LocalState]) -> dict[str, LocalState]:
+        for text in value:
+            LocalDays.parse(text)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -156,11 +168,20 @@ class ContactRules(_Section):
     #: plan is then allowed when it is recorded as the reporter's own choice (never the officer's alone).
     #: 001 rec. 3 leaves frequency and method to the victim; 003 §9 ("at least once a month") does not.
     reporter_may_choose_less: bool = False
+    #: "Unless you agree otherwise" has a limit: the least frequent contact a reporter may choose
+    #: (issue 16 item 5). None: no limit beyond the command's own (a year). Needs reporter_may_choose_less.
+    reporter_least_frequent: Period | None = None
 
     @model_validator(mode="after")
     def _default_within_minimum(self) -> ContactRules:
         if self.default_every.longest_days > self.least_frequent.longest_days:
             raise ValueError("default_every is less frequent than least_frequent allows")
+        if self.reporter_least_frequent is not None:
+            if not self.reporter_may_choose_less:
+                raise ValueError("reporter_least_frequent needs reporter_may_choose_less = true")
+            if self.reporter_least_frequent.longest_days < self.least_frequent.longest_days:
+                raise ValueError(f"reporter_least_frequent ({self.reporter_least_frequent}) is more frequent than "
+                                 f"least_frequent ({self.least_frequent}): it is how rarely a reporter may choose")
         return self
 
 
@@ -381,6 +402,70 @@ class RiskMatrix(_Section):
         return str(getattr(self.labels, risk))
 
 
+#: A priority's or a milestone's id as the profile names it ("p1", "red", "initial_response").
+PRIORITY_ID_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+#: Where a milestone is measured from: the report, or an earlier milestone of the same priority.
+REPORT = "report"
+
+
+class Milestone(_Section):
+    """One step a standard promises for a priority, with its own deadline (issue 16 item 2): "an initial
+    response within one working day; an interview and assessment within two; the lead officer contacts
+    the reporter within two working days of the referral". Measured from the report or from an earlier
+    milestone being met; met by `record_milestone`; missed, a breach (unless `breach = false`) with an
+    overdue task for `tells`."""
+
+    title: str = Field(min_length=1, max_length=120)
+    within: Period
+    #: "report", or the id of an earlier milestone of the same priority.
+    after: str = REPORT
+    breach: bool = True
+    #: Who gets the overdue task when it is missed: the case's officer, or a role of the chain.
+    tells: StaffRole = "officer"
+    #: Who is also told when it is missed (a notification, no task of their own): none by default.
+    notify: StaffRole | None = None
+
+
+class Priority(_Section):
+    """One of the landlord's own priorities (issue 16 item 3): its name, its first-response time, the
+    risk level its cases are handled as elsewhere (allocation, letters, the risk matrix), the landlord's
+    own categories it takes whatever their risk, and its milestones."""
+
+    title: str = Field(min_length=1, max_length=60)
+    #: The first response's deadline for this priority ("1 working day", "14 working days").
+    respond_within: Period
+    #: The risk level a case of this priority is treated as; triage's risk maps a report onto the most
+    #: serious priority with that risk (or the nearest level below it, then above, when none has it).
+    risk: Risk
+    #: Categories that take this priority whatever their risk (domestic abuse as most serious).
+    categories: list[str] = []
+    milestones: dict[str, Milestone] = Field(default_factory=dict, max_length=12)
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestone_order(cls, value: dict[str, Milestone]) -> dict[str, Milestone]:
+        seen: list[str] = []
+        for name, milestone in value.items():
+            if not re.fullmatch(PRIORITY_ID_PATTERN, name):
+                raise ValueError(f"milestone id {name!r}: use lower-case letters, digits and _ (at most 32)")
+            if milestone.after != REPORT and milestone.after not in seen:
+                raise ValueError(f"milestone {name!r} is measured after {milestone.after!r}, which is not an "
+                                 f"earlier milestone of this priority (use 'report' or one of: "
+                                 f"{', '.join(seen) or 'none yet'})")
+            seen.append(name)
+        return value
+
+
+class Targets(_Section):
+    """Targets the landlord reports against, never deadlines: no breach, no task (issue 16 item 4)."""
+
+    #: "We aim to resolve the majority of cases within 45 working days": the case's age is shown
+    #: against it, and the share of cases closed within it reported.
+    resolve_within: Period | None = None
+    #: The share of cases the target promises within it, in percent ("the majority": more than 50).
+    resolve_share_percent: int = Field(50, ge=1, le=100)
+
+
 class Profile(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
@@ -398,6 +483,54 @@ class Profile(_Section):
     allocation: Allocation = Allocation()
     retention: Retention = Retention()
     risk_matrix: RiskMatrix = RiskMatrix()
+    #: The landlord's own priorities, most serious first (issue 16 item 3). Empty: `first_response` by risk.
+    priorities: dict[str, Priority] = Field(default_factory=dict, max_length=8)
+    targets: Targets = Targets()
+
+    @model_validator(mode="after")
+    def _priorities_cover_triage(self) -> Profile:
+        if not self.priorities:
+            return self
+        owner: dict[str, str] = {}
+        known = {*self.categories.in_scope, *self.categories.early_support}
+        longest = 0
+        for pid, priority in self.priorities.items():
+            if not re.fullmatch(PRIORITY_ID_PATTERN, pid):
+                raise ValueError(f"priorities: id {pid!r}: use lower-case letters, digits and _ (at most 32)")
+            for name in priority.categories:
+                if name not in known:
+                    raise ValueError(f"priorities.{pid}.categories: {name!r} is not an in_scope or early_support "
+                                     "category")
+                if name in owner:
+                    raise ValueError(f"priorities.{pid}.categories: {name!r} is already priority {owner[name]!r}")
+                owner[name] = pid
+            if priority.respond_within.longest_days < longest:
+                raise ValueError(f"priorities.{pid}: a less serious priority (listed later) cannot be answered "
+                                 "sooner than a more serious one: list them most serious first")
+            longest = priority.respond_within.longest_days
+        return self
+
+    def priority_for(self, category: str, risk: Risk | None) -> str | None:
+        """The landlord's priority of a report: the more serious of its category's own priority and the
+        most serious priority of its risk (None: no priorities, or not triaged yet)."""
+        if not self.priorities:
+            return None
+        order = list(self.priorities)
+        found = [pid for pid, p in self.priorities.items() if category in p.categories]
+        if risk is not None:
+            found.append(self._priority_of_risk(risk))
+        return min(found, key=order.index) if found else None
+
+    def _priority_of_risk(self, risk: Risk) -> str:
+        """The most serious priority of this risk level; without one, of the nearest level below it (a
+        standard with only "most serious" and "standard" answers low risk as standard), else above."""
+        rank = RISK_ORDER[risk]
+        levels = sorted(RISK_ORDER, key=lambda r: (RISK_ORDER[r] > rank, abs(RISK_ORDER[r] - rank)))
+        for level in levels:
+            for pid, priority in self.priorities.items():
+                if priority.risk == level:
+                    return pid
+        raise AssertionError("priorities is not empty")
 
     @model_validator(mode="after")
     def _risk_lists_in_scope(self) -> Profile:

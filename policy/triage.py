@@ -117,8 +117,15 @@ def triage(report: ReportFacts, profile: Profile) -> TriageResult:
         risk = _higher(risk, rules.risk_of_harm_risk)
         reasons.append("risk of harm")
 
+    own = next((pid for pid, p in profile.priorities.items() if category in p.categories), None)
+    if own is not None and RISK_ORDER[profile.priorities[own].risk] > RISK_ORDER[risk]:
+        # The landlord's own category has its own priority (issue 16 item 3): its cases are handled at
+        # that priority's risk, whatever the general rules gave.
+        risk = profile.priorities[own].risk
+        reasons.append(f"{category} is {profile.priorities[own].title}")
+
     if risk == "low" and not report.risk_of_harm:
-        if category in cats.early_support:
+        if category in cats.early_support and own is None:
             return TriageResult(
                 outcome="early_support", category=category,
                 reasons=[*reasons, f"{category} suits early support"],

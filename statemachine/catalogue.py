@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from policy.calendar import WorkingCalendar
-from policy.model import RISK_ORDER, Profile, Role
+from policy.model import REPORT, RISK_ORDER, Milestone, Profile, Role
 from policy.periods import Period
 from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
@@ -60,6 +60,7 @@ from statemachine.commands import (
     RecordContact,
     RecordEqualityAssessment,
     RecordIncident,
+    RecordMilestone,
     RecordPoliceReport,
     RecordReferralOutcome,
     RecordRiskAssessment,
@@ -74,6 +75,7 @@ from statemachine.events import (
     ActionChanged,
     ActionPlanAgreed,
     AsbCaseReviewRequested,
+    Breach,
     CaseEvent,
     CaseReviewed,
     ContactRecorded,
@@ -116,9 +118,11 @@ from statemachine.patches import (
     SUPPORT_MOVES_NOTHING,
     TELL_POLICE,
     TELL_THE_POLICE,
+    WORKING_DAYS_ONCE,
     action_task_id,
     follow_up_approval,
 )
+from statemachine.views import TargetStanding
 
 #: A timeline event (statemachine/events.py): effects append them, in the order they happen.
 Event = CaseEvent
@@ -135,6 +139,8 @@ class Lifecycle(Protocol):
     clock: datetime | None
     #: The behaviour changes in force for this case (statemachine/patches.py).
     patches: frozenset[str]
+    #: The bank holidays the workflow holds (None outside workflows: the holidays package).
+    holidays: dict[int, frozenset[date]] | None
 
     def letter(self, template: str, to: str, events: list[Event], version: int | None = None,
                recipient: str | None = None) -> None: ...
@@ -312,6 +318,12 @@ def guard_agree_action_plan(lc: Lifecycle, args: AgreeActionPlan | None, actor: 
     rules = lc.profile.contact
     least = rules.least_frequent
     if args is not None and args.contact_every_days > least.longest_days:
+        floor = rules.reporter_least_frequent
+        if args.reporters_choice and rules.reporter_may_choose_less and floor is not None \
+                and args.contact_every_days > floor.longest_days:
+            # "unless you agree otherwise", within the standard's own limit (issue 16 item 5)
+            return (f"contact every {args.contact_every_days} days is less often than a reporter may choose "
+                    f"under this standard (at least every {floor})")
         if args.reporters_choice and rules.reporter_may_choose_less:
             return None  # 001 rec. 3: the reporter chose it, and it is recorded as theirs
         choice = (" unless the reporter chooses it (record it as their choice: reporters_choice)"
@@ -1261,6 +1273,75 @@ def do_reopen_case(lc: Lifecycle, args: ReopenCase, actor: Actor, now: datetime,
 
 # =============================================================================================== commands
 
+def _milestones(facts: CaseFacts, profile: Profile) -> dict[str, Milestone]:
+    """The milestones of the case's priority (none without the landlord's own priorities)."""
+    priority = profile.priority_for(facts.category, facts.risk)
+    return dict(profile.priorities[priority].milestones) if priority is not None else {}
+
+
+def milestone_due(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar) -> dict[str, datetime]:
+    """When each milestone not yet met nor missed falls due: its `within` from the report (or the case's
+    reopening) or from the earlier milestone it follows, once that is met; one that follows a milestone
+    not yet met is not running."""
+    found: dict[str, datetime] = {}
+    for name, milestone in _milestones(facts, profile).items():
+        if name in facts.milestones_met or name in facts.milestones_missed:
+            continue
+        if milestone.after == REPORT:
+            since: datetime | None = _latest(facts.received_at, facts.reopened_at) or facts.received_at
+        else:
+            since = facts.milestones_met.get(milestone.after)
+        if since is not None:
+            found[name] = calendar.due_after(since, milestone.within)
+    return found
+
+
+def due_milestone(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
+                  patches: frozenset[str]) -> datetime | None:
+    due = milestone_due(facts, profile, calendar)
+    return min(due.values()) if due else None
+
+
+def fire_milestone(lc: Lifecycle, now: datetime, events: list[Event]) -> None:
+    """Each milestone whose deadline has passed unmet is missed once: a breach named after it (unless the
+    profile says it is none) and an overdue task for its `tells` role (issue 16 item 2), by the bank holidays
+    the workflow handed the lifecycle (`Lifecycle.holidays`)."""
+    milestones = _milestones(lc.facts, lc.profile)
+    calendar = WorkingCalendar.from_rules(lc.profile.calendar, holidays_by_year=lc.holidays)
+    for name, due in milestone_due(lc.facts, lc.profile, calendar).items():
+        if due <= now:
+            lc.facts.milestones_missed.append(name)
+            if milestones[name].breach:
+                events.append(Breach(kind=f"milestone:{name}"))
+            lc.task("overdue", milestones[name].tells, events, deadline=f"milestone:{name}")
+            if milestones[name].notify is not None:
+                events.append(Notice(role=milestones[name].notify, about="breach", kind=f"milestone:{name}"))
+
+
+def guard_record_milestone(lc: Lifecycle, args: RecordMilestone | None, actor: Actor | None) -> str | None:
+    milestones = _milestones(lc.facts, lc.profile)
+    if not milestones:
+        return "this standard sets no milestones for the case's priority"
+    if args is None:
+        return None
+    if args.milestone not in milestones:
+        return f"{args.milestone!r} is not a milestone of the case's priority; its milestones: {', '.join(milestones)}"
+    if args.milestone in lc.facts.milestones_met:
+        return f"{milestones[args.milestone].title} was already recorded"
+    after = milestones[args.milestone].after
+    if after != REPORT and after not in lc.facts.milestones_met:
+        return f"{milestones[args.milestone].title} follows {milestones[after].title}: record that first"
+    return None
+
+
+def do_record_milestone(lc: Lifecycle, args: RecordMilestone, actor: Actor, now: datetime,
+                        events: list[Event]) -> None:
+    """A milestone met: the next one measured from it starts (issue 16 item 2). Met late, it still counts
+    as met; its breach, if any, was recorded when it was missed."""
+    lc.facts.milestones_met[args.milestone] = now
+    events.append(Decided(kind=f"milestone:{args.milestone}", decision="met"))
+
+
 _LEGAL_STAGES: tuple[Stage, ...] = ("legal",)
 
 _COMMANDS: tuple[CommandSpec, ...] = (
@@ -1282,6 +1363,10 @@ _COMMANDS: tuple[CommandSpec, ...] = (
                 examples=({"outcome": "made", "method": "phone"}, {"outcome": "failed", "method": "phone"},
                           {"outcome": "made", "method": "visit", "note_ref": "N-1"}),
                 title="Record a contact", clause="003 §8 stage 1"),
+    CommandSpec("record_milestone", "record that a response milestone of the standard was met (an interview, "
+                "an assessment, the lead officer's call): the next one counts from it", RecordMilestone,
+                OPEN_STAGES, do_record_milestone, guard_record_milestone,
+                examples=({"milestone": "interview"},), title="Record a milestone met", clause="issue 16 item 2"),
     CommandSpec("record_risk_assessment", "score the profile's risk matrix: the level follows, and the next "
                 "assessment is set", RecordRiskAssessment, OPEN_STAGES, do_record_risk_assessment,
                 guard_record_risk_assessment,
@@ -1444,9 +1529,13 @@ def approval_commands() -> dict[str, dict[str, str]]:
 # =============================================================================================== deadlines
 
 
-def _due_on(calendar: WorkingCalendar, moment: datetime) -> datetime:
-    """The end of the working day on which `moment` counts (the next one if after hours or not working)."""
-    return calendar.working_day_deadline(moment, 0)
+def _due_after(calendar: WorkingCalendar, start: datetime, period: Period, patches: frozenset[str]) -> datetime:
+    """The deadline `period` after `start` gives, by the convention of policy/calendar.py (the receipt
+    convention once, to the start). Before WORKING_DAYS_ONCE a working-day period's end (17:00) was
+    counted as after hours and moved to the next working day: one working day late (issue 16 item 1)."""
+    if WORKING_DAYS_ONCE in patches:
+        return calendar.due_after(start, period)
+    return calendar.due_on(calendar.add_period(start, period))
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
@@ -1461,7 +1550,17 @@ def due_first_response(facts: CaseFacts, profile: Profile, calendar: WorkingCale
     if facts.first_response_at is not None or facts.risk is None:
         return None
     since = _latest(facts.received_at, facts.reopened_at) or facts.received_at
-    return calendar.working_day_deadline(since, profile.first_response.for_risk(facts.risk))
+    return calendar.due_after(since, first_response_within(facts, profile))
+
+
+def first_response_within(facts: CaseFacts, profile: Profile) -> Period:
+    """How long the first response may take: the landlord's own priority's `respond_within` when the
+    profile lists priorities (issue 16 item 3), else `first_response.<risk>` working days (003 §8 table).
+    The same period bounds the allocation task (Lifecycle.task_terms)."""
+    priority = profile.priority_for(facts.category, facts.risk)
+    if priority is not None:
+        return profile.priorities[priority].respond_within
+    return Period(profile.first_response.for_risk(facts.risk or "low"), "working_days")
 
 
 def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
@@ -1490,13 +1589,12 @@ def due_case_review(facts: CaseFacts, profile: Profile, calendar: WorkingCalenda
     if facts.converted_at is None:
         return None
     if facts.last_review_at is None:  # the initial review ends the investigation (from reopening, if later)
-        first = calendar.add_period(_latest(facts.converted_at, facts.reopened_at) or facts.converted_at,
-                                    profile.case.investigation)
+        since, period = _latest(facts.converted_at, facts.reopened_at) or facts.converted_at, profile.case.investigation
     elif facts.reopened_at is not None and facts.reopened_at > facts.last_review_at:
-        first = calendar.add_period(facts.reopened_at, profile.case.review_interval)
+        since, period = facts.reopened_at, profile.case.review_interval
     else:
-        first = calendar.add_period(facts.last_review_at, profile.case.review_interval)
-    return _due_on(calendar, first)
+        since, period = facts.last_review_at, profile.case.review_interval
+    return _due_after(calendar, since, period, patches)
 
 
 def due_inactivity(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
@@ -1520,7 +1618,7 @@ def due_contact(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,
     if facts.reporter.anonymous or since is None:
         return None
     every = Period(facts.contact_every_days, "days") if facts.contact_every_days else profile.contact.default_every
-    return _due_on(calendar, calendar.add_period(since, every))
+    return _due_after(calendar, since, every, patches)
 
 
 def contact_clock(facts: CaseFacts, from_conversion: bool = True) -> datetime | None:
@@ -1705,6 +1803,10 @@ _DEADLINES: tuple[DeadlineSpec, ...] = (
                  "contact.default_every", due_contact, "breach + overdue task for the officer; manager told",
                  fire_contact_missed, breach=True, tells="the officer (overdue task) and their manager (a notice)",
                  clause="003 §9"),
+    DeadlineSpec("milestone", "a response milestone of the landlord's standard for the case's priority (from "
+                 "the report or an earlier milestone met)", OPEN_STAGES, "priorities", due_milestone,
+                 "breach (unless the milestone says none) + overdue task for its `tells` role", fire_milestone,
+                 tells="the milestone's `tells` role (an overdue task)", clause="issue 16 item 2"),
     DeadlineSpec("referral_follow_up", "a referral's follow-up date: the officer checks what became of it",
                  OPEN_STAGES, "referrals.follow_up_after", due_referral_follow_up, "referral_follow_up task",
                  fire_referral_follow_up, tells="the officer (a referral_follow_up task, answered by "
@@ -1736,6 +1838,52 @@ BREACH_DEADLINES: frozenset[str] = frozenset(spec.kind for spec in _DEADLINES if
 TIMELINE_KIND: dict[str, str] = {s.kind: s.timeline_kind for s in _DEADLINES if s.timeline_kind}
 #: Which deadline a letter promises (MessageRequest.due).
 LETTER_DUE: dict[str, str] = {letter: spec.kind for spec in _DEADLINES for letter in spec.promised_by}
+
+
+# =============================================================================================== targets
+
+
+def resolution_target(profile: Profile, calendar: WorkingCalendar, received_at: datetime,
+                      closed_at: datetime | None, now: datetime) -> TargetStanding | None:
+    """A case's age against the profile's `targets.resolve_within` (None: the profile sets none). A target,
+    not a deadline: no breach and no task (issue 16 item 4; "we aim to resolve the majority of cases within
+    45 working days"). The age counts the working days after the day the report counts as received, up to
+    the day it closed (or today), by the receipt convention of policy/calendar.py."""
+    target = profile.targets.resolve_within
+    if target is None:
+        return None
+    due = calendar.due_after(received_at, target)
+    end = closed_at or now
+    first = calendar.receipt_day(received_at)
+    last = end.astimezone(calendar.tz).date()
+    age = 0
+    day = first
+    while day < last:
+        day = calendar.next_working_day(day)
+        if day <= last:
+            age += 1
+    return TargetStanding(target=str(target), share_percent=profile.targets.resolve_share_percent, due=due,
+                          age_working_days=age, resolved=closed_at is not None, within=end <= due)
+
+
+def target_report(profile: Profile, standings: list[TargetStanding]) -> dict[str, Any]:
+    """The resolution target reported over cases: how many were resolved, how many within the target, the
+    share, and whether the promised share was reached (issue 16 item 4). Open cases already past it are
+    counted too: they can no longer be resolved within it."""
+    resolved = [s for s in standings if s.resolved]
+    within = [s for s in resolved if s.within]
+    overdue_open = [s for s in standings if not s.resolved and not s.within]
+    counted = len(resolved) + len(overdue_open)
+    share = round(100 * len(within) / counted, 1) if counted else None
+    return {
+        "profile": profile.name,
+        "target": str(profile.targets.resolve_within) if profile.targets.resolve_within else None,
+        "share_promised_percent": profile.targets.resolve_share_percent,
+        "cases": len(standings), "resolved": len(resolved), "resolved_within": len(within),
+        "open_past_target": len(overdue_open),
+        "share_within_percent": share,
+        "met": share is not None and share >= profile.targets.resolve_share_percent,
+    }
 
 
 # =============================================================================================== tables

@@ -216,6 +216,12 @@ class RecordContact(_Args):
     note_ref: str | None = Field(None, max_length=40)
 
 
+class RecordMilestone(_Args):
+    """A response milestone of the landlord's standard was met (issue 16 item 2): its id in the profile."""
+
+    milestone: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+
+
 class RecordRiskAssessment(_Args):
     """A risk assessment: a score for each factor of the profile's matrix (policy/model.py RiskMatrix;
     004 §3.4 "a risk assessment matrix"), from which the level is computed, and when the next one is due.

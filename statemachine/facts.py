@@ -160,6 +160,10 @@ class CaseFacts(BaseModel):
     interventions: list[str] = []
     #: Referrals to partner agencies (003 §9; 004 §3.3), for their follow-up tasks.
     referrals: list[ReferralFact] = []
+    #: The landlord's response milestones (profile `priorities.<id>.milestones`): when each was met, and
+    #: those already missed (each breached once) (issue 16 item 2).
+    milestones_met: dict[str, datetime] = {}
+    milestones_missed: list[str] = []
     legal_actions: list[LegalAction] = []
     pending: list[PendingApproval] = []
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from transitions import Machine
@@ -39,6 +39,7 @@ from statemachine.catalogue import (
     Event,
     allocate,
     decide_enquiry,
+    first_response_within,
     parse_args,
     raise_for_vulnerable_reporter,
     tell_the_police,
@@ -119,6 +120,9 @@ class Lifecycle:
         self._target: str | None = None
         #: The time of the command being checked, for guards that count time windows.
         self.clock: datetime | None = None
+        #: The bank holidays the workflow holds (None: the holidays package, outside workflows), for a
+        #: deadline's fire that counts working days again (the response milestones).
+        self.holidays: dict[int, frozenset[date]] | None = None
         self.machine = Machine(
             model=self,
             states=list(STAGES),
@@ -319,8 +323,7 @@ class Lifecycle:
         if kind == ALLOCATION:
             # Allocated within the first-response period (003 §8 table; 004 §2.3): due when the first
             # response is, so a report nobody allocated is escalated, never silently left.
-            days = self.profile.first_response.for_risk(self.facts.risk or "low")
-            return chain, Period(days, "working_days")
+            return chain, first_response_within(self.facts, self.profile)
         return chain, self.profile.approvals.decide_within
 
     def on_task_escalated(self, approval_id: str | None, task: str, kind: str, role: str, now: datetime) -> Decision:

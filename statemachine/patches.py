@@ -67,11 +67,16 @@ LINKED_REPORTS = "linked-reports"
 #: as well as any ASB Case Review application window (CASE_REVIEW_AFTER_CLOSURE): one wait, to the later.
 REOPEN_CASE = "reopen-case"
 
+#: A deadline of N working days from a moment (a contact, a review) is the end of the Nth working day, not
+#: the day after: the receipt convention is applied once, to the start (policy/calendar.py; issue 16 item 1).
+WORKING_DAYS_ONCE = "working-days-once"
+
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
                             LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
                             CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER,
                             ALLOCATION_TASK, RISK_MATRIX, ACTION_PLAN_VERSIONS, EQUALITY_AT_EACH_STEP,
-                            REFERRALS_RECORDED, INCIDENT_DETAILS, LINKED_REPORTS, REOPEN_CASE)
+                            REFERRALS_RECORDED, INCIDENT_DETAILS, LINKED_REPORTS, REOPEN_CASE,
+                            WORKING_DAYS_ONCE)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 

@@ -35,6 +35,22 @@ class CaseHeadline(BaseModel):
     closure_reason: str | None = None
 
 
+class TargetStanding(BaseModel):
+    """A case's age against the landlord's resolution target (issue 16 item 4): a target, not a deadline,
+    so it is shown and reported, never breached."""
+
+    #: The target as the profile writes it ("45 working days") and the share it promises, in percent.
+    target: str
+    share_percent: int
+    #: When the case's age reaches the target.
+    due: datetime
+    #: Working days from the day the report counts as received to today, or to the day it closed.
+    age_working_days: int
+    resolved: bool
+    #: Resolved within the target, or (open) not yet past it.
+    within: bool
+
+
 class CaseStatus(CaseHeadline):
     """The case workflow's own view: where the case is, what is due, and what may be done next."""
 
@@ -43,6 +59,9 @@ class CaseStatus(CaseHeadline):
     overdue: list[str] = []
     pending_approvals: list[PendingApproval] = []
     allowed: list[str] = []
+    #: The landlord's own priority of the case (profile `priorities`), when the profile lists them.
+    priority: str | None = None
+    resolution_target: TargetStanding | None = None
 
 
 class CaseRecord(CaseHeadline):

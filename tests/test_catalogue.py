@@ -141,8 +141,8 @@ def test_every_deadline_setting_is_a_profile_value() -> None:
             node = fields[part].annotation
 
 
-def _case(**facts: object) -> Lifecycle:
-    profile = load("reading")
+def _case(profile_name: str = "reading", **facts: object) -> Lifecycle:
+    profile = load(profile_name)
     report = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reporter": {"id": "r1"},
                                         "reported_person": {"id": "p1"}})
     lifecycle, _ = Lifecycle.start("ASB-2026-000001", report, profile, datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
@@ -154,8 +154,10 @@ def _case(**facts: object) -> Lifecycle:
 def test_open_deadlines_are_exactly_the_specs_that_run_in_the_stage() -> None:
     """With every fact a deadline waits on in place, each stage has exactly the deadlines whose specs run there."""
     start = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    # A London borough's priority one (examples/profiles/lbhf.toml) has response milestones.
+    lbhf = str(ROOT / "examples" / "profiles" / "lbhf.toml")
     for stage in OPEN_STAGES:
-        lc = _case(stage=stage, converted_at=start, last_contact_at=start, monitoring_since=start,
+        lc = _case(lbhf, stage=stage, risk="high", converted_at=start, last_contact_at=start, monitoring_since=start,
                    unable_letter_at=start, hate=True, risk_review_on=start.date(),
                    actions=[PlannedAction(id="A1", who="officer", due=date(2026, 3, 20))],
                    referrals=[ReferralFact(id="referral-1", agency="victim_support", kind="victim_support",

@@ -27,6 +27,37 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 #: Per example: the last stage, the closure reason (None: still open at `until`), letters (template, to)
 #: in order, breaches (kind), tasks (kind, role), escalations (kind, role), refused commands in order.
 EXPECTED: dict[str, dict[str, Any]] = {
+    # Issue 16: landlords' own published standards (examples/profiles/), with the deadlines they promise.
+    "thirteen-priorities.yaml": {
+        "stage": "enquiry", "closed": None, "risk": "high",
+        "letters": [("acknowledgement", "reporter"), ("action_plan", "reporter")],
+        "breaches": [], "tasks": [], "escalations": [],
+        "rejected": [("agree_action_plan", "less often than a reporter may choose under this standard "
+                                           "(at least every 1 month)")],
+        # 1 working day for the most serious; contact within each 10 working days: Monday 16 March, not 17.
+        "deadlines": [("first_response", "2026-03-03T17:00:00+00:00"), ("milestone", "2026-03-03T17:00:00+00:00"),
+                      ("contact", "2026-03-16T17:00:00+00:00"), ("contact", "2026-04-07T17:00:00+01:00")],
+    },
+    "lbhf-milestones.yaml": {
+        "stage": "enquiry", "closed": None, "risk": "high",
+        "letters": [("acknowledgement", "reporter")],
+        "breaches": ["milestone:lead_officer_contact"], "tasks": [("overdue", "manager")], "escalations": [],
+        "rejected": [("record_milestone", "record that first")],
+        "deadlines": [("first_response", "2026-03-03T17:00:00+00:00"), ("milestone", "2026-03-04T17:00:00+00:00"),
+                      ("milestone", "2026-03-06T17:00:00+00:00")],
+    },
+    "best-priorities.yaml": {
+        "stage": "enquiry", "closed": None, "risk": "low",
+        "letters": [("acknowledgement", "reporter")], "breaches": [], "tasks": [], "escalations": [], "rejected": [],
+        "deadlines": [("milestone", "2026-03-05T17:00:00+00:00"), ("first_response", "2026-03-20T17:00:00+00:00")],
+    },
+    "your-housing-target.yaml": {
+        "stage": "closed", "closed": "asb_stopped", "risk": "low",
+        "letters": [("acknowledgement", "reporter"), ("enquiry_closed", "reporter")],
+        "breaches": [], "tasks": [], "escalations": [], "rejected": [],
+        "deadlines": [("first_response", "2026-03-04T17:00:00+00:00")],
+        "target": {"target": "45 working days", "age_working_days": 18, "resolved": True, "within": True},
+    },
     "referral-follow-up.yaml": {  # issue 12 item 8: referrals, their follow-up tasks, a partner's outcomes
         "stage": "enquiry",
         "closed": None,
@@ -354,6 +385,11 @@ async def test_example_plays_with_its_outcomes(name: str, simulator: tuple[Any, 
     assert [e["command"] for e in rejected] == [command for command, _ in want["rejected"]]
     for event, (_command, reason) in zip(rejected, want["rejected"], strict=True):
         assert reason in event["reason"]
+    if "deadlines" in want:  # issue 16: the deadlines a landlord's own standard promises
+        announced = [(e["kind"], e["due"]) for e in events("deadline")]
+        assert [d for d in want["deadlines"] if d not in announced] == [], announced
+    if "target" in want:  # a target, not a deadline: shown at the end, never a breach
+        assert {k: events("target")[-1][k] for k in want["target"]} == want["target"]
     if "parties" in want:
         assert [(e["role"], e["person"]) for e in events("party")] == want["parties"]
         assert [(e["kind"], e["incident"] is not None) for e in events("evidence")] == want["evidence"]

@@ -32,8 +32,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import EventBatch, MessageRequest, Projection, TaskInput, TimelineEvent
     from activities.messages import MessageActivities
     from activities.tasks import TaskActivities
+    from policy.calendar import HolidaysNotLoaded
     from policy.model import Profile
-    from statemachine.catalogue import COMMANDS, LETTER_DUE, TIMELINE_KIND, case_review_applications_close
+    from statemachine.catalogue import (
+        COMMANDS,
+        LETTER_DUE,
+        TIMELINE_KIND,
+        case_review_applications_close,
+        resolution_target,
+    )
     from statemachine.commands import Actor, ReportArgs
     from statemachine.deadlines import calendar_for, handled_key, open_deadlines, overdue, unhandled
     from statemachine.events import (
@@ -52,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from statemachine.facts import CaseFacts
     from statemachine.lifecycle import PATCHES, Event, Lifecycle
     from statemachine.patches import CASE_REVIEW_AFTER_CLOSURE, answered_on_the_case
-    from statemachine.views import CaseStatus
+    from statemachine.views import CaseStatus, TargetStanding
     from workflows.messages import (
         CASE_DECIDED,
         CaseDecided,
@@ -151,6 +158,7 @@ class CaseWorkflow:
 
     @property
     def lifecycle(self) -> Lifecycle:
+        self._lifecycle.holidays = self._holidays  # the milestones' fire counts working days (issue 16)
         return self._lifecycle
 
     def _deadlines(self) -> dict[str, datetime]:
@@ -367,7 +375,19 @@ class CaseWorkflow:
             overdue=overdue(facts, deadlines, self._now()),
             pending_approvals=list(facts.pending),
             allowed=lc.allowed(actor, self._now()), closure_reason=facts.closure_reason,
+            priority=lc.profile.priority_for(facts.category, facts.risk),
+            resolution_target=self._target_standing(),
         )
+
+    def _target_standing(self) -> TargetStanding | None:
+        """The case's age against the profile's resolution target (issue 16 item 4); None if the holidays of
+        a year it spans are not held (a query must not fail for a target)."""
+        lc = self.lifecycle
+        try:
+            return resolution_target(lc.profile, calendar_for(lc.profile, self._holidays), lc.facts.received_at,
+                                     lc.facts.closed_at, self._now())
+        except HolidaysNotLoaded:
+            return None
 
     # ------------------------------------------------------------------ effects
 
