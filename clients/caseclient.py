@@ -76,7 +76,7 @@ async def start_case(
     data = CaseInput(
         reference=reference, profile=profile, report=report, clock_shift_seconds=clock_shift_seconds,
         search_attributes=search_attributes,
-        holidays=holidays_around(profile.calendar.nation, received or datetime.now(UTC)),
+        holidays=holidays_around(profile.calendar.nation, received or datetime.now(UTC)), received=received,
     )
     return await client.start_workflow(
         CaseWorkflow.run, data, id=reference, task_queue=task_queue,

@@ -70,13 +70,17 @@ REOPEN_CASE = "reopen-case"
 #: A deadline of N working days from a moment (a contact, a review) is the end of the Nth working day, not
 #: the day after: the receipt convention is applied once, to the start (policy/calendar.py; issue 16 item 1).
 WORKING_DAYS_ONCE = "working-days-once"
+#: A case's report is received when its door took it (StartArgs.received), not when its workflow started: a
+#: start delayed by a Temporal outage (the reconciler starts it later) or a loaded worker no longer moves
+#: the first-response deadline and every deadline counted from receipt (003 §8; 004 §3.1).
+RECEIVED_AT_THE_DOOR = "received-at-the-door"
 
 PATCHES: tuple[str, ...] = (ENQUIRY_EXPIRY_DECISION, CONTACT_FROM_CONVERSION, OFFICER_PROMPTS, SUPPORT_MOVES_NOTHING,
                             LEGAL_APPROVER_BY_FACT, CASE_REVIEW_28_DAYS, TELL_THE_POLICE, NOT_ASB_REFERRAL,
                             CASE_REVIEW_AFTER_CLOSURE, INCIDENT_SOURCES, INDEPENDENT_REVIEWER,
                             ALLOCATION_TASK, RISK_MATRIX, ACTION_PLAN_VERSIONS, EQUALITY_AT_EACH_STEP,
                             REFERRALS_RECORDED, INCIDENT_DETAILS, LINKED_REPORTS, REOPEN_CASE,
-                            WORKING_DAYS_ONCE)
+                            WORKING_DAYS_ONCE, RECEIVED_AT_THE_DOOR)
 #: Every change in force: what a new case runs on.
 ALL: frozenset[str] = frozenset(PATCHES)
 

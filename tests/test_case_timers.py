@@ -599,3 +599,32 @@ async def test_an_action_past_its_date_gives_the_officer_a_task_and_each_plan_ve
     assert await eventually(first_task, lambda tasks: tasks == [("done", "done"), ("open", None)],
                             what="the first action's task answered on the case") == [("done", "done"),
                                                                                      ("open", None)]
+
+
+async def test_a_case_started_late_counts_from_when_its_door_took_the_report(
+    env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The API logs a report (its row is the durable intent) and starts the workflow; if Temporal was down,
+    the reconciler starts it later. The report was received when the door took it, so its first response
+    is due five working days from then, not from the late start (003 §8). A door time after the workflow's
+    own clock is taken as now, never the future."""
+    from datetime import timedelta
+
+    from clients.caseclient import start_case
+    from statemachine.commands import ReportArgs
+    from statemachine.views import CaseStatus
+
+    profile = load("reading")
+    args = ReportArgs.model_validate(report(START)["with"])
+    now = await env.get_current_time()
+
+    async def first_response(received: datetime | None) -> datetime:
+        handle = await start_case(env.client, f"ASB-DOOR-{uuid.uuid4().hex[:8]}", profile, args,
+                                  task_queue=task_queue, received=received)
+        return (await handle.query("status", result_type=CaseStatus)).deadlines["first_response"]
+
+    started_now = await first_response(None)
+    three_days_late = await first_response(now - timedelta(days=3))
+    from_the_future = await first_response(now + timedelta(days=30))
+    assert three_days_late < started_now - timedelta(hours=23)  # at least a working day earlier
+    assert from_the_future == started_now

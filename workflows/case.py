@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from statemachine.facts import CaseFacts
     from statemachine.lifecycle import PATCHES, Event, Lifecycle
-    from statemachine.patches import CASE_REVIEW_AFTER_CLOSURE, answered_on_the_case
+    from statemachine.patches import CASE_REVIEW_AFTER_CLOSURE, RECEIVED_AT_THE_DOOR, answered_on_the_case
     from statemachine.views import CaseStatus, TargetStanding
     from workflows.messages import (
         CASE_DECIDED,
@@ -114,6 +114,9 @@ class CaseInput(BaseModel):
     #: Bank holidays by year, supplied by whoever starts the case (client code may read files; the
     #: workflow may not). Years not given are fetched by the bank_holidays activity when needed.
     holidays: dict[int, list[date]] = {}
+    #: When the door took the report (on the same shifted clock as the workflow's). The case is received
+    #: then, not when its workflow got going; a time after the workflow's own clock is taken as now.
+    received: datetime | None = None
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -146,6 +149,8 @@ class CaseWorkflow:
         self._announced = {}
         self._seq = 0
         self._received = self._now()
+        if RECEIVED_AT_THE_DOOR in patches and data.received is not None:
+            self._received = min(self._received, data.received.astimezone(UTC).replace(microsecond=0))
         self._lifecycle, decision = Lifecycle.start(data.reference, data.report, data.profile, self._received,
                                                     patches)
         self._opening = decision.typed
