@@ -219,9 +219,10 @@ def first_response(session: Session, profile: Profile, period: Period, now: date
             "Counts the cases opened in the period (reports triaged to an enquiry; early support and reports "
             "that are not ASB open no case), by the risk each case has now.",
             f"The standard is the profile's first_response: high {profile.first_response.high}, medium "
-            f"{profile.first_response.medium}, low {profile.first_response.low} working days, counted from the "
-            f"working day the report was received (after {profile.calendar.end_of_working_day:%H:%M}: the next), "
-            f"bank holidays of {profile.calendar.nation} excluded; due at the end of the last working day.",
+            f"{profile.first_response.medium}, low {profile.first_response.low} working days after the working "
+            f"day the report was received (received after {profile.calendar.end_of_working_day:%H:%M} or on a "
+            f"day off: the next working day), bank holidays of {profile.calendar.nation} excluded; due at the "
+            "end of the last of them.",
             "Met: the first contact with the reporter (any recorded contact, made or attempted) was recorded by "
             "then. Missed: recorded later, or none recorded and the due time has passed. Pending: none recorded "
             "and not yet due; pending cases are left out of the compliance percentage.",
@@ -287,8 +288,8 @@ def open_cases(session: Session, profile: Profile, period: Period, now: datetime
     return Report(
         "open-cases", "Open cases by stage, risk and age", profile.name, period,
         rules=[
-            f"Counts the cases open at the end of the period ({period.end.isoformat()}, midnight, "
-            f"{profile.calendar.timezone}): opened before then and not closed by then.",
+            f"Counts the cases open at the end of {period.end.isoformat()} ({profile.calendar.timezone}): opened "
+            "before then and not closed by then.",
             "Stage and risk are as they stood then, from each case's timeline (a reopened case is open again).",
             "Age is whole days from the report to the end of the period: "
             + ", ".join(label for label, _ in AGE_BANDS) + ".",

@@ -130,7 +130,7 @@ async def _results(client: object, expected: int) -> list[dict[str, object]]:
             out = []
             for w in done:
                 result = await client.get_workflow_handle(w.id, run_id=w.run_id).result()
-                out.append(result.model_dump())
+                out.append(dict(result))
             return out
         await asyncio.sleep(0.5)
     raise AssertionError(f"fewer than {expected} monthly report runs finished")
