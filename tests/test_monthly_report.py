@@ -9,7 +9,8 @@ the first working day, sends October's report."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def case_file(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def case_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A case file of this module's own (SQLite, as `asb up` keeps it), with October 2026's cases."""
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('monthly') / 'case-file.db'}")
     store.upgrade()
@@ -115,7 +116,7 @@ async def test_the_schedule_sends_octobers_report_on_the_first_working_day_of_no
     assert (outbox / "reports" / "monthly-report-reading-2026-10.pdf").exists()
 
 
-async def _results(client: object, expected: int) -> list[dict[str, object]]:
+async def _results(client: object, expected: int) -> list[dict[str, Any]]:
     """The results of the monthly report's runs, once `expected` of them have finished."""
     from temporalio.client import Client, WorkflowExecutionStatus
 
