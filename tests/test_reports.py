@@ -385,3 +385,53 @@ async def test_the_survey_link_is_signed_single_use_and_refuses_anything_else(
         assert "secret" not in answer.text.lower()
     odd = await api.post("/survey/answers", json={"token": token, "satisfaction": "<script>"})
     assert odd.status_code == 422
+
+
+# ------------------------------------------------------------------------------------------- the pages
+
+
+async def test_the_managers_pages_show_each_report_with_its_period_rules_and_csv(
+        app: FastAPI, year: Store, tmp_path: Path) -> None:
+    from tests.test_web_pages import signed_in
+
+    manager = await signed_in(app, "manager", "m1")
+    index = await manager.get("/web/reports")
+    assert index.status_code == 200 and "/web/reports/nm01" in index.text
+    page = await manager.get("/web/reports/closures?year=2025")
+    assert page.status_code == 200
+    assert "reporting year 2025/26 (2025-04-01 to 2026-03-31)" in page.text
+    assert "How it is counted" in page.text and "asb_stopped" in page.text
+    download = await manager.get("/web/reports/closures.csv?from=2025-04-01&to=2026-03-31")
+    assert download.status_code == 200 and "no_reports,1,122.0" in download.text
+    monthly = await manager.get("/web/reports/monthly?month=2025-09")
+    assert monthly.status_code == 200 and monthly.text.count("<svg") == 5
+    (tmp_path / "monthly.html").write_text(monthly.text)
+    pdf = await manager.get("/web/reports/monthly.pdf?month=2025-09")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    bad = await manager.get("/web/reports/closures?month=2025-13")
+    assert bad.status_code == 422 and "no such month" in bad.text
+    officer = await signed_in(app, "officer", "o1")
+    assert (await officer.get("/web/reports/nm01")).status_code == 403
+
+
+async def test_the_survey_page_takes_one_answer_through_the_letters_link(
+        app: FastAPI, year: Store, state_dir: Path) -> None:
+    from tests.api_support import client_for
+    from tests.test_web_pages import csrf_of
+
+    token = surveys.make_token(ref(5), "p5", datetime.now(UTC), surveys.survey_key(state_dir))
+    public = client_for(app)
+    form = await public.get(f"/web/survey?t={token}")
+    assert form.status_code == 200 and "How satisfied or dissatisfied" in form.text
+    empty = await public.post("/web/survey", data={"csrf_token": csrf_of(form.text), "t": token})
+    assert empty.status_code == 422 and "Choose how satisfied" in empty.text
+    done = await public.post("/web/survey", data={"csrf_token": csrf_of(form.text), "t": token,
+                                                  "satisfaction": "very_satisfied"})
+    assert done.status_code == 200 and "Thank you" in done.text
+    again = await public.post("/web/survey", data={"csrf_token": csrf_of(form.text), "t": token,
+                                                   "satisfaction": "very_dissatisfied"})
+    assert "already have your answer" in again.text
+    with year.session() as s:
+        assert [(a.person_id, a.satisfaction) for a in surveys.answers_for(s, ref(5)) if a.channel == "link"] == [
+            ("p5", "very_satisfied")]
+    assert (await public.get("/web/survey?t=nonsense")).status_code == 404

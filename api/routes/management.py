@@ -133,7 +133,8 @@ async def answer_survey(body: LinkAnswerIn, service: Work) -> JSONResponse:
 
     def write() -> AnswerOut:
         with service.store.session() as session, session.begin():
-            row = surveys.answer_by_link(session, body.token, body.satisfaction, surveys.survey_key(),
+            row = surveys.answer_by_link(session, body.token, body.satisfaction,
+                                         surveys.survey_key(service.settings.state_dir),
                                          datetime.now(UTC), valid)
             return AnswerOut(case_ref=row.case_ref, satisfaction=row.satisfaction, channel=row.channel,
                              answered_at=row.answered_at)
