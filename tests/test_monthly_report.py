@@ -148,3 +148,25 @@ def test_the_report_has_the_months_figures_and_charts(case_file: Store, tmp_path
     assert report.html.count("<svg") == 5
     assert "October 2026 (2026-10-01 to 2026-10-31)" in report.html
     assert report.pdf.startswith(b"%PDF")
+
+
+async def test_a_worker_starting_creates_the_monthly_schedule_once(dev_env: WorkflowEnvironment, case_file: Store,
+                                                                    tmp_path: Path) -> None:
+    """What `asb up` and `asb worker` run at start-up (worker.py `start_up`): the landlord's monthly
+    Schedule, created if missing and left alone by the next worker (here for LiveWest, this module's other
+    test having Reading's)."""
+    from temporalio.client import ScheduleActionStartWorkflow
+
+    from worker import start_up
+
+    await start_up(dev_env.client, case_file, QUEUE, profile="livewest")
+    await start_up(dev_env.client, case_file, QUEUE, profile="livewest")
+    described = await dev_env.client.get_schedule_handle(schedule_id("livewest")).describe()
+    action = described.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow) and action.workflow == "MonthlyReportWorkflow"
+    calendar = described.schedule.spec.calendars[0]
+    assert [(r.start, r.end) for r in calendar.day_of_month] == [(1, 7)]
+    assert [r.start for r in calendar.hour] == [7]
+    assert described.schedule.spec.time_zone_name == "Europe/London"
+    ids = [s.id async for s in await dev_env.client.list_schedules()]
+    assert ids.count(schedule_id("livewest")) == 1
