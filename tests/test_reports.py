@@ -435,3 +435,35 @@ async def test_the_survey_page_takes_one_answer_through_the_letters_link(
         assert [(a.person_id, a.satisfaction) for a in surveys.answers_for(s, ref(5)) if a.channel == "link"] == [
             ("p5", "very_satisfied")]
     assert (await public.get("/web/survey?t=nonsense")).status_code == 404
+
+
+async def test_the_survey_letters_link_records_the_answer_in_the_case_file(
+        api: httpx.AsyncClient, year: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link printed in the satisfaction_survey letter (letters/compose.py) is the one the door accepts:
+    the answer is the letter's reporter's, on the letter's case."""
+    import re
+
+    from letters.compose import LetterJob, compose
+    from letters.config import DeliverySettings, Landlord
+    from letters.recipients import Recipient, find_recipient
+    from letters.render import renderer
+    from tests.letters_helpers import AT, seed_case
+
+    monkeypatch.setenv("ASB_SURVEY_SECRET", "s" * 40)
+    case = f"SV-{RUN}7"
+    reporter, _ = seed_case(year, case, closure_reason="asb_stopped")
+    with year.session() as s, s.begin():
+        s.get(CaseRow, case).closed_at = AT  # type: ignore[union-attr]
+    settings = DeliverySettings(landlord=Landlord(name="Example Homes", survey_url="https://asb.example.org/web/survey"))
+    with year.session() as s:
+        person = find_recipient(s, case, "reporter", None)
+        assert isinstance(person, Recipient)
+        letter = compose(s, LetterJob(case, "satisfaction_survey", "reporter", person.person_id, datetime.now(UTC)),
+                         person, settings, renderer(None))
+    found = re.search(r"https://asb\.example\.org/web/survey\?t=([A-Za-z0-9_.-]+)", letter.text)
+    assert found, letter.text
+    answer = await api.post("/survey/answers", json={"token": found.group(1), "satisfaction": "neither"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["case_ref"] == case
+    with year.session() as s:
+        assert [(a.person_id, a.satisfaction) for a in surveys.answers_for(s, case)] == [(reporter, "neither")]
