@@ -467,3 +467,31 @@ async def test_the_survey_letters_link_records_the_answer_in_the_case_file(
     assert answer.json()["case_ref"] == case
     with year.session() as s:
         assert [(a.person_id, a.satisfaction) for a in surveys.answers_for(s, case)] == [(reporter, "neither")]
+
+
+async def test_staff_record_a_survey_answer_and_a_reviews_outcome(api: httpx.AsyncClient, year: Store,
+                                                                   state_dir: Path) -> None:
+    from tests.api_support import Tokens
+
+    tokens = Tokens(state_dir)
+    officer, manager = tokens("officer", "o1"), tokens("manager", "m2")
+    answer = await api.post(f"/cases/{ref(1)}/survey-answers", headers=officer,
+                            json={"satisfaction": "fairly_satisfied", "channel": "phone", "person_id": "staff-rec"})
+    assert answer.status_code == 201, answer.text
+    again = await api.post(f"/cases/{ref(1)}/survey-answers", headers=officer,
+                           json={"satisfaction": "very_satisfied", "channel": "paper", "person_id": "staff-rec"})
+    assert again.status_code == 409
+    still_open = await api.post(f"/cases/{ref(3)}/survey-answers", headers=officer,
+                                json={"satisfaction": "neither", "channel": "phone"})
+    assert still_open.status_code == 409 and "open" in still_open.json()["detail"]
+    wrong = await api.post(f"/cases/{ref(1)}/survey-answers", headers=officer,
+                           json={"satisfaction": "ecstatic", "channel": "phone"})
+    assert wrong.status_code == 422
+    outcome = await api.put(f"/cases/{ref(2)}/asb-case-review-outcome", headers=manager,
+                            json={"held_on": "2026-06-30", "recommendations": True})  # after the year
+    assert outcome.status_code == 200, outcome.text
+    assert (await api.put(f"/cases/{ref(2)}/asb-case-review-outcome", headers=officer,
+                          json={"held_on": "2026-06-30", "recommendations": True})).status_code == 403
+    with year.session() as s:
+        rows = s.query(CaseReviewOutcomeRow).filter(CaseReviewOutcomeRow.case_ref == ref(2)).all()
+        assert [(r.held_on, r.recommendations, r.recorded_by) for r in rows] == [(date(2026, 6, 30), True, "m2")]
