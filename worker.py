@@ -3,7 +3,8 @@
 `asb worker` runs this against TEMPORAL_ADDRESS (a cluster or Temporal Cloud in production);
 `asb up` runs it beside the embedded dev server. On start-up it makes sure the reconciler's Schedule
 exists and runs one reconcile pass at once (activities/reconcile.py): cases logged while Temporal
-was unreachable are started, pending notes settled.
+was unreachable are started, pending notes settled. It also makes sure the monthly performance report's
+Schedule exists (workflows/monthly.py).
 """
 
 from __future__ import annotations
@@ -27,16 +28,18 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar import fetch_bank_holidays
 from activities.case_file import CaseFileActivities
 from activities.messages import MessageActivities
+from activities.monthly import MonthlyActivities
 from activities.reconcile import ReconcileActivities, reconcile_once
 from activities.tasks import TaskActivities
 from casefile.db import Store, default_state_dir
 from workflows.case import TASK_QUEUE, CaseWorkflow
+from workflows.monthly import MonthlyReportWorkflow, ensure_monthly_schedule
 from workflows.reconcile import ReconcileWorkflow, ensure_reconcile_schedule
 from workflows.tasks import TaskWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow, ReconcileWorkflow)
+WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow, ReconcileWorkflow, MonthlyReportWorkflow)
 #: Pure modules shared with activities and the API: imported once, not re-imported per workflow run.
 PASSTHROUGH = ("policy", "statemachine", "activities", "holidays", "transitions", "pydantic", "zoneinfo")
 
@@ -79,8 +82,10 @@ def activities_for(store: Store, outbox: Path, client: Client) -> list[Any]:
     messages = MessageActivities(store, outbox)
     tasks = TaskActivities(client)
     reconciler = ReconcileActivities(store, client)
+    monthly = MonthlyActivities(store, outbox)
     return [case_file.record_events, case_file.update_task, messages.send_letter, messages.send_notification,
-            messages.park_for_printing, fetch_bank_holidays, tasks.start_task, reconciler.reconcile]
+            messages.park_for_printing, fetch_bank_holidays, tasks.start_task, reconciler.reconcile,
+            monthly.monthly_report]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -98,9 +103,14 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
     )
 
 
-async def start_up(client: Client, store: Store, task_queue: str = TASK_QUEUE) -> None:
-    """What a worker does once it polls: the reconciler's Schedule, and one pass at once."""
+async def start_up(client: Client, store: Store, task_queue: str = TASK_QUEUE, profile: str | None = None) -> None:
+    """What a worker does once it polls: the reconciler's Schedule and one pass at once, and the monthly
+    performance report's Schedule for the landlord's profile (ASB_PROFILE, as the API reads it)."""
     await ensure_reconcile_schedule(client, task_queue)
+    from profiles import load
+
+    name = profile or os.environ.get("ASB_PROFILE", "default")
+    await ensure_monthly_schedule(client, task_queue, load(name).name, load(name).calendar.timezone)
     try:
         result = await reconcile_once(store, client)
     except Exception as exc:  # e.g. the case file is down: the Schedule's next run tries again

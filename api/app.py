@@ -45,7 +45,7 @@ from api.auth import ROLES, AuthError, verifier_for
 from api.deps import DESCRIPTIONS, RateLimited, problem
 from api.guard import BodyLimits, LastResort, Upload
 from api.ratelimit import RateLimiter
-from api.routes import admin, cases, evidence, partners, people, reports, tasks
+from api.routes import admin, cases, evidence, management, partners, people, reports, tasks
 from api.service import InputError, Refused, Service, TooLarge, Unavailable
 from api.settings import ApiSettings
 from casefile.access import CaseNotFound
@@ -58,7 +58,8 @@ from profiles import load
 from web import mount_pages
 
 #: The routers, one per resource, in the order the document lists them.
-ROUTERS = (reports.router, cases.router, evidence.router, people.router, partners.router, tasks.router, admin.router)
+ROUTERS = (reports.router, cases.router, evidence.router, people.router, partners.router, tasks.router,
+           management.router, admin.router)
 #: The routes that take a file (multipart/form-data), with a body limit of their own: the API's, and the
 #: case page's upload form (web/pages.py).
 UPLOAD_PATHS = (re.compile(r"/cases/[^/]+/evidence"), re.compile(r"/web/cases/[^/]+/evidence"))
@@ -117,6 +118,8 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
             {"name": "partners", "description": "Referrals to partner agencies, sharing a case with them, and "
                                                   "what their staff see"},
             {"name": "tasks", "description": "The task inbox: approvals and follow-ups"},
+            {"name": "management", "description": "Management reports (CSV too), closure survey answers, ASB "
+                                                  "Case Review outcomes"},
             {"name": "meta", "description": "Who am I, the command catalogue, signing keys"},
         ],
         docs_url=None,

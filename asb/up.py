@@ -131,7 +131,7 @@ async def _serve(settings: ApiSettings, client: Client, store: Store, state: Pat
     app = create_app(settings, client, store)
     async with build_worker(client, store, outbox), serving(
             app, "127.0.0.1", api_port, forwarded_allow_ips=settings.forwarded_allow_ips):
-            await start_up(client, store)
+            await start_up(client, store, profile=settings.profile)
             print(f"Temporal:     127.0.0.1:{port} (namespace default)", flush=True)
             print(f"Temporal UI:  http://127.0.0.1:{ui_port}/namespaces/default/workflows", flush=True)
             print(f"Pages:        http://127.0.0.1:{api_port}/ (sign in; the public report form is "
@@ -150,6 +150,8 @@ async def _serve(settings: ApiSettings, client: Client, store: Store, state: Pat
                 print(f"Tokens:       OIDC, issuer {settings.oidc_issuer}", flush=True)
             for warning in letterhead_warnings(settings.profile):
                 print(f"Warning:      {warning}", file=sys.stderr, flush=True)
+            print("Monthly report: Schedule asb-monthly-report-" + settings.profile + " (07:00, sent on the first "
+                  "working day of each month; `asb report monthly --month YYYY-MM` re-runs it)", flush=True)
             print("Worker running on task queue asb-cases. Ctrl-C stops everything.", flush=True)
             await stopping.wait()
 

@@ -643,3 +643,50 @@ class EvidenceRow(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: sha256 of the adder's scope and their Idempotency-Key (casefile/idempotency.py key_hash).
     idempotency_key_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+#: The closure survey's answer to "How satisfied or dissatisfied are you with how we handled your case?",
+#: on the Regulator's five-point scale for TP12 (the Tenant Satisfaction Measures' ASB question).
+SATISFACTION = ("very_satisfied", "fairly_satisfied", "neither", "fairly_dissatisfied", "very_dissatisfied")
+
+
+class SurveyAnswerRow(Base):
+    """An answer to the closure survey (003 §13 "Close Case Surveys"; 002 §3.3 "an ASB transactional
+    satisfaction survey on case closure"; 000 "invite you to share feedback"), counted by the TP12 report.
+
+    One answer per case and person: the link in the survey letter carries a signed token naming both,
+    and the unique key is what makes the link single-use (casefile/surveys.py). Staff record answers
+    given by phone or on the paper form through the same service (`channel` says which). No free text:
+    the answer is one of SATISFACTION, so nothing here is personal beyond the person's id.
+    """
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("case_ref", "person_id", name="uq_survey_answer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    #: The person answering (the case's reporter), by id; "" when staff recorded it for an unnamed reporter.
+    person_id: Mapped[str] = mapped_column(String(64))
+    satisfaction: Mapped[str] = mapped_column(String(24))
+    #: link (the survey letter's link), phone, paper or in_person (recorded by staff).
+    channel: Mapped[str] = mapped_column(String(12))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    #: The staff member who recorded it; NULL for an answer through the link.
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class CaseReviewOutcomeRow(Base):
+    """The outcome of an ASB Case Review held (004 §8; 003 §10): whether the review panel made
+    recommendations. The yearly register the 2014 Act requires the review's lead agency to publish counts
+    applications, those that met the threshold, reviews held and reviews that led to recommendations; the
+    first three come from the case's own timeline, this last one only from the person who recorded it."""
+
+    __tablename__ = "asb_case_review_outcomes"
+    __table_args__ = (UniqueConstraint("case_ref", "held_on", name="uq_case_review_outcome"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_ref: Mapped[str] = mapped_column(ForeignKey("cases.reference"), index=True)
+    held_on: Mapped[date] = mapped_column(Date, index=True)
+    recommendations: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(64))

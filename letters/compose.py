@@ -274,9 +274,21 @@ def context_for(
             "unable_window": str(profile.enquiry.unable_to_contact_window),
             "legal_text": legal_words.get(legal.kind if legal else "", "a court order"),
             **_legal_history(session, job, legal, labels),
-            "survey_url": settings.landlord.survey_url,
+            "survey_url": _survey_link(settings, job, recipient),
         },
     }
+
+
+def _survey_link(settings: DeliverySettings, job: LetterJob, recipient: Recipient) -> str | None:
+    """The survey letter's link: the landlord's survey address with a signed, single-use token naming the
+    case and the person written to (casefile/surveys.py), so the answer is kept in the case file for TP12.
+    Only the survey letter carries a token; other letters that mention the survey give the address alone."""
+    base = settings.landlord.survey_url
+    if not base or job.template != "satisfaction_survey":
+        return base
+    from casefile.surveys import survey_key, survey_link
+
+    return survey_link(base, job.case_ref, recipient.person_id, job.at, survey_key())
 
 
 def compose(session: Session, job: LetterJob, recipient: Recipient, settings: DeliverySettings,

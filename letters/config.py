@@ -123,6 +123,9 @@ class DeliverySettings:
     templates: Path | None = None
     #: Language used when the person has not given one (e.g. "cy" for a Welsh landlord).
     default_language: str = "en"
+    #: Who gets the monthly performance report (managers' addresses; performance/monthly.py, issue 14 item 4).
+    #: None given: it is written to the outbox only.
+    monthly_report_to: tuple[str, ...] = ()
 
     def officer(self, officer_id: str | None) -> Officer | None:
         """The officer a letter names, if the settings know them. An officer with no `[officers.ID]`
@@ -184,6 +187,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "ASB_DELIVERY_GIVE_UP_AFTER": ("give_up_after",),
     "ASB_LETTER_TEMPLATES": ("templates",),
     "ASB_LETTER_LANGUAGE": ("default_language",),
+    "ASB_MONTHLY_REPORT_TO": ("monthly_report_to",),
     "ASB_SMTP_HOST": ("smtp", "host"),
     "ASB_SMTP_PORT": ("smtp", "port"),
     "ASB_SMTP_USER": ("smtp", "user"),
@@ -273,9 +277,15 @@ def build(raw: Mapping[str, Any], where: str = "delivery settings") -> DeliveryS
         check_language(default_language, "default_language (ASB_LETTER_LANGUAGE)")
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+    monthly_to = raw.get("monthly_report_to", ())
+    monthly_to = tuple(a.strip() for a in (monthly_to.split(",") if isinstance(monthly_to, str) else monthly_to)
+                       if str(a).strip())
+    for address in monthly_to:
+        if not re.fullmatch(r"[^@\s,<>]{1,64}@[^@\s,<>]{1,190}", str(address)):
+            raise ConfigError(f"{where}: monthly_report_to: {address!r} is not an email address")
     return DeliverySettings(
         kind=kind,
-        smtp=smtp, notify=notify, landlord=landlord, officers=officers,
+        smtp=smtp, notify=notify, landlord=landlord, officers=officers, monthly_report_to=monthly_to,
         give_up_after=parse_duration(raw.get("give_up_after", "48h"), f"{where}: give_up_after"),
         templates=Path(templates) if templates else None,
         default_language=default_language,

@@ -466,6 +466,18 @@ class Targets(_Section):
     resolve_share_percent: int = Field(50, ge=1, le=100)
 
 
+class Reporting(_Section):
+    """The landlord's figures the regulatory returns divide by, and the closure survey's scale.
+
+    `homes`: the number of homes the landlord owns, the denominator of the Tenant Satisfaction Measure
+    NM01 ("per 1,000 homes"); unset, NM01 is refused rather than guessed. The survey answers count for
+    TP12 as the Regulator's scale does: satisfied is "very" or "fairly" satisfied (003 §13, 002 §3.3)."""
+
+    homes: int | None = Field(None, ge=1, le=10_000_000)
+    #: How long a survey link stays usable after its letter.
+    survey_link_valid_days: int = Field(90, ge=1, le=730)
+
+
 class Profile(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
@@ -486,6 +498,7 @@ class Profile(_Section):
     #: The landlord's own priorities, most serious first (issue 16 item 3). Empty: `first_response` by risk.
     priorities: dict[str, Priority] = Field(default_factory=dict, max_length=8)
     targets: Targets = Targets()
+    reporting: Reporting = Reporting()
 
     @model_validator(mode="after")
     def _priorities_cover_triage(self) -> Profile:

@@ -16,7 +16,7 @@ import re
 import urllib.parse
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,8 @@ from api.service import (
     Unavailable,
 )
 from api.settings import ApiSettings
+from casefile import reports as reporting
+from casefile import surveys
 from casefile.access import MANAGERS, CaseNotFound, open_case
 from casefile.chronology import AUDIENCES, MAY_GENERATE
 from casefile.evidence import (
@@ -58,9 +60,12 @@ from casefile.evidence import (
     may_delete,
 )
 from casefile.idempotency import KEY_PATTERN
-from casefile.models import CaseRow
+from casefile.models import SATISFACTION, CaseRow
 from casefile.notes import MAY_NOTE, NoteInput
 from clients.taskclient import APPROVAL_COMMANDS, TaskNotFound
+from performance.monthly import context as monthly_context
+from performance.monthly import previous_month
+from performance.monthly import produce as produce_monthly
 from policy.risk import VULNERABILITIES, with_vulnerable_floor
 from policy.triage import TriageInput, TriageResult, triage
 from statemachine.catalogue import COMMANDS
@@ -846,6 +851,119 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                       agency_title=sentence(profile.referrals.agencies[case.agency].title),
                       evidence_kinds=EVIDENCE_KINDS)
 
+    # -------------------------------------------------------------------------------- reports
+
+    report_readers = (*MANAGERS, "auditor")
+
+    def report_period(request: Request, name: str) -> reporting.Period:
+        q = request.query_params
+        year = q.get("year", "").strip()
+        if year and not re.fullmatch(r"\d{4}", year):
+            raise reporting.ReportError("a reporting year is given as four digits, e.g. 2025")
+        return reporting.period_from(name, month=q.get("month", "").strip()[:7] or None,
+                                     year=int(year) if year else None, start=q.get("from", "").strip()[:10] or None,
+                                     end=q.get("to", "").strip()[:10] or None, today=datetime.now(UTC).date())
+
+    def report_of(name: str, period: reporting.Period) -> reporting.Report:
+        with service.store.session() as session:
+            return reporting.build(session, name, service.profile, period)
+
+    @pages.get("/reports")
+    async def reports_index(request: Request) -> Response:
+        user = need(request, *report_readers)
+        return render(request, "reports.html", user=user, profile_title=service.profile.title,
+                      reports=[(n, t) for n, (t, _) in reporting.REPORTS.items()],
+                      last_month=previous_month(datetime.now(UTC).date()))
+
+    @pages.get("/reports/monthly")
+    async def monthly_page(request: Request) -> Response:
+        user = need(request, *report_readers)
+        month = request.query_params.get("month", "").strip()[:7] or previous_month(datetime.now(UTC).date())
+        try:
+            reporting.Period.month(month)
+        except reporting.ReportError as exc:
+            return error_page(request, 422, "That month cannot be shown", str(exc))
+
+        def build() -> dict[str, Any]:
+            with service.store.session() as session:
+                return monthly_context(session, service.profile, month, datetime.now(UTC), service.profile.title)
+
+        ctx = await _in_thread(build)
+        return render(request, "monthly.html", user=user, month=month, period=ctx["period"], figures=ctx["figures"],
+                      charts=list(ctx["charts"].values()), sections=ctx["sections"])
+
+    @pages.get("/reports/monthly.pdf")
+    async def monthly_pdf(request: Request) -> Response:
+        need(request, *report_readers)
+        month = request.query_params.get("month", "").strip()[:7]
+        try:
+            reporting.Period.month(month)
+        except reporting.ReportError as exc:
+            return error_page(request, 422, "That month cannot be shown", str(exc))
+        pdf = (await _in_thread(produce_monthly, service.store, service.profile, month, service.profile.title)).pdf
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="monthly-report-{month}.pdf"', "Cache-Control": "no-store"})
+
+    @pages.get("/reports/{name}")
+    async def report_page(request: Request, name: str) -> Response:
+        user = need(request, *report_readers)
+        csv_wanted = name.endswith(".csv")
+        name = name.removesuffix(".csv")
+        if name not in reporting.REPORTS:
+            return error_page(request, 404, "Page not found", "There is no such report.")
+        try:
+            report = await _in_thread(report_of, name, report_period(request, name))
+        except (reporting.ReportError, ValueError) as exc:
+            return error_page(request, 422, "That report cannot be shown", str(exc))
+        if csv_wanted:
+            return Response(report.to_csv(), media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="{name}-{report.period.start}-{report.period.end}.csv"',
+                "Cache-Control": "no-store"})
+        query = urllib.parse.urlencode({"from": report.period.start.isoformat(), "to": report.period.end.isoformat()})
+        return render(request, "report.html", user=user, report=report, query=query)
+
+    # -------------------------------------------------------------------------------- the closure survey
+
+    survey_answers = [(value, reporting.LABELS[value]) for value in SATISFACTION]
+
+    @pages.get("/survey")
+    async def survey_form(request: Request, t: str = "") -> Response:
+        """The survey letter's link (no sign-in): the token is checked before the question is shown."""
+        try:
+            surveys.read_token(t, surveys.survey_key(api_settings.state_dir), datetime.now(UTC),
+                               timedelta(days=service.profile.reporting.survey_link_valid_days))
+        except surveys.SurveyError as exc:
+            return error_page(request, 404, "This link does not work", str(exc))
+        return render(request, "survey.html", token=t, answers=survey_answers)
+
+    @pages.post("/survey")
+    async def survey_submit(request: Request) -> Response:
+        form = await posted(request, None)
+        retry_after = limiter.check(request.client.host if request.client else "unknown")
+        if retry_after is not None:
+            response = render(request, "error.html", status=429, title="Too many answers from this connection",
+                              message=f"Please try again in {int(retry_after)} seconds.")
+            response.headers["Retry-After"] = str(int(retry_after))
+            return response
+        token, answer = form.get("t", ""), form.get("satisfaction", "")
+        if answer not in SATISFACTION:
+            return render(request, "survey.html", status=422, token=token[:surveys.TOKEN_MAX], answers=survey_answers,
+                          errors=[Problem("satisfaction-1", "Choose how satisfied or dissatisfied you are")])
+
+        def write() -> None:
+            with service.store.session() as session, session.begin():
+                surveys.answer_by_link(session, token, answer, surveys.survey_key(api_settings.state_dir),
+                                       datetime.now(UTC),
+                                       timedelta(days=service.profile.reporting.survey_link_valid_days))
+
+        try:
+            await _in_thread(write)
+        except surveys.SurveyError as exc:
+            if exc.status == 409:
+                return render(request, "survey_done.html", message="We already have your answer. Thank you.")
+            return error_page(request, exc.status, "This link does not work", str(exc))
+        return render(request, "survey_done.html", message="Your answer helps us improve the service.")
+
     # -------------------------------------------------------------------------------- intake and search
 
     @pages.get("/search")
@@ -1053,7 +1171,9 @@ def _nav(user: WebUser | None, path: str) -> list[dict[str, Any]]:
         items.append(("/my-cases", "My cases"))
         items.append(("/tasks", "My tasks"))
     if user.role in MANAGERS:
-        items += [("/dashboard", "Team dashboard"), ("/approvals", "Approvals")]
+        items += [("/dashboard", "Team dashboard"), ("/approvals", "Approvals"), ("/reports", "Reports")]
+    elif user.role == "auditor":
+        items.append(("/reports", "Reports"))
     if user.role in ("intake", "officer", "manager", "senior_manager"):
         items.append(("/intake/report", "Log a report"))
     items.append(("/search", "Search"))
