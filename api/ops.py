@@ -25,17 +25,20 @@ import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from api.guard import RETRY_AFTER_SECONDS
+from api.schemas import Problem
 from casefile import metrics
 from casefile.db import Store
 
@@ -96,27 +99,46 @@ class Readiness:
             return b""
 
 
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+
+
+METRICS_MEDIA_TYPE = "text/plain"
+#: The classic text format, which both our registry and the Temporal SDK's exporter write, and which
+#: every Prometheus 2.x reads.
+EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
+
+
 def ops_router(readiness: Readiness) -> APIRouter:
     router = APIRouter(tags=["meta"])
 
-    @router.get("/health", summary="Liveness: the process answers", include_in_schema=True)
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get("/health", summary="Liveness: the process answers")
+    async def health() -> Health:
+        return Health()
 
-    @router.get("/ready", summary="Readiness: Temporal and the case file answer",
-                responses={503: {"description": "Temporal or the case file is not reachable; `detail` says which"}})
-    async def ready() -> JSONResponse:
+    @router.get("/ready", summary="Readiness: Temporal and the case file answer (a worker: and it polls)",
+                response_model=Ready,
+                responses={503: {"model": Problem, "description": "Not ready: `detail` names what is not reachable"}})
+    async def ready() -> Any:
         problems = await readiness.problems()
         if problems:
-            return JSONResponse({"detail": "not ready: " + "; ".join(problems), "field": None}, status_code=503,
-                                headers={"Retry-After": "5"})
-        return JSONResponse({"status": "ready"})
+            detail = "not ready: " + "; ".join(problems)
+            return JSONResponse(Problem(detail=detail, field=None).model_dump(), status_code=503,
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return Ready()
 
-    @router.get("/metrics", summary="Prometheus metrics (no personal data)", include_in_schema=True)
+    @router.get("/metrics", summary="Prometheus metrics (no personal data: allow-listed labels only)",
+                response_class=PlainTextResponse,
+                responses={200: {"description": "Prometheus text exposition format",
+                                 "content": {METRICS_MEDIA_TYPE: {"schema": {"type": "string"}}}}})
     async def scrape() -> Response:
         ours = await asyncio.to_thread(generate_latest, metrics.REGISTRY)
         sdk = await asyncio.to_thread(readiness.sdk_metrics)
-        return Response(ours + sdk, media_type=CONTENT_TYPE_LATEST)
+        return Response(ours + sdk, media_type=EXPOSITION)
 
     return router
 
