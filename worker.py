@@ -134,7 +134,10 @@ def metrics_runtime(address: str | None) -> Runtime | None:
     if address is None:
         return None
     try:
-        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+        # Durations in seconds, as Prometheus names them and as deploy/monitoring's alerts and dashboard
+        # read them (the SDK's default is milliseconds).
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address,
+                                                                          durations_as_seconds=True)))
     except Exception as exc:  # noqa: BLE001 - e.g. the port is taken: the worker still runs
         log.warning("the Temporal SDK's metrics are off: cannot listen on %s (%s)", address, type(exc).__name__)
         return None

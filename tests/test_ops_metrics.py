@@ -9,6 +9,7 @@ cannot be reached.
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.ops import Readiness
 from casefile import metrics
 from casefile.db import Store
+from clients.caseclient import start_case
+from profiles import load
+from statemachine.commands import ReportArgs
 from tests.api_support import Tokens, report
 from tests.faults.support import free_port
 from tests.polling import eventually
@@ -120,7 +124,8 @@ async def test_the_worker_serves_health_ready_and_its_temporal_sdk_metrics(
     client = await Client.connect(target, namespace=env.client.namespace, runtime=runtime,
                                   data_converter=pydantic_data_converter)
     ops_address = f"127.0.0.1:{free_port()}"
-    worker = build_worker(client, store, outbox, task_queue=f"ops-{uuid.uuid4().hex[:8]}")
+    queue = f"ops-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(client, store, outbox, task_queue=queue)
     readiness = Readiness(client, store, worker_running=lambda: worker.is_running, sdk_metrics_address=sdk_address)
     async with ops_server(readiness, ops_address) as server, httpx.AsyncClient(
             base_url=f"http://{ops_address}", timeout=30) as http:
@@ -133,11 +138,22 @@ async def test_the_worker_serves_health_ready_and_its_temporal_sdk_metrics(
             ready = await http.get("/ready")
             assert ready.status_code == 200, ready.text
 
+            # A case on this worker's queue, so it has workflow tasks to time.
+            ref = f"ASB-2026-{uuid.uuid4().int % 10**6:06d}"
+            args = ReportArgs.model_validate({"category": "noise", "officer": "o1", "reporter": {"id": "r1"},
+                                              "reported_person": {"id": "p1"}})
+            await start_case(client, ref, load("reading"), args, task_queue=queue)
+            bucket = f'temporal_workflow_task_schedule_to_start_latency_bucket{{namespace="{client.namespace}"'
+
             async def sdk_metrics() -> bool:
                 text = (await http.get("/metrics")).text
-                return "temporal_request" in text and "asb_cases_opened_total" in text
+                return bucket in text and "asb_cases_opened_total" in text
 
             await eventually(sdk_metrics, what="the Temporal SDK's metrics beside ours")
+            text = (await http.get("/metrics")).text
+            # In seconds, as the alert rules and the dashboard read them (the SDK's default is milliseconds).
+            assert re.search(r'temporal_workflow_task_schedule_to_start_latency_bucket\{[^}]*task_queue="'
+                             + queue + r'"[^}]*le="0\.1"\}', text), text[:2000]
         # Only the worker's own endpoints.
         assert (await http.get("/cases")).status_code == 404
 
