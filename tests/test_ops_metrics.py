@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.ops import Readiness
+from api.ops import Readiness, ops_app
 from casefile import metrics
 from casefile.db import Store
 from clients.caseclient import start_case
@@ -29,6 +29,8 @@ from statemachine.commands import ReportArgs
 from tests.api_support import Tokens, report
 from tests.faults.support import free_port
 from tests.polling import eventually
+from tests.scenarios import of, run
+from tests.scenarios import report as scenario_report
 from worker import WorkerSettings, build_worker, metrics_runtime, ops_server
 
 
@@ -198,3 +200,26 @@ def test_labels_outside_the_allow_lists_are_other() -> None:
     assert metrics.allowed("convert_to_case", metrics.COMMAND_NAMES) == "convert_to_case"
     assert metrics.allowed("first_response", metrics.DEADLINE_KINDS) == "first_response"
     assert metrics.allowed(None, metrics.RISKS) == "other"
+
+
+async def test_a_missed_first_response_moves_the_breach_counter_and_the_open_overdue_tasks(
+    fresh_env: WorkflowEnvironment, store: Store, fresh_task_queue: str
+) -> None:
+    """On the time-skipping server: a report nobody contacts breaches its first-response deadline once
+    (Reading: 5 working days, 003 §5), and the manager's overdue task is among the open tasks."""
+    metrics.watch_case_file(metrics.REGISTRY, store)
+    app = ops_app(Readiness(fresh_env.client, store))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://worker.test") as http:
+        async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+            return _samples((await http.get("/metrics")).text)
+
+        before = await scrape()
+        start = "2026-03-02T09:30:00+00:00"
+        timeline = await run(fresh_env, store, fresh_task_queue, start=start, until="2026-03-11T00:00:00+00:00",
+                             steps=[scenario_report(start)])
+        assert of(timeline, "breach", kind="first_response")
+        after = await scrape()
+    assert (_total(after, "asb_breaches_total", kind="first_response")
+            == _total(before, "asb_breaches_total", kind="first_response") + 1)
+    assert (_total(after, "asb_open_tasks", kind="overdue", role="manager")
+            >= _total(before, "asb_open_tasks", kind="overdue", role="manager") + 1)
