@@ -22,8 +22,8 @@ import logging
 import socket
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -59,7 +59,6 @@ class Readiness:
     worker_running: Callable[[], bool] | None = None
     #: The Temporal SDK's Prometheus exporter (host:port on loopback), appended to /metrics.
     sdk_metrics_address: str | None = None
-    extra: list[Callable[[], Awaitable[str | None]]] = field(default_factory=list)
 
     async def temporal(self) -> str | None:
         try:
@@ -78,12 +77,11 @@ class Readiness:
         try:
             await asyncio.wait_for(asyncio.to_thread(ping), CHECK_TIMEOUT_SECONDS)
         except Exception as exc:  # noqa: BLE001
-            return f"the case file (PostgreSQL) is not reachable ({type(exc).__name__})"
+            return f"the case file is not reachable ({type(exc).__name__})"
         return None
 
     async def problems(self) -> list[str]:
-        checks: list[Awaitable[str | None]] = [self.temporal(), self.case_file(), *(c() for c in self.extra)]
-        found = [p for p in await asyncio.gather(*checks) if p]
+        found = [p for p in await asyncio.gather(self.temporal(), self.case_file()) if p]
         if self.worker_running is not None and not self.worker_running():
             found.append("the worker is not polling its task queue")
         return found
