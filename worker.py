@@ -5,6 +5,20 @@
 exists and runs one reconcile pass at once (activities/reconcile.py): cases logged while Temporal
 was unreachable are started, pending notes settled. It also makes sure the monthly performance report's
 Schedule exists (workflows/monthly.py).
+
+Operations (issue 14 items 2 and 5), set by environment (`WorkerSettings`):
+
+- ASB_WORKER_HTTP_ADDRESS (default 127.0.0.1:9464; `off` for none): a small HTTP server with /health,
+  /ready (Temporal and the case file reachable, the worker polling) and /metrics (api/ops.py). In a
+  container set 0.0.0.0:9464 so the probes and Prometheus reach it.
+- ASB_TEMPORAL_METRICS_ADDRESS (default 127.0.0.1:9465; `off` for none): where the Temporal SDK's own
+  Prometheus exporter listens (temporalio runtime telemetry); /metrics above includes its metrics.
+- ASB_WORKER_SHUTDOWN_SECONDS (default 25): on SIGTERM or Ctrl-C the worker stops polling and gives
+  running activities this long to finish before they are cancelled (Temporal retries them elsewhere).
+  Keep it below the platform's grace period (Kubernetes terminationGracePeriodSeconds: 40).
+
+A port that is taken (another worker on the same machine) costs only that endpoint, with a warning:
+the worker still works its task queue.
 """
 
 from __future__ import annotations
@@ -13,14 +27,17 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -31,6 +48,8 @@ from activities.messages import MessageActivities
 from activities.monthly import MonthlyActivities
 from activities.reconcile import ReconcileActivities, reconcile_once
 from activities.tasks import TaskActivities
+from api.ops import Readiness, ops_server
+from casefile import metrics
 from casefile.db import Store, default_state_dir
 from workflows.case import TASK_QUEUE, CaseWorkflow
 from workflows.monthly import MonthlyReportWorkflow, ensure_monthly_schedule
@@ -65,7 +84,7 @@ class TemporalSettings:
             tls=env.get("TEMPORAL_TLS", "").lower() in ("1", "true", "yes"),
         )
 
-    async def connect(self) -> Client:
+    async def connect(self, runtime: Runtime | None = None) -> Client:
         tls: bool | TLSConfig = self.tls or bool(self.api_key)
         if self.tls_cert and self.tls_key:
             tls = TLSConfig(
@@ -73,8 +92,58 @@ class TemporalSettings:
             )
         return await Client.connect(
             self.address, namespace=self.namespace, api_key=self.api_key, tls=tls,
-            data_converter=pydantic_data_converter,
+            data_converter=pydantic_data_converter, runtime=runtime,
         )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The worker's operational settings (module docstring)."""
+
+    http_address: str | None = "127.0.0.1:9464"
+    temporal_metrics_address: str | None = "127.0.0.1:9465"
+    shutdown_seconds: float = 25.0
+
+    @classmethod
+    def from_env(cls) -> WorkerSettings:
+        env = os.environ
+
+        def address(name: str, default: str | None) -> str | None:
+            value = env.get(name, default or "").strip()
+            return None if value.lower() in ("", "off", "none") else _host_port(name, value)
+
+        seconds = env.get("ASB_WORKER_SHUTDOWN_SECONDS", "").strip()
+        try:
+            shutdown = float(seconds) if seconds else cls.shutdown_seconds
+        except ValueError:
+            raise ValueError(f"ASB_WORKER_SHUTDOWN_SECONDS must be a number of seconds, not {seconds!r}") from None
+        if not 0 <= shutdown <= 3600:
+            raise ValueError("ASB_WORKER_SHUTDOWN_SECONDS must be between 0 and 3600")
+        return cls(http_address=address("ASB_WORKER_HTTP_ADDRESS", cls.http_address),
+                   temporal_metrics_address=address("ASB_TEMPORAL_METRICS_ADDRESS", cls.temporal_metrics_address),
+                   shutdown_seconds=shutdown)
+
+
+def _host_port(name: str, value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{name} must be host:port (e.g. 127.0.0.1:9464) or off, not {value!r}")
+    return value
+
+
+def metrics_runtime(address: str | None) -> Runtime | None:
+    """A Temporal runtime whose SDK metrics (task queue latencies, slots, polls) Prometheus can read at
+    `address`; None (the default runtime, no SDK metrics) if not wanted or the address is taken."""
+    if address is None:
+        return None
+    try:
+        # Durations in seconds, as Prometheus names them and as deploy/monitoring's alerts and dashboard
+        # read them (the SDK's default is milliseconds).
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address,
+                                                                          durations_as_seconds=True)))
+    except Exception as exc:  # noqa: BLE001 - e.g. the port is taken: the worker still runs
+        log.warning("the Temporal SDK's metrics are off: cannot listen on %s (%s)", address, type(exc).__name__)
+        return None
 
 
 def activities_for(store: Store, outbox: Path, client: Client) -> list[Any]:
@@ -92,7 +161,9 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
-def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = TASK_QUEUE) -> Worker:
+def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = TASK_QUEUE,
+                 shutdown_seconds: float = 0.0) -> Worker:
+    """`shutdown_seconds`: how long running activities may finish after shutdown begins (graceful stop)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -100,6 +171,7 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
         activities=activities_for(store, outbox, client),
         activity_executor=ThreadPoolExecutor(max_workers=8),
         workflow_runner=workflow_runner(),
+        graceful_shutdown_timeout=timedelta(seconds=shutdown_seconds),
     )
 
 
@@ -119,14 +191,29 @@ async def start_up(client: Client, store: Store, task_queue: str = TASK_QUEUE, p
     log.info("reconcile at start-up: %s", result.model_dump())
 
 
-async def run_worker(settings: TemporalSettings | None = None) -> None:
-    client = await (settings or TemporalSettings.from_env()).connect()
+async def run_worker(settings: TemporalSettings | None = None, ops: WorkerSettings | None = None) -> None:
+    """Poll until SIGTERM or SIGINT, then stop gracefully: no new tasks, running activities get
+    ops.shutdown_seconds to finish (the rest are retried by Temporal on another worker)."""
+    ops = ops or WorkerSettings.from_env()
+    runtime = metrics_runtime(ops.temporal_metrics_address)
+    client = await (settings or TemporalSettings.from_env()).connect(runtime)
     store = Store.from_env()
     store.upgrade()
+    metrics.watch_case_file(metrics.REGISTRY, store)
     outbox = default_state_dir() / "outbox"
-    async with build_worker(client, store, outbox):
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stopping.set)
+    worker = build_worker(client, store, outbox, shutdown_seconds=ops.shutdown_seconds)
+    readiness = Readiness(client, store, worker_running=lambda: worker.is_running,
+                          sdk_metrics_address=ops.temporal_metrics_address if runtime is not None else None)
+    async with ops_server(readiness, ops.http_address), worker:
         await start_up(client, store)
-        await asyncio.Event().wait()
+        await stopping.wait()
+        log.info("stopping: no new tasks; running activities get %.0fs to finish", ops.shutdown_seconds)
+    store.dispose()
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import EventBatch, TaskUpdate, TimelineEvent
 from activities.failures import scrubbed
+from casefile import metrics
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.models import (
@@ -45,6 +46,7 @@ from casefile.models import (
 from statemachine.events import (
     ActionChanged,
     ActionPlanAgreed,
+    Breach,
     CommandIssued,
     ContactRecorded,
     EqualityAssessed,
@@ -55,6 +57,7 @@ from statemachine.events import (
     ReferralOutcome,
     RiskAssessed,
     TaskCreated,
+    Triaged,
 )
 
 
@@ -88,6 +91,7 @@ class CaseFileActivities:
             _DomainRows(session, batch.case_ref).write(new)
             confirm_notes(session, batch.case_ref, [item.data.note_ref for item in batch.events
                                                     if isinstance(item.data, CommandIssued) and item.data.note_ref])
+        _count(new)  # committed, and new: a retried or replayed step counts nothing again
         return len(new)
 
     @activity.defn(name="update_task")
@@ -130,6 +134,15 @@ class CaseFileActivities:
             for name, value in values.items():
                 if getattr(row, name) != value:
                     setattr(row, name, value)
+
+
+def _count(events: list[TimelineEvent]) -> None:
+    """The operations metrics these events stand for (casefile/metrics.py: allow-listed labels only)."""
+    for item in events:
+        if isinstance(item.data, Triaged):
+            metrics.case_opened(item.data.outcome, item.data.risk)
+        elif isinstance(item.data, Breach):
+            metrics.breach(item.data.kind)
 
 
 def confirm_notes(session: Session, case_ref: str, refs: list[str]) -> int:

@@ -36,6 +36,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import MessageRequest
 from activities.failures import scrubbed
+from casefile import metrics
 from casefile.db import Store
 from casefile.models import CaseRow, MessageRow
 from letters.compose import LetterJob, compose
@@ -179,20 +180,21 @@ class MessageActivities:
             if row.status == "sending":  # an earlier attempt may have reached the provider
                 earlier = adapter.find(request.key)
                 if earlier is not None:
-                    return self._sent(request.key, archive, earlier.provider_id)
+                    return self._sent(request.key, archive, earlier.provider_id, request.channel)
             self._update(request.key, status="sending")
             receipt = adapter.deliver(message)
         except DeliveryError as exc:
-            return self._failed(request, row, exc, settings, lambda: self._find(adapter, request.key, archive))
-        return self._sent(request.key, archive, receipt.provider_id)
+            return self._failed(request, row, exc, settings,
+                                lambda: self._find(adapter, request.key, archive, request.channel))
+        return self._sent(request.key, archive, receipt.provider_id, request.channel)
 
-    def _find(self, adapter: Adapter, key: str, archive: Path) -> str | None:
+    def _find(self, adapter: Adapter, key: str, archive: Path, channel: str) -> str | None:
         """Before giving up on a send that may have got through, ask the provider once more."""
         try:
             earlier = adapter.find(key)
         except DeliveryError:
             return None
-        return self._sent(key, archive, earlier.provider_id) if earlier is not None else None
+        return self._sent(key, archive, earlier.provider_id, channel) if earlier is not None else None
 
     @staticmethod
     def _route(recipient: Recipient, channel: str) -> tuple[str, Skip | None]:
@@ -204,6 +206,7 @@ class MessageActivities:
                 find: Callable[[], str | None] | None = None) -> str:
         """Record the failure; retry (Temporal's backoff) until it is hopeless or too late, then park."""
         self._update(request.key, status="sending" if exc.maybe_delivered else "failed", last_error=str(exc)[:2000])
+        metrics.letter("failed", request.channel)
         if exc.permanent or _late(row, (settings or DeliverySettings()).give_up_after):
             sent = find() if exc.maybe_delivered and find is not None else None
             if sent is not None:
@@ -241,11 +244,13 @@ class MessageActivities:
             write_atomic(target, build_pdf(rendered.html))
             path = str(target)
             self._update(request.key, status="awaiting_print", path=path, last_error=reason[:2000])
+            metrics.letter("parked_for_print", request.channel)
         else:
             # A notification only ever goes beside a letter sent by post, so there is nothing to print:
             # the row is final ("undelivered": never tried again, so never sent after the officer was
             # told it failed) and the officer is told.
             self._update(request.key, status="undelivered", last_error=reason[:2000])
+            metrics.letter("failed", request.channel)
         return path
 
     # ------------------------------------------------------------------ the archive copy
@@ -303,8 +308,9 @@ class MessageActivities:
         with self.store.session() as session, session.begin():
             session.execute(update(MessageRow).where(MessageRow.key == key).values(**values))
 
-    def _sent(self, key: str, archive: Path, provider_id: str | None) -> str:
+    def _sent(self, key: str, archive: Path, provider_id: str | None, channel: str) -> str:
         self._update(key, status="sent", path=str(archive), provider_id=provider_id, sent_at=datetime.now(UTC))
+        metrics.letter("sent", channel)
         return str(archive)
 
     def _skip(self, key: str, reason: str) -> str:

@@ -44,6 +44,7 @@ from temporalio.client import Client
 from api.auth import ROLES, AuthError, verifier_for
 from api.deps import DESCRIPTIONS, RateLimited, problem
 from api.guard import BodyLimits, LastResort, Upload
+from api.ops import Readiness, RequestTimer, ops_router
 from api.ratelimit import RateLimiter
 from api.routes import admin, cases, evidence, management, partners, people, reports, tasks
 from api.service import InputError, Refused, Service, TooLarge, Unavailable
@@ -134,6 +135,7 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_body_depth,
                        uploads=uploads)
     app.add_middleware(LastResort)
+    app.add_middleware(RequestTimer)  # outermost: every answer's latency, the guards' own too
 
     # ------------------------------------------------------------------------------ error answers
 
@@ -223,6 +225,8 @@ def create_app(settings: ApiSettings, client: Client, store: Store) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    # /health, /ready and /metrics (issue 14 item 2): no token; no personal data.
+    app.include_router(ops_router(Readiness(client, store)))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

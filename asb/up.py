@@ -125,10 +125,13 @@ async def _serve(settings: ApiSettings, client: Client, store: Store, state: Pat
     from api.app import create_app
     from api.auth import local_tokens
     from api.serve import serving
+    from casefile import metrics
     from worker import build_worker, start_up
 
     outbox = state / "outbox"
     app = create_app(settings, client, store)
+    # The worker runs in this process, so the API's /metrics carries its case-file gauges too.
+    metrics.watch_case_file(metrics.REGISTRY, store)
     async with build_worker(client, store, outbox), serving(
             app, "127.0.0.1", api_port, forwarded_allow_ips=settings.forwarded_allow_ips):
             await start_up(client, store, profile=settings.profile)
@@ -137,6 +140,8 @@ async def _serve(settings: ApiSettings, client: Client, store: Store, state: Pat
             print(f"Pages:        http://127.0.0.1:{api_port}/ (sign in; the public report form is "
                   f"http://127.0.0.1:{api_port}/web/report)", flush=True)
             print(f"API:          http://127.0.0.1:{api_port} (docs: http://127.0.0.1:{api_port}/docs)", flush=True)
+            print(f"Health:       http://127.0.0.1:{api_port}/ready, metrics: http://127.0.0.1:{api_port}/metrics",
+                  flush=True)
             print(f"Temporal log: {log_file}", flush=True)
             print(f"Case file:    {store.url}", flush=True)
             print(f"Outbox:       {outbox}", flush=True)

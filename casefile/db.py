@@ -11,13 +11,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from casefile.models import EventRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The advisory lock key migrations hold on PostgreSQL (an arbitrary constant: "ASB" "MIG").
+MIGRATION_LOCK = 0x415342_4D4947
 
 
 def default_state_dir() -> Path:
@@ -47,10 +49,24 @@ class Store:
         return cls(default_database_url())
 
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema to `revision` (head by default) with the Alembic migrations."""
+        """Bring the schema to `revision` (head by default) with the Alembic migrations.
+
+        Every worker and API process upgrades as it starts, and a deployment starts several at once
+        (deploy/compose.yaml, a Kubernetes rollout). On PostgreSQL one at a time holds an advisory lock
+        while it migrates; the others then find the schema at head. Without it, simultaneous first
+        starts on an empty database wait on each other's CREATE TABLE for ever."""
         from alembic import command
 
-        command.upgrade(self.alembic_config(), revision)
+        if self.engine.dialect.name != "postgresql":
+            command.upgrade(self.alembic_config(), revision)
+            return
+        with self.engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                command.upgrade(self.alembic_config(), revision)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                lock.commit()
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

@@ -34,6 +34,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from casefile import metrics
 from casefile.audit import act_as
 from casefile.db import Store
 from casefile.incidents import discard_pending_incident, incident_ref, write_pending_incident
@@ -235,6 +236,7 @@ async def send_command(
         discard_details(store, details[0])
     if store is not None and at is not None:
         store.record_rejection(handle.id, at, command, reason, actor.role)
+    metrics.command_refused(command)  # the door's count (issue 14 item 2): the command's name, nothing else
     return CommandResult(False, reason=reason)
 
 

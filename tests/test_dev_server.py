@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -148,6 +149,11 @@ async def test_asb_up_starts_serves_a_case_and_stops_cleanly(tmp_path: Path) -> 
         assert await _listed(client, 'CaseStage="enquiry"', ref)
         assert (tmp_path / "state" / "temporal.db").exists()
         assert (tmp_path / "state" / "asb.db").exists()
+        # Health and metrics on the API's port (issue 14 item 2), the worker's case-file gauges among them.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{up.api_port}", timeout=30) as http:
+            assert (await http.get("/ready")).json() == {"status": "ready"}
+            scraped = (await http.get("/metrics")).text
+        assert "asb_cases_opened_total" in scraped and "asb_open_tasks" in scraped
 
 
 def _burst(pid: int, size: int = 1 << 20) -> int:

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from casefile import metrics
 from casefile.db import Store
 from casefile.models import EventRow, MessageRow, TaskRow
 from clients.caseclient import start_case
@@ -205,6 +206,7 @@ async def test_a_mail_server_refusing_the_recipient_parks_the_letter_with_a_task
     reached Temporal's history is a code and the message's id, never the address (issue 9 item 9)."""
     ref = _ref()
     mailbox.refuse_recipients_with = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+    parked_before = _letters_counted("parked_for_print")
     with delivering(monkeypatch, _delivery("smtp", smtp_port=mailbox.port)):
         await _open_case(env, store, task_queue, ref, "email")
         await _until("the parked letter's task", lambda: _settled(store, ref))
@@ -215,4 +217,10 @@ async def test_a_mail_server_refusing_the_recipient_parks_the_letter_with_a_task
     assert print_path(outbox, ref, rows["letter"].key).exists()
     assert "DeliveryParked" in history and f"message {rows['letter'].key}" in history
     _history_names_nobody(history, "alex@example.org", "Alex Morgan", "Acacia Road")
+    # The operations metric (issue 14 item 2): one letter parked for print, by channel only.
+    assert _letters_counted("parked_for_print") >= parked_before + 1  # other cases of the module may park too
 
+
+def _letters_counted(status: str) -> float:
+    """asb_letters_total{status, channel="letter"} as /metrics shows it (casefile/metrics.py)."""
+    return metrics.REGISTRY.get_sample_value("asb_letters_total", {"status": status, "channel": "letter"}) or 0.0

@@ -92,12 +92,22 @@ class WorkerProcess:
     state_dir: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    #: The worker's /health, /ready and /metrics on a loopback port of its own (ASB_WORKER_HTTP_ADDRESS),
+    #: and the Temporal SDK's exporter on another: never the defaults, which other processes may hold.
+    http_port: int = field(default_factory=free_port)
+    sdk_metrics_port: int = field(default_factory=free_port)
+    name: str = "worker"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> None:
         env = {**os.environ, "TEMPORAL_ADDRESS": self.temporal, "ASB_DATABASE_URL": self.database_url,
-               "ASB_STATE_DIR": str(self.state_dir)}
+               "ASB_STATE_DIR": str(self.state_dir), "ASB_WORKER_HTTP_ADDRESS": f"127.0.0.1:{self.http_port}",
+               "ASB_TEMPORAL_METRICS_ADDRESS": f"127.0.0.1:{self.sdk_metrics_port}"}
         self.starts += 1
-        log = open(self.state_dir / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 (lives with the process)
+        log = open(self.state_dir / f"{self.name}-{self.starts}.log", "wb")  # noqa: SIM115 (lives with the process)
         self.process = subprocess.Popen([sys.executable, "-c", "import worker; worker.main()"], cwd=ROOT, env=env,
                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
 
