@@ -2,8 +2,8 @@
 
 `asb worker` runs this against TEMPORAL_ADDRESS (a cluster or Temporal Cloud in production);
 `asb up` runs it beside the embedded dev server. On start-up it makes sure the reconciler's Schedule
-exists and runs one reconcile pass at once (activities/reconcile.py): cases logged while Temporal
-was unreachable are started, pending notes settled.
+and the staff digest's (workflows/digest.py) exist and runs one reconcile pass at once
+(activities/reconcile.py): cases logged while Temporal was unreachable are started, pending notes settled.
 """
 
 from __future__ import annotations
@@ -28,15 +28,17 @@ from activities.calendar import fetch_bank_holidays
 from activities.case_file import CaseFileActivities
 from activities.messages import MessageActivities
 from activities.reconcile import ReconcileActivities, reconcile_once
+from activities.staff import StaffActivities
 from activities.tasks import TaskActivities
 from casefile.db import Store, default_state_dir
 from workflows.case import TASK_QUEUE, CaseWorkflow
+from workflows.digest import DigestWorkflow, ensure_digest_schedule
 from workflows.reconcile import ReconcileWorkflow, ensure_reconcile_schedule
 from workflows.tasks import TaskWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow, ReconcileWorkflow)
+WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow, ReconcileWorkflow, DigestWorkflow)
 #: Pure modules shared with activities and the API: imported once, not re-imported per workflow run.
 PASSTHROUGH = ("policy", "statemachine", "activities", "holidays", "transitions", "pydantic", "zoneinfo")
 
@@ -79,8 +81,10 @@ def activities_for(store: Store, outbox: Path, client: Client) -> list[Any]:
     messages = MessageActivities(store, outbox)
     tasks = TaskActivities(client)
     reconciler = ReconcileActivities(store, client)
+    staff = StaffActivities(store, outbox)
     return [case_file.record_events, case_file.update_task, messages.send_letter, messages.send_notification,
-            messages.park_for_printing, fetch_bank_holidays, tasks.start_task, reconciler.reconcile]
+            messages.park_for_printing, fetch_bank_holidays, tasks.start_task, reconciler.reconcile,
+            staff.notify_staff, staff.send_digests]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -99,8 +103,10 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
 
 
 async def start_up(client: Client, store: Store, task_queue: str = TASK_QUEUE) -> None:
-    """What a worker does once it polls: the reconciler's Schedule, and one pass at once."""
+    """What a worker does once it polls: the reconciler's and the staff digest's Schedules, and one
+    reconcile pass at once."""
     await ensure_reconcile_schedule(client, task_queue)
+    await ensure_digest_schedule(client, task_queue)
     try:
         result = await reconcile_once(store, client)
     except Exception as exc:  # e.g. the case file is down: the Schedule's next run tries again
