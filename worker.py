@@ -91,7 +91,10 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
-def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = TASK_QUEUE) -> Worker:
+def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = TASK_QUEUE,
+                 **options: Any) -> Worker:
+    """The worker; `options` go to temporalio's Worker (a test restarting workers turns off the workflow
+    cache, whose sticky queue would otherwise hold the next workflow task for the worker that went)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -99,6 +102,7 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
         activities=activities_for(store, outbox, client),
         activity_executor=ThreadPoolExecutor(max_workers=8),
         workflow_runner=workflow_runner(),
+        **options,
     )
 
 

@@ -39,6 +39,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
+#: As letters' deliveries (workflows/case.py DELIVERY_RETRY): back off to one attempt every 30 minutes; the
+#: activity gives up after the delivery settings' `give_up_after`.
+NOTICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=30), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=30))
 _Signal = TypeVar("_Signal", TaskEscalated, TaskReminder, TaskBreached, TaskResolved)
 
 
@@ -186,7 +190,7 @@ class TaskWorkflow:
                             due=None if self._breached else self._due(), at=self._now())
         self._notices.append(workflow.start_activity_method(
             StaffActivities.notify_staff, notice, start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1))))
+            retry_policy=NOTICE_RETRY))
 
     async def _tell_case(self, signal: Callable[[CaseWorkflow, _Signal], Awaitable[None]], payload: _Signal) -> None:
         """Tell the case; if it has just closed (a timer here and its closure at the same moment), there
