@@ -198,7 +198,7 @@ class StaffActivities:
         else:
             recipient = f"mailbox:{notice.role}"
             address = settings.mailbox(notice.role)
-            why = f"you receive the {ROLE_WORDS.get(notice.role, notice.role)}s' tasks"
+            why = f"this mailbox receives the tasks no {ROLE_WORDS.get(notice.role, notice.role)} holds yet"
         zone = ZoneInfo(profile.calendar.timezone if profile is not None else "Europe/London")
         kind = words(notice.kind, TASK_WORDS)
         subject = f"{notice.case_ref}: {EVENT_WORDS[notice.event].lower()} - {kind}"
@@ -207,7 +207,8 @@ class StaffActivities:
             "",
             f"Task:  {kind}",
             f"For:   the {ROLE_WORDS.get(notice.role, notice.role)}"
-            + (f" ({holder})" if recipient == holder else ""),
+            + (f" ({settings.officers[holder].name})" if recipient == holder and holder in settings.officers
+               else ", not yet claimed"),
             f"Due:   {_when(notice.due, zone)}",
             "",
             f"Open the case: {settings.staff.url}/cases/{notice.case_ref}",
@@ -219,7 +220,8 @@ class StaffActivities:
              "breached": "It has passed its time at the top of its chain: the breach is on the case's record.",
              }[notice.event],
             "",
-            f"You are told because {why}. This notice carries no personal details: open the case to see them.",
+            f"You are told because {why}.",
+            "This notice carries no personal details: open the case to see them.",
         ]
         return self._send(key=notice.key, kind=f"task_{notice.event}", case_ref=notice.case_ref,
                           task_id=notice.task_id, recipient=recipient, address=address, subject=subject,
