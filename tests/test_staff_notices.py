@@ -288,3 +288,52 @@ def test_staff_addresses_come_from_the_settings_and_are_checked(tmp_path: Path) 
     path.write_text('[staff.mailboxes]\nmanager = "managers"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"staff.mailboxes.manager: 'managers' is not an email address"):
         load_settings(env={"ASB_DELIVERY_CONFIG": str(path)})
+
+
+async def test_the_worker_creates_the_digest_schedule_once_and_it_runs_the_digest(
+    store: Store, outbox: Path, tmp_path: Path, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a real dev server (the time-skipping one has no Schedules): two worker start-ups make one Schedule,
+    every day at 07:00 London time, and triggering it sends today's digest (if today is a working day)."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from asb.devserver import temporal_cli
+    from policy.calendar import WorkingCalendar
+    from worker import start_up
+    from workflows.digest import DIGEST_SCHEDULE_ID
+
+    tag = uuid.uuid4().hex[:6]
+    officer = f"s{tag}"
+    monkeypatch.delenv("ASB_DELIVERY", raising=False)
+    monkeypatch.setenv("ASB_DELIVERY_CONFIG", str(_config(tmp_path, mailbox.port, {officer: f"{officer}@example.org"})))
+    calendar = WorkingCalendar.from_rules(load("reading").calendar)
+    today = datetime.now(UTC).astimezone(calendar.tz).date()
+    ref = f"ASB-2026-{next(_refs):06d}"
+    due = calendar.end_of(today if calendar.is_working_day(today) else calendar.next_working_day(today))
+    _seed_digest_case(store, ref, officer, due, "contact")
+
+    env = await WorkflowEnvironment.start_local(data_converter=pydantic_data_converter,
+                                                dev_server_existing_path=temporal_cli(), ui=False)
+    try:
+        queue = f"digest-{tag}"
+        async with build_worker(env.client, store, outbox, task_queue=queue):
+            await start_up(env.client, store, queue)
+            await start_up(env.client, store, queue)  # a second worker, or `asb up` again: still one
+            schedule = env.client.get_schedule_handle(DIGEST_SCHEDULE_ID)
+            described = await schedule.describe()
+            calendars = described.schedule.spec.calendars
+            assert described.schedule.spec.time_zone_name == "Europe/London"
+            assert [(c.hour[0].start, c.minute[0].start) for c in calendars] == [(7, 0)]
+            await schedule.trigger()
+            runs = await eventually(lambda: schedule.describe(), lambda d: bool(d.info.recent_actions),
+                                    what="the digest Schedule's run")
+            run = env.client.get_workflow_handle(runs.info.recent_actions[0].action.workflow_id,
+                                                 run_id=runs.info.recent_actions[0].action.first_execution_run_id)
+            result = await run.result()
+    finally:
+        await env.shutdown()
+    mine = [m for m in mailbox.messages if m["To"] == f"{officer}@example.org"]
+    if calendar.is_working_day(today):
+        assert "reading" in result["landlords"] and len(mine) == 1 and ref in mine[0].get_content()
+    else:
+        assert mine == []  # not a working day in England: no digest
