@@ -290,6 +290,7 @@ class StaffActivities:
         n = profile.notifications.digest_working_days
         last = calendar.add_working_days(day, n - 1)
         sent = skipped = 0
+        failed: ApplicationError | None = None
         for staff, items in sorted(self.digest_items(name, calendar, day, n).items()):
             lines = [f"Your deadlines from {day:%A} {day.day} {day:%B} to {last:%A} {last.day} {last:%B %Y} "
                      f"({n} working days):", ""]
@@ -299,14 +300,20 @@ class StaffActivities:
                 lines.append(f"    {settings.staff.url}/cases/{item.case_ref}")
             lines += ["", f"Your tasks: {settings.staff.url}/tasks", "",
                       "This digest carries no personal details: open a case to see them."]
-            status = self._send(key=f"digest/{name}/{staff}/{day.isoformat()}", kind="digest", case_ref=None,
-                                task_id=None, recipient=staff, address=settings.staff_address(staff),
-                                subject=f"Your ASB deadlines: {len(items)} in the next {n} working days",
-                                text="\n".join(lines) + "\n", settings=settings, at=at)
+            try:
+                status = self._send(key=f"digest/{name}/{staff}/{day.isoformat()}", kind="digest", case_ref=None,
+                                    task_id=None, recipient=staff, address=settings.staff_address(staff),
+                                    subject=f"Your ASB deadlines: {len(items)} in the next {n} working days",
+                                    text="\n".join(lines) + "\n", settings=settings, at=at)
+            except ApplicationError as exc:  # one mailbox refusing holds up nobody else's digest
+                failed = failed or exc
+                continue
             if status == "sent":
                 sent += 1
             else:
                 skipped += 1
+        if failed is not None:
+            raise failed  # retried: those sent are answered from their rows
         return sent, skipped
 
     # ------------------------------------------------------------------ the send, once per key
