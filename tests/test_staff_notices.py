@@ -337,3 +337,32 @@ async def test_the_worker_creates_the_digest_schedule_once_and_it_runs_the_diges
         assert "reading" in result["landlords"] and len(mine) == 1 and ref in mine[0].get_content()
     else:
         assert mine == []  # not a working day in England: no digest
+
+
+def test_a_task_goes_to_its_holder_and_without_an_address_to_the_roles_mailbox(
+    store: Store, outbox: Path, configured: Mailbox,
+) -> None:
+    """The reading profile's defaults: a new task and its reminder to the holder, an escalation to the mailbox.
+    The holder of an officer's task nobody claimed is the case's officer; a holder the staff directory has
+    no email for is told through their role's mailbox; the same event twice is one email."""
+    ref = f"ASB-2026-{next(_refs):06d}"
+    seed_case(store, ref, officer="o1")
+    staff = StaffActivities(store, outbox)
+    due = datetime(2026, 3, 16, 17, tzinfo=UTC)
+
+    def notice(n: int, event: str, role: str, assignee: str | None = None) -> TaskNotice:
+        return TaskNotice.model_validate({"task_id": f"{ref}-T{n}", "case_ref": ref, "kind": "risk_review",
+                                          "event": event, "role": role, "assignee": assignee, "due": due,
+                                          "at": datetime.now(UTC)})
+
+    assert staff.notify_staff(notice(1, "created", "officer")) == "sent"
+    assert staff.notify_staff(notice(1, "created", "officer")) == "sent"  # a retry: answered from the row
+    assert staff.notify_staff(notice(2, "reminded", "manager", assignee="m9")) == "sent"  # m9: no email on file
+    assert staff.notify_staff(notice(3, "escalated", "senior_manager")) == "sent"
+    got = [(m["To"], m["X-ASB-Template"]) for m in _about(configured, ref)]
+    assert got == [("sam.patel@example.org", "task_created"), ("asb-managers@example.org", "task_reminded"),
+                   ("asb-heads@example.org", "task_escalated")]
+    assert "For:   the officer (Officer o1)" in _about(configured, ref)[0].get_content()
+    rows = _notice_rows(store, ref)
+    assert [(r.recipient, r.status) for r in rows] == [("o1", "sent"), ("mailbox:manager", "sent"),
+                                                       ("mailbox:senior_manager", "sent")]
