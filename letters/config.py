@@ -166,7 +166,7 @@ class DeliverySettings:
     def letterhead_gaps(self) -> list[str]:
         """What the letters will be missing with these settings, for `asb up` to warn about: the
         letterhead's landlord, address and phone, and the officers who are named as the reporter's
-        one point of contact (003 §9)."""
+        one point of contact (003 §9); and the role mailboxes notices to staff fall back to (issue 14 item 1)."""
         gaps = []
         if self.landlord.name == Landlord.name:
             gaps.append("the landlord's name is not set ([landlord] name): letters are signed by a generic team")
@@ -176,6 +176,9 @@ class DeliverySettings:
             gaps.append("the landlord's phone is not set ([landlord] phone): letters give no number to call")
         if not self.officers:
             gaps.append("no officers are set ([officers.ID] name, phone, email): letters name no case officer")
+        if not self.staff.mailboxes:
+            gaps.append("no role mailboxes are set ([staff.mailboxes] officer, manager, senior_manager): notices "
+                        "of tasks nobody holds yet, escalations and breaches reach nobody")
         return gaps
 
 
