@@ -4,7 +4,7 @@
 `asb up` runs it beside the embedded dev server. On start-up it makes sure the reconciler's Schedule
 exists and runs one reconcile pass at once (activities/reconcile.py): cases logged while Temporal
 was unreachable are started, pending notes settled. It also makes sure the monthly performance report's
-Schedule exists (workflows/monthly.py).
+Schedule (workflows/monthly.py) and the staff digest's (workflows/digest.py) exist.
 
 Operations (issue 14 items 2 and 5), set by environment (`WorkerSettings`):
 
@@ -47,18 +47,20 @@ from activities.case_file import CaseFileActivities
 from activities.messages import MessageActivities
 from activities.monthly import MonthlyActivities
 from activities.reconcile import ReconcileActivities, reconcile_once
+from activities.staff import StaffActivities
 from activities.tasks import TaskActivities
 from api.ops import Readiness, ops_server
 from casefile import metrics
 from casefile.db import Store, default_state_dir
 from workflows.case import TASK_QUEUE, CaseWorkflow
+from workflows.digest import DigestWorkflow, ensure_digest_schedule
 from workflows.monthly import MonthlyReportWorkflow, ensure_monthly_schedule
 from workflows.reconcile import ReconcileWorkflow, ensure_reconcile_schedule
 from workflows.tasks import TaskWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow, ReconcileWorkflow, MonthlyReportWorkflow)
+WORKFLOWS: Sequence[type] = (CaseWorkflow, TaskWorkflow, ReconcileWorkflow, MonthlyReportWorkflow, DigestWorkflow)
 #: Pure modules shared with activities and the API: imported once, not re-imported per workflow run.
 PASSTHROUGH = ("policy", "statemachine", "activities", "holidays", "transitions", "pydantic", "zoneinfo")
 
@@ -152,9 +154,10 @@ def activities_for(store: Store, outbox: Path, client: Client) -> list[Any]:
     tasks = TaskActivities(client)
     reconciler = ReconcileActivities(store, client)
     monthly = MonthlyActivities(store, outbox)
+    staff = StaffActivities(store, outbox)
     return [case_file.record_events, case_file.update_task, messages.send_letter, messages.send_notification,
             messages.park_for_printing, fetch_bank_holidays, tasks.start_task, reconciler.reconcile,
-            monthly.monthly_report]
+            monthly.monthly_report, staff.notify_staff, staff.send_digests]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -162,8 +165,10 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = TASK_QUEUE,
-                 shutdown_seconds: float = 0.0) -> Worker:
-    """`shutdown_seconds`: how long running activities may finish after shutdown begins (graceful stop)."""
+                 shutdown_seconds: float = 0.0, **options: Any) -> Worker:
+    """`shutdown_seconds`: how long running activities may finish after shutdown begins (graceful stop);
+    `options` go to temporalio's Worker (a test restarting workers turns off the workflow cache, whose
+    sticky queue would otherwise hold the next workflow task for the worker that went)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -172,13 +177,16 @@ def build_worker(client: Client, store: Store, outbox: Path, task_queue: str = T
         activity_executor=ThreadPoolExecutor(max_workers=8),
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=shutdown_seconds),
+        **options,
     )
 
 
 async def start_up(client: Client, store: Store, task_queue: str = TASK_QUEUE, profile: str | None = None) -> None:
-    """What a worker does once it polls: the reconciler's Schedule and one pass at once, and the monthly
-    performance report's Schedule for the landlord's profile (ASB_PROFILE, as the API reads it)."""
+    """What a worker does once it polls: the reconciler's and the staff digest's Schedules and one
+    reconcile pass at once, and the monthly performance report's Schedule for the landlord's profile
+    (ASB_PROFILE, as the API reads it)."""
     await ensure_reconcile_schedule(client, task_queue)
+    await ensure_digest_schedule(client, task_queue)
     from profiles import load
 
     name = profile or os.environ.get("ASB_PROFILE", "default")

@@ -142,5 +142,5 @@ def watch_case_file(registry: CollectorRegistry, store: Store) -> CaseFileCollec
         return existing
     collector = CaseFileCollector(store)
     registry.register(collector)
-    registry._asb_case_file = collector  # type: ignore[attr-defined]
+    setattr(registry, "_asb_case_file", collector)  # noqa: B010 (an attribute of our own on their registry)
     return collector

@@ -114,6 +114,33 @@ class MessageRow(Base):
     provider_id: Mapped[str | None] = mapped_column(String(120))
 
 
+class StaffNoticeRow(Base):
+    """A notice to a member of staff or a role's mailbox: a task's event or a daily digest (issue 14 item 1).
+
+    Apart from the letters (`messages`): it is about the service's own work, not a party, so it is never
+    in a case's chronology, letters or a subject access export. One row per key (a task's id and event,
+    or a digest's landlord, person and day), so a retry or a restarted worker finds it and sends nothing
+    twice. It holds ids and a reason, never an address (the address is looked up at send time)."""
+
+    __tablename__ = "staff_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    #: task_created, task_reminded, task_escalated, task_breached or digest
+    kind: Mapped[str] = mapped_column(String(32))
+    case_ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    #: A staff id, or "mailbox:<role>"
+    recipient: Mapped[str | None] = mapped_column(String(80), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    path: Mapped[str | None] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(120))
+
+
 class PersonRow(Base):
     """Anyone named in a case: reporter, reported person, witness or representative.
 

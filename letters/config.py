@@ -27,10 +27,17 @@ A file looks like::
     address = ["1 High Street", "Exampletown", "EX1 1AA"]
     phone = "0300 123 4567"
 
-    [officers.o1]
+    [officers.o1]                     # the staff directory: officers and managers, by their id
     name = "Sam Patel"
     phone = "0300 123 4568"
     email = "sam.patel@example.org"
+
+    [staff]                           # notices to staff about tasks, and their daily digest
+    url = "https://asb.example.org"   # where the links in them point (the web pages)
+    [staff.mailboxes]                 # a role's shared mailbox, for a task nobody holds yet
+    officer = "asb-officers@example.org"
+    manager = "asb-managers@example.org"
+    senior_manager = "asb-heads@example.org"
 
     [profiles.reading]
     delivery = "notify"
@@ -109,6 +116,21 @@ class NotifySettings:
     timeout: float = 30.0
 
 
+#: The roles a task can be for (statemachine.commands.ROLE_RANK): the only mailbox names accepted.
+MAILBOX_ROLES = ("officer", "manager", "senior_manager")
+_ADDRESS = re.compile(r"^[^@\s<>,;]{1,64}@[A-Za-z0-9.-]{1,190}$")
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    """Where notices to staff go (issue 14 item 1): a role's mailbox for a task nobody holds, and the
+    address of the pages their links point to. People's own addresses are the staff directory's
+    (`officers`); neither ever comes from a request."""
+
+    url: str = "http://127.0.0.1:8000"
+    mailboxes: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
     kind: DeliveryKind = "outbox"
@@ -116,6 +138,7 @@ class DeliverySettings:
     notify: NotifySettings = NotifySettings()
     landlord: Landlord = Landlord()
     officers: Mapping[str, Officer] = field(default_factory=dict)
+    staff: StaffSettings = StaffSettings()
     #: A failing delivery is retried (Temporal's backoff) until this long after the message was due,
     #: then parked for printing with a communication_failed task for the officer.
     give_up_after: timedelta = timedelta(hours=48)
@@ -135,10 +158,18 @@ class DeliverySettings:
             return None
         return self.officers.get(officer_id)
 
+    def staff_address(self, staff_id: str) -> str | None:
+        """A member of staff's email, from the directory only."""
+        officer = self.officers.get(staff_id)
+        return officer.email if officer is not None else None
+
+    def mailbox(self, role: str) -> str | None:
+        return self.staff.mailboxes.get(role)
+
     def letterhead_gaps(self) -> list[str]:
         """What the letters will be missing with these settings, for `asb up` to warn about: the
         letterhead's landlord, address and phone, and the officers who are named as the reporter's
-        one point of contact (003 §9)."""
+        one point of contact (003 §9); and the role mailboxes notices to staff fall back to (issue 14 item 1)."""
         gaps = []
         if self.landlord.name == Landlord.name:
             gaps.append("the landlord's name is not set ([landlord] name): letters are signed by a generic team")
@@ -148,6 +179,9 @@ class DeliverySettings:
             gaps.append("the landlord's phone is not set ([landlord] phone): letters give no number to call")
         if not self.officers:
             gaps.append("no officers are set ([officers.ID] name, phone, email): letters name no case officer")
+        if not self.staff.mailboxes:
+            gaps.append("no role mailboxes are set ([staff.mailboxes] officer, manager, senior_manager): notices "
+                        "of tasks nobody holds yet, escalations and breaches reach nobody")
         return gaps
 
 
@@ -271,6 +305,10 @@ def build(raw: Mapping[str, Any], where: str = "delivery settings") -> DeliveryS
         phone=landlord_raw.get("phone"), email=landlord_raw.get("email"), website=landlord_raw.get("website"),
         survey_url=landlord_raw.get("survey_url"),
     )
+    staff = _staff(dict(raw.get("staff", {})), where)
+    for officer in officers.values():
+        if officer.email is not None and not _ADDRESS.match(str(officer.email)):
+            raise ConfigError(f"{where}: officers.{officer.id}.email: {officer.email!r} is not an email address")
     templates = raw.get("templates")
     default_language = str(raw.get("default_language", "en"))
     try:
@@ -285,11 +323,29 @@ def build(raw: Mapping[str, Any], where: str = "delivery settings") -> DeliveryS
             raise ConfigError(f"{where}: monthly_report_to: {address!r} is not an email address")
     return DeliverySettings(
         kind=kind,
-        smtp=smtp, notify=notify, landlord=landlord, officers=officers, monthly_report_to=monthly_to,
+        smtp=smtp, notify=notify, landlord=landlord, officers=officers, monthly_report_to=monthly_to, staff=staff,
         give_up_after=parse_duration(raw.get("give_up_after", "48h"), f"{where}: give_up_after"),
         templates=Path(templates) if templates else None,
         default_language=default_language,
     )
+
+
+def _staff(raw: dict[str, Any], where: str) -> StaffSettings:
+    """The `[staff]` table: its url and its role mailboxes, each checked, the first bad one named."""
+    unknown = sorted(set(raw) - {"url", "mailboxes"})
+    if unknown:
+        raise ConfigError(f"{where}: staff.{unknown[0]}: unknown setting (use url, mailboxes)")
+    url = str(raw.get("url", StaffSettings.url)).rstrip("/")
+    if not re.match(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$", url):
+        raise ConfigError(f"{where}: staff.url: {url!r} is not an http(s) address")
+    mailboxes: dict[str, str] = {}
+    for role, address in dict(raw.get("mailboxes", {})).items():
+        if role not in MAILBOX_ROLES:
+            raise ConfigError(f"{where}: staff.mailboxes.{role}: not a role ({', '.join(MAILBOX_ROLES)})")
+        if not isinstance(address, str) or not _ADDRESS.match(address):
+            raise ConfigError(f"{where}: staff.mailboxes.{role}: {address!r} is not an email address")
+        mailboxes[role] = address
+    return StaffSettings(url=url, mailboxes=mailboxes)
 
 
 def load_settings(profile: str | None = None, env: Mapping[str, str] | None = None) -> DeliverySettings:

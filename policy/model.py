@@ -478,6 +478,40 @@ class Reporting(_Section):
     survey_link_valid_days: int = Field(90, ge=1, le=730)
 
 
+
+
+#: What happens to a task that a member of staff is told of (workflows/tasks.py; issue 14 item 1).
+TaskEvent = Literal["created", "reminded", "escalated", "breached"]
+#: Who is told: "holder" is the person the task is for (whoever claimed it; else, for an officer's task,
+#: the case's officer), falling back to the role's mailbox; "mailbox" is always the role's mailbox, and
+#: "nobody" turns the notice off.
+NoticeTo = Literal["holder", "mailbox", "nobody"]
+
+
+class StaffNotices(_Section):
+    """Who of the landlord's staff is told what (issue 14 item 1 "Staff are told"; 003 §9 and 004 §3.1:
+    cases are managed to their deadlines). The addresses are not here: a person's email is the staff
+    directory's (the delivery settings' `[officers.ID] email`), a role's mailbox the delivery settings'
+    `[staff.mailboxes]`. A notice names only the case reference and the task (its kind, when it is due,
+    a link), never a party."""
+
+    #: For each task event, who is told. A task no one holds yet goes to its role's mailbox; an escalated
+    #: task is told to the role it went up to, a breached one to the top of its chain.
+    created: NoticeTo = "holder"
+    reminded: NoticeTo = "holder"
+    escalated: NoticeTo = "mailbox"
+    breached: NoticeTo = "mailbox"
+    #: Each member of staff gets, on each working day, the deadlines of their cases and tasks falling in
+    #: the next `digest_working_days` working days (the profile's nation calendar).
+    digest: bool = True
+    digest_working_days: int = Field(5, ge=1, le=20)
+
+    def to(self, event: TaskEvent) -> NoticeTo:
+        """Who is told of `event`."""
+        value: NoticeTo = getattr(self, event)
+        return value
+
+
 class Profile(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
@@ -499,6 +533,7 @@ class Profile(_Section):
     priorities: dict[str, Priority] = Field(default_factory=dict, max_length=8)
     targets: Targets = Targets()
     reporting: Reporting = Reporting()
+    notifications: StaffNotices = StaffNotices()
 
     @model_validator(mode="after")
     def _priorities_cover_triage(self) -> Profile:

@@ -120,3 +120,9 @@ def answered_on_the_case(approval: str) -> bool:
     the task): one of the kinds above, alone or naming its item (`action_overdue:A1`,
     `referral_follow_up:referral-3`)."""
     return approval.split(":", 1)[0] in ANSWERED_ON_THE_CASE
+
+
+#: Asked by the task workflow (workflows/tasks.py), not the lifecycle, so it is not in PATCHES: a task
+#: created, reminded, escalated or breached tells its holder or its role's mailbox, once, through the
+#: `notify_staff` activity (issue 14 item 1 "Staff are told"). Tasks recorded before it replay silent.
+TASK_NOTICES = "staff-task-notices"

@@ -14,16 +14,19 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.case import CaseWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_file import CaseFileActivities
     from activities.contracts import TaskInput, TaskUpdate
+    from activities.staff import StaffActivities, TaskNotice
+    from policy.model import TaskEvent
     from statemachine.commands import ROLE_RANK, Actor
     from statemachine.deadlines import calendar_for_rules
-    from statemachine.patches import answered_on_the_case
+    from statemachine.patches import TASK_NOTICES, answered_on_the_case
     from statemachine.views import TaskState
     from workflows.messages import (
         CaseDecided,
@@ -36,6 +39,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
+#: As letters' deliveries (workflows/case.py DELIVERY_RETRY): back off to one attempt every 30 minutes; the
+#: activity gives up after the delivery settings' `give_up_after`.
+NOTICE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=30), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=30))
 _Signal = TypeVar("_Signal", TaskEscalated, TaskReminder, TaskBreached, TaskResolved)
 
 
@@ -101,6 +108,8 @@ class TaskWorkflow:
         self._decided_by: str | None = None
         self._changed = False
         self._version = 0
+        self._tell_staff = False
+        self._notices: list[workflow.ActivityHandle[str]] = []
 
     def _now(self) -> datetime:
         return (workflow.now() + self._shift).replace(microsecond=0)
@@ -116,7 +125,10 @@ class TaskWorkflow:
 
     @workflow.run
     async def run(self, data: TaskInput) -> str:
+        # Asked once, at the start: a task begun before this change replays (and runs on) silent.
+        self._tell_staff = workflow.patched(TASK_NOTICES)
         await self._save()
+        self._notify("created")
         while self._status == "open":
             now = self._now()
             due = self._due()
@@ -134,6 +146,7 @@ class TaskWorkflow:
                 await self._tell_case(CaseWorkflow.task_reminder,
                                       TaskReminder(task=self._in.task_id, kind=self._in.kind, role=self._role))
                 await self._save()
+                self._notify("reminded")
                 continue
             self._changed = False
             if self._breached:
@@ -144,6 +157,9 @@ class TaskWorkflow:
                 await workflow.wait_condition(lambda: self._changed or self._status != "open",
                                               timeout=max((wake - now).total_seconds(), 1.0))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        for notice in self._notices:  # nothing lost: a notice still being retried is seen through
+            with contextlib.suppress(ActivityError):
+                await notice
         return self._decision or self._status
 
     async def _escalate(self) -> None:
@@ -152,6 +168,7 @@ class TaskWorkflow:
             self._breached = True
             await self._tell_case(CaseWorkflow.task_breached, TaskBreached(task=self._in.task_id, kind=self._in.kind))
             await self._save()
+            self._notify("breached")
             return
         self._role = higher[0]
         self._level_since = self._now()
@@ -160,6 +177,20 @@ class TaskWorkflow:
         await self._tell_case(CaseWorkflow.task_escalated, TaskEscalated(
             task=self._in.task_id, kind=self._in.kind, role=self._role, approval=self._in.approval_id))
         await self._save()
+        self._notify("escalated")
+
+    def _notify(self, event: TaskEvent) -> None:
+        """Tell staff of this event (activities/staff.py decides who, from the landlord's profile). Started,
+        not awaited: a mail server that is down must not hold up the task's own clock; the run waits for its
+        notices before it ends. Ids, a kind, a role and moments only go into history."""
+        if not self._tell_staff:
+            return
+        notice = TaskNotice(task_id=self._in.task_id, case_ref=self._in.case_ref, kind=self._in.kind,
+                            event=event, role=self._role, assignee=self._assignee,
+                            due=None if self._breached else self._due(), at=self._now())
+        self._notices.append(workflow.start_activity_method(
+            StaffActivities.notify_staff, notice, start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=NOTICE_RETRY))
 
     async def _tell_case(self, signal: Callable[[CaseWorkflow, _Signal], Awaitable[None]], payload: _Signal) -> None:
         """Tell the case; if it has just closed (a timer here and its closure at the same moment), there
