@@ -21,6 +21,7 @@ COPY casefile/ casefile/
 COPY clients/ clients/
 COPY diagrams/ diagrams/
 COPY letters/ letters/
+COPY performance/ performance/
 COPY policy/ policy/
 COPY profiles/ profiles/
 COPY statemachine/ statemachine/
