@@ -573,3 +573,38 @@ async def test_a_report_is_attached_to_an_open_case_from_its_case_page_and_only_
     assert "Bea Second" in (await officer.get(f"/web/cases/{first}")).text  # the reporter joined the open case
     for client in (officer, intake):
         await client.aclose()
+
+
+async def test_the_case_page_shows_the_landlords_priority_and_the_resolution_target(
+    env: WorkflowEnvironment, store: Store, task_queue: str, tmp_path: Path
+) -> None:
+    """A landlord with its own priorities and a resolution target (issue 16 items 3 and 4): the officer sees
+    the case's priority under the landlord's own name, and its age against the target, which is a target
+    and never a breach."""
+    profile = tmp_path / "priorities.toml"
+    shipped = (Path(__file__).parent.parent / "examples" / "profiles" / "your-housing.toml").read_text()
+    profile.write_text(shipped + """
+[priorities.urgent]
+title = "Urgent (respond in a day)"
+respond_within = "1 working day"
+risk = "high"
+
+[priorities.routine]
+title = "Routine"
+respond_within = "2 working days"
+risk = "low"
+""")
+    landlord = make_app(env, store, task_queue, tmp_path / "state", profile=str(profile))
+    reference = await _logged(landlord, "Priya Target")
+    officer = await signed_in(landlord, "officer", "o1")
+    page = await officer.get(f"/web/cases/{reference}")
+    await officer.aclose()
+    assert page.status_code == 200, page.text
+    priority = re.search(r'id="case-priority">([^<]+)<', page.text)
+    assert priority and priority.group(1) == "Routine"  # a noise report is low risk: the landlord's "routine"
+    target = re.search(r'id="resolution-target">(.*?)</dd>', page.text, re.S)
+    assert target, "the case page does not show the resolution target"
+    text = " ".join(re.sub(r"<[^>]+>", " ", target.group(1)).split())
+    assert text.startswith("Target: 51% of cases resolved within 45 working days. This case is 0 working days "
+                           "old: within the target (target date "), text  # "the majority": 51%
+    assert "not a deadline" in text

@@ -491,6 +491,7 @@ def create_pages(api_settings: ApiSettings, service: Service, verifier: TokenVer
                 "reference": reference, "may_lock": user.role in MANAGERS,
                 "may_chronology": user.role in MAY_GENERATE,
                 "risk_labels": profile.risk_matrix.labels.model_dump(),
+                "priority_titles": {pid: p.title for pid, p in profile.priorities.items()},
                 "evidence": [{"info": f, "kind": EVIDENCE_KINDS.get(f.kind, humanise(f.kind)),
                               "removable": user.role in EVIDENCE_REMOVERS
                               and may_delete(f, user.role, user.id, now) is None} for f in files],
