@@ -28,23 +28,37 @@ def _emit(data: Any) -> None:
 
 
 def cmd_deadline(args: argparse.Namespace) -> int:
+    """The first response's deadline, as a case would have it: the landlord's own priority's `respond_within`
+    when the profile lists priorities (`--priority`, or the priority a risk level maps onto), else
+    `first_response.<risk>` working days (003 §8; issue 16 item 3)."""
+    from statemachine.catalogue import first_response_period
+
     profile = load(args.profile)
     received = parse_time(args.received, "--received")
     calendar = WorkingCalendar.from_rules(profile.calendar, args.nation)
-    days = profile.first_response.for_risk(args.category)
-    due_at = calendar.working_day_deadline(received, days)
-    _emit(
-        {
-            "profile": profile.name,
-            "category": args.category,
-            "received": received.isoformat(),
-            "counted_from": calendar.receipt_day(received).isoformat(),
-            "working_days": days,
-            "nation": calendar.nation,
-            "due": due_at.date().isoformat(),
-            "due_at": due_at.isoformat(),
-        }
-    )
+    if args.priority is not None:
+        if args.priority not in profile.priorities:
+            known = ", ".join(profile.priorities) or "none: it answers by risk (--category)"
+            raise UsageError(f"--priority: profile {profile.name} has no priority {args.priority!r} (its priorities: "
+                             f"{known})")
+        priority: str | None = args.priority
+        period = profile.priorities[args.priority].respond_within
+    elif args.category is None:
+        raise UsageError("give --category (the risk level) or --priority (one of the profile's own priorities)")
+    else:
+        priority = profile.priority_for("", args.category)
+        period = first_response_period(profile, "", args.category)
+    due_at = calendar.due_after(received, period)
+    answer: dict[str, Any] = {"profile": profile.name, "category": args.category}
+    if priority is not None:
+        answer["priority"] = priority
+    answer.update({"received": received.isoformat(), "counted_from": calendar.receipt_day(received).isoformat()})
+    if period.unit == "working_days":
+        answer["working_days"] = period.count
+    else:
+        answer["within"] = str(period)
+    answer.update({"nation": calendar.nation, "due": due_at.date().isoformat(), "due_at": due_at.isoformat()})
+    _emit(answer)
     return 0
 
 
@@ -96,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deadline", help="first-response deadline for a report")
     p.add_argument("--profile", required=True, help="shipped profile name or a profile file")
-    p.add_argument("--category", required=True, choices=["high", "medium", "low"], help="risk category")
+    p.add_argument("--category", choices=["high", "medium", "low"], help="risk category")
+    p.add_argument("--priority", help="one of the profile's own priorities (profiles with `priorities`)")
     p.add_argument("--received", required=True, help="ISO 8601 time with offset")
     p.add_argument("--nation", choices=["eng", "wls", "sct", "nir"], help="override the profile's nation")
     p.set_defaults(func=cmd_deadline)

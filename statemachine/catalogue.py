@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ValidationError
 
 from policy.calendar import WorkingCalendar
-from policy.model import REPORT, RISK_ORDER, Milestone, Profile, Role
+from policy.model import REPORT, RISK_ORDER, Milestone, Profile, Risk, Role
 from policy.periods import Period
 from policy.risk import ScoreError, assess, check_scores, next_assessment_on, with_vulnerable_floor
 from statemachine.commands import (
@@ -1557,10 +1557,15 @@ def first_response_within(facts: CaseFacts, profile: Profile) -> Period:
     """How long the first response may take: the landlord's own priority's `respond_within` when the
     profile lists priorities (issue 16 item 3), else `first_response.<risk>` working days (003 §8 table).
     The same period bounds the allocation task (Lifecycle.task_terms)."""
-    priority = profile.priority_for(facts.category, facts.risk)
+    return first_response_period(profile, facts.category, facts.risk)
+
+
+def first_response_period(profile: Profile, category: str, risk: Risk | None) -> Period:
+    """first_response_within for a report's category and risk (`asb deadline` asks without a case)."""
+    priority = profile.priority_for(category, risk)
     if priority is not None:
         return profile.priorities[priority].respond_within
-    return Period(profile.first_response.for_risk(facts.risk or "low"), "working_days")
+    return Period(profile.first_response.for_risk(risk or "low"), "working_days")
 
 
 def due_enquiry_expiry(facts: CaseFacts, profile: Profile, calendar: WorkingCalendar,

@@ -50,6 +50,22 @@ def test_deadline_uses_the_profiles_category_days(capsys: pytest.CaptureFixture[
     assert json.loads(out)["due"] == "2026-06-08"  # whg: always within five working days (002 §2.5)
 
 
+def test_deadline_follows_the_landlords_own_priorities(capsys: pytest.CaptureFixture[str]) -> None:
+    """A profile with priorities answers by them (issue 16 item 3): by name, or by the priority a risk maps
+    onto; a priority it does not have is one line naming the ones it has, exit 2."""
+    thirteen = str(Path(__file__).parent.parent / "examples" / "profiles" / "thirteen.toml")
+    _, out, _ = run(capsys, "deadline", "--profile", thirteen, "--priority", "standard",
+                    "--received", "2026-03-02T11:00:00+00:00")
+    assert (json.loads(out)["priority"], json.loads(out)["due"]) == ("standard", "2026-03-05")  # 3 working days
+    _, out, _ = run(capsys, "deadline", "--profile", thirteen, "--category", "high",
+                    "--received", "2026-03-02T11:00:00+00:00")
+    assert (json.loads(out)["priority"], json.loads(out)["due"]) == ("most_serious", "2026-03-03")
+    code, _, err = run(capsys, "deadline", "--profile", thirteen, "--priority", "p9", "--received", "2026-03-02T11:00Z")
+    assert code == 2 and err.count("\n") == 1 and "most_serious, standard" in err
+    code, _, err = run(capsys, "deadline", "--profile", "reading", "--received", "2026-03-02T11:00Z")
+    assert code == 2 and "--category" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
