@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from api.settings import LOCAL_AUDIENCE, LOCAL_ISSUER, ApiSettings
+from casefile.keyfile import create_once
 from policy.model import AGENCY_ID_PATTERN, Role, StaffRole
 from statemachine.commands import Actor
 
@@ -136,15 +135,9 @@ class LocalKeys:
 
     def _load_or_create(self) -> rsa.RSAPrivateKey:
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-            # O_EXCL: two processes starting at once keep one key, not two that disagree.
-            with contextlib.suppress(FileExistsError):
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as out:
-                    out.write(pem)
+            create_once(self.path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
         loaded = serialization.load_pem_private_key(self.path.read_bytes(), password=None)
         if not isinstance(loaded, rsa.RSAPrivateKey):
             raise ValueError(f"{self.path}: not an RSA private key")

@@ -18,12 +18,10 @@ the answers.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from casefile import audit
 from casefile.db import default_state_dir
+from casefile.keyfile import secret_in
 from casefile.models import SATISFACTION, CaseReviewOutcomeRow, CaseRow, SurveyAnswerRow
 
 KEY_FILE = "survey-key"
@@ -58,17 +57,7 @@ def survey_key(state_dir: Path | None = None) -> bytes:
         if len(secret) < 32:
             raise ValueError("ASB_SURVEY_SECRET is too short: at least 32 characters")
         return secret.encode()
-    path = (state_dir or default_state_dir()) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):  # two processes at once keep one key
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48))
-    key = path.read_text().strip().encode()
-    if len(key) < 32:
-        raise ValueError(f"{path}: the survey key is too short; delete the file to make a new one")
-    return key
+    return secret_in((state_dir or default_state_dir()) / KEY_FILE, "survey key")
 
 
 def _b64(data: bytes) -> str:

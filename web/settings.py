@@ -8,29 +8,18 @@ in the state folder, which is enough for one server (several servers must share 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from api.settings import ApiSettings
+from casefile.keyfile import secret_in
 
 SESSION_KEY_FILE = "web-session-key"
 
 
 def _session_key(state_dir: Path) -> bytes:
-    path = state_dir / SESSION_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):  # two processes at once keep one key
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48))
-    key = path.read_text().strip().encode()
-    if len(key) < 32:
-        raise ValueError(f"{path}: the session key is too short; delete the file to make a new one")
-    return key
+    return secret_in(state_dir / SESSION_KEY_FILE, "session key")
 
 
 @dataclass(frozen=True)
