@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from asb import client_cli, commands, dataprotection, letters, people_cli, reports_cli, targets
+from asb import client_cli, commands, dataprotection, letters, people_cli, reports_cli
 from asb.base import EXIT_USAGE, Parser, parse_time
 from asb.errors import UsageError
 from policy.calendar import NaiveTimeError, WorkingCalendar
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = (commands, client_cli, dataprotection, letters, people_cli, reports_cli, targets)
+SUBCOMMANDS = (commands, client_cli, dataprotection, letters, people_cli, reports_cli)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

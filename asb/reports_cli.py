@@ -18,7 +18,7 @@ from typing import Any
 from asb.errors import UsageError
 
 NAMES = ("first-response", "open-cases", "closures", "nm01", "tp12", "case-review-register", "hate-strands",
-         "legal-actions")
+         "legal-actions", "resolution-target")
 
 
 def _store() -> Any:

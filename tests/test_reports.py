@@ -495,3 +495,11 @@ async def test_staff_record_a_survey_answer_and_a_reviews_outcome(api: httpx.Asy
     with year.session() as s:
         rows = s.query(CaseReviewOutcomeRow).filter(CaseReviewOutcomeRow.case_ref == ref(2)).all()
         assert [(r.held_on, r.recommendations, r.recorded_by) for r in rows] == [(date(2026, 6, 30), True, "m2")]
+
+
+def test_the_cli_offers_every_report_and_no_other() -> None:
+    """`asb report` keeps its names without importing the reports (a fast --help); they must not drift."""
+    from asb.reports_cli import NAMES
+    from casefile.reports import REPORTS
+
+    assert set(NAMES) == set(REPORTS)
