@@ -211,8 +211,8 @@ class StaffActivities:
                else ", not yet claimed"),
             f"Due:   {_when(notice.due, zone)}",
             "",
-            f"Open the case: {settings.staff.url}/cases/{notice.case_ref}",
-            f"Your tasks:    {settings.staff.url}/tasks",
+            f"Open the case: {settings.staff.url}/web/cases/{notice.case_ref}",
+            f"Your tasks:    {settings.staff.url}/web/tasks",
             "",
             {"created": "A task has been created for you to act on.",
              "reminded": "The task is due by the end of the next working day.",
@@ -297,8 +297,8 @@ class StaffActivities:
             for item in items:
                 local = item.due.astimezone(calendar.tz)
                 lines.append(f"{local:%a} {local.day} {local:%b} {local:%H:%M}  {item.case_ref}  {item.what}")
-                lines.append(f"    {settings.staff.url}/cases/{item.case_ref}")
-            lines += ["", f"Your tasks: {settings.staff.url}/tasks", "",
+                lines.append(f"    {settings.staff.url}/web/cases/{item.case_ref}")
+            lines += ["", f"Your tasks: {settings.staff.url}/web/tasks", "",
                       "This digest carries no personal details: open a case to see them."]
             try:
                 status = self._send(key=f"digest/{name}/{staff}/{day.isoformat()}", kind="digest", case_ref=None,

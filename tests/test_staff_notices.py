@@ -165,7 +165,7 @@ async def test_an_escalation_reaches_the_senior_mailbox_by_smtp_once_through_a_r
     message = escalated[0]
     body = message.get_content()
     assert message["Subject"] == f"{ref}: task escalated - Closure approval"
-    assert f"https://asb.example.org/cases/{ref}" in body and "Due:" in body and "senior manager" in body
+    assert f"https://asb.example.org/web/cases/{ref}" in body and "Due:" in body and "senior manager" in body
     for secret in PARTY_DATA:
         assert secret not in message.as_string(), secret
 
