@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from policy.calendar import HolidaysNotLoaded
 from policy.model import Profile
 from profiles import load
 from statemachine import Actor, Lifecycle
@@ -34,8 +35,10 @@ from statemachine.catalogue import (
     due_unable_to_contact,
     fire_consider_closure,
     fire_overdue,
+    local_date,
+    next_assessment_refusal,
 )
-from statemachine.deadlines import calendar_for, open_deadlines
+from statemachine.deadlines import calendar_for, calendar_for_rules, handled_key, open_deadlines, overdue, unhandled
 from statemachine.facts import CaseFacts, Party, PlannedAction, ReferralFact
 from statemachine.patches import (
     ALL,
@@ -464,3 +467,54 @@ def test_a_review_to_continue_without_a_reason_leaves_the_prompt_open() -> None:
     quiet = case_facts(stage="review")
     assert review(quiet, at, decision="continue", reason_ref="N-8") == [
         {"event": "case_review", "decision": "continue", "reason_ref": "N-8"}]
+
+
+# ============================================================================ which deadlines are still to act on
+
+
+def test_a_deadline_acted_on_is_not_acted_on_again_but_a_moved_one_is() -> None:
+    # A fired timer never fires twice (CaseFacts.handled); a deadline that moved (a new incident, a new
+    # review) is a new one, acted on when it comes.
+    case = case_facts(stage="review")
+    first, later = z(2026, 5, 5, 16), z(2026, 6, 5, 16)
+    deadlines = {"case_review": first, "inactivity": z(2026, 3, 30, 11, 30)}
+    assert unhandled(case, deadlines) == [(z(2026, 3, 30, 11, 30), "inactivity"), (first, "case_review")]
+    case.handled.append(handled_key("case_review", first))
+    assert case.handled == ["case_review@2026-05-05T16:00:00+00:00"]
+    assert unhandled(case, deadlines) == [(z(2026, 3, 30, 11, 30), "inactivity")]
+    assert unhandled(case, {"case_review": later}) == [(later, "case_review")]
+
+
+def test_only_breachable_deadlines_that_have_passed_are_overdue() -> None:
+    deadlines = {"case_review": z(2026, 5, 5, 16), "contact": z(2026, 5, 6, 16), "inactivity": z(2026, 3, 30),
+                 "first_response": z(2026, 3, 3, 17)}
+    case = case_facts(stage="review")
+    # At the very moment a deadline falls due it is missed (the end of the working day has come).
+    assert overdue(case, deadlines, z(2026, 5, 5, 16)) == ["case_review", "first_response"]
+    assert overdue(case, deadlines, z(2026, 5, 5, 15, 59)) == ["first_response"]
+    assert overdue(case, deadlines, z(2026, 5, 7)) == ["case_review", "contact", "first_response"]
+
+
+def test_a_task_workflows_calendar_uses_the_bank_holidays_it_was_given() -> None:
+    # Inside workflows the holidays come as data (no file reads): Monday 4 May given as a holiday is not a
+    # working day, and a year not given is a fault, never a guess.
+    given = calendar_for_rules(READING.calendar, {2026: frozenset({date(2026, 5, 4)})})
+    assert given.working_day_deadline(z(2026, 5, 1, 12), 1) == z(2026, 5, 5, 16)
+    assert calendar_for_rules(READING.calendar, {2026: frozenset()}).working_day_deadline(
+        z(2026, 5, 1, 12), 1) == z(2026, 5, 4, 16)
+    with pytest.raises(HolidaysNotLoaded):
+        given.is_working_day(date(2027, 1, 4))
+
+
+def test_the_next_risk_assessment_date_must_be_after_today_and_within_a_year_where_the_landlord_is() -> None:
+    # 003 §8 stage 1: the plan records when the next assessment is due; a date in the past (or today) would
+    # be due at once, one beyond a year is a slip of the year. "Today" is the landlord's: at 00:30 BST on
+    # 1 June it is already 1 June in Reading.
+    now = z(2026, 5, 31, 23, 30)
+    assert local_date(READING, now) == date(2026, 6, 1)
+    assert next_assessment_refusal(READING, date(2026, 6, 1), now) == \
+        "next_assessment_due 2026-06-01 is not after today (2026-06-01)"
+    assert next_assessment_refusal(READING, date(2026, 6, 2), now) is None
+    assert next_assessment_refusal(READING, date(2027, 6, 2), now) is None  # 366 days: a leap year's worth
+    assert next_assessment_refusal(READING, date(2027, 6, 3), now) == \
+        "next_assessment_due 2027-06-03 is more than a year away"
