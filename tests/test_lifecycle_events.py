@@ -379,6 +379,20 @@ def test_an_emergency_action_is_recorded_as_one_and_its_rejection_says_so() -> N
         {"event": "stage", "stage": "investigation"}]
 
 
+def test_the_review_meeting_held_after_an_emergency_action_is_recorded_with_its_decision() -> None:
+    # 004 §3.12: an emergency action is reviewed "as soon as practical" afterwards, at a case review
+    # meeting; the decision records when it was held, whichever way it goes.
+    for command, actor, status in (("reject_legal_action", S1, "rejected"), ("approve_legal_action", M1, "approved")):
+        urgent = Case(hate=True)
+        urgent.do("record_equality_assessment")
+        urgent.do("propose_legal_action", kind="injunction", emergency=True)
+        meeting = urgent.now + timedelta(days=2)
+        assert urgent.do(command, actor, case_review_meeting=meeting.isoformat())[0] == {
+            "event": "legal_action", "kind": "injunction", "status": status, "emergency": True,
+            "case_review_meeting": "2026-03-04T11:30:00+00:00"}
+        assert urgent.facts.legal_actions[0].case_review_meeting == meeting
+
+
 def test_rejecting_an_action_proposed_during_interventions_leaves_the_case_where_it_is() -> None:
     case = _converted()
     case.do("start_intervention", kind="warning_letter")
