@@ -371,15 +371,18 @@ def test_an_action_is_late_when_the_working_day_of_its_date_has_ended() -> None:
     actions = [PlannedAction(id="A1", who="officer", due=date(2026, 5, 8)),
                PlannedAction(id="A2", who="officer", due=date(2026, 5, 2)),      # a Saturday
                PlannedAction(id="A3", who="reporter", due=date(2026, 4, 1), done=True),
-               PlannedAction(id="A4", who="officer", due=date(2026, 4, 2), chased=True)]
+               PlannedAction(id="A4", who="officer", due=date(2026, 4, 2), chased=True),
+               PlannedAction(id="A5", who="agency", due=date(2026, 5, 7))]
     case = case_facts(actions=actions)
     assert due_action(case, READING, CAL, ALL) == z(2026, 5, 5, 16)
-    assert due_action(case_facts(actions=actions[2:]), READING, CAL, ALL) is None
-    # At 16:59 BST on Friday 8 May, A2 is late and A1 is not yet; at 17:00, A1 is late too.
+    assert due_action(case_facts(actions=actions[2:4]), READING, CAL, ALL) is None
+    # At 16:59 BST on Friday 8 May, A2 and Thursday's A5 are late and A1 is not yet; at 17:00, A1 is late too.
     events = fired("action_due", case, z(2026, 5, 8, 15, 59))
     assert events == [{"event": "task", "kind": "action_overdue", "role": "officer", "approval": "action_overdue:A2",
-                       "action": "A2"}]
-    assert [a.chased for a in case.actions] == [False, True, False, True]
+                       "action": "A2"},
+                      {"event": "task", "kind": "action_overdue", "role": "officer", "approval": "action_overdue:A5",
+                       "action": "A5"}]
+    assert [a.chased for a in case.actions] == [False, True, False, True, True]
     assert fired("action_due", case, z(2026, 5, 8, 16)) == [
         {"event": "task", "kind": "action_overdue", "role": "officer", "approval": "action_overdue:A1",
          "action": "A1"}]

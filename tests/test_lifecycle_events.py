@@ -334,6 +334,20 @@ def test_a_hate_incident_makes_the_case_high_risk_once() -> None:
     assert not [e for e in again if e["event"] == "risk"]  # high once: a second hate incident raises nothing
 
 
+def test_telling_the_police_of_a_hate_incident_answers_the_officers_task() -> None:
+    # 004 §3.5 "make sure the Police are aware"; 003 §5: a hate report gives the officer a task to tell the
+    # police, answered by recording that they were told, with their reference (issue 11 item 11).
+    case = Case(hate=True)
+    assert case.facts.police_task_open and case.facts.police_told_at is None
+    assert case.do("record_police_report", police_reference_ref="PR-1") == [
+        {"event": "police_informed", "reference_ref": "PR-1"},
+        {"event": "decision", "kind": "tell_police", "decision": "done"}]
+    assert case.facts.police_told_at == case.now and case.facts.police_task_open is False
+    # Told again later (without a reference this time): recorded, with no task left to answer.
+    assert case.do("record_police_report") == [{"event": "police_informed"}]
+    assert case.facts.police_told_at == case.now and case.facts.police_task_open is False
+
+
 def test_risk_can_only_be_escalated_upwards() -> None:
     case = Case()
     assert case.facts.risk == "low"
