@@ -353,8 +353,11 @@ def test_risk_can_only_be_escalated_upwards() -> None:
     assert case.facts.risk == "low"
     assert case.refused("escalate_risk", risk="low") == "risk is already low: escalation must raise it"
     assert case.do("escalate_risk", risk="medium") == [{"event": "risk", "risk": "medium", "why": "escalated"}]
-    assert case.facts.risk == "medium"
+    # Only a red case is assessed again that day (004 §3.5, §3.4): amber keeps its next assessment date.
+    assert (case.facts.risk, case.facts.risk_review_on) == ("medium", None)
     assert case.refused("escalate_risk", risk="medium") == "risk is already medium: escalation must raise it"
+    assert case.do("escalate_risk", risk="high") == [{"event": "risk", "risk": "high", "why": "escalated"}]
+    assert (case.facts.risk, case.facts.risk_review_on) == ("high", case.now.date())
 
 
 def test_closing_an_enquiry_tells_the_reporter() -> None:
@@ -820,6 +823,11 @@ def test_an_action_plan_is_a_list_of_actions_and_each_change_to_the_agreed_plan_
         ("A1", "officer", "2026-03-09", True), ("A2", "officer", "2026-03-23", False),
         ("A3", "police", "2026-03-20", False)]
     assert (case.facts.plan_version, case.facts.contact_every_days, case.facts.contact_method) == (4, 7, "visit")
+    # Agreeing it again (a new frequency) is the next version too, never version 1 again.
+    assert case.do("agree_action_plan", contact_every_days=14, contact_method="phone")[:2] == [
+        {"event": "action_plan", "contact_every_days": 14, "contact_method": "phone", "reporters_choice": False,
+         "version": 5},
+        {"event": "letter", "template": "action_plan", "to": "reporter", "version": 5}]
     # Each refusal says why and changes nothing.
     assert case.refused("complete_action", action="A1") == "action A1 is already done"
     assert case.refused("change_action", action="A9", due="2026-04-01") == "the action plan has no action A9"
