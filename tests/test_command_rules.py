@@ -1,0 +1,78 @@
+"""Command rules the mutation run found unpinned (statemachine/catalogue.py guards and effects), pure: the
+reporter's own contact frequency, legal action that instructs solicitors, the enquiry decision answered by
+closing it, and the referral outcome's refusals. Each asserts what an officer, manager or reporter sees."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from profiles import load
+from statemachine import Lifecycle
+from statemachine.commands import ReportArgs
+from tests.test_lifecycle_events import M1, NOW, O1, S1, Case, _converted
+
+
+def _somerset_case() -> Case:
+    case = Case()
+    args: dict[str, Any] = {"category": "noise", "officer": "o1", "reported_person": {"id": "p1"},
+                            "reporter": {"id": "r1", "contact": {"method": "phone"}}}
+    case.lc, _ = Lifecycle.start("ASB-2026-017002", ReportArgs.model_validate(args), load("homes-in-somerset"), NOW)
+    return case
+
+
+def test_contact_less_often_than_weekly_is_the_reporters_choice_where_the_standard_allows_it() -> None:
+    # 001 rec. 1: weekly contact; rec. 3: frequency and method are the victim's to choose (Homes in Somerset).
+    case = _somerset_case()
+    assert case.refused("agree_action_plan", contact_every_days=14) == (
+        "contact every 14 days is less often than this standard allows (at least every 1 week) unless the "
+        "reporter chooses it (record it as their choice: reporters_choice)")
+    assert case.do("agree_action_plan", contact_every_days=14, reporters_choice=True)[0] == {
+        "event": "action_plan", "contact_every_days": 14, "contact_method": "phone", "reporters_choice": True,
+        "version": 1}
+    # 003 §9 "at least once a month" (Reading) leaves no such choice: the reporter's wish does not lift it.
+    reading = Case()
+    assert reading.refused("agree_action_plan", contact_every_days=40, reporters_choice=True) == (
+        "contact every 40 days is less often than this standard allows (at least every 1 month)")
+
+
+def test_a_legal_action_instructing_solicitors_goes_to_the_senior_manager_and_says_so() -> None:
+    # 004 §3.12: instructing "a solicitor/barrister" is "approved by the Regional Manager".
+    case = _converted()
+    case.do("record_equality_assessment")
+    meeting = case.now - timedelta(minutes=30)
+    assert case.do("propose_legal_action", kind="injunction", instruct_solicitor=True,
+                   case_review_meeting=meeting.isoformat()) == [
+        {"event": "legal_action", "kind": "injunction", "status": "proposed", "emergency": False,
+         "instruct_solicitor": True, "case_review_meeting": meeting.isoformat()},
+        {"event": "task", "kind": "legal_approval", "role": "senior_manager", "after_the_event": False,
+         "approval": "approval-2"}]
+    (action,) = case.facts.legal_actions
+    assert (action.instruct_solicitor, action.case_review_meeting) == (True, meeting)
+    assert case.refused("approve_legal_action", M1) == "needs approval by a senior_manager, not a manager"
+    assert case.do("approve_legal_action", S1)[0]["status"] == "approved"
+
+
+def test_closing_an_enquiry_that_awaited_the_officers_decision_answers_it() -> None:
+    # 003 stage 1; issue 11 item 4: at 4 weeks, an enquiry whose reporter was never reached waits for the
+    # officer, who decides by closing it (or converting it): the decision task is answered on the case.
+    case = Case()
+    case.lc.on_deadline("enquiry_expiry", case.now + timedelta(days=28))
+    assert case.do("close_enquiry", reason="asb_stopped")[:3] == [
+        {"event": "decision", "kind": "enquiry_decision", "decision": "closed"},
+        {"event": "stage", "stage": "closed"}, {"event": "closed", "reason": "asb_stopped"}]
+    assert case.facts.enquiry_decision_since is None
+
+
+def test_a_referral_outcome_names_the_referrals_there_are_and_its_next_date_must_lie_ahead() -> None:
+    case = Case()
+    assert case.refused("record_referral_outcome", O1, referral="referral-1", outcome="accepted") == (
+        "no referral referral-1 on this case (referrals: none)")
+    case.do("make_referral", agency="victim_support", consent_ref="C-1")
+    case.do("make_referral", agency="police", basis="crime")
+    assert case.refused("record_referral_outcome", referral="referral-9", outcome="accepted") == (
+        "no referral referral-9 on this case (referrals: referral-1, referral-2)")
+    today = case.now.date()
+    assert case.refused("record_referral_outcome", referral="referral-1", outcome="no_response",
+                        follow_up=today.isoformat()) == (
+        f"the follow-up date {today.isoformat()} must be after today ({today.isoformat()})")
