@@ -10,6 +10,7 @@ from typing import Any
 from profiles import load
 from statemachine import Lifecycle
 from statemachine.commands import ReportArgs
+from statemachine.patches import ALL, REFERRALS_RECORDED, SUPPORT_MOVES_NOTHING, TELL_THE_POLICE
 from tests.test_lifecycle_events import M1, NOW, O1, S1, Case, _converted
 
 
@@ -76,3 +77,46 @@ def test_a_referral_outcome_names_the_referrals_there_are_and_its_next_date_must
     assert case.refused("record_referral_outcome", referral="referral-1", outcome="no_response",
                         follow_up=today.isoformat()) == (
         f"the follow-up date {today.isoformat()} must be after today ({today.isoformat()})")
+
+
+def test_the_officer_is_asked_once_to_tell_the_police_of_hate_incidents() -> None:
+    # 004 §3.5 "make sure the Police are aware"; 003 §5: one task while it is open, none once they were told.
+    case = _converted()
+    tell = {"event": "task", "kind": "tell_police", "role": "officer", "approval": "tell_police"}
+    assert tell in case.do("record_incident", hate=True)
+    assert case.facts.police_task_open is True
+    assert tell not in case.do("record_incident", hate=True)
+    case.do("record_police_report", police_reference_ref="PR-2")
+    assert tell not in case.do("record_incident", hate=True)
+    old = _converted()
+    old.lc.patches = ALL - {TELL_THE_POLICE}  # a case recorded before the task existed
+    assert tell not in old.do("record_incident", hate=True)
+    assert old.facts.police_task_open is False
+
+
+def _at_legal(patches: frozenset[str] = ALL) -> Case:
+    case = _converted()
+    case.lc.patches = patches
+    case.do("record_equality_assessment")
+    case.do("propose_legal_action", kind="legal_warning")
+    case.do("approve_legal_action", M1)
+    assert case.facts.stage == "legal"
+    return case
+
+
+def test_at_the_legal_stage_only_support_may_still_be_given() -> None:
+    # 003 §8 stage 5 follows the interventions; support is offered at any stage (003 §9; 004 §3.3), now as a
+    # referral (issue 12 item 8), before that as a support-referral intervention.
+    case = _at_legal()
+    assert case.refused("start_intervention", kind="mediation") == (
+        "not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
+        "make_referral at any stage)")
+    old = _at_legal(ALL - {REFERRALS_RECORDED})
+    assert old.refused("start_intervention", kind="mediation") == (
+        "not allowed at the legal stage (allowed at: enquiry, investigation, review, interventions; "
+        "a support referral at any stage)")
+    assert old.do("start_intervention", kind="support_referral")[0] == {
+        "event": "intervention", "kind": "support_referral"}
+    assert old.facts.stage == "legal"
+    older = _at_legal(ALL - {REFERRALS_RECORDED, SUPPORT_MOVES_NOTHING})  # support was an intervention like any
+    assert older.refused("start_intervention", kind="support_referral").startswith("not allowed at the legal stage")
