@@ -10,7 +10,7 @@ from typing import Any
 from profiles import load
 from statemachine import Lifecycle
 from statemachine.commands import ReportArgs
-from statemachine.patches import ALL, REFERRALS_RECORDED, SUPPORT_MOVES_NOTHING, TELL_THE_POLICE
+from statemachine.patches import ALL, EQUALITY_AT_EACH_STEP, REFERRALS_RECORDED, SUPPORT_MOVES_NOTHING, TELL_THE_POLICE
 from tests.test_lifecycle_events import M1, NOW, O1, S1, Case, _converted
 
 
@@ -120,3 +120,29 @@ def test_at_the_legal_stage_only_support_may_still_be_given() -> None:
     assert old.facts.stage == "legal"
     older = _at_legal(ALL - {REFERRALS_RECORDED, SUPPORT_MOVES_NOTHING})  # support was an intervention like any
     assert older.refused("start_intervention", kind="support_referral").startswith("not allowed at the legal stage")
+
+
+def test_a_warrant_of_eviction_needs_a_possession_order_approved_or_concluded_on_the_case() -> None:
+    # 004 §3.12, §4.3: the warrant enforces a possession order; another remedy (an injunction) does not lead
+    # to it. On the rule before assessments per step, any new incident asks for a new assessment.
+    old = ALL - {EQUALITY_AT_EACH_STEP}
+    warrant = "a warrant of eviction follows a possession order, and none was approved on this case"
+    for kind, refusal in (("injunction", warrant), ("possession_order", None)):
+        case = _converted()
+        case.lc.patches = old
+        case.do("record_equality_assessment")
+        case.do("propose_legal_action", kind=kind)
+        case.do("approve_legal_action", S1)
+        case.do("conclude_legal_action", outcome_ref="N-9")
+        assert case.lc.check("propose_legal_action", {"kind": "warrant_of_eviction"}, O1, case.now) == refusal, kind
+        case.do("record_incident")
+        assert case.refused("propose_legal_action", kind="warrant_of_eviction") == (
+            "new incidents since the Equality Act assessment: record a new one first")
+
+
+def test_a_referrals_follow_up_date_may_be_up_to_a_year_ahead() -> None:
+    case = Case()  # today is 2 March 2026: 366 days on is 3 March 2027
+    assert case.do("make_referral", agency="victim_support", consent_ref="C-1",
+                   follow_up="2027-03-03")[0]["follow_up"] == "2027-03-03"
+    assert case.refused("make_referral", agency="victim_support", consent_ref="C-2", follow_up="2027-03-04") == (
+        "the follow-up date 2027-03-04 is more than a year away")
