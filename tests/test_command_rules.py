@@ -10,7 +10,14 @@ from typing import Any
 from profiles import load
 from statemachine import Lifecycle
 from statemachine.commands import ReportArgs
-from statemachine.patches import ALL, EQUALITY_AT_EACH_STEP, REFERRALS_RECORDED, SUPPORT_MOVES_NOTHING, TELL_THE_POLICE
+from statemachine.patches import (
+    ALL,
+    EQUALITY_AT_EACH_STEP,
+    LINKED_REPORTS,
+    REFERRALS_RECORDED,
+    SUPPORT_MOVES_NOTHING,
+    TELL_THE_POLICE,
+)
 from tests.test_lifecycle_events import M1, NOW, O1, S1, Case, _converted
 
 
@@ -146,3 +153,51 @@ def test_a_referrals_follow_up_date_may_be_up_to_a_year_ahead() -> None:
                    follow_up="2027-03-03")[0]["follow_up"] == "2027-03-03"
     assert case.refused("make_referral", agency="victim_support", consent_ref="C-2", follow_up="2027-03-04") == (
         "the follow-up date 2027-03-04 is more than a year away")
+
+
+def test_an_incident_of_a_high_risk_kind_makes_the_case_high_risk_and_says_why() -> None:
+    # 003 §8 table: violence, threats and arson are urgent, as triage would rate a report of them.
+    case = _converted()
+    assert [e for e in case.do("record_incident", category="noise") if e["event"] == "risk"] == []
+    assert case.facts.risk != "high"
+    assert case.do("record_incident", violence_or_threats=True)[-1] == {
+        "event": "risk", "risk": "high", "why": "violence or threats"}
+    arson = _converted()
+    assert arson.do("record_incident", category="arson")[-1] == {
+        "event": "risk", "risk": "high", "why": "a arson incident"}
+
+
+def test_requesting_closure_answers_the_consider_closure_prompt() -> None:
+    # 003 stage 3, 004 §3.13: the officer prompted to consider closure answers by requesting it.
+    case = _converted()
+    case.lc.on_deadline("inactivity", case.now)
+    assert case.do("request_closure", reason="no_reports")[:2] == [
+        {"event": "decision", "kind": "consider_closure", "decision": "closure"},
+        {"event": "task", "kind": "closure_approval", "role": "manager", "reason": "no_reports",
+         "approval": "approval-1"}]
+    assert case.facts.closure_prompt_since is None
+    old = _converted()
+    old.lc.patches = ALL - {LINKED_REPORTS}  # before duplicates were closed as such
+    assert old.refused("request_closure", reason="duplicate", merged_into="ASB-2026-000099") == (
+        "this case predates closing as a duplicate: close it with another reason")
+
+
+def test_a_referral_without_consent_names_the_bases_the_police_take_and_who_is_referred() -> None:
+    case = Case()
+    assert case.refused("make_referral", agency="police") == (
+        "no referral consent is recorded for the person (or they withdrew it): ask them and record their consent "
+        "first (003 §15), or refer on a crime or safeguarding basis (004 §2.2, §4.4)")
+    nameless = Case(reporter={"contact": {"method": "phone"}})  # a reporter with no record to refer
+    assert nameless.refused("make_referral", agency="police", basis="crime") == (
+        "the reporter is anonymous: name the person referred (person_id)")
+
+
+def test_what_a_closed_case_still_takes_is_answered_without_a_time_too() -> None:
+    # The after-closure commands (an ASB Case Review application, 003 §10) are listed when asked without
+    # a time (the CLI's help, a door's listing), not refused for want of one.
+    case = _converted()
+    case.do("request_closure", reason="no_reports")
+    case.do("approve_closure", M1)
+    fresh = Lifecycle(case.facts, case.lc.profile)
+    assert fresh.clock is None
+    assert "request_asb_case_review" in fresh.allowed(O1)
