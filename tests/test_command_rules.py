@@ -4,7 +4,7 @@ closing it, and the referral outcome's refusals. Each asserts what an officer, m
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from profiles import load
@@ -201,3 +201,47 @@ def test_what_a_closed_case_still_takes_is_answered_without_a_time_too() -> None
     fresh = Lifecycle(case.facts, case.lc.profile)
     assert fresh.clock is None
     assert "request_asb_case_review" in fresh.allowed(O1)
+
+
+def test_a_hate_incident_records_its_strand_from_the_profiles_list() -> None:
+    # 003 §5: race, religion, sexual orientation, disability, transgender identity; hate-related cases are
+    # reported by strand (004 §6.4; issue 11 item 15).
+    case = _converted()
+    events = case.do("record_incident", hate=True, hate_strand="religion")
+    assert {k: v for k, v in events[0].items() if k != "occurred_at"} == {
+        "event": "incident", "count": 2, "hate": True, "category": "noise", "hate_strand": "religion"}
+    assert case.facts.hate_strand == "religion"
+    case.do("record_incident", hate=True)  # a later incident without a strand keeps the case's latest one
+    assert case.facts.hate_strand == "religion"
+    assert case.refused("record_incident", hate=True, hate_strand="age") == (
+        "unknown hate strand 'age'; known: race, religion, sexual_orientation, disability, transgender")
+
+
+def test_a_high_risk_category_with_two_words_is_named_in_words() -> None:
+    profile = load("reading")
+    own = profile.model_copy(update={"triage": profile.triage.model_copy(
+        update={"high_risk": [*profile.triage.high_risk, "criminal_damage"]})})
+    case = _converted()
+    case.lc.profile = own
+    assert case.do("record_incident", category="criminal_damage")[-1] == {
+        "event": "risk", "risk": "high", "why": "a criminal damage incident"}
+
+
+def test_an_actions_date_is_from_today_where_the_landlord_is() -> None:
+    # 00:30 BST on 1 June is 1 June in Reading: an action dated 31 May has passed.
+    case = _converted()
+    case.now = datetime(2026, 5, 31, 22, 30, tzinfo=UTC)  # the next command comes at 23:30 UTC
+    assert case.refused("add_action", what_ref="N-1", who="officer", due="2026-05-31") == (
+        "the action's date 2026-05-31 has passed: give a date from today")
+    assert case.do("add_action", what_ref="N-1", who="officer", due="2026-06-01")[0]["due"] == "2026-06-01"
+
+
+def test_changing_who_does_an_action_keeps_its_date_and_its_task() -> None:
+    # 004 §3.8: only a new date answers an overdue action's task; a new owner alone does not.
+    case = _converted()
+    case.do("add_action", what_ref="N-1", who="officer", due="2026-03-03")
+    case.lc.on_deadline("action_due", datetime(2026, 3, 3, 17, tzinfo=UTC))
+    assert case.facts.actions[0].chased is True
+    assert case.do("change_action", action="A1", who="reporter", what_ref="N-2") == [
+        {"event": "action", "action": "A1", "change": "changed", "who": "reporter", "what_ref": "N-2"}]
+    assert case.facts.actions[0].chased is True and case.facts.actions[0].due.isoformat() == "2026-03-03"
