@@ -11,10 +11,12 @@ from profiles import load
 from statemachine import Lifecycle
 from statemachine.commands import ReportArgs
 from statemachine.patches import (
+    ACTION_PLAN_VERSIONS,
     ALL,
     EQUALITY_AT_EACH_STEP,
     LINKED_REPORTS,
     REFERRALS_RECORDED,
+    RISK_MATRIX,
     SUPPORT_MOVES_NOTHING,
     TELL_THE_POLICE,
 )
@@ -245,3 +247,71 @@ def test_changing_who_does_an_action_keeps_its_date_and_its_task() -> None:
     assert case.do("change_action", action="A1", who="reporter", what_ref="N-2") == [
         {"event": "action", "action": "A1", "change": "changed", "who": "reporter", "what_ref": "N-2"}]
     assert case.facts.actions[0].chased is True and case.facts.actions[0].due.isoformat() == "2026-03-03"
+
+
+LOW_SCORES = {"persistence": 1, "impact": 1, "vulnerability": 0}
+
+
+def test_a_vulnerable_reporter_stays_vulnerable_at_an_assessment_that_does_not_say() -> None:
+    # 003 §10 "the victim's vulnerability": the flag recorded at the report holds until an assessment changes it.
+    case = Case(reporter={"id": "r1", "vulnerable": True, "contact": {"method": "phone"}})
+    events = case.do("record_risk_assessment", scores=LOW_SCORES)
+    assert (events[0]["level"], events[0]["scored"], events[0]["vulnerable"]) == ("medium", "low", True)
+    assert case.facts.reporter.vulnerable is True
+
+
+def test_before_the_risk_matrix_an_assessment_recorded_the_scored_level_only() -> None:
+    # Unpatched histories: the matrix's level from the scores, no vulnerability floor, no next date; still new
+    # information for the Equality Act assessment (004 §6.4).
+    case = _converted()
+    case.do("record_equality_assessment")
+    case.lc.patches = ALL - {RISK_MATRIX}
+    assert case.do("record_risk_assessment", scores=LOW_SCORES, reporter_vulnerable=True) == [
+        {"event": "risk_assessment", "level": "low"}]
+    assert (case.facts.risk_assessment, case.facts.equality_needed) == ("low", "risk_assessment")
+    assert case.do("record_risk_assessment", scores={"persistence": 3, "impact": 3, "vulnerability": 1}) == [
+        {"event": "risk_assessment", "level": "high"}]
+
+
+def test_an_actions_date_may_be_today_and_up_to_366_days_ahead_and_so_may_a_new_date() -> None:
+    case = _converted()  # today is 2 March 2026
+    assert case.do("add_action", what_ref="N-1", who="officer", due="2026-03-02")[0]["due"] == "2026-03-02"
+    assert case.do("add_action", what_ref="N-2", who="officer", due="2027-03-03")[0]["due"] == "2027-03-03"
+    assert case.refused("add_action", what_ref="N-3", who="officer", due="2027-03-04") == (
+        "the action's date 2027-03-04 is more than a year ahead: plan it at a later review")
+    assert case.refused("change_action", action="A1", due="2026-03-01") == (
+        "the action's date 2026-03-01 has passed: give a date from today")
+
+
+def test_a_plan_holds_at_most_a_hundred_actions() -> None:
+    case = _converted()
+    for n in range(100):
+        case.do("add_action", what_ref=f"N-{n}", who="officer", due="2026-04-01")
+    assert case.refused("add_action", what_ref="N-100", who="officer", due="2026-04-01") == (
+        "the action plan has 100 actions: it is time to review it with the reporter")
+
+
+def test_a_new_date_for_an_overdue_action_answers_its_task_and_is_shared() -> None:
+    # 004 §3.8: the plan is shared with the reporter at each change; a new date agreed answers the task.
+    case = _converted()
+    case.do("agree_action_plan", contact_every_days=7)
+    case.do("add_action", what_ref="N-1", who="officer", due="2026-03-03")
+    case.lc.on_deadline("action_due", datetime(2026, 3, 3, 17, tzinfo=UTC))
+    assert case.do("change_action", action="A1", due="2026-03-10")[:3] == [
+        {"event": "action", "action": "A1", "change": "changed", "due": "2026-03-10", "version": 3},
+        {"event": "decision", "kind": "action_overdue", "decision": "rescheduled", "approval": "action_overdue:A1"},
+        {"event": "letter", "template": "action_plan", "to": "reporter", "version": 3}]
+    assert case.facts.actions[0].chased is False
+
+
+def test_completing_an_action_needs_an_open_one_on_a_plan_of_actions() -> None:
+    case = _converted()
+    assert "complete_action" not in case.lc.allowed(O1)  # nothing to complete yet
+    case.do("add_action", what_ref="N-1", who="officer", due="2026-03-10")
+    assert "complete_action" in case.lc.allowed(O1)
+    case.do("complete_action", action="A1")
+    assert "complete_action" not in case.lc.allowed(O1)
+    old = _converted()
+    old.lc.patches = ALL - {ACTION_PLAN_VERSIONS}
+    assert old.refused("add_action", what_ref="N-1", who="officer", due="2026-03-10") == (
+        "this case keeps the rules it started with: its action plan is a contact frequency and method only")
