@@ -315,3 +315,32 @@ def test_completing_an_action_needs_an_open_one_on_a_plan_of_actions() -> None:
     old.lc.patches = ALL - {ACTION_PLAN_VERSIONS}
     assert old.refused("add_action", what_ref="N-1", who="officer", due="2026-03-10") == (
         "this case keeps the rules it started with: its action plan is a contact frequency and method only")
+
+
+def test_a_closed_case_takes_only_the_applicants_reports_to_other_agencies() -> None:
+    # 003 §10: an ASB Case Review rests on the applicant's reports (to the police, the council, a landlord);
+    # a new incident after closure is a new report.
+    case = _converted()
+    case.do("request_closure", reason="no_reports")
+    case.do("approve_closure", M1)
+    assert case.refused("record_incident", source="case") == (
+        "the case is closed: a new incident is a new report; on a closed case only the applicant's reports to "
+        "the police, the council or another landlord are recorded (source), for an ASB Case Review")
+
+
+def test_an_incident_on_a_high_risk_case_does_not_raise_it_again() -> None:
+    case = _converted()
+    case.do("record_incident", violence_or_threats=True)
+    assert case.facts.risk == "high"
+    assert [e for e in case.do("record_incident", violence_or_threats=True) if e["event"] == "risk"] == []
+
+
+def test_a_risk_assessment_before_the_matrix_asks_for_the_equality_review_while_legal_action_is_open() -> None:
+    case = _converted()
+    case.do("record_equality_assessment")
+    case.do("propose_legal_action", kind="legal_warning")
+    case.lc.patches = ALL - {RISK_MATRIX}
+    assert case.do("record_risk_assessment", level="medium") == [
+        {"event": "risk_assessment", "level": "medium"},
+        {"event": "task", "kind": "equality_review", "role": "officer", "approval": "equality_review",
+         "why": "risk_assessment"}]

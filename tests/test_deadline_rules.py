@@ -521,3 +521,9 @@ def test_the_next_risk_assessment_date_must_be_after_today_and_within_a_year_whe
     assert next_assessment_refusal(READING, date(2027, 6, 2), now) is None  # 366 days: a leap year's worth
     assert next_assessment_refusal(READING, date(2027, 6, 3), now) == \
         "next_assessment_due 2027-06-03 is more than a year away"
+
+
+def test_a_profiles_calendar_uses_the_bank_holidays_it_was_given() -> None:
+    # The workflow passes the holidays as data: with none given for 2026, Monday 4 May is a working day.
+    given = calendar_for(READING, {2026: frozenset()})
+    assert given.is_working_day(date(2026, 5, 4)) and not CAL.is_working_day(date(2026, 5, 4))
