@@ -7,14 +7,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from policy.periods import Period
 from profiles import load
 from statemachine import Lifecycle
 from statemachine.commands import ReportArgs
 from statemachine.patches import (
     ACTION_PLAN_VERSIONS,
     ALL,
+    CASE_REVIEW_28_DAYS,
     EQUALITY_AT_EACH_STEP,
+    LEGAL_APPROVER_BY_FACT,
     LINKED_REPORTS,
+    OFFICER_PROMPTS,
     REFERRALS_RECORDED,
     RISK_MATRIX,
     SUPPORT_MOVES_NOTHING,
@@ -344,3 +348,44 @@ def test_a_risk_assessment_before_the_matrix_asks_for_the_equality_review_while_
         {"event": "risk_assessment", "level": "medium"},
         {"event": "task", "kind": "equality_review", "role": "officer", "approval": "equality_review",
          "why": "risk_assessment"}]
+
+
+# ---------------------------------------------------------------------------------- statemachine/lifecycle.py
+
+
+def test_converting_an_enquiry_that_awaited_the_officers_decision_answers_it() -> None:
+    # 003 stage 1; issue 11 item 4: the decision task at 4 weeks is answered by converting too.
+    case = Case()
+    case.lc.on_deadline("enquiry_expiry", case.now + timedelta(days=28))
+    case.do("record_risk_assessment", level="medium")
+    assert case.do("convert_to_case")[-1] == {"event": "decision", "kind": "enquiry_decision",
+                                              "decision": "converted"}
+    assert case.facts.enquiry_decision_since is None
+
+
+def test_who_holds_a_prompt_or_a_review_and_for_how_long_on_each_rule_version() -> None:
+    lc = Case().lc
+    chain = ["officer", "manager", "senior_manager"]
+    five_days = lc.profile.approvals.decide_within
+    # A consider-closure prompt stays with the officer (issue 11 item 14); before, it rose up the chain.
+    assert lc.task_terms("consider_closure") == (["officer"], five_days)
+    # Before the 28-day rule (004 §8), an undecided ASB Case Review rose up the chain every 28 days.
+    lc.patches = ALL - {OFFICER_PROMPTS, CASE_REVIEW_28_DAYS}
+    assert lc.task_terms("consider_closure") == (chain, five_days)
+    assert lc.task_terms("asb_case_review") == (chain, lc.profile.case_review.complete_within)
+    # A report not yet rated is allocated within the low-risk period (003 §8 table: 5 working days).
+    lc.facts.risk = None
+    assert lc.task_terms("allocation") == (chain, Period(5, "working_days"))
+
+
+def test_a_reported_hate_strand_is_kept_from_the_start() -> None:
+    lc, _ = Lifecycle.start("ASB-2026-017003", ReportArgs.model_validate(
+        {"category": "harassment", "hate_strand": "disability", "reporter": {"id": "r1"}}), load("reading"), NOW)
+    assert (lc.facts.hate, lc.facts.hate_strand) == (True, "disability")
+
+
+def test_before_approval_by_fact_every_court_remedy_needed_the_senior_role() -> None:
+    lc = Case().lc
+    lc.patches = ALL - {LEGAL_APPROVER_BY_FACT}
+    assert [lc.legal_approver(k) for k in ("legal_warning", "injunction")] == ["manager", "senior_manager"]
+    assert lc.legal_approver("legal_warning", instruct_solicitor=True) == "manager"
