@@ -25,6 +25,7 @@ from statemachine.catalogue import (
     DEADLINES,
     REPORT_COMMAND,
     STAGE_MOVES,
+    approval_commands,
     args_model,
     command_table,
     deadline_table,
@@ -93,7 +94,8 @@ def test_each_spec_is_whole() -> None:
 
 
 def test_the_approval_tasks_are_decided_by_the_commands_that_decide_them() -> None:
-    assert APPROVAL_COMMANDS == {
+    # The task client's table is the catalogue's, computed from the specs' `decides` and `verdict`.
+    assert APPROVAL_COMMANDS == approval_commands() == {
         "closure_approval": {"approve": "approve_closure", "reject": "reject_closure"},
         "legal_approval": {"approve": "approve_legal_action", "reject": "reject_legal_action"},
     }

@@ -334,13 +334,30 @@ def test_a_hate_incident_makes_the_case_high_risk_once() -> None:
     assert not [e for e in again if e["event"] == "risk"]  # high once: a second hate incident raises nothing
 
 
+def test_telling_the_police_of_a_hate_incident_answers_the_officers_task() -> None:
+    # 004 §3.5 "make sure the Police are aware"; 003 §5: a hate report gives the officer a task to tell the
+    # police, answered by recording that they were told, with their reference (issue 11 item 11).
+    case = Case(hate=True)
+    assert case.facts.police_task_open and case.facts.police_told_at is None
+    assert case.do("record_police_report", police_reference_ref="PR-1") == [
+        {"event": "police_informed", "reference_ref": "PR-1"},
+        {"event": "decision", "kind": "tell_police", "decision": "done"}]
+    assert case.facts.police_told_at == case.now and case.facts.police_task_open is False
+    # Told again later (without a reference this time): recorded, with no task left to answer.
+    assert case.do("record_police_report") == [{"event": "police_informed"}]
+    assert case.facts.police_told_at == case.now and case.facts.police_task_open is False
+
+
 def test_risk_can_only_be_escalated_upwards() -> None:
     case = Case()
     assert case.facts.risk == "low"
     assert case.refused("escalate_risk", risk="low") == "risk is already low: escalation must raise it"
     assert case.do("escalate_risk", risk="medium") == [{"event": "risk", "risk": "medium", "why": "escalated"}]
-    assert case.facts.risk == "medium"
+    # Only a red case is assessed again that day (004 §3.5, §3.4): amber keeps its next assessment date.
+    assert (case.facts.risk, case.facts.risk_review_on) == ("medium", None)
     assert case.refused("escalate_risk", risk="medium") == "risk is already medium: escalation must raise it"
+    assert case.do("escalate_risk", risk="high") == [{"event": "risk", "risk": "high", "why": "escalated"}]
+    assert (case.facts.risk, case.facts.risk_review_on) == ("high", case.now.date())
 
 
 def test_closing_an_enquiry_tells_the_reporter() -> None:
@@ -377,6 +394,20 @@ def test_an_emergency_action_is_recorded_as_one_and_its_rejection_says_so() -> N
     assert urgent.do("reject_legal_action", S1) == [
         {"event": "legal_action", "kind": "injunction", "status": "rejected", "emergency": True},
         {"event": "stage", "stage": "investigation"}]
+
+
+def test_the_review_meeting_held_after_an_emergency_action_is_recorded_with_its_decision() -> None:
+    # 004 §3.12: an emergency action is reviewed "as soon as practical" afterwards, at a case review
+    # meeting; the decision records when it was held, whichever way it goes.
+    for command, actor, status in (("reject_legal_action", S1, "rejected"), ("approve_legal_action", M1, "approved")):
+        urgent = Case(hate=True)
+        urgent.do("record_equality_assessment")
+        urgent.do("propose_legal_action", kind="injunction", emergency=True)
+        meeting = urgent.now + timedelta(days=2)
+        assert urgent.do(command, actor, case_review_meeting=meeting.isoformat())[0] == {
+            "event": "legal_action", "kind": "injunction", "status": status, "emergency": True,
+            "case_review_meeting": "2026-03-04T11:30:00+00:00"}
+        assert urgent.facts.legal_actions[0].case_review_meeting == meeting
 
 
 def test_rejecting_an_action_proposed_during_interventions_leaves_the_case_where_it_is() -> None:
@@ -792,6 +823,11 @@ def test_an_action_plan_is_a_list_of_actions_and_each_change_to_the_agreed_plan_
         ("A1", "officer", "2026-03-09", True), ("A2", "officer", "2026-03-23", False),
         ("A3", "police", "2026-03-20", False)]
     assert (case.facts.plan_version, case.facts.contact_every_days, case.facts.contact_method) == (4, 7, "visit")
+    # Agreeing it again (a new frequency) is the next version too, never version 1 again.
+    assert case.do("agree_action_plan", contact_every_days=14, contact_method="phone")[:2] == [
+        {"event": "action_plan", "contact_every_days": 14, "contact_method": "phone", "reporters_choice": False,
+         "version": 5},
+        {"event": "letter", "template": "action_plan", "to": "reporter", "version": 5}]
     # Each refusal says why and changes nothing.
     assert case.refused("complete_action", action="A1") == "action A1 is already done"
     assert case.refused("change_action", action="A9", due="2026-04-01") == "the action plan has no action A9"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,8 +122,11 @@ class CaseMachine(RuleBasedStateMachine):
             assert self.closed_by == "approve_closure"
 
 
+#: How many random cases the stateful test plays: 300, unless the mutation run's quick `rules` group asks
+#: for fewer (scripts/mutate), where it runs once per mutant and the pure tests do most of the killing.
 CaseMachine.TestCase.settings = settings(
-    max_examples=300, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("ASB_PROPERTY_EXAMPLES", "300")), stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow]
 )
 TestCaseLifecycle = CaseMachine.TestCase
 

@@ -88,9 +88,23 @@ def test_a_manager_reopens_a_closed_case_within_the_period_back_where_it_was() -
     facts = case.facts
     assert facts.reference == "ASB-2026-000001" and facts.closed_at is None and facts.closure_reason is None
     assert facts.incidents == 1 and facts.converted_at is not None  # its history and counts are kept
+    assert facts.reopened_at == case.now
     # Its clocks count from the reopening: nothing falls due for the weeks it was closed.
     assert case.lc.reopen_until() is None
     assert "record_incident" in case.lc.allowed(O1)
+
+
+def test_a_report_closed_at_triage_and_reopened_is_worked_as_an_enquiry_until_the_periods_last_moment() -> None:
+    # 003 §4: a report that is not ASB is closed at triage; reopened (it was ASB after all), it is an enquiry.
+    case = Case(category="pets")  # reading: pets go to Tenant Services
+    assert (case.facts.stage, case.facts.outcome) == ("closed", "not_asb")
+    until = case.lc.reopen_until()
+    assert until is not None
+    case.now = until - timedelta(hours=1)  # the reopening comes at the last moment of the period
+    assert case.do("reopen_case", M1, reason_ref="N-2") == [
+        {"event": "reopened", "stage": "enquiry", "by": "m1", "reason_ref": "N-2"},
+        {"event": "stage", "stage": "enquiry"}]
+    assert (case.facts.outcome, case.facts.reopened_at, case.facts.closed_at) == ("enquiry", until, None)
 
 
 def test_reopening_is_refused_after_the_profiles_period() -> None:

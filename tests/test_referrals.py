@@ -183,6 +183,17 @@ def test_a_support_referral_is_a_referral_not_an_intervention() -> None:
     older = Case(patches=ALL - {REFERRALS_RECORDED})
     assert older.do("start_intervention", kind="support_referral") == [
         {"event": "intervention", "kind": "support_referral"}]
+    # On the old rule it is an intervention that moves nothing (004 §3.3) and, as new information, asks for
+    # the Equality Act assessment again while legal action is open (004 §6.4).
+    assert (older.lc.facts.interventions, older.lc.facts.stage) == (["support_referral"], "enquiry")
+    older.do("record_risk_assessment", level="high")
+    older.do("record_equality_assessment")
+    older.do("propose_legal_action", kind="legal_warning")
+    assert older.do("start_intervention", kind="support_referral") == [
+        {"event": "intervention", "kind": "support_referral"},
+        {"event": "task", "kind": "equality_review", "role": "officer", "approval": "equality_review",
+         "why": "support_referral"}]
+    assert older.lc.facts.equality_needed == "support_referral"
 
 
 def test_profiles_name_their_agencies_from_an_allow_list_of_kinds() -> None:
