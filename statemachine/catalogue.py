@@ -822,7 +822,8 @@ def _raises_to_high(lc: Lifecycle, args: RecordIncident) -> str:
     if args.injured:
         return "someone was injured"
     if args.category is not None and args.category in lc.profile.triage.high_risk:
-        return f"a {args.category.replace('_', ' ')} incident"
+        words = args.category.replace("_", " ")
+        return f"{'an' if words[:1] in 'aeiou' else 'a'} {words} incident"
     return ""
 
 

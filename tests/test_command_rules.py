@@ -170,7 +170,7 @@ def test_an_incident_of_a_high_risk_kind_makes_the_case_high_risk_and_says_why()
         "event": "risk", "risk": "high", "why": "violence or threats"}
     arson = _converted()
     assert arson.do("record_incident", category="arson")[-1] == {
-        "event": "risk", "risk": "high", "why": "a arson incident"}
+        "event": "risk", "risk": "high", "why": "an arson incident"}
 
 
 def test_requesting_closure_answers_the_consider_closure_prompt() -> None:
