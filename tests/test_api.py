@@ -356,7 +356,9 @@ async def test_case_lists_filter_by_stage_risk_officer_and_overdue(api: httpx.As
 async def test_the_openapi_document_is_complete(api: httpx.AsyncClient) -> None:
     doc = (await api.get("/openapi.json")).json()
     operations = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
-    assert len(operations) == 34  # with referrals and partners, a case note and attaching a report (issue 12)
+    # 34 with issue 12; issue 14 adds the reports (2), survey answers (public and staff), the ASB Case Review
+    # outcome, and /health, /ready and /metrics
+    assert len(operations) == 42
     assert len({op["operationId"] for _, _, op in operations}) == len(operations)
     for path, _method, op in operations:
         assert op["tags"] and (op.get("summary") or op.get("description")), path
