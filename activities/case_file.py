@@ -1,7 +1,7 @@
 """Projecting what the workflow decided into the case file, idempotently and never backwards.
 
 One transaction per workflow step: the case row (only if this step is newer than what is there),
-the timeline events (skipped if already written: the unique (case, seq) key), and, for events that
+the timeline events in one statement (skipped if already written: the unique (case, seq) key), and, for events that
 were new, the rows they stand for: contacts, risk assessments, interventions, legal actions,
 equality assessments, the action plan (its actions, and each version shared whole) and tasks. A retried
 or replayed activity therefore writes nothing twice.
@@ -79,15 +79,15 @@ class CaseFileActivities:
             act_as(session, "system", "workflow")
             self._project(session, batch)
             new: list[TimelineEvent] = []
-            for item in batch.events:
-                data = {k: v for k, v in item.data.payload().items() if k != "event"}
-                inserted = session.execute(
-                    store.insert_ignoring_duplicates(EventRow).values(
-                        case_ref=batch.case_ref, seq=item.seq, at=item.at, kind=item.data.event, data=data
-                    ).returning(EventRow.id)
-                ).all()
-                if inserted:
-                    new.append(item)
+            if batch.events:
+                # One statement for the step's events (issue 15: a round trip each cost most of the step);
+                # those already written (a retried activity, a replay) are skipped by the (case, seq) key.
+                rows = [dict(case_ref=batch.case_ref, seq=item.seq, at=item.at, kind=item.data.event,
+                             data={k: v for k, v in item.data.payload().items() if k != "event"})
+                        for item in batch.events]
+                inserted = set(session.scalars(
+                    store.insert_ignoring_duplicates(EventRow).values(rows).returning(EventRow.seq)).all())
+                new = [item for item in batch.events if item.seq in inserted]
             _DomainRows(session, batch.case_ref).write(new)
             confirm_notes(session, batch.case_ref, [item.data.note_ref for item in batch.events
                                                     if isinstance(item.data, CommandIssued) and item.data.note_ref])
