@@ -6,13 +6,16 @@ Pure and fast.
 - Staff are told of their tasks as issue 14 item 1 says unless the profile says otherwise.
 - A report's priority is the more serious of its category's own priority and its risk's, "most serious
   first" as the profile lists them (issue 16 item 3), whatever the priorities are called.
+- A period in a profile is text ("2 weeks"), read and written back as text (policy/periods.py).
 """
 
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from policy.model import RiskMatrix, StaffNotices, TaskEvent
+from policy.periods import Period
 from profiles import load, parse
 
 _BASE = 'name = "x"\ntitle = "X"\n[categories]\nin_scope = ["noise", "domestic_abuse", "vandalism"]\n' \
@@ -68,3 +71,17 @@ def test_a_report_not_triaged_yet_has_a_priority_only_through_its_category() -> 
     assert profile.priority_for("noise", None) is None
     assert profile.priority_for("domestic_abuse", None) == "urgent"
     assert parse(_BASE, "mine.toml").priority_for("domestic_abuse", "high") is None  # no priorities at all
+
+
+def test_a_period_is_written_as_text_and_read_back_as_the_same_text() -> None:
+    """A section is built here, not at import, so the period's schema is built under test too."""
+
+    class Section(BaseModel):
+        every: Period
+
+    assert Section(every="2 weeks").every == Period(2, "weeks")
+    assert Section(every=Period(10, "working_days")).every == Period(10, "working_days")
+    assert Section(every="1 month").model_dump(mode="json") == {"every": "1 month"}
+    with pytest.raises(ValidationError) as caught:
+        Section.model_validate({"every": 14})
+    assert "a period must be text such as '28 days' or '2 months'" in str(caught.value)
