@@ -50,7 +50,7 @@ async def test_a_follow_up_falls_due_as_a_task_that_the_outcome_answers(
 ) -> None:
     case_ref, timeline = await _run(fresh_env, store, fresh_task_queue, "2026-03-12T00:00:00+00:00", [
         report(START),
-        step("2026-03-02T10:00:00+00:00", "make_referral", agency="victim_support", consent_ref="C-1",
+        step("2026-03-02T10:00:00+00:00", "make_referral", agency="victim_support", consent_ref="C-987654321",
              follow_up="2026-03-06"),
         step("2026-03-09T11:00:00+00:00", "record_referral_outcome", referral="referral-1", outcome="accepted",
              note="first appointment on 12 March"),
